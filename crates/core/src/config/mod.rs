@@ -1,0 +1,268 @@
+//! Deployment configuration: the live-pusher attributes as TOML keys
+//! (kebab-case, as in the component) plus the appliance's own sections.
+//!
+//! [`parse`] walks the TOML tree with spans, so every error names its key with
+//! line and column, and it reports *every* error, not the first. Keys the
+//! appliance does not act on yet are parsed and validated, then returned as
+//! [`Notice`]s ("not yet supported") for the caller to print at start.
+
+mod parse;
+mod preset;
+
+pub use parse::{parse, ConfigError, Notice, Parsed};
+pub use preset::{Preset, PRESETS};
+
+use crate::rtmp::url::PushUrl;
+
+/// `mode`: the quality preset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// 360p-class.
+    Sd,
+    /// 720p-class.
+    Hd,
+    /// 1080p-class.
+    Fhd,
+    /// Real-time call: lowest latency (1 s GOP, smallest queues).
+    Rtc,
+}
+
+impl Mode {
+    /// The name used in the config file.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sd => "SD",
+            Mode::Hd => "HD",
+            Mode::Fhd => "FHD",
+            Mode::Rtc => "RTC",
+        }
+    }
+    /// The preset this mode stands for.
+    pub fn preset(self) -> &'static Preset {
+        PRESETS.iter().find(|p| p.mode == self).expect("every mode has a preset")
+    }
+}
+
+/// `orientation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orientation {
+    /// Portrait output (taller than wide).
+    Vertical,
+    /// Landscape output.
+    Horizontal,
+}
+
+/// `aspect`: output aspect ratio, expressed short side : long side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aspect {
+    /// 3:4.
+    A3x4,
+    /// 9:16.
+    A9x16,
+}
+
+/// `[video] device`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VideoDevice {
+    /// Built-in moving test pattern with a burned-in frame counter.
+    TestPattern,
+    /// Raw I420 frames of the output size read from a file, looped, paced.
+    RawFile(String),
+    /// A V4L2 capture device path (not yet supported).
+    V4l2(String),
+}
+
+/// `[audio] device`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AudioDevice {
+    /// Built-in sine tone.
+    Sine,
+    /// Raw interleaved s16le samples read from a file, looped, paced.
+    RawFile(String),
+    /// An ALSA PCM name (not yet supported).
+    Alsa(String),
+}
+
+/// `[events] to`: where JSON-lines events go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventsTo {
+    /// Standard output.
+    Stdout,
+    /// Appended to a file.
+    File(String),
+    /// A Unix stream socket livepush listens on; every client gets every line.
+    Unix(String),
+}
+
+/// `[video]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoConfig {
+    /// Source.
+    pub device: VideoDevice,
+    /// Output width override (with `height`); else from mode/aspect/orientation.
+    pub width: Option<u32>,
+    /// Output height override.
+    pub height: Option<u32>,
+    /// Frame rate override.
+    pub fps: Option<u32>,
+    /// Key-frame interval override, seconds.
+    pub gop: Option<f64>,
+    /// Initial video bitrate override, kbps.
+    pub bitrate: Option<u32>,
+}
+
+/// `[audio]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioConfig {
+    /// Source.
+    pub device: AudioDevice,
+    /// 48000 or 44100.
+    pub sample_rate: u32,
+    /// 1 or 2.
+    pub channels: u8,
+    /// AAC bitrate, kbps.
+    pub bitrate: u32,
+    /// Frequency of the `sine` source, Hz.
+    pub frequency: u32,
+}
+
+/// `[network]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkConfig {
+    /// DNS + TCP connect deadline, ms.
+    pub connect_timeout_ms: u32,
+    /// RTMP handshake + connect + publish deadline, ms.
+    pub handshake_timeout_ms: u32,
+    /// First reconnect delay, ms (doubles up to `reconnect-max-delay`).
+    pub reconnect_delay_ms: u32,
+    /// Longest reconnect delay, ms.
+    pub reconnect_max_delay_ms: u32,
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Push address.
+    pub url: PushUrl,
+    /// Preset.
+    pub mode: Mode,
+    /// Start pushing when the service starts.
+    pub autopush: bool,
+    /// Push silence instead of the microphone.
+    pub muted: bool,
+    /// false: audio-only stream.
+    pub enable_camera: bool,
+    /// Continuous auto focus where the camera has it.
+    pub auto_focus: bool,
+    /// Output orientation.
+    pub orientation: Orientation,
+    /// 0..=9.
+    pub beauty: u8,
+    /// 0..=9.
+    pub whiteness: u8,
+    /// Output aspect ratio.
+    pub aspect: Aspect,
+    /// kbps.
+    pub min_bitrate: u32,
+    /// kbps.
+    pub max_bitrate: u32,
+    /// Picture pushed while paused or while the camera is lost.
+    pub waiting_image: Option<String>,
+    /// Lowercase hex MD5 the waiting image must match.
+    pub waiting_image_md5: Option<String>,
+    /// Mute audio while paused.
+    pub background_mute: bool,
+    /// `[video]`.
+    pub video: VideoConfig,
+    /// `[audio]`.
+    pub audio: AudioConfig,
+    /// `[network]`.
+    pub network: NetworkConfig,
+    /// `[events]`.
+    pub events: EventsTo,
+}
+
+/// What the encoders are asked for, derived from mode, aspect, orientation and overrides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VideoParams {
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// Frames between key frames.
+    pub gop_frames: u32,
+    /// Target bitrate, kbps.
+    pub bitrate_kbps: u32,
+}
+
+impl Config {
+    /// The video the encoder must produce.
+    pub fn video_params(&self) -> VideoParams {
+        let p = self.mode.preset();
+        let (width, height) = match (self.video.width, self.video.height) {
+            (Some(w), Some(h)) => (w, h),
+            _ => {
+                let short = p.short_side;
+                let long = match self.aspect {
+                    Aspect::A9x16 => even(short * 16 / 9),
+                    Aspect::A3x4 => even(short * 4 / 3),
+                };
+                match self.orientation {
+                    Orientation::Horizontal => (long, short),
+                    Orientation::Vertical => (short, long),
+                }
+            }
+        };
+        let fps = self.video.fps.unwrap_or(p.fps);
+        let gop_s = self.video.gop.unwrap_or(p.gop_seconds);
+        let gop_frames = ((gop_s * f64::from(fps)).round() as u32).max(1);
+        let bitrate_kbps = self
+            .video
+            .bitrate
+            .unwrap_or(p.bitrate_kbps)
+            .clamp(self.min_bitrate, self.max_bitrate);
+        VideoParams { width, height, fps, gop_frames, bitrate_kbps }
+    }
+}
+
+const fn even(n: u32) -> u32 {
+    (n + 1) & !1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(extra: &str) -> Config {
+        let text = format!("url = \"rtmp://h/live/k\"\n{extra}");
+        parse(&text).unwrap().config
+    }
+
+    #[test]
+    fn preset_sizes_follow_aspect_and_orientation() {
+        let c = cfg("");
+        assert_eq!(c.mode, Mode::Rtc);
+        let v = c.video_params();
+        assert_eq!((v.width, v.height), (360, 640));
+        let v = cfg("mode = \"HD\"\norientation = \"horizontal\"").video_params();
+        assert_eq!((v.width, v.height, v.fps, v.gop_frames), (1280, 720, 30, 60));
+        // HD preset wants 1800 kbps, clamped by the default max-bitrate 1000
+        assert_eq!(v.bitrate_kbps, 1000);
+        let v = cfg("mode = \"FHD\"\naspect = \"3:4\"\nmax-bitrate = 8000").video_params();
+        assert_eq!((v.width, v.height, v.bitrate_kbps), (1080, 1440, 3500));
+        let v = cfg("mode = \"SD\"\norientation = \"horizontal\"").video_params();
+        assert_eq!((v.width, v.height), (640, 360));
+    }
+
+    #[test]
+    fn overrides_win() {
+        let v = cfg("[video]\nwidth = 320\nheight = 180\nfps = 10\ngop = 0.5\nbitrate = 300")
+            .video_params();
+        assert_eq!(
+            v,
+            VideoParams { width: 320, height: 180, fps: 10, gop_frames: 5, bitrate_kbps: 300 }
+        );
+    }
+}

@@ -1,0 +1,599 @@
+//! The config walker: TOML text -> [`Config`], every error with key, line and
+//! column, every not-yet-supported key as a [`Notice`].
+
+use core::fmt;
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use super::*;
+use crate::rtmp::url::PushUrl;
+
+/// A config error, positioned at the offending key or value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key, e.g. `video.width`; empty for TOML syntax errors.
+    pub key: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        } else {
+            write!(
+                f,
+                "line {}, column {}: key `{}`: {}",
+                self.line, self.column, self.key, self.message
+            )
+        }
+    }
+}
+
+/// A key that was accepted but that this build does not act on (yet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Dotted key.
+    pub key: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What happens instead.
+    pub message: String,
+    /// `livepush run` refuses to start with this setting.
+    pub blocks_run: bool,
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: key `{}`: not yet supported: {}",
+            self.line, self.column, self.key, self.message
+        )
+    }
+}
+
+/// A parsed, validated config and what it asks for that this build does not do.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    /// The config.
+    pub config: Config,
+    /// Not-yet-supported settings, in file order.
+    pub notices: Vec<Notice>,
+}
+
+/// Parses and validates a config file's text. Returns every error.
+pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    let mut cx = Cx { text, errors: Vec::new(), notices: Vec::new() };
+    for e in syntax {
+        let at = e.span().map_or(0, |s| s.start);
+        cx.error("", at, e.message().to_string());
+    }
+    if !cx.errors.is_empty() {
+        return Err(cx.errors);
+    }
+    let root_span = root.span();
+    let root = root.into_inner();
+    let mut top = Section::new("", &root, root_span.start);
+
+    let url_raw = top.string(&mut cx, "url");
+    let mode = top
+        .choice(&mut cx, "mode", &[("SD", Mode::Sd), ("HD", Mode::Hd), ("FHD", Mode::Fhd), ("RTC", Mode::Rtc)])
+        .unwrap_or(Mode::Rtc);
+    let autopush = top.boolean(&mut cx, "autopush");
+    let muted = top.boolean(&mut cx, "muted").map_or(false, |(v, _)| v);
+    let enable_camera = top.boolean(&mut cx, "enable-camera").map_or(true, |(v, _)| v);
+    let auto_focus = top.boolean(&mut cx, "auto-focus");
+    let orientation = top
+        .choice(
+            &mut cx,
+            "orientation",
+            &[("vertical", Orientation::Vertical), ("horizontal", Orientation::Horizontal)],
+        )
+        .unwrap_or(Orientation::Vertical);
+    let beauty = top.int(&mut cx, "beauty", 0, 9);
+    let whiteness = top.int(&mut cx, "whiteness", 0, 9);
+    let aspect = top
+        .choice(&mut cx, "aspect", &[("3:4", Aspect::A3x4), ("9:16", Aspect::A9x16)])
+        .unwrap_or(Aspect::A9x16);
+    let min_bitrate = top.int(&mut cx, "min-bitrate", 10, 50_000);
+    let max_bitrate = top.int(&mut cx, "max-bitrate", 10, 50_000);
+    let waiting_image = top.string(&mut cx, "waiting-image");
+    let waiting_image_md5 = top.string(&mut cx, "waiting-image-md5");
+    let background_mute = top.boolean(&mut cx, "background-mute");
+
+    let video_t = top.table(&mut cx, "video");
+    let audio_t = top.table(&mut cx, "audio");
+    let network_t = top.table(&mut cx, "network");
+    let events_t = top.table(&mut cx, "events");
+    top.finish(&mut cx);
+
+    // --- top-level cross checks and notices
+    let url = match &url_raw {
+        None => {
+            cx.error("url", 0, "required: the push address, rtmp://host/app/key".into());
+            None
+        }
+        Some((s, span)) => match PushUrl::parse(s) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                cx.error("url", *span, e.to_string());
+                None
+            }
+        },
+    };
+    if let (Some(u), Some((_, span))) = (&url, &url_raw) {
+        if u.scheme == crate::rtmp::url::Scheme::Rtmps {
+            cx.notice("url", *span, "rtmps:// (TLS) is not built yet", true);
+        }
+    }
+    let min_b = min_bitrate.map_or(200, |(v, _)| v as u32);
+    let max_b = max_bitrate.map_or(1000, |(v, _)| v as u32);
+    if min_b > max_b {
+        let at = min_bitrate.or(max_bitrate).map_or(0, |(_, s)| s);
+        let key = if min_bitrate.is_some() { "min-bitrate" } else { "max-bitrate" };
+        cx.error(key, at, format!("min-bitrate ({min_b}) must not exceed max-bitrate ({max_b})"));
+    }
+    if let Some((_, s)) = min_bitrate {
+        cx.notice(
+            "min-bitrate",
+            s,
+            "adaptive bitrate is not built yet: the stream keeps its starting bitrate",
+            false,
+        );
+    }
+    if let Some((false, s)) = autopush {
+        cx.notice(
+            "autopush",
+            s,
+            "the start/stop control interface is not built yet: `livepush run` pushes at once",
+            false,
+        );
+    }
+    if let Some((_, s)) = auto_focus {
+        cx.notice("auto-focus", s, "applies to V4L2 cameras, which are not built yet", false);
+    }
+    for (key, v) in [("beauty", beauty), ("whiteness", whiteness)] {
+        if let Some((n, s)) = v {
+            if n > 0 {
+                cx.notice(key, s, "video filters are not built yet: video is unfiltered", false);
+            }
+        }
+    }
+    if let Some((_, s)) = &waiting_image {
+        cx.notice("waiting-image", *s, "pause and camera-loss pictures are not built yet", false);
+    }
+    if let Some((md5, s)) = &waiting_image_md5 {
+        if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
+            cx.error("waiting-image-md5", *s, "must be 32 hexadecimal digits".into());
+        } else if waiting_image.is_none() {
+            cx.error("waiting-image-md5", *s, "given without waiting-image".into());
+        }
+    }
+    if let Some((_, s)) = background_mute {
+        cx.notice("background-mute", s, "pausing is not built yet", false);
+    }
+
+    // --- [video]
+    let mut video = VideoConfig { device: VideoDevice::TestPattern, width: None, height: None, fps: None, gop: None, bitrate: None };
+    if let Some((t, span)) = video_t {
+        let mut sec = Section::new("video.", t, span);
+        if let Some((d, s)) = sec.string(&mut cx, "device") {
+            video.device = if d == "test-pattern" {
+                VideoDevice::TestPattern
+            } else if let Some(p) = d.strip_prefix("file:") {
+                VideoDevice::RawFile(p.to_string())
+            } else if d.starts_with('/') {
+                cx.notice("video.device", s, "V4L2 camera capture is not built yet", true);
+                VideoDevice::V4l2(d)
+            } else {
+                cx.error("video.device", s, format!("must be \"test-pattern\", \"file:PATH\" or a V4L2 device path like /dev/video0, got {d:?}"));
+                VideoDevice::TestPattern
+            };
+        }
+        let w = sec.int(&mut cx, "width", 16, 3840);
+        let h = sec.int(&mut cx, "height", 16, 3840);
+        match (w, h) {
+            (Some((w, ws)), Some((h, hs))) => {
+                if w % 2 != 0 {
+                    cx.error("video.width", ws, format!("must be even, got {w}"));
+                }
+                if h % 2 != 0 {
+                    cx.error("video.height", hs, format!("must be even, got {h}"));
+                }
+                if w.min(h) > 2160 {
+                    cx.error("video.width", ws, format!("{w}x{h} is larger than 3840x2160"));
+                }
+                video.width = Some(w as u32);
+                video.height = Some(h as u32);
+            }
+            (Some((_, s)), None) => cx.error("video.width", s, "needs video.height too".into()),
+            (None, Some((_, s))) => cx.error("video.height", s, "needs video.width too".into()),
+            (None, None) => {}
+        }
+        video.fps = sec.int(&mut cx, "fps", 1, 60).map(|(v, _)| v as u32);
+        video.gop = sec.number(&mut cx, "gop", 0.1, 10.0).map(|(v, _)| v);
+        if let Some((b, s)) = sec.int(&mut cx, "bitrate", 10, 50_000) {
+            if (b as u32) < min_b || (b as u32) > max_b {
+                cx.error("video.bitrate", s, format!("{b} is outside min-bitrate..max-bitrate ({min_b}..{max_b})"));
+            }
+            video.bitrate = Some(b as u32);
+        }
+        sec.finish(&mut cx);
+    }
+
+    // --- [audio]
+    let mut audio = AudioConfig { device: AudioDevice::Sine, sample_rate: 48000, channels: 2, bitrate: 128, frequency: 1000 };
+    if let Some((t, span)) = audio_t {
+        let mut sec = Section::new("audio.", t, span);
+        if let Some((d, s)) = sec.string(&mut cx, "device") {
+            audio.device = if d == "sine" {
+                AudioDevice::Sine
+            } else if let Some(p) = d.strip_prefix("file:") {
+                AudioDevice::RawFile(p.to_string())
+            } else if d.is_empty() {
+                cx.error("audio.device", s, "must be \"sine\", \"file:PATH\" or an ALSA PCM name".into());
+                AudioDevice::Sine
+            } else {
+                cx.notice("audio.device", s, "ALSA microphone capture is not built yet", true);
+                AudioDevice::Alsa(d)
+            };
+        }
+        if let Some((r, s)) = sec.int(&mut cx, "sample-rate", 1, 384_000) {
+            if r != 48000 && r != 44100 {
+                cx.error("audio.sample-rate", s, format!("{r} Hz is not supported: use 48000 or 44100"));
+            }
+            audio.sample_rate = r as u32;
+        }
+        if let Some((c, _)) = sec.int(&mut cx, "channels", 1, 2) {
+            audio.channels = c as u8;
+        }
+        if let Some((b, _)) = sec.int(&mut cx, "bitrate", 32, 320) {
+            audio.bitrate = b as u32;
+        }
+        if let Some((f, _)) = sec.int(&mut cx, "frequency", 20, 20_000) {
+            audio.frequency = f as u32;
+        }
+        sec.finish(&mut cx);
+    }
+
+    // --- [network]
+    let mut network = NetworkConfig { connect_timeout_ms: 5000, handshake_timeout_ms: 10_000, reconnect_delay_ms: 1000, reconnect_max_delay_ms: 30_000 };
+    if let Some((t, span)) = network_t {
+        let mut sec = Section::new("network.", t, span);
+        if let Some((v, _)) = sec.int(&mut cx, "connect-timeout", 100, 120_000) {
+            network.connect_timeout_ms = v as u32;
+        }
+        if let Some((v, _)) = sec.int(&mut cx, "handshake-timeout", 100, 120_000) {
+            network.handshake_timeout_ms = v as u32;
+        }
+        let d = sec.int(&mut cx, "reconnect-delay", 10, 600_000);
+        let m = sec.int(&mut cx, "reconnect-max-delay", 10, 3_600_000);
+        if let Some((v, _)) = d {
+            network.reconnect_delay_ms = v as u32;
+        }
+        if let Some((v, _)) = m {
+            network.reconnect_max_delay_ms = v as u32;
+        }
+        if network.reconnect_delay_ms > network.reconnect_max_delay_ms {
+            let at = d.or(m).map_or(0, |(_, s)| s);
+            cx.error("network.reconnect-delay", at, "must not exceed network.reconnect-max-delay".into());
+        }
+        sec.finish(&mut cx);
+    }
+
+    // --- [events]
+    let mut events = EventsTo::Stdout;
+    if let Some((t, span)) = events_t {
+        let mut sec = Section::new("events.", t, span);
+        if let Some((to, s)) = sec.string(&mut cx, "to") {
+            events = if to == "stdout" {
+                EventsTo::Stdout
+            } else if let Some(p) = to.strip_prefix("file:").filter(|p| !p.is_empty()) {
+                EventsTo::File(p.to_string())
+            } else if let Some(p) = to.strip_prefix("unix:").filter(|p| !p.is_empty()) {
+                EventsTo::Unix(p.to_string())
+            } else {
+                cx.error("events.to", s, format!("must be \"stdout\", \"file:PATH\" or \"unix:PATH\", got {to:?}"));
+                EventsTo::Stdout
+            };
+        }
+        sec.finish(&mut cx);
+    }
+
+    if !cx.errors.is_empty() {
+        cx.errors.sort_by_key(|e| (e.line, e.column));
+        return Err(cx.errors);
+    }
+    cx.notices.sort_by_key(|n| (n.line, n.column));
+    let config = Config {
+        url: url.expect("no errors means url parsed"),
+        mode,
+        autopush: autopush.map_or(false, |(v, _)| v),
+        muted,
+        enable_camera,
+        auto_focus: auto_focus.map_or(true, |(v, _)| v),
+        orientation,
+        beauty: beauty.map_or(0, |(v, _)| v as u8),
+        whiteness: whiteness.map_or(0, |(v, _)| v as u8),
+        aspect,
+        min_bitrate: min_b,
+        max_bitrate: max_b,
+        waiting_image: waiting_image.map(|(v, _)| v),
+        waiting_image_md5: waiting_image_md5.map(|(v, _)| v.to_ascii_lowercase()),
+        background_mute: background_mute.map_or(false, |(v, _)| v),
+        video,
+        audio,
+        network,
+        events,
+    };
+    Ok(Parsed { config, notices: cx.notices })
+}
+
+struct Cx<'t> {
+    text: &'t str,
+    errors: Vec<ConfigError>,
+    notices: Vec<Notice>,
+}
+
+impl Cx<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+    fn error(&mut self, key: &str, offset: usize, message: String) {
+        let (line, column) = self.line_col(offset);
+        self.errors.push(ConfigError { key: key.to_string(), line, column, message });
+    }
+    fn notice(&mut self, key: &str, offset: usize, message: &str, blocks_run: bool) {
+        let (line, column) = self.line_col(offset);
+        self.notices.push(Notice { key: key.to_string(), line, column, message: message.to_string(), blocks_run });
+    }
+}
+
+/// One table being read: typed getters mark keys used; `finish` reports the rest.
+struct Section<'a, 'i> {
+    prefix: &'static str,
+    entries: Vec<(&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>, bool)>,
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+impl<'a, 'i> Section<'a, 'i> {
+    fn new(prefix: &'static str, t: &'a DeTable<'i>, _at: usize) -> Self {
+        Section { prefix, entries: t.iter().map(|(k, v)| (k, v, false)).collect() }
+    }
+
+    fn take(&mut self, name: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+        let e = self.entries.iter_mut().find(|(k, _, _)| k.get_ref() == name)?;
+        e.2 = true;
+        Some(e.1)
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    fn wrong_type(&self, cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, want: &str) {
+        cx.error(&self.key(name), v.span().start, format!("expected {want}, got {}", type_name(v.get_ref())));
+    }
+
+    fn string(&mut self, cx: &mut Cx<'_>, name: &str) -> Option<(String, usize)> {
+        let v = self.take(name)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some((s.to_string(), v.span().start)),
+            _ => {
+                self.wrong_type(cx, name, v, "a string");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, cx: &mut Cx<'_>, name: &str) -> Option<(bool, usize)> {
+        let v = self.take(name)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some((*b, v.span().start)),
+            _ => {
+                self.wrong_type(cx, name, v, "true or false");
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, cx: &mut Cx<'_>, name: &str, lo: i64, hi: i64) -> Option<(i64, usize)> {
+        let v = self.take(name)?;
+        match v.get_ref() {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) if (lo..=hi).contains(&n) => Some((n, v.span().start)),
+                _ => {
+                    cx.error(&self.key(name), v.span().start, format!("must be {lo}..{hi}, got {}", i.as_str()));
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(cx, name, v, &format!("an integer {lo}..{hi}"));
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, cx: &mut Cx<'_>, name: &str, lo: f64, hi: f64) -> Option<(f64, usize)> {
+        let v = self.take(name)?;
+        let n = match v.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            _ => {
+                self.wrong_type(cx, name, v, &format!("a number {lo}..{hi}"));
+                return None;
+            }
+        };
+        match n {
+            Some(n) if n >= lo && n <= hi => Some((n, v.span().start)),
+            _ => {
+                cx.error(&self.key(name), v.span().start, format!("must be a number {lo}..{hi}"));
+                None
+            }
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, cx: &mut Cx<'_>, name: &str, options: &[(&str, T)]) -> Option<T> {
+        let (s, at) = self.string(cx, name)?;
+        match options.iter().find(|(o, _)| o.eq_ignore_ascii_case(&s)) {
+            Some((_, t)) => Some(*t),
+            None => {
+                let allowed: Vec<String> = options.iter().map(|(o, _)| format!("\"{o}\"")).collect();
+                cx.error(&self.key(name), at, format!("must be one of {}, got {s:?}", allowed.join(", ")));
+                None
+            }
+        }
+    }
+
+    fn table(&mut self, cx: &mut Cx<'_>, name: &str) -> Option<(&'a DeTable<'i>, usize)> {
+        let v = self.take(name)?;
+        match v.get_ref() {
+            DeValue::Table(t) => Some((t, v.span().start)),
+            _ => {
+                self.wrong_type(cx, name, v, "a table");
+                None
+            }
+        }
+    }
+
+    fn finish(self, cx: &mut Cx<'_>) {
+        for (k, _, used) in &self.entries {
+            if *used {
+                continue;
+            }
+            let name = k.get_ref();
+            let hint = if name.contains('_') {
+                format!(" (keys are kebab-case: `{}`?)", name.replace('_', "-"))
+            } else {
+                String::new()
+            };
+            cx.error(&self.key(name), k.span().start, format!("unknown key{hint}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        parse(text).unwrap_err().iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn minimal_config_gets_contract_defaults() {
+        let p = parse("url = \"rtmp://h/live/k\"").unwrap();
+        let c = p.config;
+        assert_eq!(c.mode, Mode::Rtc);
+        assert!(!c.autopush && !c.muted && c.enable_camera && c.auto_focus);
+        assert_eq!(c.orientation, Orientation::Vertical);
+        assert_eq!(c.aspect, Aspect::A9x16);
+        assert_eq!((c.min_bitrate, c.max_bitrate), (200, 1000));
+        assert_eq!((c.beauty, c.whiteness), (0, 0));
+        assert_eq!(c.video.device, VideoDevice::TestPattern);
+        assert_eq!(c.audio.device, AudioDevice::Sine);
+        assert_eq!(c.events, EventsTo::Stdout);
+        assert!(p.notices.is_empty());
+    }
+
+    #[test]
+    fn every_error_is_reported_with_position() {
+        let text = "url = \"http://h/live/k\"\nbeauty = 12\naspect = \"4:3\"\nmuted = \"yes\"\nmin_bitrate = 5\n[video]\nwidth = 321\nheight = 180\ncolour = 1\n";
+        let e = errors(text);
+        assert_eq!(
+            e,
+            vec![
+                "line 1, column 7: key `url`: scheme must be rtmp:// or rtmps://, got http",
+                "line 2, column 10: key `beauty`: must be 0..9, got 12",
+                "line 3, column 10: key `aspect`: must be one of \"3:4\", \"9:16\", got \"4:3\"",
+                "line 4, column 9: key `muted`: expected true or false, got a string",
+                "line 5, column 1: key `min_bitrate`: unknown key (keys are kebab-case: `min-bitrate`?)",
+                "line 7, column 9: key `video.width`: must be even, got 321",
+                "line 9, column 1: key `video.colour`: unknown key",
+            ]
+        );
+    }
+
+    #[test]
+    fn bitrate_order_and_missing_url() {
+        let e = errors("min-bitrate = 900\nmax-bitrate = 800\n");
+        assert_eq!(
+            e,
+            vec![
+                "line 1, column 1: key `url`: required: the push address, rtmp://host/app/key",
+                "line 1, column 15: key `min-bitrate`: min-bitrate (900) must not exceed max-bitrate (800)",
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let e = errors("url = \"rtmp://h/live/k\"\nmode = \n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("line 2, column "), "{e:?}");
+    }
+
+    #[test]
+    fn url_errors_never_show_the_key() {
+        let e = errors("url = \"rtmp://h:99999/live/SUPERSECRET\"");
+        assert_eq!(e, vec!["line 1, column 7: key `url`: port must be a number from 1 to 65535"]);
+    }
+
+    #[test]
+    fn not_yet_supported_keys_are_notices() {
+        let p = parse(
+            "url = \"rtmps://h/live/k\"\nautopush = false\nbeauty = 3\nwaiting-image = \"/x.png\"\n[video]\ndevice = \"/dev/video0\"\n[audio]\ndevice = \"hw:0\"\n",
+        )
+        .unwrap();
+        let keys: Vec<(&str, bool)> = p.notices.iter().map(|n| (n.key.as_str(), n.blocks_run)).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("url", true),
+                ("autopush", false),
+                ("beauty", false),
+                ("waiting-image", false),
+                ("video.device", true),
+                ("audio.device", true),
+            ]
+        );
+        assert_eq!(p.config.video.device, VideoDevice::V4l2("/dev/video0".into()));
+    }
+
+    #[test]
+    fn sample_rate_and_md5_validation() {
+        let e = errors("url = \"rtmp://h/a/k\"\nwaiting-image-md5 = \"abc\"\n[audio]\nsample-rate = 22050\n");
+        assert_eq!(
+            e,
+            vec![
+                "line 2, column 21: key `waiting-image-md5`: must be 32 hexadecimal digits",
+                "line 4, column 15: key `audio.sample-rate`: 22050 Hz is not supported: use 48000 or 44100",
+            ]
+        );
+    }
+}

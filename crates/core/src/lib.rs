@@ -1,0 +1,30 @@
+//! livepush-core: everything of livepush that can be pure.
+//!
+//! No I/O, no clock reads, no threads, no hardware crates: time enters as
+//! [`time::Instant`] arguments, bytes enter and leave as slices and vectors.
+//! (rml_rtmp, used by [`rtmp::publish`], reads `SystemTime` for command
+//! timestamps and `rand` for handshake bytes; neither affects media
+//! timestamps or decisions.)
+//!
+//! Layers, bottom up:
+//! - wire formats: [`codec`] (H.264 Annex-B/AVC, AAC config), [`flv`] (tag
+//!   bodies, metadata, file container);
+//! - protocol: [`rtmp`] (push URL, publish session, failure kinds);
+//! - control: [`supervisor`] (the only producer of [`status::StatusCode`]s),
+//!   [`netstatus`] (measured figures), [`event`] (JSON lines);
+//! - configuration: [`config`] (TOML with positioned errors, presets);
+//! - [`synth`]: the synthetic camera and microphone.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod config;
+pub mod event;
+pub mod flv;
+pub mod netstatus;
+pub mod rtmp;
+pub mod status;
+pub mod supervisor;
+pub mod synth;
+pub mod time;

@@ -1,0 +1,5 @@
+//! RTMP: push URLs, the sans-IO publish session over rml_rtmp, and why a push failed.
+
+pub mod failure;
+pub mod publish;
+pub mod url;

@@ -1,0 +1,301 @@
+//! [`PublishSession`]: the RTMP publish flow as a sans-IO state machine over
+//! rml_rtmp's `Handshake` and `ClientSession`.
+//!
+//! Bytes from the socket go in with [`PublishSession::handle_input`]; bytes to
+//! write come out of [`PublishSession::poll_transmit`], whole and in order;
+//! progress comes out of [`PublishSession::poll_event`]. The session owns the
+//! handshake/publish deadline; the shell calls [`PublishSession::handle_timeout`]
+//! at [`PublishSession::poll_timeout`].
+//!
+//! rml_rtmp facts this relies on (`shared/reference/style.md` section 3): the
+//! handshake's leftover bytes belong to the session; the session switches its
+//! outbound chunk size while producing the `connect` result batch, so every
+//! packet of a batch is queued before any event of that batch is acted on.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{
+    ClientSession, ClientSessionConfig, ClientSessionError, ClientSessionEvent, ClientSessionResult,
+    PublishRequestType, StreamMetadata,
+};
+use rml_amf0::Amf0Value;
+use rml_rtmp::time::RtmpTimestamp;
+
+use super::failure::PushFailure;
+use super::url::PushUrl;
+use crate::time::Instant;
+
+/// Bytes to write, whole.
+#[derive(Debug)]
+pub struct Transmit {
+    /// Serialized RTMP chunks of one message (or handshake bytes).
+    pub bytes: Vec<u8>,
+    /// The writer may drop this packet whole under congestion.
+    pub droppable: bool,
+}
+
+/// Progress of a publish session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PublishEvent {
+    /// `NetStream.Publish.Start`: media may be sent.
+    Publishing,
+    /// The session is over; the connection must be closed.
+    Failed(PushFailure),
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Phase {
+    Handshake,
+    Connecting,
+    Publishing,
+    Done,
+}
+
+/// One RTMP publish over one connection.
+pub struct PublishSession {
+    url: PushUrl,
+    phase: Phase,
+    handshake: Handshake,
+    session: Option<ClientSession>,
+    deadline: Option<Instant>,
+    out: VecDeque<Transmit>,
+    events: VecDeque<PublishEvent>,
+    bytes_in: u64,
+}
+
+impl PublishSession {
+    /// Starts a session on a freshly connected socket: queues C0+C1 and arms
+    /// the deadline for reaching `Publishing`.
+    pub fn new(url: PushUrl, now: Instant, publish_timeout: Duration) -> Self {
+        let mut s = PublishSession {
+            url,
+            phase: Phase::Handshake,
+            handshake: Handshake::new(PeerType::Client),
+            session: None,
+            deadline: Some(now + publish_timeout),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            bytes_in: 0,
+        };
+        match s.handshake.generate_outbound_p0_and_p1() {
+            Ok(b) => s.out.push_back(Transmit { bytes: b, droppable: false }),
+            Err(e) => s.fail(PushFailure::Handshake(format!("{e:?}"))),
+        }
+        s
+    }
+
+    /// True once `NetStream.Publish.Start` arrived and until the session ends.
+    pub fn is_publishing(&self) -> bool {
+        self.phase == Phase::Publishing
+    }
+
+    /// Bytes received from the server so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+
+    /// When [`Self::handle_timeout`] must be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Next bytes to write.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    /// Next event.
+    pub fn poll_event(&mut self) -> Option<PublishEvent> {
+        self.events.pop_front()
+    }
+
+    /// The deadline passed: fail if not publishing yet.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(d) = self.deadline {
+            if now >= d && self.phase != Phase::Done {
+                let what = match self.phase {
+                    Phase::Handshake => "no RTMP handshake reply in time",
+                    _ => "no reply to connect/publish in time",
+                };
+                self.fail(PushFailure::Handshake(what.into()));
+            }
+        }
+    }
+
+    /// The server closed the connection (read returned 0).
+    pub fn handle_eof(&mut self) {
+        let f = match self.phase {
+            Phase::Handshake => PushFailure::Handshake("server closed the connection during the handshake".into()),
+            Phase::Connecting => PushFailure::Closed("before publishing started (rejected?)"),
+            Phase::Publishing => PushFailure::Closed("while publishing"),
+            Phase::Done => return,
+        };
+        self.fail(f);
+    }
+
+    /// Bytes read from the socket.
+    pub fn handle_input(&mut self, data: &[u8]) {
+        self.bytes_in += data.len() as u64;
+        match self.phase {
+            Phase::Done => {}
+            Phase::Handshake => match self.handshake.process_bytes(data) {
+                Err(e) => self.fail(PushFailure::Handshake(format!("{e:?}"))),
+                Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
+                    self.queue_raw(response_bytes);
+                }
+                Ok(HandshakeProcessResult::Completed { response_bytes, remaining_bytes }) => {
+                    self.queue_raw(response_bytes);
+                    self.start_session(&remaining_bytes);
+                }
+            },
+            Phase::Connecting | Phase::Publishing => {
+                let r = match self.session.as_mut() {
+                    Some(s) => s.handle_input(data),
+                    None => return,
+                };
+                self.absorb(r);
+            }
+        }
+    }
+
+    /// Sends `@setDataFrame onMetaData`.
+    pub fn send_metadata(&mut self, md: &StreamMetadata) {
+        let r = self.session_mut().map(|s| s.publish_metadata(md));
+        if let Some(r) = r {
+            self.absorb(r.map(|x| vec![x]));
+        }
+    }
+
+    /// Sends one FLV video tag body with an RTMP timestamp in ms.
+    pub fn send_video(&mut self, body: Bytes, ts_ms: u32, droppable: bool) {
+        let r = self.session_mut().map(|s| s.publish_video_data(body, RtmpTimestamp::new(ts_ms), droppable));
+        if let Some(r) = r {
+            self.absorb(r.map(|x| vec![x]));
+        }
+    }
+
+    /// Sends one FLV audio tag body with an RTMP timestamp in ms.
+    pub fn send_audio(&mut self, body: Bytes, ts_ms: u32, droppable: bool) {
+        let r = self.session_mut().map(|s| s.publish_audio_data(body, RtmpTimestamp::new(ts_ms), droppable));
+        if let Some(r) = r {
+            self.absorb(r.map(|x| vec![x]));
+        }
+    }
+
+    fn session_mut(&mut self) -> Option<&mut ClientSession> {
+        if self.phase == Phase::Publishing {
+            self.session.as_mut()
+        } else {
+            None
+        }
+    }
+
+    fn queue_raw(&mut self, bytes: Vec<u8>) {
+        if !bytes.is_empty() {
+            self.out.push_back(Transmit { bytes, droppable: false });
+        }
+    }
+
+    fn start_session(&mut self, leftover: &[u8]) {
+        let mut cfg = ClientSessionConfig::new();
+        cfg.tc_url = Some(self.url.tc_url());
+        cfg.chunk_size = 4096;
+        let (mut session, initial) = match ClientSession::new(cfg) {
+            Ok(x) => x,
+            Err(e) => return self.fail(PushFailure::Handshake(format!("{e:?}"))),
+        };
+        self.phase = Phase::Connecting;
+        let first = session.request_connection(self.url.app.clone());
+        self.session = Some(session);
+        self.absorb(Ok(initial));
+        self.absorb(first.map(|x| vec![x]));
+        if !leftover.is_empty() {
+            self.handle_input(leftover);
+        }
+    }
+
+    /// Queues a batch's packets first, then acts on its events (see module doc).
+    fn absorb(&mut self, r: Result<Vec<ClientSessionResult>, ClientSessionError>) {
+        let results = match r {
+            Ok(r) => r,
+            Err(e) => {
+                let f = match (self.phase, e) {
+                    (_, ClientSessionError::CreateStreamFailed) => PushFailure::Rejected("createStream failed".into()),
+                    (Phase::Publishing, e) => PushFailure::Io(self.url.redact(&format!("protocol error: {e}"))),
+                    (_, e) => PushFailure::Handshake(self.url.redact(&format!("{e}"))),
+                };
+                return self.fail(f);
+            }
+        };
+        let mut events = Vec::new();
+        for r in results {
+            match r {
+                ClientSessionResult::OutboundResponse(p) => {
+                    self.out.push_back(Transmit { bytes: p.bytes, droppable: p.can_be_dropped })
+                }
+                ClientSessionResult::RaisedEvent(e) => events.push(e),
+                ClientSessionResult::UnhandleableMessageReceived(_) => {}
+            }
+        }
+        for e in events {
+            if self.phase == Phase::Done {
+                return;
+            }
+            match e {
+                ClientSessionEvent::ConnectionRequestAccepted => {
+                    let key = self.url.stream_key().to_string();
+                    let r = self.session.as_mut().map(|s| s.request_publishing(key, PublishRequestType::Live));
+                    if let Some(r) = r {
+                        self.absorb(r.map(|x| vec![x]));
+                    }
+                }
+                ClientSessionEvent::ConnectionRequestRejected { description } => {
+                    self.fail(PushFailure::Rejected(self.url.redact(&format!("connect rejected: {description}"))))
+                }
+                ClientSessionEvent::PublishRequestAccepted => {
+                    self.phase = Phase::Publishing;
+                    self.deadline = None;
+                    self.events.push_back(PublishEvent::Publishing);
+                }
+                // rml_rtmp servers reject a publish with `_error` on transaction 0
+                ClientSessionEvent::UnknownTransactionResultReceived { additional_values, .. }
+                    if self.phase == Phase::Connecting =>
+                {
+                    let mut why = String::from("_error");
+                    for v in additional_values {
+                        if let Amf0Value::Object(props) = v {
+                            for k in ["code", "description"] {
+                                if let Some(Amf0Value::Utf8String(s)) = props.get(k) {
+                                    why.push(' ');
+                                    why.push_str(s);
+                                }
+                            }
+                        }
+                    }
+                    self.fail(PushFailure::Rejected(self.url.redact(&why)));
+                }
+                ClientSessionEvent::UnhandleableOnStatusCode { code } => {
+                    if code.contains("Publish") || code.contains("Connect") || self.phase != Phase::Publishing {
+                        self.fail(PushFailure::Rejected(self.url.redact(&code)));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn fail(&mut self, f: PushFailure) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        self.phase = Phase::Done;
+        self.deadline = None;
+        self.events.push_back(PublishEvent::Failed(f));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! Scripted publishes against an in-memory rml_rtmp `ServerSession`.
+
+use super::*;
+use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
+
+const KEY: &str = "cam-7?token=S3CRET";
+
+enum Verdict {
+    Accept,
+    RejectPublish,
+}
+
+/// An in-memory RTMP server: handshake + ServerSession.
+struct Server {
+    hs: Handshake,
+    session: Option<ServerSession>,
+    verdict: Verdict,
+    events: Vec<ServerSessionEvent>,
+}
+
+impl Server {
+    fn new(verdict: Verdict) -> Self {
+        Server { hs: Handshake::new(PeerType::Server), session: None, verdict, events: Vec::new() }
+    }
+
+    /// Feeds client bytes in, returns bytes for the client.
+    fn feed(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.session.is_none() {
+            match self.hs.process_bytes(data).expect("server handshake") {
+                HandshakeProcessResult::InProgress { response_bytes } => out.extend(response_bytes),
+                HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+                    out.extend(response_bytes);
+                    let (s, initial) = ServerSession::new(ServerSessionConfig::new()).unwrap();
+                    self.session = Some(s);
+                    self.results(initial, &mut out);
+                    let r = self.session.as_mut().unwrap().handle_input(&remaining_bytes).unwrap();
+                    self.results(r, &mut out);
+                }
+            }
+            return out;
+        }
+        let r = self.session.as_mut().unwrap().handle_input(data).unwrap();
+        self.results(r, &mut out);
+        out
+    }
+
+    fn results(&mut self, rs: Vec<ServerSessionResult>, out: &mut Vec<u8>) {
+        for r in rs {
+            match r {
+                ServerSessionResult::OutboundResponse(p) => out.extend(p.bytes),
+                ServerSessionResult::RaisedEvent(e) => {
+                    let more = match &e {
+                        ServerSessionEvent::ConnectionRequested { request_id, .. } => {
+                            Some(self.session.as_mut().unwrap().accept_request(*request_id).unwrap())
+                        }
+                        ServerSessionEvent::PublishStreamRequested { request_id, .. } => Some(match self.verdict {
+                            Verdict::Accept => self.session.as_mut().unwrap().accept_request(*request_id).unwrap(),
+                            Verdict::RejectPublish => self
+                                .session
+                                .as_mut()
+                                .unwrap()
+                                .reject_request(*request_id, "NetStream.Publish.BadName", "cam-7 is taken")
+                                .unwrap(),
+                        }),
+                        _ => None,
+                    };
+                    self.events.push(e);
+                    if let Some(m) = more {
+                        self.results(m, out);
+                    }
+                }
+                ServerSessionResult::UnhandleableMessageReceived(_) => {}
+            }
+        }
+    }
+}
+
+fn url() -> PushUrl {
+    PushUrl::parse(&format!("rtmp://127.0.0.1/live/{KEY}")).unwrap()
+}
+
+/// Pumps bytes both ways until nothing moves. Returns client events.
+fn pump(c: &mut PublishSession, s: &mut Server) -> Vec<PublishEvent> {
+    let mut events = Vec::new();
+    loop {
+        let mut moved = false;
+        while let Some(t) = c.poll_transmit() {
+            moved = true;
+            let back = s.feed(&t.bytes);
+            if !back.is_empty() {
+                c.handle_input(&back);
+            }
+        }
+        while let Some(e) = c.poll_event() {
+            events.push(e);
+            moved = true;
+        }
+        if !moved {
+            return events;
+        }
+    }
+}
+
+#[test]
+fn successful_publish_then_media_reaches_server() {
+    let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+    let mut s = Server::new(Verdict::Accept);
+    assert_eq!(c.poll_timeout(), Some(Instant::from_millis(5000)));
+    let ev = pump(&mut c, &mut s);
+    assert_eq!(ev, vec![PublishEvent::Publishing]);
+    assert!(c.is_publishing());
+    assert_eq!(c.poll_timeout(), None, "deadline disarmed once publishing");
+
+    let mut md = StreamMetadata::new();
+    md.video_width = Some(640);
+    md.video_height = Some(360);
+    c.send_metadata(&md);
+    // a body longer than 128 bytes proves the chunk-size switch was announced in order
+    let big: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+    c.send_video(Bytes::from(vec![0x17, 0, 0, 0, 0, 1, 2, 3]), 0, false);
+    c.send_video(Bytes::from(big.clone()), 40, false);
+    c.send_audio(Bytes::from(vec![0xaf, 1, 9]), 21, true);
+    assert!(pump(&mut c, &mut s).is_empty());
+
+    let mut saw_key = None;
+    let mut videos = Vec::new();
+    let mut audios = Vec::new();
+    let mut meta = None;
+    for e in &s.events {
+        match e {
+            ServerSessionEvent::PublishStreamRequested { app_name, stream_key, .. } => {
+                assert_eq!(app_name, "live");
+                saw_key = Some(stream_key.clone());
+            }
+            ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => videos.push((data.clone(), timestamp.value)),
+            ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => audios.push((data.clone(), timestamp.value)),
+            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => meta = Some(metadata.clone()),
+            _ => {}
+        }
+    }
+    assert_eq!(saw_key.as_deref(), Some(KEY));
+    assert_eq!(meta.unwrap().video_width, Some(640));
+    assert_eq!(videos.len(), 2);
+    assert_eq!(videos[0].1, 0);
+    assert_eq!(&videos[1].0[..], &big[..]);
+    assert_eq!(videos[1].1, 40);
+    assert_eq!(audios, vec![(Bytes::from(vec![0xaf, 1, 9]), 21)]);
+}
+
+#[test]
+fn rejected_publish_is_3004_without_the_key() {
+    let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+    let mut s = Server::new(Verdict::RejectPublish);
+    let ev = pump(&mut c, &mut s);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    match &ev[0] {
+        PublishEvent::Failed(f) => {
+            assert_eq!(f.status(), crate::status::StatusCode::ServerDisconnect);
+            let msg = format!("{f} {f:?}");
+            assert!(msg.contains("NetStream.Publish.BadName"), "{msg}");
+            assert!(!msg.contains("cam-7") && !msg.contains("S3CRET"), "{msg}");
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(!c.is_publishing());
+}
+
+#[test]
+fn garbage_handshake_is_3003() {
+    let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+    let _ = c.poll_transmit().unwrap();
+    c.handle_input(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    match c.poll_event() {
+        Some(PublishEvent::Failed(f)) => assert_eq!(f.status(), crate::status::StatusCode::HandshakeFail),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn eof_by_phase() {
+    // during the handshake: 3003
+    let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+    c.handle_eof();
+    assert!(matches!(c.poll_event(), Some(PublishEvent::Failed(PushFailure::Handshake(_)))));
+    // after the handshake, before publishing: 3004
+    let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+    let mut s = Server::new(Verdict::Accept);
+    let t = c.poll_transmit().unwrap();
+    let back = s.feed(&t.bytes);
+    // feed only the server's S0+S1+S2 (3073 bytes): the handshake completes, publish pending
+    c.handle_input(&back[..3073]);
+    c.handle_eof();
+    let ev: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert!(matches!(&ev[0], PublishEvent::Failed(f) if f.status() == crate::status::StatusCode::ServerDisconnect));
+}
+
+#[test]
+fn deadline_fails_a_silent_server_once() {
+    let mut c = PublishSession::new(url(), Instant::from_millis(100), Duration::from_millis(500));
+    c.handle_timeout(Instant::from_millis(599));
+    assert!(c.poll_event().is_none());
+    c.handle_timeout(Instant::from_millis(600));
+    assert!(matches!(c.poll_event(), Some(PublishEvent::Failed(PushFailure::Handshake(_)))));
+    c.handle_timeout(Instant::from_millis(700));
+    c.handle_eof();
+    assert!(c.poll_event().is_none(), "a finished session reports nothing more");
+}

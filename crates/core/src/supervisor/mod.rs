@@ -1,0 +1,233 @@
+//! The supervisor: the only producer of status codes. It takes typed facts
+//! from the media path and the network ([`Input`]), decides what happens next
+//! (connect now, reconnect later) and emits [`Output`]s in contract order.
+//!
+//! Happy path: 1003 -> 1007 -> 1008 -> 1001 -> 1002. The connection is only
+//! started once the media side is ready (encoder started), so 1001 can never
+//! overtake 1008. Every push failure emits its 300x code, then 1102 with a
+//! reconnect scheduled after an exponential back-off; the third consecutive
+//! failure also emits -1307, after which the appliance keeps retrying at the
+//! longest delay instead of giving up (nobody is in front of the box).
+
+mod backoff;
+
+pub use backoff::Backoff;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::rtmp::failure::PushFailure;
+use crate::status::StatusCode;
+use crate::time::Instant;
+
+/// Supervisor settings.
+#[derive(Clone, Debug)]
+pub struct SupervisorConfig {
+    /// A video track is expected (enable-camera).
+    pub video: bool,
+    /// An audio track is expected.
+    pub audio: bool,
+    /// Reconnect back-off.
+    pub backoff: Backoff,
+    /// Consecutive failed attempts after which -1307 is emitted.
+    pub attempts_before_fatal: u32,
+}
+
+/// Facts the supervisor is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The camera (or synthetic source) opened.
+    CameraOpened,
+    /// The camera could not be opened.
+    CameraFailed(String),
+    /// The first video frame arrived.
+    FirstFrame,
+    /// The video encoder is running; `fell_back` when a hardware encoder failed first.
+    VideoEncoderStarted {
+        /// A hardware encoder failed and software took over.
+        fell_back: bool,
+    },
+    /// The audio encoder is running.
+    AudioEncoderStarted,
+    /// Video encoding failed for good.
+    VideoEncoderFailed(String),
+    /// Audio encoding failed for good.
+    AudioEncoderFailed(String),
+    /// TCP connected to the push server.
+    Connected,
+    /// The server accepted the publish.
+    Published,
+    /// The connection failed or ended.
+    PushFailed(PushFailure),
+}
+
+/// What the supervisor wants done or shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Show a state code (statechange event, LEDs, display, log).
+    Status {
+        /// The code.
+        code: StatusCode,
+        /// Extra text (never a secret).
+        detail: Option<String>,
+    },
+    /// Open a new connection to the push server now.
+    Connect,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    /// Waiting for the media side before the first connect.
+    WaitingForMedia,
+    Connecting,
+    Publishing,
+    RetryAt(Instant),
+}
+
+/// The supervisor state machine.
+#[derive(Debug)]
+pub struct Supervisor {
+    cfg: SupervisorConfig,
+    video_ready: bool,
+    audio_ready: bool,
+    encoder_announced: bool,
+    first_frame_seen: bool,
+    link: Link,
+    failures: u32,
+    out: VecDeque<Output>,
+}
+
+impl Supervisor {
+    /// A supervisor for one service run.
+    pub fn new(cfg: SupervisorConfig) -> Self {
+        Supervisor {
+            video_ready: !cfg.video,
+            audio_ready: !cfg.audio,
+            cfg,
+            encoder_announced: false,
+            first_frame_seen: false,
+            link: Link::WaitingForMedia,
+            failures: 0,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Consecutive failed connection attempts.
+    pub fn consecutive_failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// True while the server accepts media.
+    pub fn is_publishing(&self) -> bool {
+        self.link == Link::Publishing
+    }
+
+    fn status(&mut self, code: StatusCode, detail: Option<String>) {
+        self.out.push_back(Output::Status { code, detail });
+    }
+
+    /// Feeds one fact in.
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::CameraOpened => self.status(StatusCode::OpenCameraSucc, None),
+            Input::CameraFailed(m) => self.status(StatusCode::OpenCameraFail, Some(m)),
+            Input::FirstFrame => {
+                if !self.first_frame_seen {
+                    self.first_frame_seen = true;
+                    self.status(StatusCode::FirstFrameAvailable, None);
+                }
+            }
+            Input::VideoEncoderStarted { fell_back } => {
+                if fell_back {
+                    self.status(StatusCode::HwAccelerationFail, None);
+                }
+                self.video_ready = true;
+                self.announce_encoder();
+            }
+            Input::AudioEncoderStarted => {
+                self.audio_ready = true;
+                if !self.cfg.video {
+                    self.announce_encoder();
+                }
+            }
+            Input::VideoEncoderFailed(m) => self.status(StatusCode::VideoEncodeFailFatal, Some(m)),
+            Input::AudioEncoderFailed(m) => self.status(StatusCode::AudioEncodeFail, Some(m)),
+            Input::Connected => self.status(StatusCode::ConnectSucc, None),
+            Input::Published => {
+                self.failures = 0;
+                self.link = Link::Publishing;
+                self.status(StatusCode::PushBegin, None);
+            }
+            Input::PushFailed(f) => {
+                if !matches!(self.link, Link::Connecting | Link::Publishing) {
+                    return;
+                }
+                self.status(f.status(), Some(f.to_string()));
+                self.failures += 1;
+                if self.failures == self.cfg.attempts_before_fatal {
+                    self.status(
+                        StatusCode::NetDisconnect,
+                        Some(format!("{} attempts failed; retrying every {} s", self.failures, self.cfg.backoff.max.as_secs())),
+                    );
+                }
+                let delay = if self.failures >= self.cfg.attempts_before_fatal {
+                    self.cfg.backoff.max
+                } else {
+                    self.cfg.backoff.delay(self.failures)
+                };
+                self.link = Link::RetryAt(now + delay);
+                self.status(StatusCode::Reconnect, Some(format!("next attempt in {} ms", delay.as_millis())));
+            }
+        }
+        if self.link == Link::WaitingForMedia && self.video_ready && self.audio_ready {
+            self.link = Link::Connecting;
+            self.out.push_back(Output::Connect);
+        }
+    }
+
+    fn announce_encoder(&mut self) {
+        if !self.encoder_announced {
+            self.encoder_announced = true;
+            self.status(StatusCode::StartVideoEncoder, None);
+        }
+    }
+
+    /// When [`Self::handle_timeout`] is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.link {
+            Link::RetryAt(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Time passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Link::RetryAt(t) = self.link {
+            if now >= t {
+                self.link = Link::Connecting;
+                self.out.push_back(Output::Connect);
+            }
+        }
+    }
+
+    /// Next output.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+}
+
+/// Default settings from the config's `[network]` section.
+pub fn config_from(cfg: &crate::config::Config) -> SupervisorConfig {
+    SupervisorConfig {
+        video: cfg.enable_camera,
+        audio: true,
+        backoff: Backoff {
+            first: Duration::from_millis(u64::from(cfg.network.reconnect_delay_ms)),
+            max: Duration::from_millis(u64::from(cfg.network.reconnect_max_delay_ms)),
+        },
+        attempts_before_fatal: 3,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! Supervisor scenarios with fake time.
+
+use super::*;
+
+fn sup(video: bool) -> Supervisor {
+    Supervisor::new(SupervisorConfig {
+        video,
+        audio: true,
+        backoff: Backoff { first: Duration::from_millis(100), max: Duration::from_millis(1000) },
+        attempts_before_fatal: 3,
+    })
+}
+
+fn drain(s: &mut Supervisor) -> Vec<String> {
+    std::iter::from_fn(|| s.poll_output())
+        .map(|o| match o {
+            Output::Status { code, .. } => code.code().to_string(),
+            Output::Connect => "connect".into(),
+        })
+        .collect()
+}
+
+fn t(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+#[test]
+fn happy_path_order_is_pinned() {
+    let mut s = sup(true);
+    // audio is ready first: no connect until the video encoder runs
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    s.handle_input(t(0), Input::CameraOpened);
+    s.handle_input(t(1), Input::FirstFrame);
+    s.handle_input(t(1), Input::FirstFrame);
+    assert_eq!(drain(&mut s), ["1003", "1007"]);
+    s.handle_input(t(2), Input::VideoEncoderStarted { fell_back: false });
+    s.handle_input(t(3), Input::Connected);
+    s.handle_input(t(4), Input::Published);
+    assert_eq!(drain(&mut s), ["1008", "connect", "1001", "1002"]);
+    assert!(s.is_publishing());
+}
+
+#[test]
+fn software_fallback_is_1103_before_1008() {
+    let mut s = sup(true);
+    s.handle_input(t(0), Input::CameraOpened);
+    s.handle_input(t(0), Input::FirstFrame);
+    s.handle_input(t(0), Input::VideoEncoderStarted { fell_back: true });
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    assert_eq!(drain(&mut s), ["1003", "1007", "1103", "1008", "connect"]);
+}
+
+#[test]
+fn audio_only_announces_the_audio_encoder() {
+    let mut s = sup(false);
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    assert_eq!(drain(&mut s), ["1008", "connect"]);
+}
+
+#[test]
+fn failures_back_off_then_1307_then_keep_trying_and_success_resets() {
+    let mut s = sup(false);
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    drain(&mut s);
+    s.handle_input(t(0), Input::PushFailed(PushFailure::Connect("refused".into())));
+    assert_eq!(drain(&mut s), ["3002", "1102"]);
+    assert_eq!(s.poll_timeout(), Some(t(100)));
+    s.handle_timeout(t(99));
+    assert!(drain(&mut s).is_empty());
+    s.handle_timeout(t(100));
+    assert_eq!(drain(&mut s), ["connect"]);
+    s.handle_input(t(100), Input::PushFailed(PushFailure::Dns("no such host".into())));
+    assert_eq!(drain(&mut s), ["3001", "1102"]);
+    assert_eq!(s.poll_timeout(), Some(t(300)));
+    s.handle_timeout(t(300));
+    drain(&mut s);
+    s.handle_input(t(300), Input::PushFailed(PushFailure::Handshake("garbage".into())));
+    assert_eq!(drain(&mut s), ["3003", "-1307", "1102"]);
+    assert_eq!(s.poll_timeout(), Some(t(1300)), "after -1307 the slow cadence");
+    s.handle_timeout(t(1300));
+    drain(&mut s);
+    s.handle_input(t(1300), Input::Connected);
+    s.handle_input(t(1301), Input::Published);
+    assert_eq!(drain(&mut s), ["1001", "1002"]);
+    assert_eq!(s.consecutive_failures(), 0);
+    s.handle_input(t(5000), Input::PushFailed(PushFailure::Io("reset".into())));
+    assert_eq!(drain(&mut s), ["3005", "1102"]);
+    assert_eq!(s.poll_timeout(), Some(t(5100)), "counter was reset by the publish");
+}
+
+#[test]
+fn a_stale_failure_while_waiting_is_ignored() {
+    let mut s = sup(false);
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    s.handle_input(t(0), Input::PushFailed(PushFailure::Closed("x")));
+    drain(&mut s);
+    s.handle_input(t(1), Input::PushFailed(PushFailure::Closed("x")));
+    assert!(drain(&mut s).is_empty());
+}
+
+#[test]
+fn backoff_doubles_and_caps() {
+    let b = Backoff { first: Duration::from_millis(500), max: Duration::from_secs(3) };
+    let d: Vec<u128> = (1..=5).map(|n| b.delay(n).as_millis()).collect();
+    assert_eq!(d, [500, 1000, 2000, 3000, 3000]);
+}
