@@ -1,1 +1,258 @@
-fn main(){}
+//! livepush: an unattended live-streaming camera box (the uni-app / WeChat
+//! `live-pusher` rebuilt as firmware). See README.md.
+//!
+//! Exit codes: 0 success; 1 runtime failure (media path failed, I/O error);
+//! 2 bad command line or config (nothing was started).
+
+mod clock;
+mod demo;
+mod events_out;
+mod hw;
+mod media;
+mod net;
+mod receiver;
+mod shell;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use argh::FromArgs;
+
+/// livepush: push a camera and microphone to an RTMP server, unattended.
+#[derive(FromArgs)]
+struct Cli {
+    #[argh(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Cmd {
+    Run(RunCmd),
+    CheckConfig(CheckCmd),
+    Receive(ReceiveCmd),
+    Demo(DemoCmd),
+}
+
+/// Run the service: capture, encode and push as the config says, reconnecting forever.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "run")]
+struct RunCmd {
+    /// config file (TOML), e.g. /etc/livepush/livepush.toml
+    #[argh(option, short = 'c')]
+    config: String,
+    /// stop by itself after this many seconds (default: run until SIGTERM/SIGINT)
+    #[argh(option)]
+    seconds: Option<f64>,
+}
+
+/// Check a config file: prints OK, or every error with line and column (exit 2).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "check-config")]
+struct CheckCmd {
+    /// config file (TOML)
+    #[argh(positional)]
+    file: String,
+}
+
+/// Built-in RTMP server: accept a publisher and record it as an FLV file.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "receive")]
+struct ReceiveCmd {
+    /// address to listen on, e.g. 127.0.0.1:1935
+    #[argh(option)]
+    listen: String,
+    /// FLV file to write
+    #[argh(option)]
+    out: String,
+    /// accept only this stream key; other publishers are rejected
+    #[argh(option)]
+    key: Option<String>,
+    /// keep accepting publishers after the first one ends (appends)
+    #[argh(switch)]
+    keep_listening: bool,
+}
+
+/// Demo: built-in receiver + pusher on loopback with a test pattern and a tone.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "demo")]
+struct DemoCmd {
+    /// how long to push, seconds (default 10)
+    #[argh(option, default = "10.0")]
+    seconds: f64,
+    /// FLV file to write (default livepush-demo.flv)
+    #[argh(option, default = "String::from(\"livepush-demo.flv\")")]
+    out: String,
+    /// preset: SD, HD, FHD or RTC (default SD)
+    #[argh(option, default = "String::from(\"SD\")")]
+    mode: String,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+    let cli: Cli = argh::from_env();
+    match cli.cmd {
+        Cmd::CheckConfig(c) => check_config(&c.file),
+        Cmd::Run(r) => run(&r),
+        Cmd::Receive(r) => receive(&r),
+        Cmd::Demo(d) => match demo::run(d.seconds, &d.out, &d.mode) {
+            Ok(report) => {
+                eprintln!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("livepush demo: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn load(path: &str) -> Result<livepush_core::config::Parsed, Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{path}: {e}")])?;
+    livepush_core::config::parse(&text)
+        .map_err(|errs| errs.iter().map(|e| format!("{path}: {e}")).collect())
+}
+
+fn check_config(path: &str) -> ExitCode {
+    match load(path) {
+        Ok(p) => {
+            for n in &p.notices {
+                println!(
+                    "{path}: {n}{}",
+                    if n.blocks_run {
+                        " (livepush run refuses to start)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            let v = p.config.video_params();
+            println!(
+                "OK: {} -> {}x{} {} fps, key frame every {} frames, {} kbps video; {} Hz {} ch audio",
+                p.config.url, v.width, v.height, v.fps, v.gop_frames, v.bitrate_kbps, p.config.audio.sample_rate, p.config.audio.channels
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errs) => {
+            for e in errs {
+                println!("{e}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(r: &RunCmd) -> ExitCode {
+    let parsed = match load(&r.config) {
+        Ok(p) => p,
+        Err(errs) => {
+            for e in errs {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let mut blocked = false;
+    for n in &parsed.notices {
+        log::warn!("{}: {n}", r.config);
+        blocked |= n.blocks_run;
+    }
+    if blocked {
+        eprintln!(
+            "{}: not starting: the settings above are not supported by this build",
+            r.config
+        );
+        return ExitCode::from(2);
+    }
+    if let Err(e) = preflight(&parsed.config) {
+        eprintln!("{}: {e}", r.config);
+        return ExitCode::from(2);
+    }
+    let events = match events_out::EventWriter::open(&parsed.config.events) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{}: {e}", r.config);
+            return ExitCode::from(2);
+        }
+    };
+    let opts = shell::RunOptions {
+        config: parsed.config,
+        stop_after: r.seconds.map(Duration::from_secs_f64),
+        events,
+    };
+    match shell::run(opts) {
+        Ok(s) => {
+            log::info!(
+                "stopped: {} publishes, {} video and {} audio frames sent",
+                s.publishes,
+                s.video_frames_sent,
+                s.audio_frames_sent
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("livepush: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Checks what can be checked before anything starts, so a bad setting never
+/// leaves half a pipeline running.
+fn preflight(cfg: &livepush_core::config::Config) -> Result<(), String> {
+    use livepush_core::config::{AudioDevice, VideoDevice};
+    if cfg.enable_camera {
+        if let VideoDevice::RawFile(p) = &cfg.video.device {
+            let v = cfg.video_params();
+            let len = std::fs::metadata(p)
+                .map_err(|e| format!("video.device file:{p}: {e}"))?
+                .len();
+            let frame = u64::from(v.width * v.height * 3 / 2);
+            if len < frame {
+                return Err(format!(
+                    "video.device file:{p}: {len} bytes, less than one {}x{} I420 frame",
+                    v.width, v.height
+                ));
+            }
+        }
+    }
+    if let AudioDevice::RawFile(p) = &cfg.audio.device {
+        std::fs::File::open(p).map_err(|e| format!("audio.device file:{p}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn receive(r: &ReceiveCmd) -> ExitCode {
+    let listener = match std::net::TcpListener::bind(&r.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("livepush receive: {}: {e}", r.listen);
+            return ExitCode::from(2);
+        }
+    };
+    log::info!("receive: listening on {}", r.listen);
+    let opts = receiver::ReceiveOptions {
+        out: r.out.clone(),
+        key: r.key.clone(),
+        keep_listening: r.keep_listening,
+    };
+    match receiver::serve(listener, &opts) {
+        Ok(s) => {
+            eprintln!(
+                "receive: wrote {}: {} video and {} audio tags, {:.1} s",
+                r.out,
+                s.video_tags,
+                s.audio_tags,
+                f64::from(s.last_ts_ms) / 1000.0
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("livepush receive: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -68,17 +68,35 @@ mod tests {
 
     #[test]
     fn json_shapes() {
-        let e = Event::StateChange { code: StatusCode::PushBegin, detail: None };
+        let e = Event::StateChange {
+            code: StatusCode::PushBegin,
+            detail: None,
+        };
         assert_eq!(
             e.to_json(5),
             r#"{"code":1002,"event":"statechange","message":"handshake with the server done, pushing started","uptime_ms":5}"#
         );
-        let n = NetStatus { video_bitrate: 600, audio_bitrate: 128, video_fps: 20.0, video_gop: 1.0, net_speed: 740, net_jitter: 2, video_width: 360, video_height: 640 };
+        let n = NetStatus {
+            video_bitrate: 600,
+            audio_bitrate: 128,
+            video_fps: 20.0,
+            video_gop: 1.0,
+            net_speed: 740,
+            net_jitter: 2,
+            video_width: 360,
+            video_height: 640,
+        };
         assert_eq!(
             Event::NetStatus(n).to_json(1000),
             r#"{"event":"netstatus","info":{"audioBitrate":128,"netJitter":2,"netSpeed":740,"videoBitrate":600,"videoFPS":20.0,"videoGOP":1.0,"videoHeight":640,"videoWidth":360},"uptime_ms":1000}"#
         );
-        let e = Event::Error { err_code: 1001, err_msg: "x".into() };
-        assert_eq!(e.to_json(0), r#"{"errCode":1001,"errMsg":"x","event":"error","uptime_ms":0}"#);
+        let e = Event::Error {
+            err_code: 1001,
+            err_msg: "x".into(),
+        };
+        assert_eq!(
+            e.to_json(0),
+            r#"{"errCode":1001,"errMsg":"x","event":"error","uptime_ms":0}"#
+        );
     }
 }

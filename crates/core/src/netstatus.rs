@@ -112,7 +112,11 @@ impl NetStatusMeter {
             video_fps: ((f64::from(self.video_frames) / secs) * 10.0).round() as f32 / 10.0,
             video_gop: self.gop_s,
             net_speed: kbps(self.sent_bytes),
-            net_jitter: if self.jitter_n == 0 { 0 } else { (self.jitter_sum_us / u64::from(self.jitter_n) / 1000) as u32 },
+            net_jitter: if self.jitter_n == 0 {
+                0
+            } else {
+                (self.jitter_sum_us / u64::from(self.jitter_n) / 1000) as u32
+            },
             video_width: self.width,
             video_height: self.height,
         };

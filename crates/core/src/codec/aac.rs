@@ -3,7 +3,9 @@
 
 /// Sampling frequency index of a rate, if it has one.
 pub fn sampling_frequency_index(rate: u32) -> Option<u8> {
-    const RATES: [u32; 13] = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+    const RATES: [u32; 13] = [
+        96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+    ];
     RATES.iter().position(|&r| r == rate).map(|i| i as u8)
 }
 

@@ -136,13 +136,19 @@ pub fn parse_sps(sps: &[u8]) -> Option<SpsInfo> {
         zeros = if b == 0 { zeros + 1 } else { 0 };
         rbsp.push(b);
     }
-    let mut r = BitReader { data: &rbsp, pos: 0 };
+    let mut r = BitReader {
+        data: &rbsp,
+        pos: 0,
+    };
     let profile_idc = r.bits(8)? as u8;
     r.bits(8)?;
     let level_idc = r.bits(8)? as u8;
     r.ue()?; // seq_parameter_set_id
     let mut chroma_format_idc = 1;
-    if matches!(profile_idc, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
+    if matches!(
+        profile_idc,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
+    ) {
         chroma_format_idc = r.ue()?;
         if chroma_format_idc == 3 {
             r.bits(1)?;
@@ -205,7 +211,12 @@ pub fn parse_sps(sps: &[u8]) -> Option<SpsInfo> {
     let crop_y = sub_h * (2 - frame_mbs_only);
     let width = w_mbs * 16 - crop_x * (cl + cr);
     let height = (2 - frame_mbs_only) * h_map * 16 - crop_y * (ct + cb);
-    Some(SpsInfo { profile_idc, level_idc, width, height })
+    Some(SpsInfo {
+        profile_idc,
+        level_idc,
+        width,
+        height,
+    })
 }
 
 struct BitReader<'a> {
@@ -246,23 +257,35 @@ mod tests {
 
     // SPS/PPS of a 640x360 Constrained Baseline stream made by openh264 2.7
     // (see tests/data/README.md); 360 is not a multiple of 16: cropping is exercised.
-    const SPS: [u8; 11] = [0x67, 0x42, 0xc0, 0x1e, 0x8c, 0x8d, 0x40, 0x50, 0x17, 0xfc, 0xb0];
+    const SPS: [u8; 11] = [
+        0x67, 0x42, 0xc0, 0x1e, 0x8c, 0x8d, 0x40, 0x50, 0x17, 0xfc, 0xb0,
+    ];
     const PPS: [u8; 4] = [0x68, 0xce, 0x3c, 0x80];
 
     #[test]
     fn splits_three_and_four_byte_start_codes() {
-        let s = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9];
+        let s = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
+        ];
         let nals: Vec<&[u8]> = nal_units(&s).collect();
-        assert_eq!(nals, vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 9, 9][..]]);
+        assert_eq!(
+            nals,
+            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 9, 9][..]]
+        );
         assert!(is_keyframe(&s));
-        assert_eq!(parameter_sets(&s), Some((&[0x67, 1, 2][..], &[0x68, 3][..])));
+        assert_eq!(
+            parameter_sets(&s),
+            Some((&[0x67, 1, 2][..], &[0x68, 3][..]))
+        );
         assert!(!is_keyframe(&[0, 0, 1, 0x41, 7]));
         assert_eq!(parameter_sets(&[0, 0, 1, 0x41, 7]), None);
     }
 
     #[test]
     fn avcc_conversion_drops_parameter_sets() {
-        let s = [0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 9, 9];
+        let s = [
+            0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 9, 9,
+        ];
         let mut out = Vec::new();
         annexb_to_avcc(&s, &mut out);
         assert_eq!(out, [0, 0, 0, 3, 0x65, 9, 9]);
@@ -273,7 +296,8 @@ mod tests {
         let mut out = Vec::new();
         avc_decoder_config(&SPS, &PPS, &mut out);
         let want = [
-            0x01, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0x00, 0x0b, // version, profile, compat, level, 4-byte lengths, 1 SPS, len 11
+            0x01, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0x00,
+            0x0b, // version, profile, compat, level, 4-byte lengths, 1 SPS, len 11
             0x67, 0x42, 0xc0, 0x1e, 0x8c, 0x8d, 0x40, 0x50, 0x17, 0xfc, 0xb0, // SPS
             0x01, 0x00, 0x04, 0x68, 0xce, 0x3c, 0x80, // 1 PPS, len 4, PPS
         ];
@@ -283,7 +307,15 @@ mod tests {
     #[test]
     fn sps_size_with_cropping() {
         let info = parse_sps(&SPS).unwrap();
-        assert_eq!(info, SpsInfo { profile_idc: 66, level_idc: 30, width: 640, height: 360 });
+        assert_eq!(
+            info,
+            SpsInfo {
+                profile_idc: 66,
+                level_idc: 30,
+                width: 640,
+                height: 360
+            }
+        );
         assert_eq!(parse_sps(&PPS), None);
     }
 }

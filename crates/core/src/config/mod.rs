@@ -39,7 +39,10 @@ impl Mode {
     }
     /// The preset this mode stands for.
     pub fn preset(self) -> &'static Preset {
-        PRESETS.iter().find(|p| p.mode == self).expect("every mode has a preset")
+        PRESETS
+            .iter()
+            .find(|p| p.mode == self)
+            .expect("every mode has a preset")
     }
 }
 
@@ -223,7 +226,13 @@ impl Config {
             .bitrate
             .unwrap_or(p.bitrate_kbps)
             .clamp(self.min_bitrate, self.max_bitrate);
-        VideoParams { width, height, fps, gop_frames, bitrate_kbps }
+        VideoParams {
+            width,
+            height,
+            fps,
+            gop_frames,
+            bitrate_kbps,
+        }
     }
 }
 
@@ -247,7 +256,10 @@ mod tests {
         let v = c.video_params();
         assert_eq!((v.width, v.height), (360, 640));
         let v = cfg("mode = \"HD\"\norientation = \"horizontal\"").video_params();
-        assert_eq!((v.width, v.height, v.fps, v.gop_frames), (1280, 720, 30, 60));
+        assert_eq!(
+            (v.width, v.height, v.fps, v.gop_frames),
+            (1280, 720, 30, 60)
+        );
         // HD preset wants 1800 kbps, clamped by the default max-bitrate 1000
         assert_eq!(v.bitrate_kbps, 1000);
         let v = cfg("mode = \"FHD\"\naspect = \"3:4\"\nmax-bitrate = 8000").video_params();
@@ -262,7 +274,13 @@ mod tests {
             .video_params();
         assert_eq!(
             v,
-            VideoParams { width: 320, height: 180, fps: 10, gop_frames: 5, bitrate_kbps: 300 }
+            VideoParams {
+                width: 320,
+                height: 180,
+                fps: 10,
+                gop_frames: 5,
+                bitrate_kbps: 300
+            }
         );
     }
 }

@@ -25,7 +25,11 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.key.is_empty() {
-            write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+            write!(
+                f,
+                "line {}, column {}: {}",
+                self.line, self.column, self.message
+            )
         } else {
             write!(
                 f,
@@ -73,7 +77,11 @@ pub struct Parsed {
 /// Parses and validates a config file's text. Returns every error.
 pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let (root, syntax) = DeTable::parse_recoverable(text);
-    let mut cx = Cx { text, errors: Vec::new(), notices: Vec::new() };
+    let mut cx = Cx {
+        text,
+        errors: Vec::new(),
+        notices: Vec::new(),
+    };
     for e in syntax {
         let at = e.span().map_or(0, |s| s.start);
         cx.error("", at, e.message().to_string());
@@ -87,23 +95,41 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
 
     let url_raw = top.string(&mut cx, "url");
     let mode = top
-        .choice(&mut cx, "mode", &[("SD", Mode::Sd), ("HD", Mode::Hd), ("FHD", Mode::Fhd), ("RTC", Mode::Rtc)])
+        .choice(
+            &mut cx,
+            "mode",
+            &[
+                ("SD", Mode::Sd),
+                ("HD", Mode::Hd),
+                ("FHD", Mode::Fhd),
+                ("RTC", Mode::Rtc),
+            ],
+        )
         .unwrap_or(Mode::Rtc);
     let autopush = top.boolean(&mut cx, "autopush");
     let muted = top.boolean(&mut cx, "muted").map_or(false, |(v, _)| v);
-    let enable_camera = top.boolean(&mut cx, "enable-camera").map_or(true, |(v, _)| v);
+    let enable_camera = top
+        .boolean(&mut cx, "enable-camera")
+        .map_or(true, |(v, _)| v);
     let auto_focus = top.boolean(&mut cx, "auto-focus");
     let orientation = top
         .choice(
             &mut cx,
             "orientation",
-            &[("vertical", Orientation::Vertical), ("horizontal", Orientation::Horizontal)],
+            &[
+                ("vertical", Orientation::Vertical),
+                ("horizontal", Orientation::Horizontal),
+            ],
         )
         .unwrap_or(Orientation::Vertical);
     let beauty = top.int(&mut cx, "beauty", 0, 9);
     let whiteness = top.int(&mut cx, "whiteness", 0, 9);
     let aspect = top
-        .choice(&mut cx, "aspect", &[("3:4", Aspect::A3x4), ("9:16", Aspect::A9x16)])
+        .choice(
+            &mut cx,
+            "aspect",
+            &[("3:4", Aspect::A3x4), ("9:16", Aspect::A9x16)],
+        )
         .unwrap_or(Aspect::A9x16);
     let min_bitrate = top.int(&mut cx, "min-bitrate", 10, 50_000);
     let max_bitrate = top.int(&mut cx, "max-bitrate", 10, 50_000);
@@ -120,7 +146,11 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     // --- top-level cross checks and notices
     let url = match &url_raw {
         None => {
-            cx.error("url", 0, "required: the push address, rtmp://host/app/key".into());
+            cx.error(
+                "url",
+                0,
+                "required: the push address, rtmp://host/app/key".into(),
+            );
             None
         }
         Some((s, span)) => match PushUrl::parse(s) {
@@ -140,8 +170,16 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let max_b = max_bitrate.map_or(1000, |(v, _)| v as u32);
     if min_b > max_b {
         let at = min_bitrate.or(max_bitrate).map_or(0, |(_, s)| s);
-        let key = if min_bitrate.is_some() { "min-bitrate" } else { "max-bitrate" };
-        cx.error(key, at, format!("min-bitrate ({min_b}) must not exceed max-bitrate ({max_b})"));
+        let key = if min_bitrate.is_some() {
+            "min-bitrate"
+        } else {
+            "max-bitrate"
+        };
+        cx.error(
+            key,
+            at,
+            format!("min-bitrate ({min_b}) must not exceed max-bitrate ({max_b})"),
+        );
     }
     if let Some((_, s)) = min_bitrate {
         cx.notice(
@@ -160,23 +198,46 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         );
     }
     if let Some((_, s)) = auto_focus {
-        cx.notice("auto-focus", s, "applies to V4L2 cameras, which are not built yet", false);
+        cx.notice(
+            "auto-focus",
+            s,
+            "applies to V4L2 cameras, which are not built yet",
+            false,
+        );
     }
     for (key, v) in [("beauty", beauty), ("whiteness", whiteness)] {
         if let Some((n, s)) = v {
             if n > 0 {
-                cx.notice(key, s, "video filters are not built yet: video is unfiltered", false);
+                cx.notice(
+                    key,
+                    s,
+                    "video filters are not built yet: video is unfiltered",
+                    false,
+                );
             }
         }
     }
     if let Some((_, s)) = &waiting_image {
-        cx.notice("waiting-image", *s, "pause and camera-loss pictures are not built yet", false);
+        cx.notice(
+            "waiting-image",
+            *s,
+            "pause and camera-loss pictures are not built yet",
+            false,
+        );
     }
     if let Some((md5, s)) = &waiting_image_md5 {
         if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
-            cx.error("waiting-image-md5", *s, "must be 32 hexadecimal digits".into());
+            cx.error(
+                "waiting-image-md5",
+                *s,
+                "must be 32 hexadecimal digits".into(),
+            );
         } else if waiting_image.is_none() {
-            cx.error("waiting-image-md5", *s, "given without waiting-image".into());
+            cx.error(
+                "waiting-image-md5",
+                *s,
+                "given without waiting-image".into(),
+            );
         }
     }
     if let Some((_, s)) = background_mute {
@@ -184,7 +245,14 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     }
 
     // --- [video]
-    let mut video = VideoConfig { device: VideoDevice::TestPattern, width: None, height: None, fps: None, gop: None, bitrate: None };
+    let mut video = VideoConfig {
+        device: VideoDevice::TestPattern,
+        width: None,
+        height: None,
+        fps: None,
+        gop: None,
+        bitrate: None,
+    };
     if let Some((t, span)) = video_t {
         let mut sec = Section::new("video.", t, span);
         if let Some((d, s)) = sec.string(&mut cx, "device") {
@@ -193,7 +261,12 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             } else if let Some(p) = d.strip_prefix("file:") {
                 VideoDevice::RawFile(p.to_string())
             } else if d.starts_with('/') {
-                cx.notice("video.device", s, "V4L2 camera capture is not built yet", true);
+                cx.notice(
+                    "video.device",
+                    s,
+                    "V4L2 camera capture is not built yet",
+                    true,
+                );
                 VideoDevice::V4l2(d)
             } else {
                 cx.error("video.device", s, format!("must be \"test-pattern\", \"file:PATH\" or a V4L2 device path like /dev/video0, got {d:?}"));
@@ -211,7 +284,11 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
                     cx.error("video.height", hs, format!("must be even, got {h}"));
                 }
                 if w.min(h) > 2160 {
-                    cx.error("video.width", ws, format!("{w}x{h} is larger than 3840x2160"));
+                    cx.error(
+                        "video.width",
+                        ws,
+                        format!("{w}x{h} is larger than 3840x2160"),
+                    );
                 }
                 video.width = Some(w as u32);
                 video.height = Some(h as u32);
@@ -224,7 +301,11 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         video.gop = sec.number(&mut cx, "gop", 0.1, 10.0).map(|(v, _)| v);
         if let Some((b, s)) = sec.int(&mut cx, "bitrate", 10, 50_000) {
             if (b as u32) < min_b || (b as u32) > max_b {
-                cx.error("video.bitrate", s, format!("{b} is outside min-bitrate..max-bitrate ({min_b}..{max_b})"));
+                cx.error(
+                    "video.bitrate",
+                    s,
+                    format!("{b} is outside min-bitrate..max-bitrate ({min_b}..{max_b})"),
+                );
             }
             video.bitrate = Some(b as u32);
         }
@@ -232,7 +313,13 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     }
 
     // --- [audio]
-    let mut audio = AudioConfig { device: AudioDevice::Sine, sample_rate: 48000, channels: 2, bitrate: 128, frequency: 1000 };
+    let mut audio = AudioConfig {
+        device: AudioDevice::Sine,
+        sample_rate: 48000,
+        channels: 2,
+        bitrate: 128,
+        frequency: 1000,
+    };
     if let Some((t, span)) = audio_t {
         let mut sec = Section::new("audio.", t, span);
         if let Some((d, s)) = sec.string(&mut cx, "device") {
@@ -241,16 +328,29 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             } else if let Some(p) = d.strip_prefix("file:") {
                 AudioDevice::RawFile(p.to_string())
             } else if d.is_empty() {
-                cx.error("audio.device", s, "must be \"sine\", \"file:PATH\" or an ALSA PCM name".into());
+                cx.error(
+                    "audio.device",
+                    s,
+                    "must be \"sine\", \"file:PATH\" or an ALSA PCM name".into(),
+                );
                 AudioDevice::Sine
             } else {
-                cx.notice("audio.device", s, "ALSA microphone capture is not built yet", true);
+                cx.notice(
+                    "audio.device",
+                    s,
+                    "ALSA microphone capture is not built yet",
+                    true,
+                );
                 AudioDevice::Alsa(d)
             };
         }
         if let Some((r, s)) = sec.int(&mut cx, "sample-rate", 1, 384_000) {
             if r != 48000 && r != 44100 {
-                cx.error("audio.sample-rate", s, format!("{r} Hz is not supported: use 48000 or 44100"));
+                cx.error(
+                    "audio.sample-rate",
+                    s,
+                    format!("{r} Hz is not supported: use 48000 or 44100"),
+                );
             }
             audio.sample_rate = r as u32;
         }
@@ -267,7 +367,12 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     }
 
     // --- [network]
-    let mut network = NetworkConfig { connect_timeout_ms: 5000, handshake_timeout_ms: 10_000, reconnect_delay_ms: 1000, reconnect_max_delay_ms: 30_000 };
+    let mut network = NetworkConfig {
+        connect_timeout_ms: 5000,
+        handshake_timeout_ms: 10_000,
+        reconnect_delay_ms: 1000,
+        reconnect_max_delay_ms: 30_000,
+    };
     if let Some((t, span)) = network_t {
         let mut sec = Section::new("network.", t, span);
         if let Some((v, _)) = sec.int(&mut cx, "connect-timeout", 100, 120_000) {
@@ -286,7 +391,11 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         }
         if network.reconnect_delay_ms > network.reconnect_max_delay_ms {
             let at = d.or(m).map_or(0, |(_, s)| s);
-            cx.error("network.reconnect-delay", at, "must not exceed network.reconnect-max-delay".into());
+            cx.error(
+                "network.reconnect-delay",
+                at,
+                "must not exceed network.reconnect-max-delay".into(),
+            );
         }
         sec.finish(&mut cx);
     }
@@ -303,7 +412,11 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             } else if let Some(p) = to.strip_prefix("unix:").filter(|p| !p.is_empty()) {
                 EventsTo::Unix(p.to_string())
             } else {
-                cx.error("events.to", s, format!("must be \"stdout\", \"file:PATH\" or \"unix:PATH\", got {to:?}"));
+                cx.error(
+                    "events.to",
+                    s,
+                    format!("must be \"stdout\", \"file:PATH\" or \"unix:PATH\", got {to:?}"),
+                );
                 EventsTo::Stdout
             };
         }
@@ -336,7 +449,10 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         network,
         events,
     };
-    Ok(Parsed { config, notices: cx.notices })
+    Ok(Parsed {
+        config,
+        notices: cx.notices,
+    })
 }
 
 struct Cx<'t> {
@@ -355,18 +471,33 @@ impl Cx<'_> {
     }
     fn error(&mut self, key: &str, offset: usize, message: String) {
         let (line, column) = self.line_col(offset);
-        self.errors.push(ConfigError { key: key.to_string(), line, column, message });
+        self.errors.push(ConfigError {
+            key: key.to_string(),
+            line,
+            column,
+            message,
+        });
     }
     fn notice(&mut self, key: &str, offset: usize, message: &str, blocks_run: bool) {
         let (line, column) = self.line_col(offset);
-        self.notices.push(Notice { key: key.to_string(), line, column, message: message.to_string(), blocks_run });
+        self.notices.push(Notice {
+            key: key.to_string(),
+            line,
+            column,
+            message: message.to_string(),
+            blocks_run,
+        });
     }
 }
 
 /// One table being read: typed getters mark keys used; `finish` reports the rest.
 struct Section<'a, 'i> {
     prefix: &'static str,
-    entries: Vec<(&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>, bool)>,
+    entries: Vec<(
+        &'a Spanned<std::borrow::Cow<'i, str>>,
+        &'a Spanned<DeValue<'i>>,
+        bool,
+    )>,
 }
 
 fn type_name(v: &DeValue<'_>) -> &'static str {
@@ -383,11 +514,17 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
 
 impl<'a, 'i> Section<'a, 'i> {
     fn new(prefix: &'static str, t: &'a DeTable<'i>, _at: usize) -> Self {
-        Section { prefix, entries: t.iter().map(|(k, v)| (k, v, false)).collect() }
+        Section {
+            prefix,
+            entries: t.iter().map(|(k, v)| (k, v, false)).collect(),
+        }
     }
 
     fn take(&mut self, name: &str) -> Option<&'a Spanned<DeValue<'i>>> {
-        let e = self.entries.iter_mut().find(|(k, _, _)| k.get_ref() == name)?;
+        let e = self
+            .entries
+            .iter_mut()
+            .find(|(k, _, _)| k.get_ref() == name)?;
         e.2 = true;
         Some(e.1)
     }
@@ -397,7 +534,11 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     fn wrong_type(&self, cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, want: &str) {
-        cx.error(&self.key(name), v.span().start, format!("expected {want}, got {}", type_name(v.get_ref())));
+        cx.error(
+            &self.key(name),
+            v.span().start,
+            format!("expected {want}, got {}", type_name(v.get_ref())),
+        );
     }
 
     fn string(&mut self, cx: &mut Cx<'_>, name: &str) -> Option<(String, usize)> {
@@ -428,7 +569,11 @@ impl<'a, 'i> Section<'a, 'i> {
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) if (lo..=hi).contains(&n) => Some((n, v.span().start)),
                 _ => {
-                    cx.error(&self.key(name), v.span().start, format!("must be {lo}..{hi}, got {}", i.as_str()));
+                    cx.error(
+                        &self.key(name),
+                        v.span().start,
+                        format!("must be {lo}..{hi}, got {}", i.as_str()),
+                    );
                     None
                 }
             },
@@ -442,7 +587,9 @@ impl<'a, 'i> Section<'a, 'i> {
     fn number(&mut self, cx: &mut Cx<'_>, name: &str, lo: f64, hi: f64) -> Option<(f64, usize)> {
         let v = self.take(name)?;
         let n = match v.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .map(|n| n as f64),
             DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
             _ => {
                 self.wrong_type(cx, name, v, &format!("a number {lo}..{hi}"));
@@ -452,7 +599,11 @@ impl<'a, 'i> Section<'a, 'i> {
         match n {
             Some(n) if n >= lo && n <= hi => Some((n, v.span().start)),
             _ => {
-                cx.error(&self.key(name), v.span().start, format!("must be a number {lo}..{hi}"));
+                cx.error(
+                    &self.key(name),
+                    v.span().start,
+                    format!("must be a number {lo}..{hi}"),
+                );
                 None
             }
         }
@@ -463,8 +614,13 @@ impl<'a, 'i> Section<'a, 'i> {
         match options.iter().find(|(o, _)| o.eq_ignore_ascii_case(&s)) {
             Some((_, t)) => Some(*t),
             None => {
-                let allowed: Vec<String> = options.iter().map(|(o, _)| format!("\"{o}\"")).collect();
-                cx.error(&self.key(name), at, format!("must be one of {}, got {s:?}", allowed.join(", ")));
+                let allowed: Vec<String> =
+                    options.iter().map(|(o, _)| format!("\"{o}\"")).collect();
+                cx.error(
+                    &self.key(name),
+                    at,
+                    format!("must be one of {}, got {s:?}", allowed.join(", ")),
+                );
                 None
             }
         }
@@ -492,7 +648,11 @@ impl<'a, 'i> Section<'a, 'i> {
             } else {
                 String::new()
             };
-            cx.error(&self.key(name), k.span().start, format!("unknown key{hint}"));
+            cx.error(
+                &self.key(name),
+                k.span().start,
+                format!("unknown key{hint}"),
+            );
         }
     }
 }
@@ -502,7 +662,11 @@ mod tests {
     use super::*;
 
     fn errors(text: &str) -> Vec<String> {
-        parse(text).unwrap_err().iter().map(|e| e.to_string()).collect()
+        parse(text)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     #[test]
@@ -561,7 +725,10 @@ mod tests {
     #[test]
     fn url_errors_never_show_the_key() {
         let e = errors("url = \"rtmp://h:99999/live/SUPERSECRET\"");
-        assert_eq!(e, vec!["line 1, column 7: key `url`: port must be a number from 1 to 65535"]);
+        assert_eq!(
+            e,
+            vec!["line 1, column 7: key `url`: port must be a number from 1 to 65535"]
+        );
     }
 
     #[test]
@@ -570,7 +737,11 @@ mod tests {
             "url = \"rtmps://h/live/k\"\nautopush = false\nbeauty = 3\nwaiting-image = \"/x.png\"\n[video]\ndevice = \"/dev/video0\"\n[audio]\ndevice = \"hw:0\"\n",
         )
         .unwrap();
-        let keys: Vec<(&str, bool)> = p.notices.iter().map(|n| (n.key.as_str(), n.blocks_run)).collect();
+        let keys: Vec<(&str, bool)> = p
+            .notices
+            .iter()
+            .map(|n| (n.key.as_str(), n.blocks_run))
+            .collect();
         assert_eq!(
             keys,
             vec![
@@ -582,12 +753,17 @@ mod tests {
                 ("audio.device", true),
             ]
         );
-        assert_eq!(p.config.video.device, VideoDevice::V4l2("/dev/video0".into()));
+        assert_eq!(
+            p.config.video.device,
+            VideoDevice::V4l2("/dev/video0".into())
+        );
     }
 
     #[test]
     fn sample_rate_and_md5_validation() {
-        let e = errors("url = \"rtmp://h/a/k\"\nwaiting-image-md5 = \"abc\"\n[audio]\nsample-rate = 22050\n");
+        let e = errors(
+            "url = \"rtmp://h/a/k\"\nwaiting-image-md5 = \"abc\"\n[audio]\nsample-rate = 22050\n",
+        );
         assert_eq!(
             e,
             vec![

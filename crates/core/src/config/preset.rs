@@ -22,8 +22,36 @@ pub struct Preset {
 
 /// All presets. RTC is the lowest-latency one: 1 s GOP, smallest queue.
 pub const PRESETS: [Preset; 4] = [
-    Preset { mode: Mode::Sd, short_side: 360, fps: 25, gop_seconds: 2.0, bitrate_kbps: 800, queue_ms: 3000 },
-    Preset { mode: Mode::Hd, short_side: 720, fps: 30, gop_seconds: 2.0, bitrate_kbps: 1800, queue_ms: 3000 },
-    Preset { mode: Mode::Fhd, short_side: 1080, fps: 30, gop_seconds: 2.0, bitrate_kbps: 3500, queue_ms: 3000 },
-    Preset { mode: Mode::Rtc, short_side: 360, fps: 20, gop_seconds: 1.0, bitrate_kbps: 600, queue_ms: 1000 },
+    Preset {
+        mode: Mode::Sd,
+        short_side: 360,
+        fps: 25,
+        gop_seconds: 2.0,
+        bitrate_kbps: 800,
+        queue_ms: 3000,
+    },
+    Preset {
+        mode: Mode::Hd,
+        short_side: 720,
+        fps: 30,
+        gop_seconds: 2.0,
+        bitrate_kbps: 1800,
+        queue_ms: 3000,
+    },
+    Preset {
+        mode: Mode::Fhd,
+        short_side: 1080,
+        fps: 30,
+        gop_seconds: 2.0,
+        bitrate_kbps: 3500,
+        queue_ms: 3000,
+    },
+    Preset {
+        mode: Mode::Rtc,
+        short_side: 360,
+        fps: 20,
+        gop_seconds: 1.0,
+        bitrate_kbps: 600,
+        queue_ms: 1000,
+    },
 ];

@@ -24,6 +24,9 @@ mod tests {
     fn tag_golden_with_extended_timestamp() {
         let mut out = Vec::new();
         write_tag(9, 0x0102_0304, &[0xaa, 0xbb], &mut out);
-        assert_eq!(out, [9, 0, 0, 2, 0x02, 0x03, 0x04, 0x01, 0, 0, 0, 0xaa, 0xbb, 0, 0, 0, 13]);
+        assert_eq!(
+            out,
+            [9, 0, 0, 2, 0x02, 0x03, 0x04, 0x01, 0, 0, 0, 0xaa, 0xbb, 0, 0, 0, 13]
+        );
     }
 }

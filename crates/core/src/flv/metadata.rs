@@ -62,7 +62,9 @@ impl Metadata {
             props.push(("audiochannels", f64::from(c)));
         }
         out.push(0x08);
-        let n = props.len() + usize::from(self.audio_channels.is_some()) + usize::from(self.encoder.is_some());
+        let n = props.len()
+            + usize::from(self.audio_channels.is_some())
+            + usize::from(self.encoder.is_some());
         out.extend_from_slice(&(n as u32).to_be_bytes());
         for (k, v) in props {
             amf_number_prop(k, v, out);
@@ -87,7 +89,12 @@ mod tests {
 
     #[test]
     fn metadata_golden() {
-        let m = Metadata { width: Some(2), height: Some(1), encoder: Some("x".into()), ..Default::default() };
+        let m = Metadata {
+            width: Some(2),
+            height: Some(1),
+            encoder: Some("x".into()),
+            ..Default::default()
+        };
         let mut out = Vec::new();
         m.encode(&mut out);
         let mut want = vec![0x02, 0, 10];

@@ -80,10 +80,18 @@ mod tests {
         avc_sequence_header(&[0x67, 0x42, 0xc0, 0x1e], &[0x68, 0xce], &mut out);
         assert_eq!(
             out,
-            [0x17, 0, 0, 0, 0, 1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, 4, 0x67, 0x42, 0xc0, 0x1e, 1, 0, 2, 0x68, 0xce]
+            [
+                0x17, 0, 0, 0, 0, 1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, 4, 0x67, 0x42, 0xc0, 0x1e, 1,
+                0, 2, 0x68, 0xce
+            ]
         );
         assert_eq!(video_kind(&out), VideoKind::SequenceHeader);
-        avc_nalus(&[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 2, 0, 0, 1, 0x65, 0xaa], true, 0, &mut out);
+        avc_nalus(
+            &[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 2, 0, 0, 1, 0x65, 0xaa],
+            true,
+            0,
+            &mut out,
+        );
         assert_eq!(out, [0x17, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0xaa]);
         assert_eq!(video_kind(&out), VideoKind::KeyFrame);
         avc_nalus(&[0, 0, 1, 0x41, 0xbb, 0xcc], false, 40, &mut out);

@@ -16,12 +16,12 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
+use rml_amf0::Amf0Value;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
-    ClientSession, ClientSessionConfig, ClientSessionError, ClientSessionEvent, ClientSessionResult,
-    PublishRequestType, StreamMetadata,
+    ClientSession, ClientSessionConfig, ClientSessionError, ClientSessionEvent,
+    ClientSessionResult, PublishRequestType, StreamMetadata,
 };
-use rml_amf0::Amf0Value;
 use rml_rtmp::time::RtmpTimestamp;
 
 use super::failure::PushFailure;
@@ -81,7 +81,10 @@ impl PublishSession {
             bytes_in: 0,
         };
         match s.handshake.generate_outbound_p0_and_p1() {
-            Ok(b) => s.out.push_back(Transmit { bytes: b, droppable: false }),
+            Ok(b) => s.out.push_back(Transmit {
+                bytes: b,
+                droppable: false,
+            }),
             Err(e) => s.fail(PushFailure::Handshake(format!("{e:?}"))),
         }
         s
@@ -128,7 +131,9 @@ impl PublishSession {
     /// The server closed the connection (read returned 0).
     pub fn handle_eof(&mut self) {
         let f = match self.phase {
-            Phase::Handshake => PushFailure::Handshake("server closed the connection during the handshake".into()),
+            Phase::Handshake => {
+                PushFailure::Handshake("server closed the connection during the handshake".into())
+            }
             Phase::Connecting => PushFailure::Closed("before publishing started (rejected?)"),
             Phase::Publishing => PushFailure::Closed("while publishing"),
             Phase::Done => return,
@@ -146,7 +151,10 @@ impl PublishSession {
                 Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
                     self.queue_raw(response_bytes);
                 }
-                Ok(HandshakeProcessResult::Completed { response_bytes, remaining_bytes }) => {
+                Ok(HandshakeProcessResult::Completed {
+                    response_bytes,
+                    remaining_bytes,
+                }) => {
                     self.queue_raw(response_bytes);
                     self.start_session(&remaining_bytes);
                 }
@@ -171,7 +179,9 @@ impl PublishSession {
 
     /// Sends one FLV video tag body with an RTMP timestamp in ms.
     pub fn send_video(&mut self, body: Bytes, ts_ms: u32, droppable: bool) {
-        let r = self.session_mut().map(|s| s.publish_video_data(body, RtmpTimestamp::new(ts_ms), droppable));
+        let r = self
+            .session_mut()
+            .map(|s| s.publish_video_data(body, RtmpTimestamp::new(ts_ms), droppable));
         if let Some(r) = r {
             self.absorb(r.map(|x| vec![x]));
         }
@@ -179,10 +189,24 @@ impl PublishSession {
 
     /// Sends one FLV audio tag body with an RTMP timestamp in ms.
     pub fn send_audio(&mut self, body: Bytes, ts_ms: u32, droppable: bool) {
-        let r = self.session_mut().map(|s| s.publish_audio_data(body, RtmpTimestamp::new(ts_ms), droppable));
+        let r = self
+            .session_mut()
+            .map(|s| s.publish_audio_data(body, RtmpTimestamp::new(ts_ms), droppable));
         if let Some(r) = r {
             self.absorb(r.map(|x| vec![x]));
         }
+    }
+
+    /// Ends a publishing session politely (`deleteStream`); later media is ignored.
+    pub fn finish(&mut self) {
+        if self.phase != Phase::Publishing {
+            return;
+        }
+        let r = self.session.as_mut().map(|s| s.stop_publishing());
+        if let Some(r) = r {
+            self.absorb(r);
+        }
+        self.phase = Phase::Done;
     }
 
     fn session_mut(&mut self) -> Option<&mut ClientSession> {
@@ -195,7 +219,10 @@ impl PublishSession {
 
     fn queue_raw(&mut self, bytes: Vec<u8>) {
         if !bytes.is_empty() {
-            self.out.push_back(Transmit { bytes, droppable: false });
+            self.out.push_back(Transmit {
+                bytes,
+                droppable: false,
+            });
         }
     }
 
@@ -223,8 +250,12 @@ impl PublishSession {
             Ok(r) => r,
             Err(e) => {
                 let f = match (self.phase, e) {
-                    (_, ClientSessionError::CreateStreamFailed) => PushFailure::Rejected("createStream failed".into()),
-                    (Phase::Publishing, e) => PushFailure::Io(self.url.redact(&format!("protocol error: {e}"))),
+                    (_, ClientSessionError::CreateStreamFailed) => {
+                        PushFailure::Rejected("createStream failed".into())
+                    }
+                    (Phase::Publishing, e) => {
+                        PushFailure::Io(self.url.redact(&format!("protocol error: {e}")))
+                    }
                     (_, e) => PushFailure::Handshake(self.url.redact(&format!("{e}"))),
                 };
                 return self.fail(f);
@@ -233,9 +264,10 @@ impl PublishSession {
         let mut events = Vec::new();
         for r in results {
             match r {
-                ClientSessionResult::OutboundResponse(p) => {
-                    self.out.push_back(Transmit { bytes: p.bytes, droppable: p.can_be_dropped })
-                }
+                ClientSessionResult::OutboundResponse(p) => self.out.push_back(Transmit {
+                    bytes: p.bytes,
+                    droppable: p.can_be_dropped,
+                }),
                 ClientSessionResult::RaisedEvent(e) => events.push(e),
                 ClientSessionResult::UnhandleableMessageReceived(_) => {}
             }
@@ -247,13 +279,18 @@ impl PublishSession {
             match e {
                 ClientSessionEvent::ConnectionRequestAccepted => {
                     let key = self.url.stream_key().to_string();
-                    let r = self.session.as_mut().map(|s| s.request_publishing(key, PublishRequestType::Live));
+                    let r = self
+                        .session
+                        .as_mut()
+                        .map(|s| s.request_publishing(key, PublishRequestType::Live));
                     if let Some(r) = r {
                         self.absorb(r.map(|x| vec![x]));
                     }
                 }
                 ClientSessionEvent::ConnectionRequestRejected { description } => {
-                    self.fail(PushFailure::Rejected(self.url.redact(&format!("connect rejected: {description}"))))
+                    self.fail(PushFailure::Rejected(
+                        self.url.redact(&format!("connect rejected: {description}")),
+                    ))
                 }
                 ClientSessionEvent::PublishRequestAccepted => {
                     self.phase = Phase::Publishing;
@@ -261,9 +298,9 @@ impl PublishSession {
                     self.events.push_back(PublishEvent::Publishing);
                 }
                 // rml_rtmp servers reject a publish with `_error` on transaction 0
-                ClientSessionEvent::UnknownTransactionResultReceived { additional_values, .. }
-                    if self.phase == Phase::Connecting =>
-                {
+                ClientSessionEvent::UnknownTransactionResultReceived {
+                    additional_values, ..
+                } if self.phase == Phase::Connecting => {
                     let mut why = String::from("_error");
                     for v in additional_values {
                         if let Amf0Value::Object(props) = v {
@@ -278,7 +315,10 @@ impl PublishSession {
                     self.fail(PushFailure::Rejected(self.url.redact(&why)));
                 }
                 ClientSessionEvent::UnhandleableOnStatusCode { code } => {
-                    if code.contains("Publish") || code.contains("Connect") || self.phase != Phase::Publishing {
+                    if code.contains("Publish")
+                        || code.contains("Connect")
+                        || self.phase != Phase::Publishing
+                    {
                         self.fail(PushFailure::Rejected(self.url.redact(&code)));
                     }
                 }

@@ -150,7 +150,12 @@ impl PushUrl {
 
     /// `tcUrl` for the RTMP connect command: `rtmp://host:port/app` (no key).
     pub fn tc_url(&self) -> String {
-        format!("{}://{}/{}", self.scheme.as_str(), self.host_port(), self.app)
+        format!(
+            "{}://{}/{}",
+            self.scheme.as_str(),
+            self.host_port(),
+            self.app
+        )
     }
 
     /// Replaces every occurrence of the stream key (and of its part before
@@ -223,7 +228,10 @@ mod tests {
     #[test]
     fn redacts_key_in_foreign_messages() {
         let u = PushUrl::parse("rtmp://h/live/cam7?sig=abc").unwrap();
-        assert_eq!(u.redact("stream cam7 busy; cam7?sig=abc"), "stream <key> busy; <key>");
+        assert_eq!(
+            u.redact("stream cam7 busy; cam7?sig=abc"),
+            "stream <key> busy; <key>"
+        );
     }
 
     #[test]

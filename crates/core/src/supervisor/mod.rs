@@ -167,7 +167,11 @@ impl Supervisor {
                 if self.failures == self.cfg.attempts_before_fatal {
                     self.status(
                         StatusCode::NetDisconnect,
-                        Some(format!("{} attempts failed; retrying every {} s", self.failures, self.cfg.backoff.max.as_secs())),
+                        Some(format!(
+                            "{} attempts failed; retrying every {} s",
+                            self.failures,
+                            self.cfg.backoff.max.as_secs()
+                        )),
                     );
                 }
                 let delay = if self.failures >= self.cfg.attempts_before_fatal {
@@ -176,7 +180,10 @@ impl Supervisor {
                     self.cfg.backoff.delay(self.failures)
                 };
                 self.link = Link::RetryAt(now + delay);
-                self.status(StatusCode::Reconnect, Some(format!("next attempt in {} ms", delay.as_millis())));
+                self.status(
+                    StatusCode::Reconnect,
+                    Some(format!("next attempt in {} ms", delay.as_millis())),
+                );
             }
         }
         if self.link == Link::WaitingForMedia && self.video_ready && self.audio_ready {

@@ -6,7 +6,10 @@ fn sup(video: bool) -> Supervisor {
     Supervisor::new(SupervisorConfig {
         video,
         audio: true,
-        backoff: Backoff { first: Duration::from_millis(100), max: Duration::from_millis(1000) },
+        backoff: Backoff {
+            first: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+        },
         attempts_before_fatal: 3,
     })
 }
@@ -62,21 +65,34 @@ fn failures_back_off_then_1307_then_keep_trying_and_success_resets() {
     let mut s = sup(false);
     s.handle_input(t(0), Input::AudioEncoderStarted);
     drain(&mut s);
-    s.handle_input(t(0), Input::PushFailed(PushFailure::Connect("refused".into())));
+    s.handle_input(
+        t(0),
+        Input::PushFailed(PushFailure::Connect("refused".into())),
+    );
     assert_eq!(drain(&mut s), ["3002", "1102"]);
     assert_eq!(s.poll_timeout(), Some(t(100)));
     s.handle_timeout(t(99));
     assert!(drain(&mut s).is_empty());
     s.handle_timeout(t(100));
     assert_eq!(drain(&mut s), ["connect"]);
-    s.handle_input(t(100), Input::PushFailed(PushFailure::Dns("no such host".into())));
+    s.handle_input(
+        t(100),
+        Input::PushFailed(PushFailure::Dns("no such host".into())),
+    );
     assert_eq!(drain(&mut s), ["3001", "1102"]);
     assert_eq!(s.poll_timeout(), Some(t(300)));
     s.handle_timeout(t(300));
     drain(&mut s);
-    s.handle_input(t(300), Input::PushFailed(PushFailure::Handshake("garbage".into())));
+    s.handle_input(
+        t(300),
+        Input::PushFailed(PushFailure::Handshake("garbage".into())),
+    );
     assert_eq!(drain(&mut s), ["3003", "-1307", "1102"]);
-    assert_eq!(s.poll_timeout(), Some(t(1300)), "after -1307 the slow cadence");
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t(1300)),
+        "after -1307 the slow cadence"
+    );
     s.handle_timeout(t(1300));
     drain(&mut s);
     s.handle_input(t(1300), Input::Connected);
@@ -85,7 +101,11 @@ fn failures_back_off_then_1307_then_keep_trying_and_success_resets() {
     assert_eq!(s.consecutive_failures(), 0);
     s.handle_input(t(5000), Input::PushFailed(PushFailure::Io("reset".into())));
     assert_eq!(drain(&mut s), ["3005", "1102"]);
-    assert_eq!(s.poll_timeout(), Some(t(5100)), "counter was reset by the publish");
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t(5100)),
+        "counter was reset by the publish"
+    );
 }
 
 #[test]
@@ -100,7 +120,10 @@ fn a_stale_failure_while_waiting_is_ignored() {
 
 #[test]
 fn backoff_doubles_and_caps() {
-    let b = Backoff { first: Duration::from_millis(500), max: Duration::from_secs(3) };
+    let b = Backoff {
+        first: Duration::from_millis(500),
+        max: Duration::from_secs(3),
+    };
     let d: Vec<u128> = (1..=5).map(|n| b.delay(n).as_millis()).collect();
     assert_eq!(d, [500, 1000, 2000, 3000, 3000]);
 }

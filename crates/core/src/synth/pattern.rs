@@ -36,8 +36,15 @@ impl TestPattern {
         let (w, h) = (width as usize, height as usize);
         let mut bg = vec![0u8; w * h * 3 / 2];
         // 75% colour bars: white, yellow, cyan, green, magenta, red, blue (BT.601 Y, U, V)
-        const BARS: [(u8, u8, u8); 7] =
-            [(180, 128, 128), (162, 44, 142), (131, 156, 44), (112, 72, 58), (84, 184, 198), (65, 100, 212), (35, 212, 114)];
+        const BARS: [(u8, u8, u8); 7] = [
+            (180, 128, 128),
+            (162, 44, 142),
+            (131, 156, 44),
+            (112, 72, 58),
+            (84, 184, 198),
+            (65, 100, 212),
+            (35, 212, 114),
+        ];
         let (y, uv) = bg.split_at_mut(w * h);
         let (u, v) = uv.split_at_mut(w * h / 4);
         for row in 0..h {
@@ -51,7 +58,11 @@ impl TestPattern {
                 }
             }
         }
-        TestPattern { width, height, background: bg }
+        TestPattern {
+            width,
+            height,
+            background: bg,
+        }
     }
 
     /// Bytes of one I420 frame.
@@ -70,7 +81,11 @@ impl TestPattern {
         let size = ((h / 5).max(8)) & !1;
         let span = w.saturating_sub(size).max(1);
         let travel = (index as usize * 4) % (2 * span);
-        let x0 = (if travel < span { travel } else { 2 * span - travel }) & !1;
+        let x0 = (if travel < span {
+            travel
+        } else {
+            2 * span - travel
+        }) & !1;
         let y0 = (strip + (h - strip) / 2).saturating_sub(size / 2) & !1;
         fill_rect(y, u, v, w, x0, y0, size, size, (WHITE, 128, 128));
         // counter strip
@@ -84,14 +99,34 @@ impl TestPattern {
                 c => counter >> (COUNTER_BITS - c) & 1 == 1,
             };
             if on {
-                fill_rect(y, u, v, w, cell as usize * cw, 0, cw, strip, (WHITE, 128, 128));
+                fill_rect(
+                    y,
+                    u,
+                    v,
+                    w,
+                    cell as usize * cw,
+                    0,
+                    cw,
+                    strip,
+                    (WHITE, 128, 128),
+                );
             }
         }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn fill_rect(y: &mut [u8], u: &mut [u8], v: &mut [u8], w: usize, x0: usize, y0: usize, rw: usize, rh: usize, c: (u8, u8, u8)) {
+fn fill_rect(
+    y: &mut [u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    w: usize,
+    x0: usize,
+    y0: usize,
+    rw: usize,
+    rh: usize,
+    c: (u8, u8, u8),
+) {
     let h = y.len() / w;
     let x1 = (x0 + rw).min(w);
     let y1 = (y0 + rh).min(h);
@@ -108,7 +143,11 @@ fn fill_rect(y: &mut [u8], u: &mut [u8], v: &mut [u8], w: usize, x0: usize, y0: 
 /// Reads the burned-in counter back from a decoded luma plane (`width` x
 /// `height`, one byte per pixel). `None` when the sync marks are not there.
 pub fn read_counter(luma: &[u8], width: u32, height: u32) -> Option<u32> {
-    let (w, strip, cw) = (width as usize, strip_height(height) as usize, cell_width(width) as usize);
+    let (w, strip, cw) = (
+        width as usize,
+        strip_height(height) as usize,
+        cell_width(width) as usize,
+    );
     if luma.len() < w * strip || cw < 4 {
         return None;
     }
@@ -118,7 +157,10 @@ pub fn read_counter(luma: &[u8], width: u32, height: u32) -> Option<u32> {
         let (y0, y1) = (strip / 4, strip * 3 / 4);
         let mut sum = 0u32;
         for row in y0..y1 {
-            sum += luma[row * w + x0..row * w + x1].iter().map(|&p| u32::from(p)).sum::<u32>();
+            sum += luma[row * w + x0..row * w + x1]
+                .iter()
+                .map(|&p| u32::from(p))
+                .sum::<u32>();
         }
         sum / ((x1 - x0) * (y1 - y0)) as u32 > 128
     };
@@ -145,8 +187,16 @@ mod tests {
             p.render(10, &mut a);
             p.render(11, &mut b);
             let strip = (strip_height(h) * w) as usize;
-            assert_ne!(a[strip..(w * h) as usize], b[strip..(w * h) as usize], "the box moves");
+            assert_ne!(
+                a[strip..(w * h) as usize],
+                b[strip..(w * h) as usize],
+                "the box moves"
+            );
         }
-        assert_eq!(read_counter(&vec![0u8; 640 * 360], 640, 360), None, "no sync mark");
+        assert_eq!(
+            read_counter(&vec![0u8; 640 * 360], 640, 360),
+            None,
+            "no sync mark"
+        );
     }
 }

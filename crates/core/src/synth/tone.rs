@@ -13,7 +13,13 @@ pub struct Sine {
 impl Sine {
     /// A tone of `freq` Hz at about -12 dBFS.
     pub fn new(rate: u32, channels: u8, freq: u32) -> Self {
-        Sine { rate, channels, freq, amplitude: 8192.0, n: 0 }
+        Sine {
+            rate,
+            channels,
+            freq,
+            amplitude: 8192.0,
+            n: 0,
+        }
     }
 
     /// Fills `out` (interleaved, a whole number of frames) with the next samples.

@@ -1,7 +1,9 @@
 //! Scripted publishes against an in-memory rml_rtmp `ServerSession`.
 
 use super::*;
-use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
+use rml_rtmp::sessions::{
+    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+};
 
 const KEY: &str = "cam-7?token=S3CRET";
 
@@ -20,7 +22,12 @@ struct Server {
 
 impl Server {
     fn new(verdict: Verdict) -> Self {
-        Server { hs: Handshake::new(PeerType::Server), session: None, verdict, events: Vec::new() }
+        Server {
+            hs: Handshake::new(PeerType::Server),
+            session: None,
+            verdict,
+            events: Vec::new(),
+        }
     }
 
     /// Feeds client bytes in, returns bytes for the client.
@@ -29,12 +36,20 @@ impl Server {
         if self.session.is_none() {
             match self.hs.process_bytes(data).expect("server handshake") {
                 HandshakeProcessResult::InProgress { response_bytes } => out.extend(response_bytes),
-                HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+                HandshakeProcessResult::Completed {
+                    response_bytes,
+                    remaining_bytes,
+                } => {
                     out.extend(response_bytes);
                     let (s, initial) = ServerSession::new(ServerSessionConfig::new()).unwrap();
                     self.session = Some(s);
                     self.results(initial, &mut out);
-                    let r = self.session.as_mut().unwrap().handle_input(&remaining_bytes).unwrap();
+                    let r = self
+                        .session
+                        .as_mut()
+                        .unwrap()
+                        .handle_input(&remaining_bytes)
+                        .unwrap();
                     self.results(r, &mut out);
                 }
             }
@@ -51,18 +66,33 @@ impl Server {
                 ServerSessionResult::OutboundResponse(p) => out.extend(p.bytes),
                 ServerSessionResult::RaisedEvent(e) => {
                     let more = match &e {
-                        ServerSessionEvent::ConnectionRequested { request_id, .. } => {
-                            Some(self.session.as_mut().unwrap().accept_request(*request_id).unwrap())
-                        }
-                        ServerSessionEvent::PublishStreamRequested { request_id, .. } => Some(match self.verdict {
-                            Verdict::Accept => self.session.as_mut().unwrap().accept_request(*request_id).unwrap(),
-                            Verdict::RejectPublish => self
-                                .session
+                        ServerSessionEvent::ConnectionRequested { request_id, .. } => Some(
+                            self.session
                                 .as_mut()
                                 .unwrap()
-                                .reject_request(*request_id, "NetStream.Publish.BadName", "cam-7 is taken")
+                                .accept_request(*request_id)
                                 .unwrap(),
-                        }),
+                        ),
+                        ServerSessionEvent::PublishStreamRequested { request_id, .. } => {
+                            Some(match self.verdict {
+                                Verdict::Accept => self
+                                    .session
+                                    .as_mut()
+                                    .unwrap()
+                                    .accept_request(*request_id)
+                                    .unwrap(),
+                                Verdict::RejectPublish => self
+                                    .session
+                                    .as_mut()
+                                    .unwrap()
+                                    .reject_request(
+                                        *request_id,
+                                        "NetStream.Publish.BadName",
+                                        "cam-7 is taken",
+                                    )
+                                    .unwrap(),
+                            })
+                        }
                         _ => None,
                     };
                     self.events.push(e);
@@ -129,13 +159,23 @@ fn successful_publish_then_media_reaches_server() {
     let mut meta = None;
     for e in &s.events {
         match e {
-            ServerSessionEvent::PublishStreamRequested { app_name, stream_key, .. } => {
+            ServerSessionEvent::PublishStreamRequested {
+                app_name,
+                stream_key,
+                ..
+            } => {
                 assert_eq!(app_name, "live");
                 saw_key = Some(stream_key.clone());
             }
-            ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => videos.push((data.clone(), timestamp.value)),
-            ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => audios.push((data.clone(), timestamp.value)),
-            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => meta = Some(metadata.clone()),
+            ServerSessionEvent::VideoDataReceived {
+                data, timestamp, ..
+            } => videos.push((data.clone(), timestamp.value)),
+            ServerSessionEvent::AudioDataReceived {
+                data, timestamp, ..
+            } => audios.push((data.clone(), timestamp.value)),
+            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => {
+                meta = Some(metadata.clone())
+            }
             _ => {}
         }
     }
@@ -172,7 +212,9 @@ fn garbage_handshake_is_3003() {
     let _ = c.poll_transmit().unwrap();
     c.handle_input(b"HTTP/1.1 400 Bad Request\r\n\r\n");
     match c.poll_event() {
-        Some(PublishEvent::Failed(f)) => assert_eq!(f.status(), crate::status::StatusCode::HandshakeFail),
+        Some(PublishEvent::Failed(f)) => {
+            assert_eq!(f.status(), crate::status::StatusCode::HandshakeFail)
+        }
         e => panic!("{e:?}"),
     }
 }
@@ -182,7 +224,10 @@ fn eof_by_phase() {
     // during the handshake: 3003
     let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
     c.handle_eof();
-    assert!(matches!(c.poll_event(), Some(PublishEvent::Failed(PushFailure::Handshake(_)))));
+    assert!(matches!(
+        c.poll_event(),
+        Some(PublishEvent::Failed(PushFailure::Handshake(_)))
+    ));
     // after the handshake, before publishing: 3004
     let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
     let mut s = Server::new(Verdict::Accept);
@@ -193,7 +238,9 @@ fn eof_by_phase() {
     c.handle_eof();
     let ev: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
     assert_eq!(ev.len(), 1, "{ev:?}");
-    assert!(matches!(&ev[0], PublishEvent::Failed(f) if f.status() == crate::status::StatusCode::ServerDisconnect));
+    assert!(
+        matches!(&ev[0], PublishEvent::Failed(f) if f.status() == crate::status::StatusCode::ServerDisconnect)
+    );
 }
 
 #[test]
@@ -202,8 +249,14 @@ fn deadline_fails_a_silent_server_once() {
     c.handle_timeout(Instant::from_millis(599));
     assert!(c.poll_event().is_none());
     c.handle_timeout(Instant::from_millis(600));
-    assert!(matches!(c.poll_event(), Some(PublishEvent::Failed(PushFailure::Handshake(_)))));
+    assert!(matches!(
+        c.poll_event(),
+        Some(PublishEvent::Failed(PushFailure::Handshake(_)))
+    ));
     c.handle_timeout(Instant::from_millis(700));
     c.handle_eof();
-    assert!(c.poll_event().is_none(), "a finished session reports nothing more");
+    assert!(
+        c.poll_event().is_none(),
+        "a finished session reports nothing more"
+    );
 }

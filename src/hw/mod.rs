@@ -1,0 +1,44 @@
+//! Adapters to the outside world, one file per backend: software H.264
+//! ([`openh264`]), AAC ([`aac`]), synthetic and raw-file sources ([`synthetic`]).
+//! V4L2, ALSA and the hardware encoders arrive here with their issues.
+
+pub mod aac;
+pub mod openh264;
+pub mod synthetic;
+
+/// One planar I420 picture, contiguous (Y, then U, then V).
+pub struct I420<'a> {
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// `width * height * 3 / 2` bytes.
+    pub data: &'a [u8],
+}
+
+/// A video encoder backend.
+pub trait VideoEncoder: Send {
+    /// Backend name for logs.
+    fn name(&self) -> &'static str;
+    /// Encodes one picture, appending an Annex-B access unit to `out` (nothing
+    /// when the encoder skipped the frame). Returns whether it is a key frame.
+    fn encode(
+        &mut self,
+        pic: &I420<'_>,
+        force_key: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, String>;
+}
+
+/// An audio encoder backend.
+pub trait AudioEncoder: Send {
+    /// The AudioSpecificConfig for the FLV sequence header.
+    fn specific_config(&self) -> Vec<u8>;
+    /// Samples per channel in one encoded frame.
+    fn frame_samples(&self) -> usize;
+    /// Encoder delay in samples per channel (priming), to align timestamps.
+    fn delay_samples(&self) -> usize;
+    /// Encodes exactly `frame_samples() * channels` interleaved samples,
+    /// appending zero or one raw AAC frame to `out`.
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), String>;
+}

@@ -1,0 +1,88 @@
+//! Software H.264 with OpenH264 (bundled source, BSD): Constrained Baseline,
+//! no B-frames, fixed key-frame interval, bitrate rate control, no frame
+//! skipping (a skipped frame would be a hole in the stream's timeline).
+
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode,
+    UsageType,
+};
+use openh264::formats::YUVSource;
+use openh264::OpenH264API;
+
+use super::{VideoEncoder, I420};
+
+/// The OpenH264 backend.
+pub struct OpenH264 {
+    enc: Encoder,
+}
+
+struct Pic<'a>(&'a I420<'a>);
+
+impl YUVSource for Pic<'_> {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.0.width as usize, self.0.height as usize)
+    }
+    fn strides(&self) -> (usize, usize, usize) {
+        let w = self.0.width as usize;
+        (w, w / 2, w / 2)
+    }
+    fn y(&self) -> &[u8] {
+        &self.0.data[..self.luma()]
+    }
+    fn u(&self) -> &[u8] {
+        let l = self.luma();
+        &self.0.data[l..l + l / 4]
+    }
+    fn v(&self) -> &[u8] {
+        let l = self.luma();
+        &self.0.data[l + l / 4..l + l / 2]
+    }
+}
+
+impl Pic<'_> {
+    fn luma(&self) -> usize {
+        (self.0.width * self.0.height) as usize
+    }
+}
+
+impl OpenH264 {
+    /// An encoder for `fps` frames per second, a key frame every `gop` frames, `kbps` target.
+    pub fn new(fps: u32, gop: u32, kbps: u32) -> Result<Self, String> {
+        let cfg = EncoderConfig::new()
+            .usage_type(UsageType::CameraVideoRealTime)
+            .rate_control_mode(RateControlMode::Bitrate)
+            .bitrate(BitRate::from_bps(kbps * 1000))
+            .max_frame_rate(FrameRate::from_hz(fps as f32))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(gop))
+            .skip_frames(false)
+            .complexity(Complexity::Low)
+            .scene_change_detect(false)
+            .num_threads(1);
+        let enc = Encoder::with_api_config(OpenH264API::from_source(), cfg)
+            .map_err(|e| format!("openh264: {e}"))?;
+        Ok(OpenH264 { enc })
+    }
+}
+
+impl VideoEncoder for OpenH264 {
+    fn name(&self) -> &'static str {
+        "openh264"
+    }
+
+    fn encode(
+        &mut self,
+        pic: &I420<'_>,
+        force_key: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, String> {
+        if force_key {
+            self.enc.force_intra_frame();
+        }
+        let bs = self
+            .enc
+            .encode(&Pic(pic))
+            .map_err(|e| format!("openh264: {e}"))?;
+        bs.write_vec(out);
+        Ok(livepush_core::codec::h264::is_keyframe(out))
+    }
+}

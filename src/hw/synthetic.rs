@@ -1,0 +1,135 @@
+//! Sources that need no hardware: the test pattern and sine tone from
+//! `livepush_core::synth`, and raw files (I420 video, s16le audio) read in a
+//! loop, for benchmarks and field checks with recorded material.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+use livepush_core::synth::{pattern::TestPattern, tone::Sine};
+
+/// Where video pictures come from.
+pub enum VideoSource {
+    /// Moving test pattern with a burned-in frame counter.
+    Pattern(TestPattern),
+    /// Raw I420 frames, looped.
+    RawFile { file: File, path: String },
+}
+
+impl VideoSource {
+    /// Opens the source. Errors name the file.
+    pub fn open(
+        device: &livepush_core::config::VideoDevice,
+        width: u32,
+        height: u32,
+    ) -> Result<Self, String> {
+        use livepush_core::config::VideoDevice;
+        match device {
+            VideoDevice::TestPattern => Ok(VideoSource::Pattern(TestPattern::new(width, height))),
+            VideoDevice::RawFile(path) => {
+                let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
+                let len = file.metadata().map_err(|e| format!("{path}: {e}"))?.len();
+                let frame = u64::from(width * height * 3 / 2);
+                if len < frame {
+                    return Err(format!(
+                        "{path}: {len} bytes is less than one {width}x{height} I420 frame"
+                    ));
+                }
+                Ok(VideoSource::RawFile {
+                    file,
+                    path: path.clone(),
+                })
+            }
+            VideoDevice::V4l2(p) => Err(format!("{p}: V4L2 capture is not built yet")),
+        }
+    }
+
+    /// Fills `out` with picture `index`.
+    pub fn next(&mut self, index: u64, out: &mut [u8]) -> Result<(), String> {
+        match self {
+            VideoSource::Pattern(p) => {
+                p.render(index, out);
+                Ok(())
+            }
+            VideoSource::RawFile { file, path } => {
+                read_looped(file, out).map_err(|e| format!("{path}: {e}"))
+            }
+        }
+    }
+}
+
+/// Where audio samples come from.
+pub enum AudioSource {
+    /// Sine tone.
+    Sine(Sine),
+    /// Raw interleaved s16le, looped.
+    RawFile {
+        file: File,
+        path: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl AudioSource {
+    /// Opens the source.
+    pub fn open(cfg: &livepush_core::config::AudioConfig) -> Result<Self, String> {
+        use livepush_core::config::AudioDevice;
+        match &cfg.device {
+            AudioDevice::Sine => Ok(AudioSource::Sine(Sine::new(
+                cfg.sample_rate,
+                cfg.channels,
+                cfg.frequency,
+            ))),
+            AudioDevice::RawFile(path) => {
+                let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
+                Ok(AudioSource::RawFile {
+                    file,
+                    path: path.clone(),
+                    bytes: Vec::new(),
+                })
+            }
+            AudioDevice::Alsa(p) => Err(format!("{p}: ALSA capture is not built yet")),
+        }
+    }
+
+    /// Fills `out` with the next interleaved samples.
+    pub fn next(&mut self, out: &mut [i16]) -> Result<(), String> {
+        match self {
+            AudioSource::Sine(s) => {
+                s.fill(out);
+                Ok(())
+            }
+            AudioSource::RawFile { file, path, bytes } => {
+                bytes.resize(out.len() * 2, 0);
+                read_looped(file, bytes).map_err(|e| format!("{path}: {e}"))?;
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *o = i16::from_le_bytes([b[0], b[1]]);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads exactly `out.len()` bytes, starting over at the end of the file.
+fn read_looped(file: &mut File, out: &mut [u8]) -> std::io::Result<()> {
+    let mut filled = 0;
+    let mut rewound = false;
+    while filled < out.len() {
+        let n = file.read(&mut out[filled..])?;
+        if n == 0 {
+            if rewound && filled == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "file is empty",
+                ));
+            }
+            file.seek(SeekFrom::Start(0))?;
+            rewound = true;
+            // a partial frame at the end of the file is discarded
+            filled = 0;
+            continue;
+        }
+        filled += n;
+    }
+    Ok(())
+}

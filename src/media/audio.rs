@@ -1,0 +1,105 @@
+//! The audio thread: paced samples from the configured source (silence when
+//! muted), AAC encoding, encoded frames to the loop. Audio time follows the
+//! sample count from the thread's start on the monotonic clock.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use livepush_core::config::AudioConfig;
+use smol::channel::{Sender, TrySendError};
+
+use super::{sleep_until, EncodedAudio, MediaCtl, MediaMsg};
+use crate::hw::aac::FdkAac;
+use crate::hw::synthetic::AudioSource;
+use crate::hw::AudioEncoder;
+use crate::shell::Msg;
+
+/// Starts the audio thread.
+pub fn spawn(
+    cfg: AudioConfig,
+    muted: bool,
+    origin: Instant,
+    tx: Sender<Msg>,
+    ctl: mpsc::Receiver<MediaCtl>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("audio".into())
+        .spawn(move || run(cfg, muted, origin, tx, ctl))
+        .expect("spawn audio thread")
+}
+
+fn run(
+    cfg: AudioConfig,
+    muted: bool,
+    origin: Instant,
+    tx: Sender<Msg>,
+    ctl: mpsc::Receiver<MediaCtl>,
+) {
+    let send = |m: MediaMsg| tx.send_blocking(Msg::Media(m)).is_ok();
+    let mut source = match AudioSource::open(&cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            send(MediaMsg::AudioFailed(e));
+            return;
+        }
+    };
+    let mut enc = match FdkAac::new(cfg.sample_rate, cfg.channels, cfg.bitrate) {
+        Ok(e) => e,
+        Err(e) => {
+            send(MediaMsg::AudioFailed(e));
+            return;
+        }
+    };
+    if !send(MediaMsg::AudioEncoderStarted {
+        asc: enc.specific_config(),
+    }) {
+        return;
+    }
+    let frame = enc.frame_samples();
+    let rate = u64::from(cfg.sample_rate);
+    let mut pcm = vec![0i16; frame * usize::from(cfg.channels)];
+    let start = Instant::now();
+    let start_us = start.duration_since(origin).as_micros() as u64;
+    log::debug!("aac encoder delay {} samples", enc.delay_samples());
+    let mut fed: u64 = 0; // samples per channel given to the encoder
+    let mut produced: u64 = 0; // frames that came out
+    loop {
+        // the chunk is complete once its last sample has been "captured"
+        sleep_until(start + Duration::from_micros((fed + frame as u64) * 1_000_000 / rate));
+        loop {
+            match ctl.try_recv() {
+                Ok(MediaCtl::ForceKey) => {}
+                Ok(MediaCtl::Stop) | Err(mpsc::TryRecvError::Disconnected) => return,
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        if let Err(e) = source.next(&mut pcm) {
+            send(MediaMsg::AudioFailed(e));
+            return;
+        }
+        if muted {
+            pcm.fill(0);
+        }
+        fed += frame as u64;
+        let mut out = Vec::with_capacity(1024);
+        if let Err(e) = enc.encode(&pcm, &mut out) {
+            send(MediaMsg::AudioFailed(e));
+            return;
+        }
+        if out.is_empty() {
+            continue;
+        }
+        // frames are stamped by their count; the encoder's priming delay
+        // (`delay`, ~2048 samples) is a constant offset, documented in README
+        let first_sample = produced * frame as u64;
+        produced += 1;
+        let pts_us = start_us + first_sample * 1_000_000 / rate;
+        match tx.try_send(Msg::Media(MediaMsg::Audio(EncodedAudio {
+            pts_us,
+            data: out,
+        }))) {
+            Ok(()) | Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Closed(_)) => return,
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The media path: a video thread (source + H.264 encoder) and an audio thread
+//! (source + AAC encoder), each paced by the monotonic clock, each handing
+//! encoded access units to the event loop through its bounded channel. Heavy
+//! work never runs on the event-loop thread.
+
+pub mod audio;
+pub mod video;
+
+/// What the media threads tell the event loop.
+#[derive(Debug)]
+pub enum MediaMsg {
+    /// The camera (synthetic source) opened at this size.
+    CameraOpened,
+    /// The camera could not be opened.
+    CameraFailed(String),
+    /// The first picture was captured.
+    FirstFrame,
+    /// The video encoder runs.
+    VideoEncoderStarted {
+        /// Backend name.
+        backend: &'static str,
+    },
+    /// The video encoder failed.
+    VideoEncoderFailed(String),
+    /// One encoded video access unit (Annex-B).
+    Video(EncodedVideo),
+    /// The audio encoder runs.
+    AudioEncoderStarted {
+        /// AudioSpecificConfig.
+        asc: Vec<u8>,
+    },
+    /// The audio source or encoder failed.
+    AudioFailed(String),
+    /// One raw AAC frame.
+    Audio(EncodedAudio),
+}
+
+/// An encoded video frame.
+#[derive(Debug)]
+pub struct EncodedVideo {
+    /// Capture time on the monotonic clock, µs since the service started.
+    pub pts_us: u64,
+    /// IDR access unit.
+    pub key: bool,
+    /// Annex-B bytes.
+    pub data: Vec<u8>,
+}
+
+/// An encoded audio frame.
+#[derive(Debug)]
+pub struct EncodedAudio {
+    /// Time of the frame's first sample, µs since the service started.
+    pub pts_us: u64,
+    /// Raw AAC frame.
+    pub data: Vec<u8>,
+}
+
+/// Commands to the media threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaCtl {
+    /// Make the next video frame a key frame.
+    ForceKey,
+    /// End the thread.
+    Stop,
+}
+
+/// Sleeps until `deadline` on the monotonic clock.
+pub(crate) fn sleep_until(deadline: std::time::Instant) {
+    let now = std::time::Instant::now();
+    if deadline > now {
+        std::thread::sleep(deadline - now);
+    }
+}

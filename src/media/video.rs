@@ -1,0 +1,129 @@
+//! The video thread: paced capture from the configured source, H.264 encoding,
+//! encoded frames to the loop. A frame the loop cannot take right now is
+//! dropped here (and the next one is made a key frame), never queued without bound.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use livepush_core::config::{VideoDevice, VideoParams};
+use smol::channel::{Receiver, Sender, TrySendError};
+
+use super::{sleep_until, EncodedVideo, MediaCtl, MediaMsg};
+use crate::hw::synthetic::VideoSource;
+use crate::hw::{openh264::OpenH264, VideoEncoder, I420};
+use crate::shell::Msg;
+
+/// Starts the video thread.
+pub fn spawn(
+    device: VideoDevice,
+    p: VideoParams,
+    origin: Instant,
+    tx: Sender<Msg>,
+    ctl: mpsc::Receiver<MediaCtl>,
+    recycle: Receiver<Vec<u8>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("video".into())
+        .spawn(move || run(device, p, origin, tx, ctl, recycle))
+        .expect("spawn video thread")
+}
+
+fn run(
+    device: VideoDevice,
+    p: VideoParams,
+    origin: Instant,
+    tx: Sender<Msg>,
+    ctl: mpsc::Receiver<MediaCtl>,
+    recycle: Receiver<Vec<u8>>,
+) {
+    let send = |m: MediaMsg| tx.send_blocking(Msg::Media(m)).is_ok();
+    let mut source = match VideoSource::open(&device, p.width, p.height) {
+        Ok(s) => s,
+        Err(e) => {
+            send(MediaMsg::CameraFailed(e));
+            return;
+        }
+    };
+    if !send(MediaMsg::CameraOpened) {
+        return;
+    }
+    let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];
+    let frame_us = 1_000_000f64 / f64::from(p.fps);
+    let start = Instant::now();
+    let start_us = start.duration_since(origin).as_micros() as u64;
+    let mut encoder: Option<Box<dyn VideoEncoder>> = None;
+    let mut force_key = false;
+    let mut index: u64 = 0;
+    loop {
+        let due = start + Duration::from_micros((index as f64 * frame_us) as u64);
+        sleep_until(due);
+        loop {
+            match ctl.try_recv() {
+                Ok(MediaCtl::ForceKey) => force_key = true,
+                Ok(MediaCtl::Stop) | Err(mpsc::TryRecvError::Disconnected) => return,
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        // fallen more than a frame behind: skip ahead to stay live
+        let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
+        if late > frame_us * 2.0 {
+            index += (late / frame_us) as u64;
+            force_key = true;
+            continue;
+        }
+        if let Err(e) = source.next(index, &mut picture) {
+            send(MediaMsg::CameraFailed(e));
+            return;
+        }
+        if encoder.is_none() {
+            if index == 0 && !send(MediaMsg::FirstFrame) {
+                return;
+            }
+            match OpenH264::new(p.fps, p.gop_frames, p.bitrate_kbps) {
+                Ok(e) => {
+                    let backend = e.name();
+                    encoder = Some(Box::new(e));
+                    if !send(MediaMsg::VideoEncoderStarted { backend }) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    send(MediaMsg::VideoEncoderFailed(e));
+                    return;
+                }
+            }
+        }
+        let enc = encoder.as_mut().expect("encoder started");
+        let mut out = recycle.try_recv().unwrap_or_default();
+        out.clear();
+        let pic = I420 {
+            width: p.width,
+            height: p.height,
+            data: &picture,
+        };
+        let key = match enc.encode(&pic, std::mem::take(&mut force_key), &mut out) {
+            Ok(k) => k,
+            Err(e) => {
+                send(MediaMsg::VideoEncoderFailed(e));
+                return;
+            }
+        };
+        let pts_us = start_us + (index as f64 * frame_us) as u64;
+        index += 1;
+        if out.is_empty() {
+            continue;
+        }
+        match tx.try_send(Msg::Media(MediaMsg::Video(EncodedVideo {
+            pts_us,
+            key,
+            data: out,
+        }))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                log::warn!("event loop busy: video frame dropped");
+                force_key = true;
+            }
+            Err(TrySendError::Closed(_)) => return,
+        }
+    }
+}
