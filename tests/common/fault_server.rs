@@ -1,0 +1,137 @@
+//! A misbehaving RTMP server for the failure tests (3003, 3004, 3005): a real
+//! TCP listener on loopback speaking rml_rtmp's server side, broken on purpose.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{
+    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+};
+
+/// How the server misbehaves.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// Answers the handshake with an HTTP error page.
+    Garbage,
+    /// Completes the handshake, then closes (FIN).
+    CloseAfterHandshake,
+    /// Accepts the publish, then resets the connection (RST) after this many media messages.
+    ResetAfterMedia(usize),
+}
+
+/// A running fault server; counts connections.
+pub struct FaultServer {
+    pub port: u16,
+    pub connections: Arc<AtomicUsize>,
+}
+
+impl FaultServer {
+    pub fn start(fault: Fault) -> FaultServer {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let c = connections.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                c.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let _ = serve(s, fault);
+                });
+            }
+        });
+        FaultServer { port, connections }
+    }
+}
+
+fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut buf = vec![0u8; 65536];
+    if let Fault::Garbage = fault {
+        let _ = s.read(&mut buf)?;
+        s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")?;
+        std::thread::sleep(Duration::from_millis(500));
+        return Ok(());
+    }
+    let mut hs = Handshake::new(PeerType::Server);
+    let leftover = loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        match hs
+            .process_bytes(&buf[..n])
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?
+        {
+            HandshakeProcessResult::InProgress { response_bytes } => {
+                s.write_all(&response_bytes)?
+            }
+            HandshakeProcessResult::Completed {
+                response_bytes,
+                remaining_bytes,
+            } => {
+                s.write_all(&response_bytes)?;
+                break remaining_bytes;
+            }
+        }
+    };
+    let Fault::ResetAfterMedia(limit) = fault else {
+        return Ok(()); // CloseAfterHandshake: drop = FIN
+    };
+    let (mut session, initial) = ServerSession::new(ServerSessionConfig::new()).unwrap();
+    let mut pending = initial;
+    pending.extend(session.handle_input(&leftover).unwrap());
+    let mut media = 0;
+    loop {
+        while !pending.is_empty() {
+            let mut more = Vec::new();
+            for r in pending.drain(..) {
+                match r {
+                    ServerSessionResult::OutboundResponse(p) => s.write_all(&p.bytes)?,
+                    ServerSessionResult::RaisedEvent(e) => match e {
+                        ServerSessionEvent::ConnectionRequested { request_id, .. }
+                        | ServerSessionEvent::PublishStreamRequested { request_id, .. } => {
+                            more.extend(session.accept_request(request_id).unwrap())
+                        }
+                        ServerSessionEvent::VideoDataReceived { .. }
+                        | ServerSessionEvent::AudioDataReceived { .. } => media += 1,
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+            pending = more;
+        }
+        if media >= limit {
+            // RST instead of FIN: linger 0 then close
+            set_linger_zero(&s);
+            return Ok(());
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        pending = session.handle_input(&buf[..n]).unwrap();
+    }
+}
+
+fn set_linger_zero(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: valid fd and a properly sized linger struct.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &l as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as u32,
+        );
+    }
+}

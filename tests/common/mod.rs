@@ -1,0 +1,409 @@
+//! Shared helpers for the loopback integration tests: a real nginx-rtmp on
+//! loopback from a config written at test time, the real livepush binary, and
+//! ffprobe/ffmpeg as the oracle reading back what was pushed.
+
+#![allow(dead_code)]
+
+pub mod fault_server;
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The livepush binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_livepush")
+}
+
+/// A free loopback TCP port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on the port.
+pub fn wait_listening(port: u16, within: Duration) {
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < within, "nothing listens on 127.0.0.1:{port}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Fails the test with a clear message when a Debian tool is missing.
+pub fn need(tool: &str) {
+    let ok = Command::new(tool)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(ok, "{tool} is not installed: run `bash .ci/run` (or apt-get install nginx libnginx-mod-rtmp ffmpeg)");
+}
+
+/// nginx with the rtmp module on loopback, recording every publish.
+pub struct Nginx {
+    child: Child,
+    pub dir: PathBuf,
+    pub rtmp_port: u16,
+    pub http_port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx in `dir`. `app_extra` goes into `application live { }`.
+    pub fn start(dir: &Path, app_extra: &str) -> Nginx {
+        need("nginx");
+        let (rtmp_port, http_port) = (free_port(), free_port());
+        for d in ["logs", "rec", "tmp"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        let d = dir.display();
+        let user = if unsafe_is_root() {
+            "user root root;\n"
+        } else {
+            ""
+        };
+        let conf = format!(
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{user}daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log info;\nevents {{ worker_connections 256; }}\n\
+rtmp {{\n  access_log {d}/logs/rtmp_access.log;\n  server {{\n    listen 127.0.0.1:{rtmp_port};\n    chunk_size 4096;\n    application live {{\n      live on;\n      record all;\n      record_path {d}/rec;\n      record_unique on;\n      {app_extra}\n    }}\n  }}\n}}\n\
+http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  server {{\n    listen 127.0.0.1:{http_port};\n    location /stat {{ rtmp_stat all; }}\n    location /control {{ rtmp_control all; }}\n  }}\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.join("logs/error.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nginx");
+        wait_listening(rtmp_port, Duration::from_secs(10));
+        Nginx {
+            child,
+            dir: dir.to_path_buf(),
+            rtmp_port,
+            http_port,
+        }
+    }
+
+    /// The FLV files nginx recorded.
+    pub fn recordings(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join("rec"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn unsafe_is_root() -> bool {
+    std::env::var("USER").map_or(false, |u| u == "root")
+        || Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGQUIT: graceful stop, recordings closed
+        let _ = Command::new("kill")
+            .arg("-QUIT")
+            .arg(self.child.id().to_string())
+            .status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a `livepush run` printed and how it ended.
+pub struct Pushed {
+    pub stdout: String,
+    pub stderr: String,
+    pub events: Vec<Value>,
+    pub status: ExitStatus,
+}
+
+impl Pushed {
+    /// The statechange codes in order.
+    pub fn codes(&self) -> Vec<i64> {
+        self.events
+            .iter()
+            .filter(|e| e["event"] == "statechange")
+            .map(|e| e["code"].as_i64().unwrap())
+            .collect()
+    }
+    /// The netstatus infos.
+    pub fn netstatus(&self) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["event"] == "netstatus")
+            .map(|e| &e["info"])
+            .collect()
+    }
+    /// Asserts a secret appears nowhere in what livepush printed.
+    pub fn assert_secret_hidden(&self, secret: &str) {
+        assert!(
+            !self.stdout.contains(secret),
+            "secret in stdout:\n{}",
+            self.stdout
+        );
+        assert!(
+            !self.stderr.contains(secret),
+            "secret in stderr:\n{}",
+            self.stderr
+        );
+    }
+}
+
+/// Writes `config` to `dir/livepush.toml` and runs `livepush run` for `seconds`.
+pub fn push(dir: &Path, config: &str, seconds: f64) -> Pushed {
+    let path = dir.join("livepush.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&path)
+        .args(["--seconds", &seconds.to_string()])
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run livepush");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let events = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"))
+        })
+        .collect();
+    Pushed {
+        stdout,
+        stderr,
+        events,
+        status: out.status,
+    }
+}
+
+/// A built-in receiver process.
+pub struct Receiver {
+    pub child: Child,
+    pub port: u16,
+    pub out: PathBuf,
+}
+
+impl Receiver {
+    pub fn start(dir: &Path, extra: &[&str]) -> Receiver {
+        let port = free_port();
+        let out = dir.join("received.flv");
+        let child = Command::new(bin())
+            .args(["receive", "--listen", &format!("127.0.0.1:{port}"), "--out"])
+            .arg(&out)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start livepush receive");
+        wait_listening(port, Duration::from_secs(10));
+        Receiver { child, port, out }
+    }
+
+    /// Waits for the receiver to exit (it does when the publisher ends); returns its stderr.
+    pub fn finish(mut self, within: Duration) -> String {
+        let t = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                let mut err = String::new();
+                self.child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                assert!(st.success(), "receiver failed: {st}\n{err}");
+                return err;
+            }
+            assert!(t.elapsed() < within, "receiver did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// ffprobe's view of a recording.
+#[derive(Debug)]
+pub struct Probe {
+    pub streams: Vec<Value>,
+    pub duration: f64,
+    /// Video packet PTS (s) and key flags.
+    pub video_packets: Vec<(f64, bool)>,
+    pub audio_packets: usize,
+}
+
+pub fn probe(file: &Path) -> Probe {
+    need("ffprobe");
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-print_format", "json", "-show_entries"])
+        .arg("format=duration:stream=index,codec_type,codec_name,profile,width,height,sample_rate,channels:packet=stream_index,pts_time,flags")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    let vidx = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .and_then(|s| s["index"].as_i64());
+    let mut video_packets = Vec::new();
+    let mut audio_packets = 0;
+    for p in v["packets"].as_array().cloned().unwrap_or_default() {
+        let idx = p["stream_index"].as_i64();
+        if idx == vidx {
+            let pts: f64 = p["pts_time"].as_str().unwrap_or("0").parse().unwrap();
+            video_packets.push((pts, p["flags"].as_str().unwrap_or("").starts_with('K')));
+        } else {
+            audio_packets += 1;
+        }
+    }
+    let duration = v["format"]["duration"]
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    Probe {
+        streams,
+        duration,
+        video_packets,
+        audio_packets,
+    }
+}
+
+/// Everything ffmpeg complains about when decoding the whole file (empty = clean).
+pub fn decode_errors(file: &Path) -> String {
+    need("ffmpeg");
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffmpeg failed on {}", file.display());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Decodes every frame's luma and reads the burned-in counter back.
+pub fn frame_counters(file: &Path, w: u32, h: u32) -> Vec<Option<u32>> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args([
+            "-map",
+            "0:v:0",
+            "-vsync",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg gray decode failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact((w * h) as usize)
+        .map(|f| livepush_core::synth::pattern::read_counter(f, w, h))
+        .collect()
+}
+
+/// What a recording must hold.
+pub struct Expect {
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub seconds: f64,
+    pub sample_rate: u32,
+    pub channels: u32,
+}
+
+/// The oracle: streams, size, frame rate, duration, sample rate, clean decode, no lost frames.
+pub fn check_recording(file: &Path, e: &Expect) {
+    let p = probe(file);
+    let video: Vec<&Value> = p
+        .streams
+        .iter()
+        .filter(|s| s["codec_type"] == "video")
+        .collect();
+    let audio: Vec<&Value> = p
+        .streams
+        .iter()
+        .filter(|s| s["codec_type"] == "audio")
+        .collect();
+    assert_eq!(video.len(), 1, "one video stream: {:?}", p.streams);
+    assert_eq!(audio.len(), 1, "one audio stream: {:?}", p.streams);
+    assert_eq!(video[0]["codec_name"], "h264");
+    assert_eq!(audio[0]["codec_name"], "aac");
+    assert_eq!(audio[0]["profile"], "LC");
+    assert_eq!(video[0]["width"].as_u64(), Some(u64::from(e.width)));
+    assert_eq!(video[0]["height"].as_u64(), Some(u64::from(e.height)));
+    assert_eq!(
+        audio[0]["sample_rate"].as_str(),
+        Some(e.sample_rate.to_string().as_str())
+    );
+    assert_eq!(audio[0]["channels"].as_u64(), Some(u64::from(e.channels)));
+    // frame rate from packet count over the PTS span (FLV has ms timestamps)
+    let n = p.video_packets.len();
+    assert!(n > 10, "only {n} video packets");
+    assert!(p.video_packets[0].1, "first video packet is a key frame");
+    let span = p.video_packets[n - 1].0 - p.video_packets[0].0;
+    let fps = (n - 1) as f64 / span;
+    assert!(
+        (fps - e.fps).abs() <= e.fps * 0.05,
+        "fps {fps:.2}, want {} ±5%",
+        e.fps
+    );
+    assert!(
+        (p.duration - e.seconds).abs() <= e.seconds * 0.10,
+        "duration {:.2} s, want {} ±10%",
+        p.duration,
+        e.seconds
+    );
+    assert!(p.audio_packets > 0);
+    let errors = decode_errors(file);
+    assert!(errors.is_empty(), "ffmpeg decode errors:\n{errors}");
+    let counters = frame_counters(file, e.width, e.height);
+    assert_eq!(counters.len(), n, "decoded frames = packets");
+    let read: Vec<u32> = counters
+        .iter()
+        .map(|c| c.expect("burned-in counter readable in every frame"))
+        .collect();
+    for w in read.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "frame counter gap: {} then {}", w[0], w[1]);
+    }
+}

@@ -1,0 +1,98 @@
+//! Loopback end-to-end: the real binary pushes 10 s of the synthetic camera
+//! and microphone to a real nginx-rtmp and to `livepush receive`; ffprobe and
+//! ffmpeg read back exactly what the config asked for.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const KEY: &str = "cam-1?token=TOPSECRET42";
+
+fn config(port: u16) -> String {
+    format!(
+        "url = \"rtmp://127.0.0.1:{port}/live/{KEY}\"\nmode = \"SD\"\nautopush = true\norientation = \"horizontal\"\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\nsample-rate = 44100\nchannels = 2\n"
+    )
+}
+
+fn check_events(p: &Pushed) {
+    assert!(
+        p.status.success(),
+        "livepush failed: {}\n{}",
+        p.status,
+        p.stderr
+    );
+    p.assert_secret_hidden("TOPSECRET42");
+    p.assert_secret_hidden("cam-1");
+    // the happy path, pinned
+    assert_eq!(
+        p.codes(),
+        vec![1003, 1007, 1008, 1001, 1002],
+        "{}",
+        p.stdout
+    );
+    // netstatus about once a second, with measured values
+    let ns = p.netstatus();
+    assert!(
+        (8..=11).contains(&ns.len()),
+        "{} netstatus events",
+        ns.len()
+    );
+    let last = ns[ns.len() - 2];
+    assert_eq!(last["videoWidth"], 640);
+    assert_eq!(last["videoHeight"], 360);
+    let fps = last["videoFPS"].as_f64().unwrap();
+    assert!((23.0..=27.0).contains(&fps), "videoFPS {fps}");
+    assert!(last["videoBitrate"].as_u64().unwrap() > 0);
+    let abr = last["audioBitrate"].as_u64().unwrap();
+    assert!((100..=160).contains(&abr), "audioBitrate {abr}");
+    let speed = last["netSpeed"].as_u64().unwrap();
+    assert!(
+        speed > abr,
+        "netSpeed {speed} counts audio and video on the wire"
+    );
+    assert_eq!(last["videoGOP"].as_f64(), Some(2.0));
+}
+
+const EXPECT: Expect = Expect {
+    width: 640,
+    height: 360,
+    fps: 25.0,
+    seconds: 10.0,
+    sample_rate: 44100,
+    channels: 2,
+};
+
+#[test]
+fn ten_seconds_to_nginx_read_back_by_ffprobe() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    let p = push(dir.path(), &config(nginx.rtmp_port), 10.0);
+    check_events(&p);
+    drop_nginx_and_check(nginx);
+}
+
+fn drop_nginx_and_check(nginx: Nginx) {
+    let recs = nginx.recordings();
+    let dir = nginx.dir.clone();
+    drop(nginx); // closes the recording
+    assert_eq!(recs.len(), 1, "one recording: {recs:?}");
+    check_recording(&recs[0], &EXPECT);
+    let _ = dir;
+}
+
+#[test]
+fn ten_seconds_to_the_built_in_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Receiver::start(dir.path(), &[]);
+    let p = push(dir.path(), &config(r.port), 10.0);
+    check_events(&p);
+    let out = r.out.clone();
+    let log = r.finish(Duration::from_secs(10));
+    assert!(
+        !log.contains("TOPSECRET42") && !log.contains("cam-1"),
+        "receiver logged the key:\n{log}"
+    );
+    check_recording(&out, &EXPECT);
+}
