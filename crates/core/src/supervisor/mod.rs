@@ -31,6 +31,10 @@ pub struct SupervisorConfig {
     pub backoff: Backoff,
     /// Consecutive failed attempts after which -1307 is emitted.
     pub attempts_before_fatal: u32,
+    /// A publish counts as a success (resetting the failure count and the
+    /// back-off) only once it has lasted this long: a server that accepts and
+    /// drops at once must not be hammered at the shortest delay forever.
+    pub stable_after: Duration,
 }
 
 /// Facts the supervisor is told.
@@ -94,6 +98,7 @@ pub struct Supervisor {
     first_frame_seen: bool,
     link: Link,
     failures: u32,
+    published_at: Option<Instant>,
     out: VecDeque<Output>,
 }
 
@@ -108,13 +113,19 @@ impl Supervisor {
             first_frame_seen: false,
             link: Link::WaitingForMedia,
             failures: 0,
+            published_at: None,
             out: VecDeque::new(),
         }
     }
 
-    /// Consecutive failed connection attempts.
+    /// Consecutive failed connection attempts (a publish shorter than
+    /// `stable_after` does not end the streak).
     pub fn consecutive_failures(&self) -> u32 {
-        self.failures
+        if self.published_at.is_some() {
+            0
+        } else {
+            self.failures
+        }
     }
 
     /// True while the server accepts media.
@@ -154,7 +165,7 @@ impl Supervisor {
             Input::AudioEncoderFailed(m) => self.status(StatusCode::AudioEncodeFail, Some(m)),
             Input::Connected => self.status(StatusCode::ConnectSucc, None),
             Input::Published => {
-                self.failures = 0;
+                self.published_at = Some(now);
                 self.link = Link::Publishing;
                 self.status(StatusCode::PushBegin, None);
             }
@@ -163,6 +174,13 @@ impl Supervisor {
                     return;
                 }
                 self.status(f.status(), Some(f.to_string()));
+                if self
+                    .published_at
+                    .take()
+                    .is_some_and(|t| now.saturating_since(t) >= self.cfg.stable_after)
+                {
+                    self.failures = 0;
+                }
                 self.failures += 1;
                 if self.failures == self.cfg.attempts_before_fatal {
                     self.status(
@@ -233,6 +251,7 @@ pub fn config_from(cfg: &crate::config::Config) -> SupervisorConfig {
             max: Duration::from_millis(u64::from(cfg.network.reconnect_max_delay_ms)),
         },
         attempts_before_fatal: 3,
+        stable_after: Duration::from_secs(10),
     }
 }
 

@@ -11,6 +11,7 @@ fn sup(video: bool) -> Supervisor {
             max: Duration::from_millis(1000),
         },
         attempts_before_fatal: 3,
+        stable_after: Duration::from_millis(2000),
     })
 }
 

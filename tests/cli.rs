@@ -1,0 +1,122 @@
+//! The command line: check-config output and exit codes, `run` refusing bad or
+//! unsupported configs before starting anything, help text.
+
+mod common;
+
+use std::process::Command;
+
+use common::bin;
+
+fn livepush(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(bin()).args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn example_config_is_ok_and_documents_every_contract_key() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/livepush.example.toml");
+    let (code, out, _) = livepush(&["check-config", path]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK: rtmp://live.example.com:1935/live/<key hidden> -> 1280x720 30 fps"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("STREAM-KEY") && !out.contains("SECRET"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    for key in [
+        "url",
+        "mode",
+        "autopush",
+        "muted",
+        "enable-camera",
+        "auto-focus",
+        "orientation",
+        "beauty",
+        "whiteness",
+        "aspect",
+        "min-bitrate",
+        "max-bitrate",
+        "waiting-image",
+        "waiting-image-md5",
+        "background-mute",
+        "[video]",
+        "device",
+        "[audio]",
+        "[network]",
+        "[events]",
+    ] {
+        assert!(text.contains(key), "example config does not document {key}");
+    }
+}
+
+#[test]
+fn check_config_prints_every_error_with_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.toml");
+    std::fs::write(&f, "url = \"rtmp://h/live/MYKEY\"\nbeauty = 10\nmode = 3\nmax-bitrate = 100\nmin-bitrate = 150\nbogus = 1\n").unwrap();
+    let (code, out, _) = livepush(&["check-config", f.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let lines: Vec<&str> = out.lines().collect();
+    let p = f.display().to_string();
+    assert_eq!(
+        lines,
+        vec![
+            format!("{p}: line 2, column 10: key `beauty`: must be 0..9, got 10"),
+            format!("{p}: line 3, column 8: key `mode`: expected a string, got an integer"),
+            format!("{p}: line 5, column 15: key `min-bitrate`: min-bitrate (150) must not exceed max-bitrate (100)"),
+            format!("{p}: line 6, column 1: key `bogus`: unknown key"),
+        ]
+    );
+    assert!(!out.contains("MYKEY"));
+}
+
+#[test]
+fn run_refuses_bad_and_unsupported_configs_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(
+        &f,
+        "url = \"rtmp://127.0.0.1:1/live/k\"\n[video]\ndevice = \"/dev/video0\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = livepush(&["run", "--config", f.to_str().unwrap(), "--seconds", "5"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "no events: nothing started: {out}");
+    assert!(
+        err.contains("key `video.device`: not yet supported: V4L2 camera capture"),
+        "{err}"
+    );
+    std::fs::write(
+        &f,
+        "url = \"rtmp://127.0.0.1:1/live/k\"\n[video]\ndevice = \"file:/nonexistent.yuv\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = livepush(&["run", "--config", f.to_str().unwrap(), "--seconds", "5"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("video.device file:/nonexistent.yuv: No such file"),
+        "{err}"
+    );
+    let (code, _, err) = livepush(&["run", "--config", "/nonexistent.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent.toml: No such file"), "{err}");
+}
+
+#[test]
+fn help_names_every_command() {
+    let (code, out, _) = livepush(&["--help"]);
+    assert_eq!(code, 0);
+    for c in ["run", "check-config", "receive", "demo"] {
+        assert!(out.contains(c), "{out}");
+    }
+    let (code, _, _) = livepush(&["frobnicate"]);
+    assert_ne!(code, 0);
+}
