@@ -4,6 +4,8 @@
 //! Exit codes: 0 success; 1 runtime failure (media path failed, I/O error);
 //! 2 bad command line or config (nothing was started).
 
+mod alloc_count;
+mod bench;
 mod clock;
 mod demo;
 mod events_out;
@@ -32,6 +34,19 @@ enum Cmd {
     CheckConfig(CheckCmd),
     Receive(ReceiveCmd),
     Demo(DemoCmd),
+    Bench(BenchCmd),
+}
+
+/// Benchmark livepush against GStreamer and ffmpeg on the same input (prints a table).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "bench")]
+struct BenchCmd {
+    /// seconds per run (default 60)
+    #[argh(option, default = "60")]
+    seconds: u32,
+    /// directory for generated inputs (default target/bench)
+    #[argh(option)]
+    dir: Option<String>,
 }
 
 /// Run the service: capture, encode and push as the config says, reconnecting forever.
@@ -97,6 +112,16 @@ fn main() -> ExitCode {
         Cmd::CheckConfig(c) => check_config(&c.file),
         Cmd::Run(r) => run(&r),
         Cmd::Receive(r) => receive(&r),
+        Cmd::Bench(b) => match bench::run(
+            b.seconds,
+            &b.dir.map(Into::into).unwrap_or_else(bench::default_dir),
+        ) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("livepush bench: {e}");
+                ExitCode::from(1)
+            }
+        },
         Cmd::Demo(d) => match demo::run(d.seconds, &d.out, &d.mode) {
             Ok(report) => {
                 eprintln!("{report}");

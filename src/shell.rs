@@ -53,6 +53,8 @@ pub struct Summary {
     pub audio_frames_sent: u64,
     /// Successful publishes.
     pub publishes: u64,
+    /// Heap allocations per video frame sent, from 5 s after the first publish to the stop.
+    pub allocations_per_frame: Option<f64>,
 }
 
 /// What `run` needs.
@@ -69,6 +71,8 @@ pub struct RunOptions {
 const IN_FLIGHT: usize = 4;
 /// Time allowed to flush the last packets when stopping.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// Allocation counting starts this long after the first publish.
+const STEADY_AFTER: Duration = Duration::from_secs(5);
 
 struct Conn {
     id: u64,
@@ -102,6 +106,8 @@ struct Shell {
     stopping: Option<Instant>,
     fatal: Option<String>,
     summary: Summary,
+    /// (when, allocations, video frames sent) at the start of the steady state.
+    steady: Option<(Instant, u64, u64)>,
 }
 
 /// Runs the service until stopped. Returns an error when the media path failed for good.
@@ -174,6 +180,7 @@ async fn run_async(opts: RunOptions) -> Result<Summary, String> {
         stopping: None,
         fatal: None,
         summary: Summary::default(),
+        steady: None,
     };
 
     loop {
@@ -274,9 +281,29 @@ impl Shell {
         if let Some(s) = self.conn.as_mut().and_then(|c| c.session.as_mut()) {
             s.finish();
         }
+        if let Some((t, a, f)) = self.steady {
+            let frames = self.summary.video_frames_sent.saturating_sub(f);
+            if frames > 0 && now >= t {
+                let per = (crate::alloc_count::allocations() - a) as f64 / frames as f64;
+                self.summary.allocations_per_frame = Some(per);
+                log::info!(
+                    "steady-state heap allocations per video frame: {per:.2} ({} frames)",
+                    frames
+                );
+            }
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        if let Some((t, 0, 0)) = self.steady {
+            if now >= t {
+                self.steady = Some((
+                    now,
+                    crate::alloc_count::allocations(),
+                    self.summary.video_frames_sent,
+                ));
+            }
+        }
         self.sup.handle_timeout(now);
         if let Some(s) = self.conn.as_mut().and_then(|c| c.session.as_mut()) {
             s.handle_timeout(now);
@@ -547,6 +574,9 @@ impl Shell {
                     moved = true;
                     self.sup.handle_input(now, Input::Published);
                     self.summary.publishes += 1;
+                    if self.steady.is_none() {
+                        self.steady = Some((now + STEADY_AFTER, 0, 0));
+                    }
                     self.on_published();
                 }
                 Some(PublishEvent::Failed(f)) => {
