@@ -7,5 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 cargo fmt --all -- --check
-cargo test --release --workspace --locked "$@"
+# the default build (no GPL code) must build and refuse video.encoder = "x264"
+cargo build --release --locked
+cargo test --release --locked --test push x264
+# everything, with the optional libx264 encoder built in
+cargo test --release --workspace --locked --features x264 "$@"
 echo "tests took $(( $(date +%s) - start )) s"

@@ -61,23 +61,29 @@ pub fn run(seconds: u32, dir: &Path) -> Result<(), String> {
     let cfg = dir.join("bench.toml");
     let mut rows = Vec::new();
 
-    // livepush with openh264
-    let tap = Tap::start(port)?;
-    std::fs::write(
-        &cfg,
-        format!(
-            "url = \"rtmp://127.0.0.1:{}/live/livepush\"\nmode = \"HD\"\norientation = \"horizontal\"\nmax-bitrate = 2500\n[video]\ndevice = \"file:{}\"\nbitrate = 2500\n[audio]\ndevice = \"file:{}\"\nsample-rate = 48000\nchannels = 2\nbitrate = 128\n[events]\nto = \"file:/dev/null\"\n",
-            tap.port,
-            yuv.display(),
-            tone.display()
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    let mut c = Command::new(&exe);
-    c.args(["run", "--config"])
-        .arg(&cfg)
-        .args(["--seconds", &seconds.to_string()]);
-    rows.push(measure("livepush (openh264 + fdk-aac)", c, tap, seconds)?);
+    // livepush with openh264, and with libx264 when built with the feature
+    let mut encoders = vec![("livepush (openh264 + fdk-aac)", "openh264")];
+    if cfg!(feature = "x264") {
+        encoders.push(("livepush (x264 ultrafast + fdk-aac)", "x264"));
+    }
+    for (name, encoder) in encoders {
+        let tap = Tap::start(port)?;
+        std::fs::write(
+            &cfg,
+            format!(
+                "url = \"rtmp://127.0.0.1:{}/live/livepush-{encoder}\"\nmode = \"HD\"\norientation = \"horizontal\"\nmax-bitrate = 2500\n[video]\ndevice = \"file:{}\"\nbitrate = 2500\nencoder = \"{encoder}\"\n[audio]\ndevice = \"file:{}\"\nsample-rate = 48000\nchannels = 2\nbitrate = 128\n[events]\nto = \"file:/dev/null\"\n",
+                tap.port,
+                yuv.display(),
+                tone.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut c = Command::new(&exe);
+        c.args(["run", "--config"])
+            .arg(&cfg)
+            .args(["--seconds", &seconds.to_string()]);
+        rows.push(measure(name, c, tap, seconds)?);
+    }
 
     // GStreamer with the same H.264 library
     let tap = Tap::start(port)?;
@@ -124,10 +130,29 @@ pub fn run(seconds: u32, dir: &Path) -> Result<(), String> {
             r.allocs_per_frame.map_or("-".into(), |a| format!("{a:.1}"))
         );
     }
-    let (lp, gst) = (&rows[0], &rows[1]);
-    println!("\nlivepush / GStreamer (same encoder library): CPU {:.2}x, peak RSS {:.2}x, first key frame {}", lp.cpu_s_per_min / gst.cpu_s_per_min, lp.peak_rss_mb / gst.peak_rss_mb, ratio(lp.first_key_ms, gst.first_key_ms));
-    let ff = &rows[2];
-    println!("livepush / ffmpeg libx264 (different encoder):  CPU {:.2}x, peak RSS {:.2}x, first key frame {}", lp.cpu_s_per_min / ff.cpu_s_per_min, lp.peak_rss_mb / ff.peak_rss_mb, ratio(lp.first_key_ms, ff.first_key_ms));
+    let find = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix));
+    let pairs = [
+        (
+            "livepush (openh264",
+            "GStreamer openh264enc",
+            "same encoder library",
+        ),
+        ("livepush (x264", "ffmpeg libx264", "same encoder library"),
+        ("livepush (openh264", "ffmpeg libx264", "different encoders"),
+    ];
+    println!();
+    for (a, b, what) in pairs {
+        if let (Some(a), Some(b)) = (find(a), find(b)) {
+            println!(
+                "{} / {} ({what}): CPU {:.2}x, peak RSS {:.2}x, first key frame {}",
+                a.name,
+                b.name,
+                a.cpu_s_per_min / b.cpu_s_per_min,
+                a.peak_rss_mb / b.peak_rss_mb,
+                ratio(a.first_key_ms, b.first_key_ms)
+            );
+        }
+    }
     Ok(())
 }
 

@@ -244,6 +244,12 @@ fn preflight(cfg: &livepush_core::config::Config) -> Result<(), String> {
             }
         }
     }
+    if cfg.enable_camera
+        && cfg.video.encoder == livepush_core::config::EncoderChoice::X264
+        && !cfg!(feature = "x264")
+    {
+        return Err("video.encoder = \"x264\": x264 is not built into this binary (cargo build --features x264)".into());
+    }
     if let AudioDevice::RawFile(p) = &cfg.audio.device {
         std::fs::File::open(p).map_err(|e| format!("audio.device file:{p}: {e}"))?;
     }

@@ -147,6 +147,7 @@ async fn run_async(opts: RunOptions) -> Result<Summary, String> {
         let (c, r) = mpsc::channel();
         let h = media::video::spawn(
             cfg.video.device.clone(),
+            cfg.video.encoder,
             params,
             clock.origin(),
             tx.clone(),

@@ -96,3 +96,47 @@ fn ten_seconds_to_the_built_in_receiver() {
     );
     check_recording(&out, &EXPECT);
 }
+
+/// libx264 (the GPL `x264` feature) through the same path, read back the same way.
+#[cfg(feature = "x264")]
+#[test]
+fn x264_feature_pushes_the_same_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Receiver::start(dir.path(), &[]);
+    let cfg = config(r.port).replace(
+        "device = \"test-pattern\"",
+        "device = \"test-pattern\"\nencoder = \"x264\"",
+    );
+    let p = push(dir.path(), &cfg, 5.0);
+    assert!(p.status.success(), "{}", p.stderr);
+    assert!(p.stderr.contains("video encoder: x264"), "{}", p.stderr);
+    assert_eq!(p.codes(), vec![1003, 1007, 1008, 1001, 1002]);
+    let out = r.out.clone();
+    r.finish(Duration::from_secs(10));
+    check_recording(
+        &out,
+        &Expect {
+            seconds: 5.0,
+            ..EXPECT
+        },
+    );
+}
+
+/// Without the feature, asking for x264 is refused before anything starts.
+#[cfg(not(feature = "x264"))]
+#[test]
+fn x264_without_the_feature_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(free_port()).replace(
+        "device = \"test-pattern\"",
+        "device = \"test-pattern\"\nencoder = \"x264\"",
+    );
+    let p = push(dir.path(), &cfg, 2.0);
+    assert_eq!(p.status.code(), Some(2));
+    assert!(p.stdout.is_empty());
+    assert!(
+        p.stderr.contains("x264 is not built into this binary"),
+        "{}",
+        p.stderr
+    );
+}

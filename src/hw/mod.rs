@@ -5,6 +5,36 @@
 pub mod aac;
 pub mod openh264;
 pub mod synthetic;
+#[cfg(feature = "x264")]
+pub mod x264;
+
+use livepush_core::config::{EncoderChoice, VideoParams};
+
+/// Opens the configured H.264 encoder.
+pub fn open_video_encoder(
+    choice: EncoderChoice,
+    p: &VideoParams,
+) -> Result<Box<dyn VideoEncoder>, String> {
+    match choice {
+        EncoderChoice::Auto | EncoderChoice::OpenH264 => Ok(Box::new(openh264::OpenH264::new(
+            p.fps,
+            p.gop_frames,
+            p.bitrate_kbps,
+        )?)),
+        #[cfg(feature = "x264")]
+        EncoderChoice::X264 => Ok(Box::new(x264::X264::new(
+            p.width,
+            p.height,
+            p.fps,
+            p.gop_frames,
+            p.bitrate_kbps,
+        )?)),
+        #[cfg(not(feature = "x264"))]
+        EncoderChoice::X264 => {
+            Err("x264 is not built into this binary (cargo build --features x264)".into())
+        }
+    }
+}
 
 /// One planar I420 picture, contiguous (Y, then U, then V).
 pub struct I420<'a> {

@@ -5,17 +5,18 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use livepush_core::config::{VideoDevice, VideoParams};
+use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
 use smol::channel::{Receiver, Sender, TrySendError};
 
 use super::{sleep_until, EncodedVideo, MediaCtl, MediaMsg};
 use crate::hw::synthetic::VideoSource;
-use crate::hw::{openh264::OpenH264, VideoEncoder, I420};
+use crate::hw::{VideoEncoder, I420};
 use crate::shell::Msg;
 
 /// Starts the video thread.
 pub fn spawn(
     device: VideoDevice,
+    encoder_choice: EncoderChoice,
     p: VideoParams,
     origin: Instant,
     tx: Sender<Msg>,
@@ -24,12 +25,13 @@ pub fn spawn(
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("video".into())
-        .spawn(move || run(device, p, origin, tx, ctl, recycle))
+        .spawn(move || run(device, encoder_choice, p, origin, tx, ctl, recycle))
         .expect("spawn video thread")
 }
 
 fn run(
     device: VideoDevice,
+    encoder_choice: EncoderChoice,
     p: VideoParams,
     origin: Instant,
     tx: Sender<Msg>,
@@ -79,10 +81,10 @@ fn run(
             if index == 0 && !send(MediaMsg::FirstFrame) {
                 return;
             }
-            match OpenH264::new(p.fps, p.gop_frames, p.bitrate_kbps) {
+            match crate::hw::open_video_encoder(encoder_choice, &p) {
                 Ok(e) => {
                     let backend = e.name();
-                    encoder = Some(Box::new(e));
+                    encoder = Some(e);
                     if !send(MediaMsg::VideoEncoderStarted { backend }) {
                         return;
                     }

@@ -75,6 +75,17 @@ pub enum VideoDevice {
     V4l2(String),
 }
 
+/// `[video] encoder`: which H.264 encoder to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncoderChoice {
+    /// The board's chain; today the software default (OpenH264).
+    Auto,
+    /// OpenH264 (bundled, BSD).
+    OpenH264,
+    /// libx264 (GPL; only in binaries built with the `x264` feature).
+    X264,
+}
+
 /// `[audio] device`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AudioDevice {
@@ -112,6 +123,8 @@ pub struct VideoConfig {
     pub gop: Option<f64>,
     /// Initial video bitrate override, kbps.
     pub bitrate: Option<u32>,
+    /// H.264 encoder.
+    pub encoder: EncoderChoice,
 }
 
 /// `[audio]`.

@@ -252,6 +252,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         fps: None,
         gop: None,
         bitrate: None,
+        encoder: EncoderChoice::Auto,
     };
     if let Some((t, span)) = video_t {
         let mut sec = Section::new("video.", t, span);
@@ -298,6 +299,17 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             (None, None) => {}
         }
         video.fps = sec.int(&mut cx, "fps", 1, 60).map(|(v, _)| v as u32);
+        if let Some(e) = sec.choice(
+            &mut cx,
+            "encoder",
+            &[
+                ("auto", EncoderChoice::Auto),
+                ("openh264", EncoderChoice::OpenH264),
+                ("x264", EncoderChoice::X264),
+            ],
+        ) {
+            video.encoder = e;
+        }
         video.gop = sec.number(&mut cx, "gop", 0.1, 10.0).map(|(v, _)| v);
         if let Some((b, s)) = sec.int(&mut cx, "bitrate", 10, 50_000) {
             if (b as u32) < min_b || (b as u32) > max_b {
