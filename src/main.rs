@@ -10,6 +10,7 @@ mod clock;
 mod demo;
 mod events_out;
 mod hw;
+mod mailbox;
 mod media;
 mod net;
 mod receiver;

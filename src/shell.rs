@@ -1,20 +1,23 @@
-//! The smol shell: one event loop that waits for ONE thing (a message from a
-//! media thread or a connection task, or the next deadline), feeds it to the
-//! sans-IO core (supervisor, publish session, netstatus meter), then drains
-//! the core's outputs. It never blocks: encoding runs on the media threads,
-//! socket I/O in the connection task.
+//! The smol shell: one event loop that waits for ONE thing (the mailbox
+//! doorbell, the socket, or its one timer), feeds what happened to the sans-IO
+//! core (supervisor, publish session, netstatus meter), then drains the core's
+//! outputs and writes what the socket takes. It never blocks: encoding runs
+//! on the media threads, DNS and connect in a task. In steady state the
+//! per-frame path allocates nothing: encoded frames come in recycled buffers,
+//! media is chunked straight into pooled write buffers, and waiting uses an
+//! eventfd, the socket's readiness and one re-armed timer.
 
-use std::collections::VecDeque;
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_lite::future;
 use livepush_core::codec::h264;
 use livepush_core::config::{Config, VideoParams};
 use livepush_core::event::Event;
 use livepush_core::flv::tag;
 use livepush_core::netstatus::NetStatusMeter;
+use livepush_core::rtmp::chunk::Media;
 use livepush_core::rtmp::failure::PushFailure;
 use livepush_core::rtmp::publish::{PublishEvent, PublishSession};
 use livepush_core::status::StatusCode;
@@ -22,18 +25,21 @@ use livepush_core::supervisor::{self, Input, Output, Supervisor};
 use livepush_core::time::Instant;
 use rml_rtmp::sessions::StreamMetadata;
 use smol::channel::Sender;
+use smol::Timer;
 
 use crate::clock::Clock;
 use crate::events_out::EventWriter;
+use crate::mailbox::{self, Doorbell, Mailbox};
 use crate::media::{self, MediaCtl, MediaMsg};
-use crate::net::conn::{self, NetMsg, WriteReq};
+use crate::net::conn::{self, NetMsg};
+use crate::net::link::{Link, WriteReq};
 
-/// Everything the event loop waits for.
+/// Everything that reaches the event loop through its mailbox.
 #[derive(Debug)]
 pub enum Msg {
     /// From a media thread.
     Media(MediaMsg),
-    /// From connection task `conn`.
+    /// From connect task `conn`.
     Net {
         /// Connection id (stale ids are ignored).
         conn: u64,
@@ -67,22 +73,28 @@ pub struct RunOptions {
     pub events: EventWriter,
 }
 
-/// Packets handed to the writer task at most, so that the queue we can see stays here.
-const IN_FLIGHT: usize = 4;
 /// Time allowed to flush the last packets when stopping.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Allocation counting starts this long after the first publish.
 const STEADY_AFTER: Duration = Duration::from_secs(5);
+/// Write buffers kept for reuse.
+const POOL_MAX: usize = 256;
 
 struct Conn {
     id: u64,
-    _task: smol::Task<()>,
-    writer: Sender<WriteReq>,
+    /// The connect task, until it delivered the socket.
+    _task: Option<smol::Task<()>>,
+    link: Option<Link>,
     session: Option<PublishSession>,
-    queue: VecDeque<WriteReq>,
-    in_flight: usize,
     base_us: Option<u64>,
     skipping: bool,
+}
+
+/// Allocation counting for the benchmark's zero-allocation target.
+enum Steady {
+    Off,
+    StartsAt(Instant),
+    Since { allocations: u64, frames: u64 },
 }
 
 struct Shell {
@@ -92,22 +104,24 @@ struct Shell {
     sup: Supervisor,
     meter: NetStatusMeter,
     events: EventWriter,
-    tx: Sender<Msg>,
+    mb: Arc<Mailbox>,
     conn: Option<Conn>,
     next_id: u64,
     video_ctl: Option<mpsc::Sender<MediaCtl>>,
     audio_ctl: mpsc::Sender<MediaCtl>,
-    recycle: Sender<Vec<u8>>,
+    video_recycle: Sender<Vec<u8>>,
+    audio_recycle: Sender<Vec<u8>>,
+    pool: Vec<Vec<u8>>,
     asc: Option<Vec<u8>>,
-    param_sets: Option<(Vec<u8>, Vec<u8>)>,
+    param_sets: (Vec<u8>, Vec<u8>),
     body: Vec<u8>,
+    read_buf: Vec<u8>,
     queue_limit: Duration,
     stop_at: Option<Instant>,
     stopping: Option<Instant>,
     fatal: Option<String>,
     summary: Summary,
-    /// (when, allocations, video frames sent) at the start of the steady state.
-    steady: Option<(Instant, u64, u64)>,
+    steady: Steady,
 }
 
 /// Runs the service until stopped. Returns an error when the media path failed for good.
@@ -115,45 +129,39 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     smol::block_on(run_async(opts))
 }
 
+/// What woke the loop.
+enum Wake {
+    Mail,
+    Readable,
+    Writable,
+    Timer,
+}
+
 async fn run_async(opts: RunOptions) -> Result<Summary, String> {
     let clock = Clock::start();
     let cfg = opts.config;
     let params = cfg.video_params();
-    let (tx, rx) = smol::channel::bounded::<Msg>(256);
-    let (recycle_tx, recycle_rx) = smol::channel::bounded::<Vec<u8>>(8);
+    let (mb, bell): (Arc<Mailbox>, Doorbell) = mailbox::new(1024).map_err(|e| format!("eventfd: {e}"))?;
+    let (video_recycle, video_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
+    let (audio_recycle, audio_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
 
     // signals -> Msg::Stop
-    let signals =
-        async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-            .map_err(|e| format!("signals: {e}"))?;
-    let stx = tx.clone();
+    let signals = async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+        .map_err(|e| format!("signals: {e}"))?;
+    let smb = mb.clone();
     let _sig_task = smol::spawn(async move {
         use futures_lite::StreamExt;
         let mut signals = signals;
         while signals.next().await.is_some() {
-            let _ = stx.send(Msg::Stop).await;
+            smb.send_blocking(Msg::Stop);
         }
     });
 
     let (audio_ctl, audio_ctl_rx) = mpsc::channel();
-    let audio = media::audio::spawn(
-        cfg.audio.clone(),
-        cfg.muted,
-        clock.origin(),
-        tx.clone(),
-        audio_ctl_rx,
-    );
+    let audio = media::audio::spawn(cfg.audio.clone(), cfg.muted, clock.origin(), mb.clone(), audio_ctl_rx, audio_recycle_rx);
     let (video_ctl, video) = if cfg.enable_camera {
         let (c, r) = mpsc::channel();
-        let h = media::video::spawn(
-            cfg.video.device.clone(),
-            cfg.video.encoder,
-            params,
-            clock.origin(),
-            tx.clone(),
-            r,
-            recycle_rx,
-        );
+        let h = media::video::spawn(cfg.video.device.clone(), cfg.video.encoder, params, clock.origin(), mb.clone(), r, video_recycle_rx);
         (Some(c), Some(h))
     } else {
         (None, None)
@@ -169,45 +177,91 @@ async fn run_async(opts: RunOptions) -> Result<Summary, String> {
         params,
         clock,
         events: opts.events,
-        tx,
+        mb: mb.clone(),
         conn: None,
         next_id: 0,
         video_ctl,
         audio_ctl,
-        recycle: recycle_tx,
+        video_recycle,
+        audio_recycle,
+        pool: Vec::with_capacity(POOL_MAX),
         asc: None,
-        param_sets: None,
-        body: Vec::with_capacity(64 * 1024),
+        param_sets: (Vec::new(), Vec::new()),
+        body: Vec::with_capacity(256 * 1024),
+        read_buf: vec![0u8; 64 * 1024],
         stopping: None,
         fatal: None,
         summary: Summary::default(),
-        steady: None,
+        steady: Steady::Off,
     };
 
+    let mut timer = Timer::never();
+    let mut timer_at: Option<Instant> = None;
     loop {
+        while let Some(m) = mb.try_recv() {
+            let now = sh.clock.now();
+            sh.handle(now, m);
+        }
         let now = sh.clock.now();
+        if sh.meter.due(now) || sh.next_deadline() <= now {
+            sh.handle_timeout(now);
+        }
         sh.drain(now);
-        if sh.finished(now) {
+        if sh.finished(sh.clock.now()) {
             break;
         }
-        let deadline = sh.clock.to_std(sh.next_deadline());
-        let msg = future::or(async { rx.recv().await.ok() }, async {
-            smol::Timer::at(deadline).await;
-            None
-        })
-        .await;
+        let deadline = sh.next_deadline();
+        if timer_at != Some(deadline) {
+            timer.set_at(sh.clock.to_std(deadline));
+            timer_at = Some(deadline);
+        }
+        let link = sh.conn.as_ref().and_then(|c| c.link.as_ref());
+        let want_write = link.is_some_and(|l| l.pending());
+        let wake = {
+            let mail = async {
+                bell.wait().await;
+                Wake::Mail
+            };
+            let readable = async {
+                match link {
+                    Some(l) => {
+                        let _ = l.sock.readable().await;
+                        Wake::Readable
+                    }
+                    None => future::pending().await,
+                }
+            };
+            let writable = async {
+                match link {
+                    Some(l) if want_write => {
+                        let _ = l.sock.writable().await;
+                        Wake::Writable
+                    }
+                    _ => future::pending().await,
+                }
+            };
+            let tick = async {
+                (&mut timer).await;
+                Wake::Timer
+            };
+            future::or(mail, future::or(readable, future::or(writable, tick))).await
+        };
         let now = sh.clock.now();
-        match msg {
-            Some(m) => sh.handle(now, m),
-            None => sh.handle_timeout(now),
+        match wake {
+            Wake::Mail | Wake::Writable => {}
+            Wake::Readable => sh.read_socket(now),
+            Wake::Timer => {
+                timer_at = None;
+                sh.handle_timeout(now);
+            }
         }
     }
 
+    mb.close();
     if let Some(c) = &sh.video_ctl {
         let _ = c.send(MediaCtl::Stop);
     }
     let _ = sh.audio_ctl.send(MediaCtl::Stop);
-    drop(rx);
     let _ = audio.join();
     if let Some(v) = video {
         let _ = v.join();
@@ -219,10 +273,6 @@ async fn run_async(opts: RunOptions) -> Result<Summary, String> {
 }
 
 impl Shell {
-    fn uptime(&self, now: Instant) -> u64 {
-        now.as_millis()
-    }
-
     fn emit(&mut self, now: Instant, ev: Event) {
         if let Event::StateChange { code, detail } = &ev {
             match detail {
@@ -230,8 +280,7 @@ impl Shell {
                 None => log::info!("{code}"),
             }
         }
-        let up = self.uptime(now);
-        self.events.emit(&ev, up);
+        self.events.emit(&ev, now.as_millis());
     }
 
     fn finished(&self, now: Instant) -> bool {
@@ -241,32 +290,25 @@ impl Shell {
         match self.stopping {
             None => false,
             Some(deadline) => {
-                now >= deadline
-                    || self
-                        .conn
-                        .as_ref()
-                        .map_or(true, |c| c.queue.is_empty() && c.in_flight == 0)
+                now >= deadline || self.conn.as_ref().and_then(|c| c.link.as_ref()).is_none_or(|l| !l.pending())
             }
         }
     }
 
     fn next_deadline(&self) -> Instant {
-        let mut t = self.meter.next_due();
-        let mut consider = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = t.min(x);
-            }
-        };
-        consider(self.sup.poll_timeout());
-        consider(
-            self.conn
-                .as_ref()
-                .and_then(|c| c.session.as_ref())
-                .and_then(|s| s.poll_timeout()),
-        );
-        consider(self.stop_at);
-        consider(self.stopping);
-        t
+        [
+            self.sup.poll_timeout(),
+            self.conn.as_ref().and_then(|c| c.session.as_ref()).and_then(|s| s.poll_timeout()),
+            self.stop_at,
+            self.stopping,
+            match self.steady {
+                Steady::StartsAt(t) => Some(t),
+                _ => None,
+            },
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.meter.next_due(), Instant::min)
     }
 
     fn begin_stop(&mut self, now: Instant) {
@@ -274,6 +316,7 @@ impl Shell {
             return;
         }
         log::info!("stopping");
+        self.stop_at = None;
         self.stopping = Some(now + STOP_GRACE);
         if let Some(c) = &self.video_ctl {
             let _ = c.send(MediaCtl::Stop);
@@ -282,27 +325,20 @@ impl Shell {
         if let Some(s) = self.conn.as_mut().and_then(|c| c.session.as_mut()) {
             s.finish();
         }
-        if let Some((t, a, f)) = self.steady {
-            let frames = self.summary.video_frames_sent.saturating_sub(f);
-            if frames > 0 && now >= t {
-                let per = (crate::alloc_count::allocations() - a) as f64 / frames as f64;
+        if let Steady::Since { allocations, frames } = self.steady {
+            let frames = self.summary.video_frames_sent.saturating_sub(frames);
+            if frames > 0 {
+                let per = (crate::alloc_count::allocations() - allocations) as f64 / frames as f64;
                 self.summary.allocations_per_frame = Some(per);
-                log::info!(
-                    "steady-state heap allocations per video frame: {per:.2} ({} frames)",
-                    frames
-                );
+                log::info!("steady-state heap allocations per video frame: {per:.2} ({frames} frames)");
             }
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if let Some((t, 0, 0)) = self.steady {
+        if let Steady::StartsAt(t) = self.steady {
             if now >= t {
-                self.steady = Some((
-                    now,
-                    crate::alloc_count::allocations(),
-                    self.summary.video_frames_sent,
-                ));
+                self.steady = Steady::Since { allocations: crate::alloc_count::allocations(), frames: self.summary.video_frames_sent };
             }
         }
         self.sup.handle_timeout(now);
@@ -328,10 +364,6 @@ impl Shell {
                 }
             }
         }
-        // keep netstatus on time even under a steady message stream
-        if self.meter.due(now) {
-            self.handle_timeout(now);
-        }
     }
 
     fn on_media(&mut self, now: Instant, m: MediaMsg) {
@@ -343,20 +375,19 @@ impl Shell {
             }
             MediaMsg::FirstFrame => self.sup.handle_input(now, Input::FirstFrame),
             MediaMsg::VideoEncoderStarted { backend } => {
+                let p = self.params;
                 log::info!(
                     "video encoder: {backend} {}x{} {} fps, key frame every {} frames, {} kbps",
-                    self.params.width,
-                    self.params.height,
-                    self.params.fps,
-                    self.params.gop_frames,
-                    self.params.bitrate_kbps
+                    p.width,
+                    p.height,
+                    p.fps,
+                    p.gop_frames,
+                    p.bitrate_kbps
                 );
-                self.sup
-                    .handle_input(now, Input::VideoEncoderStarted { fell_back: false });
+                self.sup.handle_input(now, Input::VideoEncoderStarted { fell_back: false });
             }
             MediaMsg::VideoEncoderFailed(e) => {
-                self.sup
-                    .handle_input(now, Input::VideoEncoderFailed(e.clone()));
+                self.sup.handle_input(now, Input::VideoEncoderFailed(e.clone()));
                 self.fatal = Some(format!("video encoder: {e}"));
             }
             MediaMsg::AudioEncoderStarted { asc } => {
@@ -364,85 +395,92 @@ impl Shell {
                 self.sup.handle_input(now, Input::AudioEncoderStarted);
             }
             MediaMsg::AudioFailed(e) => {
-                self.sup
-                    .handle_input(now, Input::AudioEncoderFailed(e.clone()));
+                self.sup.handle_input(now, Input::AudioEncoderFailed(e.clone()));
                 self.fatal = Some(format!("audio: {e}"));
             }
             MediaMsg::Video(v) => {
-                self.meter.on_video(
-                    v.pts_us / 1000,
-                    v.data.len(),
-                    v.key,
-                    self.params.width,
-                    self.params.height,
-                );
+                self.meter.on_video(v.pts_us / 1000, v.data.len(), v.key, self.params.width, self.params.height);
                 if v.key {
                     if let Some((sps, pps)) = h264::parameter_sets(&v.data) {
-                        self.param_sets = Some((sps.to_vec(), pps.to_vec()));
+                        let (s, p) = &mut self.param_sets;
+                        s.clear();
+                        s.extend_from_slice(sps);
+                        p.clear();
+                        p.extend_from_slice(pps);
                     }
                 }
                 if self.stopping.is_none() {
                     self.send_video(now, v.pts_us, v.key, &v.data);
                 }
-                let _ = self.recycle.try_send(v.data);
+                let _ = self.video_recycle.try_send(v.data);
             }
             MediaMsg::Audio(a) => {
                 self.meter.on_audio(a.data.len());
                 if self.stopping.is_none() {
                     self.send_audio(now, a.pts_us, &a.data);
                 }
+                let _ = self.audio_recycle.try_send(a.data);
             }
+        }
+    }
+
+    /// Chunks `self.body` as one media message into a pooled buffer and queues it
+    /// behind everything the session already produced.
+    fn queue_media(&mut self, now: Instant, media: Media, ts: u32) -> bool {
+        let Some(c) = self.conn.as_mut() else { return false };
+        let (Some(s), Some(link)) = (c.session.as_mut(), c.link.as_mut()) else { return false };
+        while let Some(t) = s.poll_transmit() {
+            link.push(WriteReq { bytes: t.bytes, queued_at: now });
+        }
+        let mut buf = self.pool.pop().unwrap_or_default();
+        if s.write_media(media, ts, &self.body, &mut buf) {
+            link.push(WriteReq { bytes: buf, queued_at: now });
+            true
+        } else {
+            self.pool.push(buf);
+            false
         }
     }
 
     fn publishing(&mut self) -> Option<&mut Conn> {
-        self.conn
-            .as_mut()
-            .filter(|c| c.session.as_ref().is_some_and(|s| s.is_publishing()))
+        self.conn.as_mut().filter(|c| c.session.as_ref().is_some_and(|s| s.is_publishing()))
     }
 
-    fn send_sequence_headers(&mut self, with_video: bool) {
-        let Some(c) = self.conn.as_mut() else { return };
-        let Some(s) = c.session.as_mut() else { return };
-        if with_video {
-            if let Some((sps, pps)) = &self.param_sets {
-                tag::avc_sequence_header(sps, pps, &mut self.body);
-                s.send_video(Bytes::copy_from_slice(&self.body), 0, false);
-            }
+    fn send_sequence_headers(&mut self, now: Instant, with_video: bool) {
+        if with_video && !self.param_sets.0.is_empty() {
+            let (sps, pps) = &self.param_sets;
+            tag::avc_sequence_header(sps, pps, &mut self.body);
+            self.queue_media(now, Media::Video, 0);
         }
         if let Some(asc) = &self.asc {
             tag::aac_sequence_header(asc, &mut self.body);
-            s.send_audio(Bytes::copy_from_slice(&self.body), 0, false);
+            self.queue_media(now, Media::Audio, 0);
         }
     }
 
     fn send_video(&mut self, now: Instant, pts_us: u64, key: bool, annexb: &[u8]) {
         let limit = self.queue_limit;
+        let video_ctl = self.video_ctl.clone();
         let Some(c) = self.publishing() else { return };
-        if c.base_us.is_none() {
-            if !key {
-                return;
+        let base = match c.base_us {
+            Some(b) => b,
+            None if key => {
+                c.base_us = Some(pts_us);
+                self.send_sequence_headers(now, true);
+                pts_us
             }
-            c.base_us = Some(pts_us);
-            self.send_sequence_headers(true);
-        }
+            None => return,
+        };
         let Some(c) = self.publishing() else { return };
-        let base = c.base_us.unwrap_or(pts_us);
         // GOP-aware dropping when the queue backs up: skip to the next key frame
-        let age = c
-            .queue
-            .front()
-            .map_or(Duration::ZERO, |r| now.saturating_since(r.queued_at));
+        let age = c.link.as_ref().and_then(|l| l.oldest()).map_or(Duration::ZERO, |t| now.saturating_since(t));
         if key {
             c.skipping = false;
         } else if c.skipping || age > limit {
             if !c.skipping {
-                log::warn!(
-                    "send queue {} ms old: dropping video until the next key frame",
-                    age.as_millis()
-                );
+                log::warn!("send queue {} ms old: dropping video until the next key frame", age.as_millis());
                 c.skipping = true;
-                if let Some(v) = &self.video_ctl {
+                if let Some(v) = &video_ctl {
                     let _ = v.send(MediaCtl::ForceKey);
                 }
             }
@@ -450,124 +488,117 @@ impl Shell {
         }
         let ts = (pts_us.saturating_sub(base) / 1000) as u32;
         tag::avc_nalus(annexb, key, 0, &mut self.body);
-        let body = Bytes::copy_from_slice(&self.body);
-        let Some(c) = self.publishing() else { return };
-        if let Some(s) = c.session.as_mut() {
-            s.send_video(body, ts, !key);
+        if self.queue_media(now, Media::Video, ts) {
+            self.summary.video_frames_sent += 1;
         }
-        self.summary.video_frames_sent += 1;
     }
 
-    fn send_audio(&mut self, _now: Instant, pts_us: u64, frame: &[u8]) {
+    fn send_audio(&mut self, now: Instant, pts_us: u64, frame: &[u8]) {
         let audio_only = !self.cfg.enable_camera;
         let Some(c) = self.publishing() else { return };
-        if c.base_us.is_none() {
-            if !audio_only {
-                return; // wait for the first video key frame
+        let base = match c.base_us {
+            Some(b) => b,
+            None if audio_only => {
+                c.base_us = Some(pts_us);
+                self.send_sequence_headers(now, false);
+                pts_us
             }
-            c.base_us = Some(pts_us);
-            self.send_sequence_headers(false);
-        }
-        let Some(c) = self.publishing() else { return };
-        let base = c.base_us.unwrap_or(pts_us);
+            None => return, // wait for the first video key frame
+        };
         if pts_us < base {
             return;
         }
         let ts = ((pts_us - base) / 1000) as u32;
         tag::aac_raw(frame, &mut self.body);
-        let body = Bytes::copy_from_slice(&self.body);
-        let Some(c) = self.publishing() else { return };
-        if let Some(s) = c.session.as_mut() {
-            s.send_audio(body, ts, true);
+        if self.queue_media(now, Media::Audio, ts) {
+            self.summary.audio_frames_sent += 1;
         }
-        self.summary.audio_frames_sent += 1;
     }
 
     fn on_net(&mut self, now: Instant, ev: NetMsg) {
-        let Some(c) = self.conn.as_mut() else { return };
         match ev {
-            NetMsg::Connected => {
+            NetMsg::Connected(sock) => {
                 self.sup.handle_input(now, Input::Connected);
-                let timeout =
-                    Duration::from_millis(u64::from(self.cfg.network.handshake_timeout_ms));
-                c.session = Some(PublishSession::new(self.cfg.url.clone(), now, timeout));
+                let timeout = Duration::from_millis(u64::from(self.cfg.network.handshake_timeout_ms));
+                if let Some(c) = self.conn.as_mut() {
+                    c._task = None;
+                    c.link = Some(Link::new(sock));
+                    c.session = Some(PublishSession::new(self.cfg.url.clone(), now, timeout));
+                }
             }
             NetMsg::ConnectFailed(f) => self.fail(now, f),
-            NetMsg::Data(d) => {
-                if let Some(s) = c.session.as_mut() {
-                    s.handle_input(&d);
-                }
-            }
-            NetMsg::Eof => {
-                if let Some(s) = c.session.as_mut() {
+        }
+    }
+
+    /// The socket is readable: read everything there is into the session.
+    fn read_socket(&mut self, now: Instant) {
+        loop {
+            let Some(c) = self.conn.as_mut() else { return };
+            let (Some(link), Some(s)) = (c.link.as_ref(), c.session.as_mut()) else { return };
+            match link.read(&mut self.read_buf) {
+                Ok(None) => return,
+                Ok(Some(0)) => {
                     s.handle_eof();
+                    return;
+                }
+                Ok(Some(n)) => s.handle_input(&self.read_buf[..n]),
+                Err(e) => {
+                    let msg = self.cfg.url.redact(&format!("read: {e}"));
+                    return self.io_failed(now, msg);
                 }
             }
-            NetMsg::IoError(e) => {
-                if self.stopping.is_some() {
-                    self.conn = None;
-                } else {
-                    let e = self.cfg.url.redact(&e);
-                    self.fail(now, PushFailure::Io(e));
-                }
-            }
-            NetMsg::Written { len, queued_at } => {
-                c.in_flight -= 1;
-                self.meter
-                    .on_sent(len, now.saturating_since(queued_at).as_micros() as u64);
+        }
+    }
+
+    fn io_failed(&mut self, now: Instant, msg: String) {
+        if self.stopping.is_some() {
+            self.close_conn();
+        } else {
+            self.fail(now, PushFailure::Io(msg));
+        }
+    }
+
+    fn close_conn(&mut self) {
+        if let Some(mut c) = self.conn.take() {
+            if let Some(l) = c.link.as_mut() {
+                let pool = &mut self.pool;
+                l.drain_buffers(|b| {
+                    if pool.len() < POOL_MAX {
+                        pool.push(b)
+                    }
+                });
             }
         }
     }
 
     fn fail(&mut self, now: Instant, f: PushFailure) {
-        self.conn = None;
+        self.close_conn();
         if self.stopping.is_none() {
             self.sup.handle_input(now, Input::PushFailed(f));
         }
     }
 
-    fn connect(&mut self, now: Instant) {
+    fn connect(&mut self) {
         self.next_id += 1;
         let id = self.next_id;
         log::info!("connecting to {}", self.cfg.url);
         let timeout = Duration::from_millis(u64::from(self.cfg.network.connect_timeout_ms));
-        let (task, writer) = conn::spawn(id, &self.cfg.url, timeout, self.tx.clone());
-        self.conn = Some(Conn {
-            id,
-            _task: task,
-            writer,
-            session: None,
-            queue: VecDeque::new(),
-            in_flight: 0,
-            base_us: None,
-            skipping: false,
-        });
-        let _ = now;
+        let task = conn::spawn(id, &self.cfg.url, timeout, self.mb.clone());
+        self.conn = Some(Conn { id, _task: Some(task), link: None, session: None, base_us: None, skipping: false });
     }
 
-    /// Moves everything the core produced to where it goes, until nothing moves.
+    /// Moves everything the core produced to where it goes, until nothing moves;
+    /// then writes what the socket takes.
     fn drain(&mut self, now: Instant) {
         loop {
             let mut moved = false;
             let mut session_event = None;
             if let Some(c) = self.conn.as_mut() {
-                if let Some(s) = c.session.as_mut() {
+                if let (Some(s), Some(link)) = (c.session.as_mut(), c.link.as_mut()) {
                     while let Some(t) = s.poll_transmit() {
-                        c.queue.push_back(WriteReq {
-                            bytes: t.bytes,
-                            queued_at: now,
-                        });
+                        link.push(WriteReq { bytes: t.bytes, queued_at: now });
                     }
                     session_event = s.poll_event();
-                }
-                while c.in_flight < IN_FLIGHT {
-                    let Some(req) = c.queue.pop_front() else {
-                        break;
-                    };
-                    if c.writer.try_send(req).is_err() {
-                        break;
-                    }
-                    c.in_flight += 1;
                 }
             }
             match session_event {
@@ -575,8 +606,8 @@ impl Shell {
                     moved = true;
                     self.sup.handle_input(now, Input::Published);
                     self.summary.publishes += 1;
-                    if self.steady.is_none() {
-                        self.steady = Some((now + STEADY_AFTER, 0, 0));
+                    if matches!(self.steady, Steady::Off) {
+                        self.steady = Steady::StartsAt(now + STEADY_AFTER);
                     }
                     self.on_published();
                 }
@@ -590,31 +621,39 @@ impl Shell {
                 moved = true;
                 match o {
                     Output::Status { code, detail } => {
-                        if code == StatusCode::OpenCameraFail
-                            && detail
-                                .as_deref()
-                                .is_some_and(|d| d.contains("Permission denied"))
-                        {
-                            self.emit(
-                                now,
-                                Event::Error {
-                                    err_code: 1001,
-                                    err_msg: detail.clone().unwrap_or_default(),
-                                },
-                            );
+                        if code == StatusCode::OpenCameraFail && detail.as_deref().is_some_and(|d| d.contains("Permission denied")) {
+                            self.emit(now, Event::Error { err_code: 1001, err_msg: detail.clone().unwrap_or_default() });
                         }
                         self.emit(now, Event::StateChange { code, detail });
                     }
                     Output::Connect => {
                         if self.stopping.is_none() {
-                            self.connect(now);
+                            self.connect();
                         }
                     }
                 }
             }
             if !moved {
-                return;
+                break;
             }
+        }
+        self.write_socket(now);
+    }
+
+    fn write_socket(&mut self, now: Instant) {
+        let Some(link) = self.conn.as_mut().and_then(|c| c.link.as_mut()) else { return };
+        let (meter, pool) = (&mut self.meter, &mut self.pool);
+        let r = link.flush(|req| {
+            meter.on_sent(req.bytes.len(), now.saturating_since(req.queued_at).as_micros() as u64);
+            if pool.len() < POOL_MAX {
+                let mut b = req.bytes;
+                b.clear();
+                pool.push(b);
+            }
+        });
+        if let Err(e) = r {
+            let msg = self.cfg.url.redact(&format!("write: {e}"));
+            self.io_failed(now, msg);
         }
     }
 

@@ -6,12 +6,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use livepush_core::config::AudioConfig;
-use smol::channel::{Sender, TrySendError};
+use std::sync::Arc;
+
+use smol::channel::Receiver;
 
 use super::{sleep_until, EncodedAudio, MediaCtl, MediaMsg};
 use crate::hw::aac::FdkAac;
 use crate::hw::synthetic::AudioSource;
 use crate::hw::AudioEncoder;
+use crate::mailbox::Mailbox;
 use crate::shell::Msg;
 
 /// Starts the audio thread.
@@ -19,12 +22,13 @@ pub fn spawn(
     cfg: AudioConfig,
     muted: bool,
     origin: Instant,
-    tx: Sender<Msg>,
+    mb: Arc<Mailbox>,
     ctl: mpsc::Receiver<MediaCtl>,
+    recycle: Receiver<Vec<u8>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("audio".into())
-        .spawn(move || run(cfg, muted, origin, tx, ctl))
+        .spawn(move || run(cfg, muted, origin, mb, ctl, recycle))
         .expect("spawn audio thread")
 }
 
@@ -32,10 +36,11 @@ fn run(
     cfg: AudioConfig,
     muted: bool,
     origin: Instant,
-    tx: Sender<Msg>,
+    mb: Arc<Mailbox>,
     ctl: mpsc::Receiver<MediaCtl>,
+    recycle: Receiver<Vec<u8>>,
 ) {
-    let send = |m: MediaMsg| tx.send_blocking(Msg::Media(m)).is_ok();
+    let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
     let mut source = match AudioSource::open(&cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -81,7 +86,8 @@ fn run(
             pcm.fill(0);
         }
         fed += frame as u64;
-        let mut out = Vec::with_capacity(1024);
+        let mut out = recycle.try_recv().unwrap_or_else(|_| Vec::with_capacity(1024));
+        out.clear();
         if let Err(e) = enc.encode(&pcm, &mut out) {
             send(MediaMsg::AudioFailed(e));
             return;
@@ -94,12 +100,7 @@ fn run(
         let first_sample = produced * frame as u64;
         produced += 1;
         let pts_us = start_us + first_sample * 1_000_000 / rate;
-        match tx.try_send(Msg::Media(MediaMsg::Audio(EncodedAudio {
-            pts_us,
-            data: out,
-        }))) {
-            Ok(()) | Err(TrySendError::Full(_)) => {}
-            Err(TrySendError::Closed(_)) => return,
-        }
+        // a full mailbox drops this frame (the loop is stuck; audio must not queue up)
+        let _ = mb.try_send(Msg::Media(MediaMsg::Audio(EncodedAudio { pts_us, data: out })));
     }
 }

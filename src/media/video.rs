@@ -5,12 +5,16 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
-use smol::channel::{Receiver, Sender, TrySendError};
+
+use smol::channel::Receiver;
 
 use super::{sleep_until, EncodedVideo, MediaCtl, MediaMsg};
 use crate::hw::synthetic::VideoSource;
 use crate::hw::{VideoEncoder, I420};
+use crate::mailbox::Mailbox;
 use crate::shell::Msg;
 
 /// Starts the video thread.
@@ -19,13 +23,13 @@ pub fn spawn(
     encoder_choice: EncoderChoice,
     p: VideoParams,
     origin: Instant,
-    tx: Sender<Msg>,
+    mb: Arc<Mailbox>,
     ctl: mpsc::Receiver<MediaCtl>,
     recycle: Receiver<Vec<u8>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("video".into())
-        .spawn(move || run(device, encoder_choice, p, origin, tx, ctl, recycle))
+        .spawn(move || run(device, encoder_choice, p, origin, mb, ctl, recycle))
         .expect("spawn video thread")
 }
 
@@ -34,11 +38,11 @@ fn run(
     encoder_choice: EncoderChoice,
     p: VideoParams,
     origin: Instant,
-    tx: Sender<Msg>,
+    mb: Arc<Mailbox>,
     ctl: mpsc::Receiver<MediaCtl>,
     recycle: Receiver<Vec<u8>>,
 ) {
-    let send = |m: MediaMsg| tx.send_blocking(Msg::Media(m)).is_ok();
+    let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
     let mut source = match VideoSource::open(&device, p.width, p.height) {
         Ok(s) => s,
         Err(e) => {
@@ -115,17 +119,9 @@ fn run(
         if out.is_empty() {
             continue;
         }
-        match tx.try_send(Msg::Media(MediaMsg::Video(EncodedVideo {
-            pts_us,
-            key,
-            data: out,
-        }))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                log::warn!("event loop busy: video frame dropped");
-                force_key = true;
-            }
-            Err(TrySendError::Closed(_)) => return,
+        if mb.try_send(Msg::Media(MediaMsg::Video(EncodedVideo { pts_us, key, data: out }))).is_err() {
+            log::warn!("event loop busy: video frame dropped");
+            force_key = true;
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Network side of the shell: connecting with deadlines and the per-connection
-//! socket task that reads into and writes from the event loop.
+//! Network side of the shell: the connect task ([`conn`]) and the connected
+//! socket the loop reads and writes without blocking ([`link`]).
 
 pub mod conn;
+pub mod link;

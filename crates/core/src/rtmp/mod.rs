@@ -1,5 +1,6 @@
 //! RTMP: push URLs, the sans-IO publish session over rml_rtmp, and why a push failed.
 
+pub mod chunk;
 pub mod failure;
 pub mod publish;
 pub mod url;

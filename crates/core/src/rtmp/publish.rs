@@ -15,15 +15,17 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::Bytes;
 use rml_amf0::Amf0Value;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
     ClientSession, ClientSessionConfig, ClientSessionError, ClientSessionEvent,
     ClientSessionResult, PublishRequestType, StreamMetadata,
 };
-use rml_rtmp::time::RtmpTimestamp;
 
+use rml_rtmp::chunk_io::ChunkDeserializer;
+use rml_rtmp::messages::RtmpMessage;
+
+use super::chunk::{Media, MediaChunkWriter};
 use super::failure::PushFailure;
 use super::url::PushUrl;
 use crate::time::Instant;
@@ -64,7 +66,14 @@ pub struct PublishSession {
     out: VecDeque<Transmit>,
     events: VecDeque<PublishEvent>,
     bytes_in: u64,
+    /// Reads our own outbound commands while connecting, to learn the publish stream id.
+    shadow: Option<ChunkDeserializer>,
+    media: Option<MediaChunkWriter>,
+    publish_stream_id: Option<u32>,
 }
+
+/// Outbound chunk size announced to the server (rml_rtmp sends the SetChunkSize).
+const CHUNK_SIZE: u32 = 4096;
 
 impl PublishSession {
     /// Starts a session on a freshly connected socket: queues C0+C1 and arms
@@ -79,6 +88,9 @@ impl PublishSession {
             out: VecDeque::new(),
             events: VecDeque::new(),
             bytes_in: 0,
+            shadow: Some(ChunkDeserializer::new()),
+            media: None,
+            publish_stream_id: None,
         };
         match s.handshake.generate_outbound_p0_and_p1() {
             Ok(b) => s.out.push_back(Transmit {
@@ -177,23 +189,16 @@ impl PublishSession {
         }
     }
 
-    /// Sends one FLV video tag body with an RTMP timestamp in ms.
-    pub fn send_video(&mut self, body: Bytes, ts_ms: u32, droppable: bool) {
-        let r = self
-            .session_mut()
-            .map(|s| s.publish_video_data(body, RtmpTimestamp::new(ts_ms), droppable));
-        if let Some(r) = r {
-            self.absorb(r.map(|x| vec![x]));
-        }
-    }
-
-    /// Sends one FLV audio tag body with an RTMP timestamp in ms.
-    pub fn send_audio(&mut self, body: Bytes, ts_ms: u32, droppable: bool) {
-        let r = self
-            .session_mut()
-            .map(|s| s.publish_audio_data(body, RtmpTimestamp::new(ts_ms), droppable));
-        if let Some(r) = r {
-            self.absorb(r.map(|x| vec![x]));
+    /// Appends one FLV tag body as an RTMP audio/video message to `out`
+    /// (no allocation). Returns false, writing nothing, unless publishing.
+    /// The caller writes `out` after everything [`Self::poll_transmit`] gave.
+    pub fn write_media(&mut self, media: Media, ts_ms: u32, body: &[u8], out: &mut Vec<u8>) -> bool {
+        match (self.phase, self.media) {
+            (Phase::Publishing, Some(w)) => {
+                w.write(media, ts_ms, body, out);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -229,7 +234,7 @@ impl PublishSession {
     fn start_session(&mut self, leftover: &[u8]) {
         let mut cfg = ClientSessionConfig::new();
         cfg.tc_url = Some(self.url.tc_url());
-        cfg.chunk_size = 4096;
+        cfg.chunk_size = CHUNK_SIZE;
         let (mut session, initial) = match ClientSession::new(cfg) {
             Ok(x) => x,
             Err(e) => return self.fail(PushFailure::Handshake(format!("{e:?}"))),
@@ -264,10 +269,10 @@ impl PublishSession {
         let mut events = Vec::new();
         for r in results {
             match r {
-                ClientSessionResult::OutboundResponse(p) => self.out.push_back(Transmit {
-                    bytes: p.bytes,
-                    droppable: p.can_be_dropped,
-                }),
+                ClientSessionResult::OutboundResponse(p) => {
+                    self.watch_outbound(&p.bytes);
+                    self.out.push_back(Transmit { bytes: p.bytes, droppable: p.can_be_dropped });
+                }
                 ClientSessionResult::RaisedEvent(e) => events.push(e),
                 ClientSessionResult::UnhandleableMessageReceived(_) => {}
             }
@@ -293,6 +298,12 @@ impl PublishSession {
                     ))
                 }
                 ClientSessionEvent::PublishRequestAccepted => {
+                    let Some(id) = self.publish_stream_id else {
+                        self.fail(PushFailure::Handshake("publish accepted on an unknown stream".into()));
+                        return;
+                    };
+                    self.shadow = None;
+                    self.media = Some(MediaChunkWriter::new(CHUNK_SIZE as usize, id));
                     self.phase = Phase::Publishing;
                     self.deadline = None;
                     self.events.push_back(PublishEvent::Publishing);
@@ -321,6 +332,25 @@ impl PublishSession {
                     {
                         self.fail(PushFailure::Rejected(self.url.redact(&code)));
                     }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// While connecting, parses our own outbound chunks to learn on which
+    /// message stream rml_rtmp sends `publish` (it keeps that id private).
+    fn watch_outbound(&mut self, bytes: &[u8]) {
+        let Some(de) = self.shadow.as_mut() else { return };
+        let mut input = bytes;
+        while let Ok(Some(p)) = de.get_next_message(input) {
+            input = &[];
+            match p.to_rtmp_message() {
+                Ok(RtmpMessage::SetChunkSize { size }) => {
+                    let _ = de.set_max_chunk_size(size as usize);
+                }
+                Ok(RtmpMessage::Amf0Command { command_name, .. }) if command_name == "publish" => {
+                    self.publish_stream_id = Some(p.message_stream_id);
                 }
                 _ => {}
             }

@@ -1,6 +1,7 @@
 //! Scripted publishes against an in-memory rml_rtmp `ServerSession`.
 
 use super::*;
+use crate::rtmp::chunk::Media;
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
 };
@@ -148,10 +149,12 @@ fn successful_publish_then_media_reaches_server() {
     c.send_metadata(&md);
     // a body longer than 128 bytes proves the chunk-size switch was announced in order
     let big: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
-    c.send_video(Bytes::from(vec![0x17, 0, 0, 0, 0, 1, 2, 3]), 0, false);
-    c.send_video(Bytes::from(big.clone()), 40, false);
-    c.send_audio(Bytes::from(vec![0xaf, 1, 9]), 21, true);
     assert!(pump(&mut c, &mut s).is_empty());
+    let mut media = Vec::new();
+    assert!(c.write_media(Media::Video, 0, &[0x17, 0, 0, 0, 0, 1, 2, 3], &mut media));
+    assert!(c.write_media(Media::Video, 40, &big, &mut media));
+    assert!(c.write_media(Media::Audio, 21, &[0xaf, 1, 9], &mut media));
+    let _ = s.feed(&media); // the server answers nothing to media
 
     let mut saw_key = None;
     let mut videos = Vec::new();
@@ -185,7 +188,7 @@ fn successful_publish_then_media_reaches_server() {
     assert_eq!(videos[0].1, 0);
     assert_eq!(&videos[1].0[..], &big[..]);
     assert_eq!(videos[1].1, 40);
-    assert_eq!(audios, vec![(Bytes::from(vec![0xaf, 1, 9]), 21)]);
+    assert_eq!(audios, vec![(bytes::Bytes::from(vec![0xaf, 1, 9]), 21)]);
 }
 
 #[test]
@@ -204,6 +207,9 @@ fn rejected_publish_is_3004_without_the_key() {
         e => panic!("{e:?}"),
     }
     assert!(!c.is_publishing());
+    let mut out = Vec::new();
+    assert!(!c.write_media(Media::Audio, 0, &[1], &mut out), "no media unless publishing");
+    assert!(out.is_empty());
 }
 
 #[test]

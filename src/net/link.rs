@@ -1,0 +1,90 @@
+//! The live connection as the event loop drives it: non-blocking reads, and
+//! whole packets written in order from a queue the loop can see (its age
+//! decides when video is dropped), with the offset of a partial write.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+
+use livepush_core::time::Instant;
+use smol::Async;
+
+/// Bytes for the socket, written whole and in order.
+#[derive(Debug)]
+pub struct WriteReq {
+    /// The bytes (a pooled buffer).
+    pub bytes: Vec<u8>,
+    /// When the loop queued them.
+    pub queued_at: Instant,
+}
+
+/// A connected socket and its send queue.
+pub struct Link {
+    /// The socket (non-blocking, registered with the reactor).
+    pub sock: Async<TcpStream>,
+    queue: VecDeque<WriteReq>,
+    offset: usize,
+}
+
+impl Link {
+    /// Wraps a connected socket.
+    pub fn new(sock: Async<TcpStream>) -> Self {
+        Link { sock, queue: VecDeque::with_capacity(256), offset: 0 }
+    }
+
+    /// Queues a packet.
+    pub fn push(&mut self, req: WriteReq) {
+        self.queue.push_back(req);
+    }
+
+    /// Whether anything waits to be written.
+    pub fn pending(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// When the oldest unwritten packet was queued.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.queue.front().map(|r| r.queued_at)
+    }
+
+    /// Writes until the socket would block; `done` gets every packet written whole.
+    pub fn flush(&mut self, mut done: impl FnMut(WriteReq)) -> std::io::Result<()> {
+        while let Some(front) = self.queue.front() {
+            match (&*self.sock.get_ref()).write(&front.bytes[self.offset..]) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.offset += n;
+                    if self.offset == front.bytes.len() {
+                        self.offset = 0;
+                        if let Some(r) = self.queue.pop_front() {
+                            done(r);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what is there: `Ok(Some(0))` is EOF, `Ok(None)` nothing now.
+    pub fn read(&self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        loop {
+            match (&*self.sock.get_ref()).read(buf) {
+                Ok(n) => return Ok(Some(n)),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Gives every queued buffer back (the connection is closing).
+    pub fn drain_buffers(&mut self, mut back: impl FnMut(Vec<u8>)) {
+        for r in self.queue.drain(..) {
+            back(r.bytes);
+        }
+    }
+}
