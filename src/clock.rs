@@ -24,8 +24,4 @@ impl Clock {
     pub fn now(&self) -> Instant {
         Instant::from_micros(self.origin.elapsed().as_micros() as u64)
     }
-    /// A core instant as a std instant (for timers).
-    pub fn to_std(&self, t: Instant) -> std::time::Instant {
-        self.origin + std::time::Duration::from_micros(t.as_micros())
-    }
 }

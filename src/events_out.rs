@@ -20,6 +20,30 @@ pub enum EventWriter {
     Unix(Arc<Mutex<Vec<UnixStream>>>),
 }
 
+/// An event sink and the line buffer it reuses.
+pub struct Events {
+    to: EventWriter,
+    line: String,
+}
+
+impl Events {
+    /// Wraps a sink.
+    pub fn new(to: EventWriter) -> Self {
+        Events {
+            to,
+            line: String::with_capacity(512),
+        }
+    }
+
+    /// Writes one event as a line.
+    pub fn emit(&mut self, ev: &Event, uptime_ms: u64) {
+        self.line.clear();
+        ev.write_json(uptime_ms, &mut self.line);
+        self.line.push('\n');
+        self.to.write_line(&self.line);
+    }
+}
+
 impl EventWriter {
     /// Opens the sink named by the config. Errors name the path.
     pub fn open(to: &EventsTo) -> Result<Self, String> {
@@ -50,10 +74,7 @@ impl EventWriter {
         }
     }
 
-    /// Writes one event as a line.
-    pub fn emit(&mut self, ev: &Event, uptime_ms: u64) {
-        let mut line = ev.to_json(uptime_ms);
-        line.push('\n');
+    fn write_line(&mut self, line: &str) {
         match self {
             EventWriter::Stdout => {
                 let mut o = std::io::stdout().lock();

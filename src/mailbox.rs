@@ -1,15 +1,13 @@
 //! The event loop's mailbox: a bounded lock-free queue plus an eventfd
 //! doorbell. Media threads and tasks push without blocking and without
-//! allocating; the loop drains the queue and sleeps on the doorbell together
-//! with its socket and its one timer. (async-channel would allocate an event
-//! listener every time the loop waits: once per frame.)
+//! allocating; the loop drains the queue and sleeps in ppoll(2) on the
+//! doorbell and its socket (see docs/design/0002-event-loop-wakeups.md).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use concurrent_queue::{ConcurrentQueue, PushError};
-use smol::Async;
 
 use crate::shell::Msg;
 
@@ -19,9 +17,9 @@ pub struct Mailbox {
     bell: OwnedFd,
 }
 
-/// The loop's side: waits for the doorbell.
+/// The loop's side of the doorbell.
 pub struct Doorbell {
-    fd: Async<OwnedFd>,
+    fd: OwnedFd,
 }
 
 /// A mailbox for `capacity` messages.
@@ -34,8 +32,11 @@ pub fn new(capacity: usize) -> std::io::Result<(Arc<Mailbox>, Doorbell)> {
     // SAFETY: `raw` is a fresh descriptor we own.
     let bell = unsafe { OwnedFd::from_raw_fd(raw) };
     let dup = bell.try_clone()?;
-    let mb = Arc::new(Mailbox { queue: ConcurrentQueue::bounded(capacity), bell });
-    Ok((mb, Doorbell { fd: Async::new(dup)? }))
+    let mb = Arc::new(Mailbox {
+        queue: ConcurrentQueue::bounded(capacity),
+        bell,
+    });
+    Ok((mb, Doorbell { fd: dup }))
 }
 
 impl Mailbox {
@@ -81,21 +82,32 @@ impl Mailbox {
     fn ring(&self) {
         let one: u64 = 1;
         // SAFETY: writing 8 bytes from a u64 to our eventfd.
-        unsafe { libc::write(self.bell.as_raw_fd(), &one as *const u64 as *const libc::c_void, 8) };
+        unsafe {
+            libc::write(
+                self.bell.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            )
+        };
     }
 }
 
 impl Doorbell {
-    /// Waits until the bell rang since the last call, then resets it.
-    pub async fn wait(&self) {
-        loop {
-            let mut v: u64 = 0;
-            // SAFETY: reading 8 bytes into a u64 from our non-blocking eventfd.
-            let n = unsafe { libc::read(self.fd.get_ref().as_raw_fd(), &mut v as *mut u64 as *mut libc::c_void, 8) };
-            if n == 8 {
-                return;
-            }
-            let _ = self.fd.readable().await;
-        }
+    /// The descriptor to poll for POLLIN.
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Silences the bell (after it rang).
+    pub fn reset(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reading 8 bytes into a u64 from our non-blocking eventfd.
+        unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                &mut v as *mut u64 as *mut libc::c_void,
+                8,
+            )
+        };
     }
 }

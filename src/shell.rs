@@ -1,17 +1,18 @@
-//! The smol shell: one event loop that waits for ONE thing (the mailbox
-//! doorbell, the socket, or its one timer), feeds what happened to the sans-IO
-//! core (supervisor, publish session, netstatus meter), then drains the core's
-//! outputs and writes what the socket takes. It never blocks: encoding runs
-//! on the media threads, DNS and connect in a task. In steady state the
-//! per-frame path allocates nothing: encoded frames come in recycled buffers,
-//! media is chunked straight into pooled write buffers, and waiting uses an
-//! eventfd, the socket's readiness and one re-armed timer.
+//! The shell: one event loop that waits for ONE thing (the mailbox doorbell,
+//! the socket, or the next deadline) in ppoll(2), feeds what happened to the
+//! sans-IO core (supervisor, publish session, netstatus meter), then drains
+//! the core's outputs and writes what the socket takes. It never blocks
+//! otherwise: encoding runs on the media threads, DNS and connect in smol
+//! tasks. In steady state the per-frame path allocates nothing: encoded
+//! frames come in recycled buffers, media is chunked straight into pooled
+//! write buffers, events are formatted into a reused string, and waiting is a
+//! system call (docs/design/0002-event-loop-wakeups.md says why not smol's reactor).
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_lite::future;
 use livepush_core::codec::h264;
 use livepush_core::config::{Config, VideoParams};
 use livepush_core::event::Event;
@@ -25,10 +26,9 @@ use livepush_core::supervisor::{self, Input, Output, Supervisor};
 use livepush_core::time::Instant;
 use rml_rtmp::sessions::StreamMetadata;
 use smol::channel::Sender;
-use smol::Timer;
 
 use crate::clock::Clock;
-use crate::events_out::EventWriter;
+use crate::events_out::{EventWriter, Events};
 use crate::mailbox::{self, Doorbell, Mailbox};
 use crate::media::{self, MediaCtl, MediaMsg};
 use crate::net::conn::{self, NetMsg};
@@ -103,7 +103,7 @@ struct Shell {
     clock: Clock,
     sup: Supervisor,
     meter: NetStatusMeter,
-    events: EventWriter,
+    events: Events,
     mb: Arc<Mailbox>,
     conn: Option<Conn>,
     next_id: u64,
@@ -124,31 +124,55 @@ struct Shell {
     steady: Steady,
 }
 
+/// Waits in ppoll(2) for the doorbell, the socket (readable; writable when
+/// `pending`) or `wait` to pass. Returns (doorbell rang, socket readable).
+fn poll(bell: &Doorbell, sock: Option<(RawFd, bool)>, wait: Duration) -> (bool, bool) {
+    let mut fds = [
+        libc::pollfd {
+            fd: bell.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        },
+    ];
+    if let Some((fd, pending)) = sock {
+        fds[1].fd = fd;
+        fds[1].events = libc::POLLIN | if pending { libc::POLLOUT } else { 0 };
+    }
+    let ts = libc::timespec {
+        tv_sec: wait.as_secs() as libc::time_t,
+        tv_nsec: i64::from(wait.subsec_nanos()) as _,
+    };
+    // SAFETY: two valid pollfd entries (fd -1 is ignored by poll) and a valid timespec.
+    let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &ts, std::ptr::null()) };
+    if n <= 0 {
+        return (false, false);
+    }
+    let readable =
+        fds[1].fd >= 0 && fds[1].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
+    (fds[0].revents & libc::POLLIN != 0, readable)
+}
+
 /// Runs the service until stopped. Returns an error when the media path failed for good.
 pub fn run(opts: RunOptions) -> Result<Summary, String> {
-    smol::block_on(run_async(opts))
-}
-
-/// What woke the loop.
-enum Wake {
-    Mail,
-    Readable,
-    Writable,
-    Timer,
-}
-
-async fn run_async(opts: RunOptions) -> Result<Summary, String> {
     let clock = Clock::start();
     let cfg = opts.config;
     let params = cfg.video_params();
-    let (mb, bell): (Arc<Mailbox>, Doorbell) = mailbox::new(1024).map_err(|e| format!("eventfd: {e}"))?;
+    let (mb, bell): (Arc<Mailbox>, Doorbell) =
+        mailbox::new(1024).map_err(|e| format!("eventfd: {e}"))?;
     let (video_recycle, video_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
     let (audio_recycle, audio_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
 
     // signals -> Msg::Stop
-    let signals = async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-        .map_err(|e| format!("signals: {e}"))?;
+    let signals =
+        async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+            .map_err(|e| format!("signals: {e}"))?;
     let smb = mb.clone();
+    // runs on smol's executor thread, like the connect tasks
     let _sig_task = smol::spawn(async move {
         use futures_lite::StreamExt;
         let mut signals = signals;
@@ -158,10 +182,25 @@ async fn run_async(opts: RunOptions) -> Result<Summary, String> {
     });
 
     let (audio_ctl, audio_ctl_rx) = mpsc::channel();
-    let audio = media::audio::spawn(cfg.audio.clone(), cfg.muted, clock.origin(), mb.clone(), audio_ctl_rx, audio_recycle_rx);
+    let audio = media::audio::spawn(
+        cfg.audio.clone(),
+        cfg.muted,
+        clock.origin(),
+        mb.clone(),
+        audio_ctl_rx,
+        audio_recycle_rx,
+    );
     let (video_ctl, video) = if cfg.enable_camera {
         let (c, r) = mpsc::channel();
-        let h = media::video::spawn(cfg.video.device.clone(), cfg.video.encoder, params, clock.origin(), mb.clone(), r, video_recycle_rx);
+        let h = media::video::spawn(
+            cfg.video.device.clone(),
+            cfg.video.encoder,
+            params,
+            clock.origin(),
+            mb.clone(),
+            r,
+            video_recycle_rx,
+        );
         (Some(c), Some(h))
     } else {
         (None, None)
@@ -176,7 +215,7 @@ async fn run_async(opts: RunOptions) -> Result<Summary, String> {
         cfg,
         params,
         clock,
-        events: opts.events,
+        events: Events::new(opts.events),
         mb: mb.clone(),
         conn: None,
         next_id: 0,
@@ -195,15 +234,13 @@ async fn run_async(opts: RunOptions) -> Result<Summary, String> {
         steady: Steady::Off,
     };
 
-    let mut timer = Timer::never();
-    let mut timer_at: Option<Instant> = None;
     loop {
         while let Some(m) = mb.try_recv() {
             let now = sh.clock.now();
             sh.handle(now, m);
         }
         let now = sh.clock.now();
-        if sh.meter.due(now) || sh.next_deadline() <= now {
+        if sh.next_deadline() <= now {
             sh.handle_timeout(now);
         }
         sh.drain(now);
@@ -211,49 +248,16 @@ async fn run_async(opts: RunOptions) -> Result<Summary, String> {
             break;
         }
         let deadline = sh.next_deadline();
-        if timer_at != Some(deadline) {
-            timer.set_at(sh.clock.to_std(deadline));
-            timer_at = Some(deadline);
-        }
         let link = sh.conn.as_ref().and_then(|c| c.link.as_ref());
-        let want_write = link.is_some_and(|l| l.pending());
-        let wake = {
-            let mail = async {
-                bell.wait().await;
-                Wake::Mail
-            };
-            let readable = async {
-                match link {
-                    Some(l) => {
-                        let _ = l.sock.readable().await;
-                        Wake::Readable
-                    }
-                    None => future::pending().await,
-                }
-            };
-            let writable = async {
-                match link {
-                    Some(l) if want_write => {
-                        let _ = l.sock.writable().await;
-                        Wake::Writable
-                    }
-                    _ => future::pending().await,
-                }
-            };
-            let tick = async {
-                (&mut timer).await;
-                Wake::Timer
-            };
-            future::or(mail, future::or(readable, future::or(writable, tick))).await
-        };
-        let now = sh.clock.now();
-        match wake {
-            Wake::Mail | Wake::Writable => {}
-            Wake::Readable => sh.read_socket(now),
-            Wake::Timer => {
-                timer_at = None;
-                sh.handle_timeout(now);
-            }
+        let sock = link.map(|l| (l.sock.as_raw_fd(), l.pending()));
+        let wait = deadline.saturating_since(sh.clock.now());
+        let (bell_rang, readable) = poll(&bell, sock, wait);
+        if bell_rang {
+            bell.reset();
+        }
+        if readable {
+            let now = sh.clock.now();
+            sh.read_socket(now);
         }
     }
 
@@ -290,7 +294,12 @@ impl Shell {
         match self.stopping {
             None => false,
             Some(deadline) => {
-                now >= deadline || self.conn.as_ref().and_then(|c| c.link.as_ref()).is_none_or(|l| !l.pending())
+                now >= deadline
+                    || self
+                        .conn
+                        .as_ref()
+                        .and_then(|c| c.link.as_ref())
+                        .is_none_or(|l| !l.pending())
             }
         }
     }
@@ -298,7 +307,10 @@ impl Shell {
     fn next_deadline(&self) -> Instant {
         [
             self.sup.poll_timeout(),
-            self.conn.as_ref().and_then(|c| c.session.as_ref()).and_then(|s| s.poll_timeout()),
+            self.conn
+                .as_ref()
+                .and_then(|c| c.session.as_ref())
+                .and_then(|s| s.poll_timeout()),
             self.stop_at,
             self.stopping,
             match self.steady {
@@ -325,12 +337,18 @@ impl Shell {
         if let Some(s) = self.conn.as_mut().and_then(|c| c.session.as_mut()) {
             s.finish();
         }
-        if let Steady::Since { allocations, frames } = self.steady {
+        if let Steady::Since {
+            allocations,
+            frames,
+        } = self.steady
+        {
             let frames = self.summary.video_frames_sent.saturating_sub(frames);
             if frames > 0 {
                 let per = (crate::alloc_count::allocations() - allocations) as f64 / frames as f64;
                 self.summary.allocations_per_frame = Some(per);
-                log::info!("steady-state heap allocations per video frame: {per:.2} ({frames} frames)");
+                log::info!(
+                    "steady-state heap allocations per video frame: {per:.2} ({frames} frames)"
+                );
             }
         }
     }
@@ -338,7 +356,10 @@ impl Shell {
     fn handle_timeout(&mut self, now: Instant) {
         if let Steady::StartsAt(t) = self.steady {
             if now >= t {
-                self.steady = Steady::Since { allocations: crate::alloc_count::allocations(), frames: self.summary.video_frames_sent };
+                self.steady = Steady::Since {
+                    allocations: crate::alloc_count::allocations(),
+                    frames: self.summary.video_frames_sent,
+                };
             }
         }
         self.sup.handle_timeout(now);
@@ -384,10 +405,12 @@ impl Shell {
                     p.gop_frames,
                     p.bitrate_kbps
                 );
-                self.sup.handle_input(now, Input::VideoEncoderStarted { fell_back: false });
+                self.sup
+                    .handle_input(now, Input::VideoEncoderStarted { fell_back: false });
             }
             MediaMsg::VideoEncoderFailed(e) => {
-                self.sup.handle_input(now, Input::VideoEncoderFailed(e.clone()));
+                self.sup
+                    .handle_input(now, Input::VideoEncoderFailed(e.clone()));
                 self.fatal = Some(format!("video encoder: {e}"));
             }
             MediaMsg::AudioEncoderStarted { asc } => {
@@ -395,11 +418,18 @@ impl Shell {
                 self.sup.handle_input(now, Input::AudioEncoderStarted);
             }
             MediaMsg::AudioFailed(e) => {
-                self.sup.handle_input(now, Input::AudioEncoderFailed(e.clone()));
+                self.sup
+                    .handle_input(now, Input::AudioEncoderFailed(e.clone()));
                 self.fatal = Some(format!("audio: {e}"));
             }
             MediaMsg::Video(v) => {
-                self.meter.on_video(v.pts_us / 1000, v.data.len(), v.key, self.params.width, self.params.height);
+                self.meter.on_video(
+                    v.pts_us / 1000,
+                    v.data.len(),
+                    v.key,
+                    self.params.width,
+                    self.params.height,
+                );
                 if v.key {
                     if let Some((sps, pps)) = h264::parameter_sets(&v.data) {
                         let (s, p) = &mut self.param_sets;
@@ -427,14 +457,24 @@ impl Shell {
     /// Chunks `self.body` as one media message into a pooled buffer and queues it
     /// behind everything the session already produced.
     fn queue_media(&mut self, now: Instant, media: Media, ts: u32) -> bool {
-        let Some(c) = self.conn.as_mut() else { return false };
-        let (Some(s), Some(link)) = (c.session.as_mut(), c.link.as_mut()) else { return false };
+        let Some(c) = self.conn.as_mut() else {
+            return false;
+        };
+        let (Some(s), Some(link)) = (c.session.as_mut(), c.link.as_mut()) else {
+            return false;
+        };
         while let Some(t) = s.poll_transmit() {
-            link.push(WriteReq { bytes: t.bytes, queued_at: now });
+            link.push(WriteReq {
+                bytes: t.bytes,
+                queued_at: now,
+            });
         }
         let mut buf = self.pool.pop().unwrap_or_default();
         if s.write_media(media, ts, &self.body, &mut buf) {
-            link.push(WriteReq { bytes: buf, queued_at: now });
+            link.push(WriteReq {
+                bytes: buf,
+                queued_at: now,
+            });
             true
         } else {
             self.pool.push(buf);
@@ -443,7 +483,9 @@ impl Shell {
     }
 
     fn publishing(&mut self) -> Option<&mut Conn> {
-        self.conn.as_mut().filter(|c| c.session.as_ref().is_some_and(|s| s.is_publishing()))
+        self.conn
+            .as_mut()
+            .filter(|c| c.session.as_ref().is_some_and(|s| s.is_publishing()))
     }
 
     fn send_sequence_headers(&mut self, now: Instant, with_video: bool) {
@@ -473,12 +515,19 @@ impl Shell {
         };
         let Some(c) = self.publishing() else { return };
         // GOP-aware dropping when the queue backs up: skip to the next key frame
-        let age = c.link.as_ref().and_then(|l| l.oldest()).map_or(Duration::ZERO, |t| now.saturating_since(t));
+        let age = c
+            .link
+            .as_ref()
+            .and_then(|l| l.oldest())
+            .map_or(Duration::ZERO, |t| now.saturating_since(t));
         if key {
             c.skipping = false;
         } else if c.skipping || age > limit {
             if !c.skipping {
-                log::warn!("send queue {} ms old: dropping video until the next key frame", age.as_millis());
+                log::warn!(
+                    "send queue {} ms old: dropping video until the next key frame",
+                    age.as_millis()
+                );
                 c.skipping = true;
                 if let Some(v) = &video_ctl {
                     let _ = v.send(MediaCtl::ForceKey);
@@ -519,7 +568,8 @@ impl Shell {
         match ev {
             NetMsg::Connected(sock) => {
                 self.sup.handle_input(now, Input::Connected);
-                let timeout = Duration::from_millis(u64::from(self.cfg.network.handshake_timeout_ms));
+                let timeout =
+                    Duration::from_millis(u64::from(self.cfg.network.handshake_timeout_ms));
                 if let Some(c) = self.conn.as_mut() {
                     c._task = None;
                     c.link = Some(Link::new(sock));
@@ -534,27 +584,32 @@ impl Shell {
     fn read_socket(&mut self, now: Instant) {
         loop {
             let Some(c) = self.conn.as_mut() else { return };
-            let (Some(link), Some(s)) = (c.link.as_ref(), c.session.as_mut()) else { return };
+            let (Some(link), Some(s)) = (c.link.as_ref(), c.session.as_mut()) else {
+                return;
+            };
             match link.read(&mut self.read_buf) {
                 Ok(None) => return,
                 Ok(Some(0)) => {
                     s.handle_eof();
                     return;
                 }
-                Ok(Some(n)) => s.handle_input(&self.read_buf[..n]),
-                Err(e) => {
-                    let msg = self.cfg.url.redact(&format!("read: {e}"));
-                    return self.io_failed(now, msg);
-                }
+                Ok(Some(n)) => s.handle_input(now, &self.read_buf[..n]),
+                Err(e) => return self.io_failed(now, &format!("read: {e}")),
             }
         }
     }
 
-    fn io_failed(&mut self, now: Instant, msg: String) {
+    /// A socket call failed: the session classifies it (and the next drain reports it).
+    fn io_failed(&mut self, now: Instant, what: &str) {
         if self.stopping.is_some() {
-            self.close_conn();
-        } else {
-            self.fail(now, PushFailure::Io(msg));
+            return self.close_conn();
+        }
+        match self.conn.as_mut().and_then(|c| c.session.as_mut()) {
+            Some(s) => s.handle_io_error(now, what),
+            None => {
+                let what = self.cfg.url.redact(what);
+                self.fail(now, PushFailure::Io(what));
+            }
         }
     }
 
@@ -584,7 +639,14 @@ impl Shell {
         log::info!("connecting to {}", self.cfg.url);
         let timeout = Duration::from_millis(u64::from(self.cfg.network.connect_timeout_ms));
         let task = conn::spawn(id, &self.cfg.url, timeout, self.mb.clone());
-        self.conn = Some(Conn { id, _task: Some(task), link: None, session: None, base_us: None, skipping: false });
+        self.conn = Some(Conn {
+            id,
+            _task: Some(task),
+            link: None,
+            session: None,
+            base_us: None,
+            skipping: false,
+        });
     }
 
     /// Moves everything the core produced to where it goes, until nothing moves;
@@ -596,7 +658,10 @@ impl Shell {
             if let Some(c) = self.conn.as_mut() {
                 if let (Some(s), Some(link)) = (c.session.as_mut(), c.link.as_mut()) {
                     while let Some(t) = s.poll_transmit() {
-                        link.push(WriteReq { bytes: t.bytes, queued_at: now });
+                        link.push(WriteReq {
+                            bytes: t.bytes,
+                            queued_at: now,
+                        });
                     }
                     session_event = s.poll_event();
                 }
@@ -621,8 +686,18 @@ impl Shell {
                 moved = true;
                 match o {
                     Output::Status { code, detail } => {
-                        if code == StatusCode::OpenCameraFail && detail.as_deref().is_some_and(|d| d.contains("Permission denied")) {
-                            self.emit(now, Event::Error { err_code: 1001, err_msg: detail.clone().unwrap_or_default() });
+                        if code == StatusCode::OpenCameraFail
+                            && detail
+                                .as_deref()
+                                .is_some_and(|d| d.contains("Permission denied"))
+                        {
+                            self.emit(
+                                now,
+                                Event::Error {
+                                    err_code: 1001,
+                                    err_msg: detail.clone().unwrap_or_default(),
+                                },
+                            );
                         }
                         self.emit(now, Event::StateChange { code, detail });
                     }
@@ -634,17 +709,30 @@ impl Shell {
                 }
             }
             if !moved {
-                break;
+                self.write_socket(now);
+                // a write error leaves a failure in the session: report it now
+                if !self
+                    .conn
+                    .as_ref()
+                    .and_then(|c| c.session.as_ref())
+                    .is_some_and(|s| s.has_event())
+                {
+                    break;
+                }
             }
         }
-        self.write_socket(now);
     }
 
     fn write_socket(&mut self, now: Instant) {
-        let Some(link) = self.conn.as_mut().and_then(|c| c.link.as_mut()) else { return };
+        let Some(link) = self.conn.as_mut().and_then(|c| c.link.as_mut()) else {
+            return;
+        };
         let (meter, pool) = (&mut self.meter, &mut self.pool);
         let r = link.flush(|req| {
-            meter.on_sent(req.bytes.len(), now.saturating_since(req.queued_at).as_micros() as u64);
+            meter.on_sent(
+                req.bytes.len(),
+                now.saturating_since(req.queued_at).as_micros() as u64,
+            );
             if pool.len() < POOL_MAX {
                 let mut b = req.bytes;
                 b.clear();
@@ -652,8 +740,7 @@ impl Shell {
             }
         });
         if let Err(e) = r {
-            let msg = self.cfg.url.redact(&format!("write: {e}"));
-            self.io_failed(now, msg);
+            self.io_failed(now, &format!("write: {e}"));
         }
     }
 

@@ -130,8 +130,10 @@ fn rejected_by_nginx_is_3004() {
 
 #[test]
 fn reset_mid_stream_is_3005_and_it_publishes_again() {
-    let s = FaultServer::start(Fault::ResetAfterMedia(30));
-    let p = run_against(&format!("127.0.0.1:{}", s.port), 4.0);
+    // ~1.8 s of RTC media (20 video + 47 audio messages a second): past the
+    // 1 s after Publish.Start in which a reset counts as a rejection
+    let s = FaultServer::start(Fault::ResetAfterMedia(120));
+    let p = run_against(&format!("127.0.0.1:{}", s.port), 5.0);
     let codes = p.codes();
     let pushes = codes.iter().filter(|c| **c == 1002).count();
     assert!(pushes >= 2, "published again after the reset: {codes:?}");

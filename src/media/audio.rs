@@ -86,7 +86,9 @@ fn run(
             pcm.fill(0);
         }
         fed += frame as u64;
-        let mut out = recycle.try_recv().unwrap_or_else(|_| Vec::with_capacity(1024));
+        let mut out = recycle
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(1024));
         out.clear();
         if let Err(e) = enc.encode(&pcm, &mut out) {
             send(MediaMsg::AudioFailed(e));
@@ -101,6 +103,9 @@ fn run(
         produced += 1;
         let pts_us = start_us + first_sample * 1_000_000 / rate;
         // a full mailbox drops this frame (the loop is stuck; audio must not queue up)
-        let _ = mb.try_send(Msg::Media(MediaMsg::Audio(EncodedAudio { pts_us, data: out })));
+        let _ = mb.try_send(Msg::Media(MediaMsg::Audio(EncodedAudio {
+            pts_us,
+            data: out,
+        })));
     }
 }

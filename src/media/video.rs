@@ -119,7 +119,14 @@ fn run(
         if out.is_empty() {
             continue;
         }
-        if mb.try_send(Msg::Media(MediaMsg::Video(EncodedVideo { pts_us, key, data: out }))).is_err() {
+        if mb
+            .try_send(Msg::Media(MediaMsg::Video(EncodedVideo {
+                pts_us,
+                key,
+                data: out,
+            })))
+            .is_err()
+        {
             log::warn!("event loop busy: video frame dropped");
             force_key = true;
         }

@@ -17,8 +17,8 @@ use crate::shell::Msg;
 /// What a connect task reports.
 #[derive(Debug)]
 pub enum NetMsg {
-    /// TCP connected; the loop owns the socket from now on.
-    Connected(Async<TcpStream>),
+    /// TCP connected; the loop owns the (non-blocking) socket from now on.
+    Connected(TcpStream),
     /// DNS or TCP connect failed.
     ConnectFailed(PushFailure),
 }
@@ -29,8 +29,15 @@ pub fn spawn(id: u64, url: &PushUrl, timeout: Duration, mb: Arc<Mailbox>) -> smo
     let port = url.port;
     let shown = url.host_port();
     smol::spawn(async move {
+        let shown = shown;
         let ev = match connect(&host, port, &shown, timeout).await {
-            Ok(s) => NetMsg::Connected(s),
+            Ok(s) => match s
+                .into_inner()
+                .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            {
+                Ok(s) => NetMsg::Connected(s),
+                Err(e) => NetMsg::ConnectFailed(PushFailure::Connect(format!("{shown}: {e}"))),
+            },
             Err(f) => NetMsg::ConnectFailed(f),
         };
         let mut m = Msg::Net { conn: id, ev };
@@ -41,13 +48,25 @@ pub fn spawn(id: u64, url: &PushUrl, timeout: Duration, mb: Arc<Mailbox>) -> smo
     })
 }
 
-async fn connect(host: &str, port: u16, shown: &str, timeout: Duration) -> Result<Async<TcpStream>, PushFailure> {
+async fn connect(
+    host: &str,
+    port: u16,
+    shown: &str,
+    timeout: Duration,
+) -> Result<Async<TcpStream>, PushFailure> {
     let deadline = std::time::Instant::now() + timeout;
     let addrs: Vec<SocketAddr> = {
-        let lookup = async { smol::net::resolve((host, port)).await.map_err(|e| PushFailure::Dns(format!("{host}: {e}"))) };
+        let lookup = async {
+            smol::net::resolve((host, port))
+                .await
+                .map_err(|e| PushFailure::Dns(format!("{host}: {e}")))
+        };
         let expire = async {
             Timer::at(deadline).await;
-            Err(PushFailure::Dns(format!("{host}: no answer within {} ms", timeout.as_millis())))
+            Err(PushFailure::Dns(format!(
+                "{host}: no answer within {} ms",
+                timeout.as_millis()
+            )))
         };
         future::or(lookup, expire).await?
     };
@@ -56,7 +75,11 @@ async fn connect(host: &str, port: u16, shown: &str, timeout: Duration) -> Resul
     }
     let mut last = String::new();
     for a in addrs {
-        let attempt = async { Async::<TcpStream>::connect(a).await.map_err(|e| e.to_string()) };
+        let attempt = async {
+            Async::<TcpStream>::connect(a)
+                .await
+                .map_err(|e| e.to_string())
+        };
         let expire = async {
             Timer::at(deadline).await;
             Err(format!("timed out after {} ms", timeout.as_millis()))

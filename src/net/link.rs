@@ -7,7 +7,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 
 use livepush_core::time::Instant;
-use smol::Async;
 
 /// Bytes for the socket, written whole and in order.
 #[derive(Debug)]
@@ -20,16 +19,20 @@ pub struct WriteReq {
 
 /// A connected socket and its send queue.
 pub struct Link {
-    /// The socket (non-blocking, registered with the reactor).
-    pub sock: Async<TcpStream>,
+    /// The socket (non-blocking).
+    pub sock: TcpStream,
     queue: VecDeque<WriteReq>,
     offset: usize,
 }
 
 impl Link {
     /// Wraps a connected socket.
-    pub fn new(sock: Async<TcpStream>) -> Self {
-        Link { sock, queue: VecDeque::with_capacity(256), offset: 0 }
+    pub fn new(sock: TcpStream) -> Self {
+        Link {
+            sock,
+            queue: VecDeque::with_capacity(256),
+            offset: 0,
+        }
     }
 
     /// Queues a packet.
@@ -50,7 +53,7 @@ impl Link {
     /// Writes until the socket would block; `done` gets every packet written whole.
     pub fn flush(&mut self, mut done: impl FnMut(WriteReq)) -> std::io::Result<()> {
         while let Some(front) = self.queue.front() {
-            match (&*self.sock.get_ref()).write(&front.bytes[self.offset..]) {
+            match (&self.sock).write(&front.bytes[self.offset..]) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.offset += n;
@@ -72,7 +75,7 @@ impl Link {
     /// Reads what is there: `Ok(Some(0))` is EOF, `Ok(None)` nothing now.
     pub fn read(&self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
         loop {
-            match (&*self.sock.get_ref()).read(buf) {
+            match (&self.sock).read(buf) {
                 Ok(n) => return Ok(Some(n)),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

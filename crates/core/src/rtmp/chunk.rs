@@ -32,7 +32,10 @@ pub struct MediaChunkWriter {
 impl MediaChunkWriter {
     /// A writer for message stream `stream_id` with the connection's outbound chunk size.
     pub fn new(chunk_size: usize, stream_id: u32) -> Self {
-        MediaChunkWriter { chunk_size: chunk_size.max(1), stream_id }
+        MediaChunkWriter {
+            chunk_size: chunk_size.max(1),
+            stream_id,
+        }
     }
 
     /// Appends `body` as one message with timestamp `ts_ms` to `out`.
@@ -74,7 +77,10 @@ mod tests {
     fn golden_small_message() {
         let mut out = Vec::new();
         MediaChunkWriter::new(4096, 1).write(Media::Audio, 0x0102_03, &[0xaf, 1, 7], &mut out);
-        assert_eq!(out, [8, 0x01, 0x02, 0x03, 0, 0, 3, 8, 1, 0, 0, 0, 0xaf, 1, 7]);
+        assert_eq!(
+            out,
+            [8, 0x01, 0x02, 0x03, 0, 0, 3, 8, 1, 0, 0, 0, 0xaf, 1, 7]
+        );
     }
 
     #[test]
@@ -91,11 +97,20 @@ mod tests {
         let mut input: &[u8] = &out;
         while let Some(p) = de.get_next_message(input).unwrap() {
             input = &[];
-            got.push((p.type_id, p.message_stream_id, p.timestamp.value, p.data.to_vec()));
+            got.push((
+                p.type_id,
+                p.message_stream_id,
+                p.timestamp.value,
+                p.data.to_vec(),
+            ));
         }
         assert_eq!(
             got,
-            vec![(9, 5, 40, big.clone()), (8, 5, 41, vec![1, 2, 3]), (9, 5, 0x0123_4567, big[..300].to_vec())]
+            vec![
+                (9, 5, 40, big.clone()),
+                (8, 5, 41, vec![1, 2, 3]),
+                (9, 5, 0x0123_4567, big[..300].to_vec())
+            ]
         );
     }
 }

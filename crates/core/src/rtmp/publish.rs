@@ -70,7 +70,12 @@ pub struct PublishSession {
     shadow: Option<ChunkDeserializer>,
     media: Option<MediaChunkWriter>,
     publish_stream_id: Option<u32>,
+    publishing_since: Option<Instant>,
+    now: Instant,
 }
+
+/// A connection reset this soon after `NetStream.Publish.Start` counts as a rejection.
+pub const REJECT_WINDOW: Duration = Duration::from_secs(1);
 
 /// Outbound chunk size announced to the server (rml_rtmp sends the SetChunkSize).
 const CHUNK_SIZE: u32 = 4096;
@@ -91,6 +96,8 @@ impl PublishSession {
             shadow: Some(ChunkDeserializer::new()),
             media: None,
             publish_stream_id: None,
+            publishing_since: None,
+            now,
         };
         match s.handshake.generate_outbound_p0_and_p1() {
             Ok(b) => s.out.push_back(Transmit {
@@ -122,6 +129,11 @@ impl PublishSession {
         self.out.pop_front()
     }
 
+    /// Whether [`Self::poll_event`] has something.
+    pub fn has_event(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Next event.
     pub fn poll_event(&mut self) -> Option<PublishEvent> {
         self.events.pop_front()
@@ -140,6 +152,31 @@ impl PublishSession {
         }
     }
 
+    /// Reading or writing the socket failed (`what` names the call and the OS
+    /// error). A reset within [`REJECT_WINDOW`] of `NetStream.Publish.Start` is
+    /// the server dropping a publish it would not take (nginx-rtmp's `deny
+    /// publish` and `on_publish` rejections answer Publish.Start, then close
+    /// with our media unread, which resets the connection): 3004, not 3005.
+    pub fn handle_io_error(&mut self, now: Instant, what: &str) {
+        let what = self.url.redact(what);
+        let f = match self.phase {
+            Phase::Handshake => PushFailure::Handshake(what),
+            Phase::Connecting => PushFailure::Rejected(format!("{what} before publishing started")),
+            Phase::Publishing
+                if self
+                    .publishing_since
+                    .is_some_and(|t| now.saturating_since(t) < REJECT_WINDOW) =>
+            {
+                PushFailure::Rejected(format!(
+                    "{what} right after the server accepted the publish"
+                ))
+            }
+            Phase::Publishing => PushFailure::Io(what),
+            Phase::Done => return,
+        };
+        self.fail(f);
+    }
+
     /// The server closed the connection (read returned 0).
     pub fn handle_eof(&mut self) {
         let f = match self.phase {
@@ -153,8 +190,9 @@ impl PublishSession {
         self.fail(f);
     }
 
-    /// Bytes read from the socket.
-    pub fn handle_input(&mut self, data: &[u8]) {
+    /// Bytes read from the socket at `now`.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        self.now = now;
         self.bytes_in += data.len() as u64;
         match self.phase {
             Phase::Done => {}
@@ -192,7 +230,13 @@ impl PublishSession {
     /// Appends one FLV tag body as an RTMP audio/video message to `out`
     /// (no allocation). Returns false, writing nothing, unless publishing.
     /// The caller writes `out` after everything [`Self::poll_transmit`] gave.
-    pub fn write_media(&mut self, media: Media, ts_ms: u32, body: &[u8], out: &mut Vec<u8>) -> bool {
+    pub fn write_media(
+        &mut self,
+        media: Media,
+        ts_ms: u32,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
         match (self.phase, self.media) {
             (Phase::Publishing, Some(w)) => {
                 w.write(media, ts_ms, body, out);
@@ -245,7 +289,7 @@ impl PublishSession {
         self.absorb(Ok(initial));
         self.absorb(first.map(|x| vec![x]));
         if !leftover.is_empty() {
-            self.handle_input(leftover);
+            self.handle_input(self.now, leftover);
         }
     }
 
@@ -271,7 +315,10 @@ impl PublishSession {
             match r {
                 ClientSessionResult::OutboundResponse(p) => {
                     self.watch_outbound(&p.bytes);
-                    self.out.push_back(Transmit { bytes: p.bytes, droppable: p.can_be_dropped });
+                    self.out.push_back(Transmit {
+                        bytes: p.bytes,
+                        droppable: p.can_be_dropped,
+                    });
                 }
                 ClientSessionResult::RaisedEvent(e) => events.push(e),
                 ClientSessionResult::UnhandleableMessageReceived(_) => {}
@@ -299,11 +346,14 @@ impl PublishSession {
                 }
                 ClientSessionEvent::PublishRequestAccepted => {
                     let Some(id) = self.publish_stream_id else {
-                        self.fail(PushFailure::Handshake("publish accepted on an unknown stream".into()));
+                        self.fail(PushFailure::Handshake(
+                            "publish accepted on an unknown stream".into(),
+                        ));
                         return;
                     };
                     self.shadow = None;
                     self.media = Some(MediaChunkWriter::new(CHUNK_SIZE as usize, id));
+                    self.publishing_since = Some(self.now);
                     self.phase = Phase::Publishing;
                     self.deadline = None;
                     self.events.push_back(PublishEvent::Publishing);
@@ -341,7 +391,9 @@ impl PublishSession {
     /// While connecting, parses our own outbound chunks to learn on which
     /// message stream rml_rtmp sends `publish` (it keeps that id private).
     fn watch_outbound(&mut self, bytes: &[u8]) {
-        let Some(de) = self.shadow.as_mut() else { return };
+        let Some(de) = self.shadow.as_mut() else {
+            return;
+        };
         let mut input = bytes;
         while let Ok(Some(p)) = de.get_next_message(input) {
             input = &[];

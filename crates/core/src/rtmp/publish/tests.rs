@@ -120,7 +120,7 @@ fn pump(c: &mut PublishSession, s: &mut Server) -> Vec<PublishEvent> {
             moved = true;
             let back = s.feed(&t.bytes);
             if !back.is_empty() {
-                c.handle_input(&back);
+                c.handle_input(Instant::ZERO, &back);
             }
         }
         while let Some(e) = c.poll_event() {
@@ -208,7 +208,10 @@ fn rejected_publish_is_3004_without_the_key() {
     }
     assert!(!c.is_publishing());
     let mut out = Vec::new();
-    assert!(!c.write_media(Media::Audio, 0, &[1], &mut out), "no media unless publishing");
+    assert!(
+        !c.write_media(Media::Audio, 0, &[1], &mut out),
+        "no media unless publishing"
+    );
     assert!(out.is_empty());
 }
 
@@ -216,7 +219,7 @@ fn rejected_publish_is_3004_without_the_key() {
 fn garbage_handshake_is_3003() {
     let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
     let _ = c.poll_transmit().unwrap();
-    c.handle_input(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+    c.handle_input(Instant::ZERO, b"HTTP/1.1 400 Bad Request\r\n\r\n");
     match c.poll_event() {
         Some(PublishEvent::Failed(f)) => {
             assert_eq!(f.status(), crate::status::StatusCode::HandshakeFail)
@@ -240,7 +243,7 @@ fn eof_by_phase() {
     let t = c.poll_transmit().unwrap();
     let back = s.feed(&t.bytes);
     // feed only the server's S0+S1+S2 (3073 bytes): the handshake completes, publish pending
-    c.handle_input(&back[..3073]);
+    c.handle_input(Instant::ZERO, &back[..3073]);
     c.handle_eof();
     let ev: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
     assert_eq!(ev.len(), 1, "{ev:?}");
@@ -265,4 +268,24 @@ fn deadline_fails_a_silent_server_once() {
         c.poll_event().is_none(),
         "a finished session reports nothing more"
     );
+}
+
+#[test]
+fn a_reset_right_after_publish_start_is_a_rejection_later_a_read_write_failure() {
+    for (after_ms, want) in [
+        (200u64, crate::status::StatusCode::ServerDisconnect),
+        (1500, crate::status::StatusCode::ReadWriteFail),
+    ] {
+        let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+        let mut s = Server::new(Verdict::Accept);
+        assert_eq!(pump(&mut c, &mut s), vec![PublishEvent::Publishing]);
+        c.handle_io_error(
+            Instant::from_millis(after_ms),
+            "read: Connection reset by peer (os error 104)",
+        );
+        match c.poll_event() {
+            Some(PublishEvent::Failed(f)) => assert_eq!(f.status(), want, "{after_ms} ms: {f}"),
+            e => panic!("{e:?}"),
+        }
+    }
 }
