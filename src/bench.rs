@@ -127,7 +127,7 @@ pub fn run(seconds: u32, dir: &Path) -> Result<(), String> {
             r.peak_rss_mb,
             r.first_key_ms.map_or("-".into(), |m| format!("{m:.0} ms")),
             r.video_frames,
-            r.allocs_per_frame.map_or("-".into(), |a| format!("{a:.1}"))
+            r.allocs_per_frame.map_or("-".into(), |a| format!("{a:.2}"))
         );
     }
     let find = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix));

@@ -140,3 +140,52 @@ fn x264_without_the_feature_is_refused() {
         p.stderr
     );
 }
+
+/// Rate control: camera-like content (ffmpeg's testsrc2, raw I420 through the
+/// `file:` source) comes out near the configured bitrate.
+#[test]
+fn rate_control_holds_the_configured_bitrate() {
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let yuv = dir.path().join("in.yuv");
+    let ok = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=20",
+            "-frames:v",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "rawvideo",
+        ])
+        .arg(&yuv)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let r = Receiver::start(dir.path(), &[]);
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/rc\"\nmode = \"RTC\"\nmin-bitrate = 100\n[video]\ndevice = \"file:{}\"\nwidth = 320\nheight = 180\nbitrate = 300\n",
+        r.port,
+        yuv.display()
+    );
+    let p = push(dir.path(), &cfg, 8.0);
+    assert!(p.status.success(), "{}", p.stderr);
+    let out = r.out.clone();
+    r.finish(Duration::from_secs(10));
+    let probe = probe(&out);
+    let n = probe.video_packets.len();
+    let span = probe.video_packets[n - 1].0 - probe.video_packets[0].0;
+    let kbps = probe.video_bytes as f64 * 8.0 / 1000.0 / span;
+    eprintln!("video at {kbps:.0} kbps");
+    assert!(
+        (210.0..=390.0).contains(&kbps),
+        "video at {kbps:.0} kbps, configured 300 (±30%)"
+    );
+}

@@ -1,6 +1,10 @@
 //! Software H.264 with OpenH264 (bundled source, BSD): Constrained Baseline,
 //! no B-frames, fixed key-frame interval, bitrate rate control, no frame
 //! skipping (a skipped frame would be a hole in the stream's timeline).
+//! Complexity "low", and scene-change detection, adaptive quantisation and
+//! background detection off: together about 10% less CPU at 720p30 than with
+//! them on (measured with `livepush bench`), which a small board needs more
+//! than the small quality gain.
 
 use openh264::encoder::{
     BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode,
@@ -57,6 +61,8 @@ impl OpenH264 {
             .skip_frames(false)
             .complexity(Complexity::Low)
             .scene_change_detect(false)
+            .adaptive_quantization(false)
+            .background_detection(false)
             .num_threads(1);
         let enc = Encoder::with_api_config(OpenH264API::from_source(), cfg)
             .map_err(|e| format!("openh264: {e}"))?;

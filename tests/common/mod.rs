@@ -253,6 +253,8 @@ pub struct Probe {
     pub duration: f64,
     /// Video packet PTS (s) and key flags.
     pub video_packets: Vec<(f64, bool)>,
+    /// Bytes of all video packets.
+    pub video_bytes: u64,
     pub audio_packets: usize,
 }
 
@@ -260,7 +262,7 @@ pub fn probe(file: &Path) -> Probe {
     need("ffprobe");
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-print_format", "json", "-show_entries"])
-        .arg("format=duration:stream=index,codec_type,codec_name,profile,width,height,sample_rate,channels:packet=stream_index,pts_time,flags")
+        .arg("format=duration:stream=index,codec_type,codec_name,profile,width,height,sample_rate,channels:packet=stream_index,pts_time,flags,size")
         .arg(file)
         .output()
         .unwrap();
@@ -278,11 +280,13 @@ pub fn probe(file: &Path) -> Probe {
         .and_then(|s| s["index"].as_i64());
     let mut video_packets = Vec::new();
     let mut audio_packets = 0;
+    let mut video_bytes = 0;
     for p in v["packets"].as_array().cloned().unwrap_or_default() {
         let idx = p["stream_index"].as_i64();
         if idx == vidx {
             let pts: f64 = p["pts_time"].as_str().unwrap_or("0").parse().unwrap();
             video_packets.push((pts, p["flags"].as_str().unwrap_or("").starts_with('K')));
+            video_bytes += p["size"].as_str().unwrap_or("0").parse::<u64>().unwrap();
         } else {
             audio_packets += 1;
         }
@@ -296,6 +300,7 @@ pub fn probe(file: &Path) -> Probe {
         streams,
         duration,
         video_packets,
+        video_bytes,
         audio_packets,
     }
 }
