@@ -83,7 +83,7 @@ const POOL_MAX: usize = 256;
 struct Conn {
     id: u64,
     /// The connect task, until it delivered the socket.
-    _task: Option<smol::Task<()>>,
+    connecting: Option<smol::Task<()>>,
     link: Option<Link>,
     session: Option<PublishSession>,
     base_us: Option<u64>,
@@ -571,7 +571,7 @@ impl Shell {
                 let timeout =
                     Duration::from_millis(u64::from(self.cfg.network.handshake_timeout_ms));
                 if let Some(c) = self.conn.as_mut() {
-                    c._task = None;
+                    c.connecting = None;
                     c.link = Some(Link::new(sock));
                     c.session = Some(PublishSession::new(self.cfg.url.clone(), now, timeout));
                 }
@@ -641,7 +641,7 @@ impl Shell {
         let task = conn::spawn(id, &self.cfg.url, timeout, self.mb.clone());
         self.conn = Some(Conn {
             id,
-            _task: Some(task),
+            connecting: Some(task),
             link: None,
             session: None,
             base_us: None,
