@@ -38,6 +38,7 @@ pub fn run(seconds: f64, out: &str, mode: &str) -> Result<String, String> {
     let summary = shell::run(RunOptions {
         config: parsed.config,
         stop_after: Some(Duration::from_secs_f64(seconds)),
+        report_allocations: false,
         events: EventWriter::Stdout,
     })?;
     let rec = recv

@@ -207,6 +207,7 @@ fn run(r: &RunCmd) -> ExitCode {
     let opts = shell::RunOptions {
         config: parsed.config,
         stop_after: r.seconds.map(Duration::from_secs_f64),
+        report_allocations: true,
         events,
     };
     match shell::run(opts) {

@@ -71,6 +71,9 @@ pub struct RunOptions {
     pub stop_after: Option<Duration>,
     /// Event sink.
     pub events: EventWriter,
+    /// Log heap allocations per video frame at the stop (meaningless when
+    /// something else, like the demo's receiver, shares the process).
+    pub report_allocations: bool,
 }
 
 /// Time allowed to flush the last packets when stopping.
@@ -122,6 +125,7 @@ struct Shell {
     fatal: Option<String>,
     summary: Summary,
     steady: Steady,
+    report_allocations: bool,
 }
 
 /// Waits in ppoll(2) for the doorbell, the socket (readable; writable when
@@ -232,6 +236,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         fatal: None,
         summary: Summary::default(),
         steady: Steady::Off,
+        report_allocations: opts.report_allocations,
     };
 
     loop {
@@ -337,11 +342,15 @@ impl Shell {
         if let Some(s) = self.conn.as_mut().and_then(|c| c.session.as_mut()) {
             s.finish();
         }
-        if let Steady::Since {
-            allocations,
-            frames,
-        } = self.steady
+        if let (
+            true,
+            Steady::Since {
+                allocations,
+                frames,
+            },
+        ) = (self.report_allocations, &self.steady)
         {
+            let (allocations, frames) = (*allocations, *frames);
             let frames = self.summary.video_frames_sent.saturating_sub(frames);
             if frames > 0 {
                 let per = (crate::alloc_count::allocations() - allocations) as f64 / frames as f64;
