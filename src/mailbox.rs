@@ -79,6 +79,11 @@ impl Mailbox {
         self.queue.close();
     }
 
+    /// Whether the loop is gone.
+    pub fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+
     fn ring(&self) {
         let one: u64 = 1;
         // SAFETY: writing 8 bytes from a u64 to our eventfd.

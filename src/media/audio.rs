@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use smol::channel::Receiver;
 
-use super::{sleep_until, EncodedAudio, MediaCtl, MediaMsg};
+use super::{sleep_until, take_commands, EncodedAudio, MediaCtl, MediaMsg};
 use crate::hw::aac::FdkAac;
 use crate::hw::synthetic::AudioSource;
 use crate::hw::AudioEncoder;
@@ -71,12 +71,8 @@ fn run(
     loop {
         // the chunk is complete once its last sample has been "captured"
         sleep_until(start + Duration::from_micros((fed + frame as u64) * 1_000_000 / rate));
-        loop {
-            match ctl.try_recv() {
-                Ok(MediaCtl::ForceKey) => {}
-                Ok(MediaCtl::Stop) | Err(mpsc::TryRecvError::Disconnected) => return,
-                Err(mpsc::TryRecvError::Empty) => break,
-            }
+        if take_commands(&ctl).is_none() {
+            return;
         }
         if let Err(e) = source.next(&mut pcm) {
             send(MediaMsg::AudioFailed(e));

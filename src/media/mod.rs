@@ -64,6 +64,20 @@ pub enum MediaCtl {
     Stop,
 }
 
+/// Takes every pending command. `None`: the thread must end; else whether a
+/// key frame was asked for.
+pub(crate) fn take_commands(ctl: &std::sync::mpsc::Receiver<MediaCtl>) -> Option<bool> {
+    use std::sync::mpsc::TryRecvError;
+    let mut key = false;
+    loop {
+        match ctl.try_recv() {
+            Ok(MediaCtl::ForceKey) => key = true,
+            Ok(MediaCtl::Stop) | Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => return Some(key),
+        }
+    }
+}
+
 /// Sleeps until `deadline` on the monotonic clock.
 pub(crate) fn sleep_until(deadline: std::time::Instant) {
     let now = std::time::Instant::now();

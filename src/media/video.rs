@@ -11,7 +11,7 @@ use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
 
 use smol::channel::Receiver;
 
-use super::{sleep_until, EncodedVideo, MediaCtl, MediaMsg};
+use super::{sleep_until, take_commands, EncodedVideo, MediaCtl, MediaMsg};
 use crate::hw::synthetic::VideoSource;
 use crate::hw::{VideoEncoder, I420};
 use crate::mailbox::Mailbox;
@@ -63,12 +63,9 @@ fn run(
     loop {
         let due = start + Duration::from_micros((index as f64 * frame_us) as u64);
         sleep_until(due);
-        loop {
-            match ctl.try_recv() {
-                Ok(MediaCtl::ForceKey) => force_key = true,
-                Ok(MediaCtl::Stop) | Err(mpsc::TryRecvError::Disconnected) => return,
-                Err(mpsc::TryRecvError::Empty) => break,
-            }
+        match take_commands(&ctl) {
+            None => return,
+            Some(k) => force_key |= k,
         }
         // fallen more than a frame behind: skip ahead to stay live
         let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
@@ -127,6 +124,9 @@ fn run(
             })))
             .is_err()
         {
+            if mb.is_closed() {
+                return;
+            }
             log::warn!("event loop busy: video frame dropped");
             force_key = true;
         }
