@@ -28,3 +28,4 @@ pub mod status;
 pub mod supervisor;
 pub mod synth;
 pub mod time;
+pub mod video;

@@ -1,0 +1,6 @@
+//! Camera-side video logic that needs no device: choosing a capture mode from
+//! what a camera offers ([`negotiate`]) and turning captured pictures into the
+//! encoder's I420 at the output size ([`convert`]).
+
+pub mod convert;
+pub mod negotiate;
