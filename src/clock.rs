@@ -3,6 +3,18 @@
 
 use livepush_core::time::Instant;
 
+/// CLOCK_MONOTONIC now, in µs: the clock V4L2 buffer timestamps use (and
+/// std's `Instant`).
+pub fn monotonic_us() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
+
 /// Maps std instants to core instants.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {

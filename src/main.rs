@@ -36,6 +36,28 @@ enum Cmd {
     Receive(ReceiveCmd),
     Demo(DemoCmd),
     Bench(BenchCmd),
+    MicCheck(MicCheckCmd),
+}
+
+/// Record from an ALSA capture PCM (field check of a microphone): raw s16le to a file.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "mic-check")]
+struct MicCheckCmd {
+    /// ALSA PCM name, e.g. default or hw:1,0
+    #[argh(option, default = "String::from(\"default\")")]
+    device: String,
+    /// sample rate (default 48000)
+    #[argh(option, default = "48000")]
+    rate: u32,
+    /// channels (default 2)
+    #[argh(option, default = "2")]
+    channels: u8,
+    /// frames to record (default 48000)
+    #[argh(option, default = "48000")]
+    frames: usize,
+    /// raw s16le output file (default: none, only the summary)
+    #[argh(option)]
+    out: Option<String>,
 }
 
 /// Benchmark livepush against GStreamer and ffmpeg on the same input (prints a table).
@@ -113,6 +135,7 @@ fn main() -> ExitCode {
         Cmd::CheckConfig(c) => check_config(&c.file),
         Cmd::Run(r) => run(&r),
         Cmd::Receive(r) => receive(&r),
+        Cmd::MicCheck(m) => mic_check(&m),
         Cmd::Bench(b) => match bench::run(
             b.seconds,
             &b.dir.map(Into::into).unwrap_or_else(bench::default_dir),
@@ -288,4 +311,52 @@ fn receive(r: &ReceiveCmd) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn mic_check(m: &MicCheckCmd) -> ExitCode {
+    let mut mic = match hw::alsa::Mic::open(&m.device, m.rate, m.channels, 1024) {
+        Ok(mic) => mic,
+        Err(
+            hw::alsa::MicError::Open { msg, .. }
+            | hw::alsa::MicError::Rate { msg }
+            | hw::alsa::MicError::Other(msg),
+        ) => {
+            eprintln!("livepush mic-check: {msg}");
+            return ExitCode::from(1);
+        }
+    };
+    let ch = usize::from(m.channels);
+    let mut buf = vec![0i16; 1024 * ch];
+    let mut all: Vec<u8> = Vec::new();
+    let (mut got, mut overruns, mut peak) = (0usize, 0u32, 0u16);
+    while got < m.frames {
+        let n = (m.frames - got).min(1024);
+        match mic.read(&mut buf[..n * ch]) {
+            Ok(hw::alsa::Read::Full) => {}
+            Ok(hw::alsa::Read::Overrun(_)) => overruns += 1,
+            Err(e) => {
+                eprintln!("livepush mic-check: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        peak = buf[..n * ch]
+            .iter()
+            .map(|s| s.unsigned_abs())
+            .fold(peak, u16::max);
+        if m.out.is_some() {
+            all.extend(buf[..n * ch].iter().flat_map(|s| s.to_le_bytes()));
+        }
+        got += n;
+    }
+    if let Some(path) = &m.out {
+        if let Err(e) = std::fs::write(path, &all) {
+            eprintln!("livepush mic-check: {path}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    eprintln!(
+        "mic-check: {got} frames from {:?} at {} Hz, {} ch; peak {peak}; {overruns} overruns",
+        m.device, m.rate, m.channels
+    );
+    ExitCode::SUCCESS
 }

@@ -21,7 +21,6 @@ use livepush_core::netstatus::NetStatusMeter;
 use livepush_core::rtmp::chunk::Media;
 use livepush_core::rtmp::failure::PushFailure;
 use livepush_core::rtmp::publish::{PublishEvent, PublishSession};
-use livepush_core::status::StatusCode;
 use livepush_core::supervisor::{self, Input, Output, Supervisor};
 use livepush_core::time::Instant;
 use rml_rtmp::sessions::StreamMetadata;
@@ -198,6 +197,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         let (c, r) = mpsc::channel();
         let h = media::video::spawn(
             cfg.video.device.clone(),
+            cfg.auto_focus,
             cfg.video.encoder,
             params,
             clock.origin(),
@@ -399,9 +399,19 @@ impl Shell {
     fn on_media(&mut self, now: Instant, m: MediaMsg) {
         match m {
             MediaMsg::CameraOpened => self.sup.handle_input(now, Input::CameraOpened),
-            MediaMsg::CameraFailed(e) => {
-                self.sup.handle_input(now, Input::CameraFailed(e.clone()));
-                self.fatal = Some(format!("camera: {e}"));
+            MediaMsg::Device { input, fatal } => {
+                if fatal {
+                    self.fatal = Some(match &input {
+                        Input::CameraFailed(m)
+                        | Input::CameraPermission(m)
+                        | Input::CameraMode(m) => format!("camera: {m}"),
+                        Input::MicFailed(m) | Input::MicPermission(m) | Input::MicRate(m) => {
+                            format!("microphone: {m}")
+                        }
+                        other => format!("{other:?}"),
+                    });
+                }
+                self.sup.handle_input(now, input);
             }
             MediaMsg::FirstFrame => self.sup.handle_input(now, Input::FirstFrame),
             MediaMsg::VideoEncoderStarted { backend } => {
@@ -695,20 +705,10 @@ impl Shell {
                 moved = true;
                 match o {
                     Output::Status { code, detail } => {
-                        if code == StatusCode::OpenCameraFail
-                            && detail
-                                .as_deref()
-                                .is_some_and(|d| d.contains("Permission denied"))
-                        {
-                            self.emit(
-                                now,
-                                Event::Error {
-                                    err_code: 1001,
-                                    err_msg: detail.clone().unwrap_or_default(),
-                                },
-                            );
-                        }
-                        self.emit(now, Event::StateChange { code, detail });
+                        self.emit(now, Event::StateChange { code, detail })
+                    }
+                    Output::Error { err_code, err_msg } => {
+                        self.emit(now, Event::Error { err_code, err_msg })
                     }
                     Output::Connect => {
                         if self.stopping.is_none() {

@@ -81,16 +81,12 @@ fn check_config_prints_every_error_with_position() {
 fn run_refuses_bad_and_unsupported_configs_before_starting() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("c.toml");
-    std::fs::write(
-        &f,
-        "url = \"rtmp://127.0.0.1:1/live/k\"\n[video]\ndevice = \"/dev/video0\"\n",
-    )
-    .unwrap();
+    std::fs::write(&f, "url = \"rtmps://127.0.0.1:1/live/k\"\n").unwrap();
     let (code, out, err) = livepush(&["run", "--config", f.to_str().unwrap(), "--seconds", "5"]);
     assert_eq!(code, 2, "{err}");
     assert!(out.is_empty(), "no events: nothing started: {out}");
     assert!(
-        err.contains("key `video.device`: not yet supported: V4L2 camera capture"),
+        err.contains("key `url`: not yet supported: rtmps://"),
         "{err}"
     );
     std::fs::write(
@@ -119,4 +115,89 @@ fn help_names_every_command() {
     }
     let (code, _, _) = livepush(&["frobnicate"]);
     assert_ne!(code, 0);
+}
+
+#[test]
+fn a_missing_camera_is_1301_naming_the_device_and_nothing_is_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(
+        &f,
+        "url = \"rtmp://127.0.0.1:1/live/k\"\n[video]\ndevice = \"/dev/video-none\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = livepush(&["run", "--config", f.to_str().unwrap(), "--seconds", "5"]);
+    assert_eq!(code, 1, "{err}");
+    let ev: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let fail = ev
+        .iter()
+        .find(|e| e["code"] == -1301)
+        .unwrap_or_else(|| panic!("no -1301: {out}"));
+    assert!(
+        fail["detail"].as_str().unwrap().contains("/dev/video-none"),
+        "{out}"
+    );
+    assert!(
+        !ev.iter().any(|e| e["code"] == 1001),
+        "no connection without a camera: {out}"
+    );
+    assert!(err.contains("camera: /dev/video-none"), "{err}");
+}
+
+#[test]
+fn mic_check_records_an_alsa_pcm_bit_exact() {
+    // alsa-lib's file plugin: capture returns the bytes of `infile` (not paced)
+    let dir = tempfile::tempdir().unwrap();
+    let tone: Vec<u8> = (0..48000 * 2 * 2).map(|i| (i * 7 % 251) as u8).collect();
+    let infile = dir.path().join("in.raw");
+    std::fs::write(&infile, &tone).unwrap();
+    let asoundrc = dir.path().join("asoundrc");
+    std::fs::write(
+        &asoundrc,
+        format!("pcm.filecap {{ type file slave.pcm \"nullpcm\" file \"/dev/null\" infile \"{}\" format \"raw\" }}\npcm.nullpcm {{ type null }}\n", infile.display()),
+    )
+    .unwrap();
+    let out = dir.path().join("out.raw");
+    let o = Command::new(bin())
+        .args([
+            "mic-check",
+            "--device",
+            "filecap",
+            "--rate",
+            "48000",
+            "--channels",
+            "2",
+            "--frames",
+            "24000",
+            "--out",
+        ])
+        .arg(&out)
+        .env(
+            "ALSA_CONFIG_PATH",
+            format!("/usr/share/alsa/alsa.conf:{}", asoundrc.display()),
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let got = std::fs::read(&out).unwrap();
+    assert_eq!(got.len(), 24000 * 4);
+    assert!(
+        got == tone[..got.len()],
+        "capture differs from the file's samples"
+    );
+    // a PCM that does not exist is named in the error
+    let o = Command::new(bin())
+        .args(["mic-check", "--device", "nosuchpcm", "--frames", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ALSA PCM \"nosuchpcm\""),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -3,8 +3,10 @@
 //! V4L2, ALSA and the hardware encoders arrive here with their issues.
 
 pub mod aac;
+pub mod alsa;
 pub mod openh264;
 pub mod synthetic;
+pub mod v4l2;
 #[cfg(feature = "x264")]
 pub mod x264;
 

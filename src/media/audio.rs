@@ -5,13 +5,15 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use livepush_core::config::AudioConfig;
+use livepush_core::config::{AudioConfig, AudioDevice};
+use livepush_core::supervisor::Input;
 use std::sync::Arc;
 
 use smol::channel::Receiver;
 
 use super::{sleep_until, take_commands, EncodedAudio, MediaCtl, MediaMsg};
 use crate::hw::aac::FdkAac;
+use crate::hw::alsa::{Mic, MicError, Read};
 use crate::hw::synthetic::AudioSource;
 use crate::hw::AudioEncoder;
 use crate::mailbox::Mailbox;
@@ -41,17 +43,18 @@ fn run(
     recycle: Receiver<Vec<u8>>,
 ) {
     let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
-    let mut source = match AudioSource::open(&cfg) {
-        Ok(s) => s,
+    let mut enc = match FdkAac::new(cfg.sample_rate, cfg.channels, cfg.bitrate) {
+        Ok(e) => e,
         Err(e) => {
             send(MediaMsg::AudioFailed(e));
             return;
         }
     };
-    let mut enc = match FdkAac::new(cfg.sample_rate, cfg.channels, cfg.bitrate) {
-        Ok(e) => e,
-        Err(e) => {
-            send(MediaMsg::AudioFailed(e));
+    let frame = enc.frame_samples();
+    let mut source = match Source::open(&cfg, frame) {
+        Ok(s) => s,
+        Err(input) => {
+            send(MediaMsg::Device { input, fatal: true });
             return;
         }
     };
@@ -60,7 +63,6 @@ fn run(
     }) {
         return;
     }
-    let frame = enc.frame_samples();
     let rate = u64::from(cfg.sample_rate);
     let mut pcm = vec![0i16; frame * usize::from(cfg.channels)];
     let start = Instant::now();
@@ -68,18 +70,50 @@ fn run(
     log::debug!("aac encoder delay {} samples", enc.delay_samples());
     let mut fed: u64 = 0; // samples per channel given to the encoder
     let mut produced: u64 = 0; // frames that came out
+    let mut silence_owed: u64 = 0; // frames lost to an overrun, to be filled with silence
     loop {
-        // the chunk is complete once its last sample has been "captured"
-        sleep_until(start + Duration::from_micros((fed + frame as u64) * 1_000_000 / rate));
         if take_commands(&ctl).is_none() {
             return;
         }
-        if let Err(e) = source.next(&mut pcm) {
-            send(MediaMsg::AudioFailed(e));
-            return;
-        }
-        if muted {
+        if silence_owed >= frame as u64 {
+            // keep the timeline whole after an overrun: silence of the lost length
+            silence_owed -= frame as u64;
             pcm.fill(0);
+        } else {
+            match &mut source {
+                Source::Synthetic(s) => {
+                    // the chunk is complete once its last sample has been "captured"
+                    sleep_until(
+                        start + Duration::from_micros((fed + frame as u64) * 1_000_000 / rate),
+                    );
+                    if let Err(e) = s.next(&mut pcm) {
+                        send(MediaMsg::Device {
+                            input: Input::MicFailed(e),
+                            fatal: true,
+                        });
+                        return;
+                    }
+                }
+                Source::Mic(m) => match m.read(&mut pcm) {
+                    Ok(Read::Full) => {}
+                    Ok(Read::Overrun(lost)) => {
+                        log::warn!(
+                            "microphone overrun: about {lost} frames lost, filled with silence"
+                        );
+                        silence_owed += lost;
+                    }
+                    Err(e) => {
+                        send(MediaMsg::Device {
+                            input: Input::MicFailed(e),
+                            fatal: true,
+                        });
+                        return;
+                    }
+                },
+            }
+            if muted {
+                pcm.fill(0);
+            }
         }
         fed += frame as u64;
         let mut out = recycle
@@ -94,7 +128,7 @@ fn run(
             continue;
         }
         // frames are stamped by their count; the encoder's priming delay
-        // (`delay`, ~2048 samples) is a constant offset, documented in README
+        // (~2048 samples) is a constant offset, documented in README
         let first_sample = produced * frame as u64;
         produced += 1;
         let pts_us = start_us + first_sample * 1_000_000 / rate;
@@ -103,5 +137,33 @@ fn run(
             pts_us,
             data: out,
         })));
+    }
+}
+
+/// Where samples come from.
+enum Source {
+    /// Sine or raw file, paced by this thread.
+    Synthetic(AudioSource),
+    /// An ALSA PCM, paced by the hardware.
+    Mic(Mic),
+}
+
+impl Source {
+    fn open(cfg: &AudioConfig, frame: usize) -> Result<Self, Input> {
+        match &cfg.device {
+            AudioDevice::Alsa(name) => Mic::open(name, cfg.sample_rate, cfg.channels, frame)
+                .map(Source::Mic)
+                .map_err(|e| match e {
+                    MicError::Open {
+                        msg,
+                        permission: true,
+                    } => Input::MicPermission(msg),
+                    MicError::Open { msg, .. } | MicError::Other(msg) => Input::MicFailed(msg),
+                    MicError::Rate { msg } => Input::MicRate(msg),
+                }),
+            _ => AudioSource::open(cfg)
+                .map(Source::Synthetic)
+                .map_err(Input::MicFailed),
+        }
     }
 }

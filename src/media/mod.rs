@@ -11,8 +11,14 @@ pub mod video;
 pub enum MediaMsg {
     /// The camera (synthetic source) opened at this size.
     CameraOpened,
-    /// The camera could not be opened.
-    CameraFailed(String),
+    /// A device fact for the supervisor (open failures, mode, lost device);
+    /// `fatal`: the thread has ended.
+    Device {
+        /// The fact.
+        input: livepush_core::supervisor::Input,
+        /// The thread ended with it.
+        fatal: bool,
+    },
     /// The first picture was captured.
     FirstFrame,
     /// The video encoder runs.
@@ -29,7 +35,7 @@ pub enum MediaMsg {
         /// AudioSpecificConfig.
         asc: Vec<u8>,
     },
-    /// The audio source or encoder failed.
+    /// The audio encoder failed (-1304).
     AudioFailed(String),
     /// One raw AAC frame.
     Audio(EncodedAudio),

@@ -13,13 +13,16 @@ use smol::channel::Receiver;
 
 use super::{sleep_until, take_commands, EncodedVideo, MediaCtl, MediaMsg};
 use crate::hw::synthetic::VideoSource;
+use crate::hw::v4l2::{Camera, CameraError};
 use crate::hw::{VideoEncoder, I420};
 use crate::mailbox::Mailbox;
 use crate::shell::Msg;
+use livepush_core::supervisor::Input;
 
 /// Starts the video thread.
 pub fn spawn(
     device: VideoDevice,
+    auto_focus: bool,
     encoder_choice: EncoderChoice,
     p: VideoParams,
     origin: Instant,
@@ -29,12 +32,60 @@ pub fn spawn(
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("video".into())
-        .spawn(move || run(device, encoder_choice, p, origin, mb, ctl, recycle))
+        .spawn(move || {
+            run(
+                device,
+                auto_focus,
+                encoder_choice,
+                p,
+                origin,
+                mb,
+                ctl,
+                recycle,
+            )
+        })
         .expect("spawn video thread")
+}
+
+/// Where pictures come from.
+enum Source {
+    /// Test pattern or raw file, paced by this thread.
+    Synthetic(VideoSource),
+    /// A V4L2 camera, paced by the driver.
+    Camera(Camera),
+}
+
+impl Source {
+    fn open(device: &VideoDevice, p: &VideoParams, auto_focus: bool) -> Result<Self, Input> {
+        match device {
+            VideoDevice::V4l2(spec) => Camera::open(spec, p.width, p.height, p.fps, auto_focus)
+                .map(Source::Camera)
+                .map_err(camera_input),
+            other => VideoSource::open(other, p.width, p.height)
+                .map(Source::Synthetic)
+                .map_err(Input::CameraFailed),
+        }
+    }
+
+    fn paced_here(&self) -> bool {
+        matches!(self, Source::Synthetic(_))
+    }
+}
+
+fn camera_input(e: CameraError) -> Input {
+    match e {
+        CameraError::Open {
+            msg,
+            permission: true,
+        } => Input::CameraPermission(msg),
+        CameraError::Open { msg, .. } | CameraError::Lost(msg) => Input::CameraFailed(msg),
+        CameraError::Mode(msg) => Input::CameraMode(msg),
+    }
 }
 
 fn run(
     device: VideoDevice,
+    auto_focus: bool,
     encoder_choice: EncoderChoice,
     p: VideoParams,
     origin: Instant,
@@ -43,41 +94,91 @@ fn run(
     recycle: Receiver<Vec<u8>>,
 ) {
     let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
-    let mut source = match VideoSource::open(&device, p.width, p.height) {
+    let mut source = match Source::open(&device, &p, auto_focus) {
         Ok(s) => s,
-        Err(e) => {
-            send(MediaMsg::CameraFailed(e));
+        Err(input) => {
+            send(MediaMsg::Device { input, fatal: true });
             return;
         }
     };
+    if let Source::Camera(c) = &source {
+        let m = c.mode();
+        log::info!(
+            "camera {}: {}x{} {}, auto focus {}",
+            c.path(),
+            m.width,
+            m.height,
+            String::from_utf8_lossy(&m.format.fourcc()),
+            if c.auto_focus {
+                "on"
+            } else {
+                "not available (or off)"
+            }
+        );
+    }
     if !send(MediaMsg::CameraOpened) {
         return;
+    }
+    if let Source::Camera(c) = &source {
+        let m = c.mode();
+        if m.adjusted(p.width, p.height) {
+            let detail = format!(
+                "camera gives {}x{}, scaled/cropped to {}x{}",
+                m.width, m.height, p.width, p.height
+            );
+            send(MediaMsg::Device {
+                input: Input::ResolutionAdjusted(detail),
+                fatal: false,
+            });
+        }
     }
     let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];
     let frame_us = 1_000_000f64 / f64::from(p.fps);
     let start = Instant::now();
     let start_us = start.duration_since(origin).as_micros() as u64;
+    let origin_mono_us =
+        crate::clock::monotonic_us().saturating_sub(origin.elapsed().as_micros() as u64);
     let mut encoder: Option<Box<dyn VideoEncoder>> = None;
     let mut force_key = false;
     let mut index: u64 = 0;
     loop {
         let due = start + Duration::from_micros((index as f64 * frame_us) as u64);
-        sleep_until(due);
+        if source.paced_here() {
+            sleep_until(due);
+        }
         match take_commands(&ctl) {
             None => return,
             Some(k) => force_key |= k,
         }
-        // fallen more than a frame behind: skip ahead to stay live
-        let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
-        if late > frame_us * 2.0 {
-            index += (late / frame_us) as u64;
-            force_key = true;
-            continue;
-        }
-        if let Err(e) = source.next(index, &mut picture) {
-            send(MediaMsg::CameraFailed(e));
-            return;
-        }
+        let pts_us = match &mut source {
+            Source::Synthetic(s) => {
+                // fallen more than a frame behind: skip ahead to stay live
+                let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
+                if late > frame_us * 2.0 {
+                    index += (late / frame_us) as u64;
+                    force_key = true;
+                    continue;
+                }
+                if let Err(e) = s.next(index, &mut picture) {
+                    send(MediaMsg::Device {
+                        input: Input::CameraFailed(e),
+                        fatal: true,
+                    });
+                    return;
+                }
+                start_us + (index as f64 * frame_us) as u64
+            }
+            Source::Camera(c) => match c.next(&mut picture, p.width, p.height) {
+                Ok(mono_us) => mono_us.saturating_sub(origin_mono_us),
+                Err(e) => {
+                    send(MediaMsg::Device {
+                        input: camera_input(e),
+                        fatal: true,
+                    });
+                    return;
+                }
+            },
+        };
         if encoder.is_none() {
             if index == 0 && !send(MediaMsg::FirstFrame) {
                 return;
@@ -111,7 +212,6 @@ fn run(
                 return;
             }
         };
-        let pts_us = start_us + (index as f64 * frame_us) as u64;
         index += 1;
         if out.is_empty() {
             continue;

@@ -197,14 +197,6 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             false,
         );
     }
-    if let Some((_, s)) = auto_focus {
-        cx.notice(
-            "auto-focus",
-            s,
-            "applies to V4L2 cameras, which are not built yet",
-            false,
-        );
-    }
     for (key, v) in [("beauty", beauty), ("whiteness", whiteness)] {
         if let Some((n, s)) = v {
             if n > 0 {
@@ -261,16 +253,10 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
                 VideoDevice::TestPattern
             } else if let Some(p) = d.strip_prefix("file:") {
                 VideoDevice::RawFile(p.to_string())
-            } else if d.starts_with('/') {
-                cx.notice(
-                    "video.device",
-                    s,
-                    "V4L2 camera capture is not built yet",
-                    true,
-                );
+            } else if d.starts_with('/') || d.starts_with("card:") {
                 VideoDevice::V4l2(d)
             } else {
-                cx.error("video.device", s, format!("must be \"test-pattern\", \"file:PATH\" or a V4L2 device path like /dev/video0, got {d:?}"));
+                cx.error("video.device", s, format!("must be \"test-pattern\", \"file:PATH\", a V4L2 device path like /dev/video0 or /dev/v4l/by-id/..., or \"card:NAME\", got {d:?}"));
                 VideoDevice::TestPattern
             };
         }
@@ -347,12 +333,6 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
                 );
                 AudioDevice::Sine
             } else {
-                cx.notice(
-                    "audio.device",
-                    s,
-                    "ALSA microphone capture is not built yet",
-                    true,
-                );
                 AudioDevice::Alsa(d)
             };
         }
@@ -761,8 +741,6 @@ mod tests {
                 ("autopush", false),
                 ("beauty", false),
                 ("waiting-image", false),
-                ("video.device", true),
-                ("audio.device", true),
             ]
         );
         assert_eq!(
@@ -782,6 +760,26 @@ mod tests {
                 "line 2, column 21: key `waiting-image-md5`: must be 32 hexadecimal digits",
                 "line 4, column 15: key `audio.sample-rate`: 22050 Hz is not supported: use 48000 or 44100",
             ]
+        );
+    }
+
+    #[test]
+    fn devices_by_path_card_name_and_alsa_name() {
+        let p = parse("url = \"rtmp://h/a/k\"\n[video]\ndevice = \"card:vivid\"\n[audio]\ndevice = \"hw:Loopback,1,0\"\n").unwrap();
+        assert_eq!(
+            p.config.video.device,
+            VideoDevice::V4l2("card:vivid".into())
+        );
+        assert_eq!(
+            p.config.audio.device,
+            AudioDevice::Alsa("hw:Loopback,1,0".into())
+        );
+        assert!(p.notices.is_empty(), "{:?}", p.notices);
+        let e = errors("url = \"rtmp://h/a/k\"\n[video]\ndevice = \"video0\"\n");
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].starts_with("line 3, column 10: key `video.device`: must be"),
+            "{e:?}"
         );
     }
 }

@@ -42,8 +42,20 @@ pub struct SupervisorConfig {
 pub enum Input {
     /// The camera (or synthetic source) opened.
     CameraOpened,
-    /// The camera could not be opened.
+    /// The camera could not be opened or was lost (-1301).
     CameraFailed(String),
+    /// The service user may not open the camera (error event 1001, then -1301).
+    CameraPermission(String),
+    /// The camera offers no usable mode (-1305).
+    CameraMode(String),
+    /// The camera's size differs from the output: pictures are scaled/cropped (1005).
+    ResolutionAdjusted(String),
+    /// The microphone could not be opened (-1302).
+    MicFailed(String),
+    /// The service user may not open the microphone (error event 1002, then -1302).
+    MicPermission(String),
+    /// The microphone does not take the configured sample rate (-1306).
+    MicRate(String),
     /// The first video frame arrived.
     FirstFrame,
     /// The video encoder is running; `fell_back` when a hardware encoder failed first.
@@ -77,6 +89,13 @@ pub enum Output {
     },
     /// Open a new connection to the push server now.
     Connect,
+    /// An `error` event (1001 camera / 1002 microphone permission denied).
+    Error {
+        /// 1001 or 1002.
+        err_code: i32,
+        /// What was denied.
+        err_msg: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +161,24 @@ impl Supervisor {
         match input {
             Input::CameraOpened => self.status(StatusCode::OpenCameraSucc, None),
             Input::CameraFailed(m) => self.status(StatusCode::OpenCameraFail, Some(m)),
+            Input::CameraPermission(m) => {
+                self.out.push_back(Output::Error {
+                    err_code: 1001,
+                    err_msg: m.clone(),
+                });
+                self.status(StatusCode::OpenCameraFail, Some(m));
+            }
+            Input::CameraMode(m) => self.status(StatusCode::UnsupportedResolution, Some(m)),
+            Input::ResolutionAdjusted(m) => self.status(StatusCode::ChangeResolution, Some(m)),
+            Input::MicFailed(m) => self.status(StatusCode::OpenMicFail, Some(m)),
+            Input::MicPermission(m) => {
+                self.out.push_back(Output::Error {
+                    err_code: 1002,
+                    err_msg: m.clone(),
+                });
+                self.status(StatusCode::OpenMicFail, Some(m));
+            }
+            Input::MicRate(m) => self.status(StatusCode::UnsupportedSampleRate, Some(m)),
             Input::FirstFrame => {
                 if !self.first_frame_seen {
                     self.first_frame_seen = true;

@@ -20,6 +20,7 @@ fn drain(s: &mut Supervisor) -> Vec<String> {
         .map(|o| match o {
             Output::Status { code, .. } => code.code().to_string(),
             Output::Connect => "connect".into(),
+            Output::Error { err_code, .. } => format!("error {err_code}"),
         })
         .collect()
 }
@@ -127,4 +128,40 @@ fn backoff_doubles_and_caps() {
     };
     let d: Vec<u128> = (1..=5).map(|n| b.delay(n).as_millis()).collect();
     assert_eq!(d, [500, 1000, 2000, 3000, 3000]);
+}
+
+#[test]
+fn device_failures_map_to_their_codes() {
+    let mut s = sup(true);
+    s.handle_input(
+        t(0),
+        Input::CameraPermission("/dev/video0: Permission denied".into()),
+    );
+    s.handle_input(
+        t(0),
+        Input::CameraMode("/dev/video0: no usable capture format".into()),
+    );
+    s.handle_input(
+        t(0),
+        Input::ResolutionAdjusted("640x480 cropped to 640x360".into()),
+    );
+    s.handle_input(t(0), Input::MicPermission("hw:0: Permission denied".into()));
+    s.handle_input(
+        t(0),
+        Input::MicRate("hw:0 does not capture at 44100 Hz".into()),
+    );
+    s.handle_input(t(0), Input::MicFailed("hw:9: No such device".into()));
+    assert_eq!(
+        drain(&mut s),
+        [
+            "error 1001",
+            "-1301",
+            "-1305",
+            "1005",
+            "error 1002",
+            "-1302",
+            "-1306",
+            "-1302"
+        ]
+    );
 }

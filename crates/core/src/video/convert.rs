@@ -41,7 +41,12 @@ pub const fn i420_len(w: u32, h: u32) -> usize {
 
 /// The source rectangle (x, y, w, h) that has the output's aspect ratio, centred.
 pub fn crop_rect(src_w: u32, src_h: u32, out_w: u32, out_h: u32) -> (u32, u32, u32, u32) {
-    let (sw, sh, ow, oh) = (u64::from(src_w), u64::from(src_h), u64::from(out_w), u64::from(out_h));
+    let (sw, sh, ow, oh) = (
+        u64::from(src_w),
+        u64::from(src_h),
+        u64::from(out_w),
+        u64::from(out_h),
+    );
     if sw * oh > sh * ow {
         // source is wider: cut left and right
         let w = ((sh * ow / oh) as u32) & !1;
@@ -53,20 +58,32 @@ pub fn crop_rect(src_w: u32, src_h: u32, out_w: u32, out_h: u32) -> (u32, u32, u
 }
 
 /// Converts `p` into I420 `out` of `out_w` x `out_h` (both even).
-pub fn to_i420(p: &Picture<'_>, out: &mut [u8], out_w: u32, out_h: u32) -> Result<(), ConvertError> {
+pub fn to_i420(
+    p: &Picture<'_>,
+    out: &mut [u8],
+    out_w: u32,
+    out_h: u32,
+) -> Result<(), ConvertError> {
     let (w, h) = (p.width as usize, p.height as usize);
     let bpp_line = match p.format {
         PixelFormat::Yuyv => w * 2,
         PixelFormat::Nv12 | PixelFormat::I420 => w,
         PixelFormat::Mjpeg => return Err(ConvertError::Compressed),
     };
-    let stride = if p.stride == 0 { bpp_line } else { p.stride as usize };
+    let stride = if p.stride == 0 {
+        bpp_line
+    } else {
+        p.stride as usize
+    };
     let need = match p.format {
         PixelFormat::Yuyv => stride * h,
         _ => stride * h + 2 * (stride / 2) * (h / 2),
     };
     if p.data.len() < need {
-        return Err(ConvertError::Short { need, got: p.data.len() });
+        return Err(ConvertError::Short {
+            need,
+            got: p.data.len(),
+        });
     }
     let (ow, oh) = (out_w as usize, out_h as usize);
     let (y_out, rest) = out.split_at_mut(ow * oh);
@@ -152,12 +169,23 @@ mod tests {
     fn yuyv_red_stays_red_at_any_size() {
         // vivid's solid red (test_pattern=7): Y 81 U 90 V 239
         let src = yuyv_solid(640, 360, (81, 90, 239));
-        let p = Picture { format: PixelFormat::Yuyv, width: 640, height: 360, stride: 0, data: &src };
+        let p = Picture {
+            format: PixelFormat::Yuyv,
+            width: 640,
+            height: 360,
+            stride: 0,
+            data: &src,
+        };
         for (ow, oh) in [(640u32, 360u32), (320, 180), (360, 640), (1280, 720)] {
             let mut out = vec![0u8; i420_len(ow, oh)];
             to_i420(&p, &mut out, ow, oh).unwrap();
             let (y, u, v) = planes(&out, ow as usize, oh as usize);
-            assert!(y.iter().all(|&b| b == 81) && u.iter().all(|&b| b == 90) && v.iter().all(|&b| b == 239), "{ow}x{oh}");
+            assert!(
+                y.iter().all(|&b| b == 81)
+                    && u.iter().all(|&b| b == 90)
+                    && v.iter().all(|&b| b == 239),
+                "{ow}x{oh}"
+            );
         }
     }
 
@@ -177,7 +205,19 @@ mod tests {
         }
         for (fmt, data) in [(PixelFormat::I420, &i420), (PixelFormat::Nv12, &nv12)] {
             let mut out = vec![0u8; i420_len(8, 4)];
-            to_i420(&Picture { format: fmt, width: 8, height: 4, stride: 0, data }, &mut out, 8, 4).unwrap();
+            to_i420(
+                &Picture {
+                    format: fmt,
+                    width: 8,
+                    height: 4,
+                    stride: 0,
+                    data,
+                },
+                &mut out,
+                8,
+                4,
+            )
+            .unwrap();
             assert_eq!(out, i420, "{fmt:?}");
         }
     }
@@ -196,16 +236,46 @@ mod tests {
         }
         assert_eq!(crop_rect(640, 480, 640, 360), (0, 60, 640, 360));
         let mut out = vec![0u8; i420_len(640, 360)];
-        to_i420(&Picture { format: PixelFormat::Yuyv, width: 640, height: 480, stride: 0, data: &src }, &mut out, 640, 360).unwrap();
+        to_i420(
+            &Picture {
+                format: PixelFormat::Yuyv,
+                width: 640,
+                height: 480,
+                stride: 0,
+                data: &src,
+            },
+            &mut out,
+            640,
+            360,
+        )
+        .unwrap();
         assert!(out[..640 * 360].iter().all(|&b| b == 16));
         assert_eq!(crop_rect(1920, 1080, 360, 640), (656, 0, 606, 1080));
     }
 
     #[test]
     fn short_buffers_and_mjpeg_are_errors() {
-        let p = Picture { format: PixelFormat::Yuyv, width: 4, height: 2, stride: 0, data: &[0; 15] };
-        assert_eq!(to_i420(&p, &mut [0; 12], 4, 2), Err(ConvertError::Short { need: 16, got: 15 }));
-        let p = Picture { format: PixelFormat::Mjpeg, width: 4, height: 2, stride: 0, data: &[0; 100] };
-        assert_eq!(to_i420(&p, &mut [0; 12], 4, 2), Err(ConvertError::Compressed));
+        let p = Picture {
+            format: PixelFormat::Yuyv,
+            width: 4,
+            height: 2,
+            stride: 0,
+            data: &[0; 15],
+        };
+        assert_eq!(
+            to_i420(&p, &mut [0; 12], 4, 2),
+            Err(ConvertError::Short { need: 16, got: 15 })
+        );
+        let p = Picture {
+            format: PixelFormat::Mjpeg,
+            width: 4,
+            height: 2,
+            stride: 0,
+            data: &[0; 100],
+        };
+        assert_eq!(
+            to_i420(&p, &mut [0; 12], 4, 2),
+            Err(ConvertError::Compressed)
+        );
     }
 }

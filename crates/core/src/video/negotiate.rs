@@ -111,7 +111,14 @@ impl fmt::Display for NoUsableMode {
 fn fits(o: &SizeOffer, w: u32, h: u32) -> bool {
     match *o {
         SizeOffer::Discrete(ow, oh) => ow == w && oh == h,
-        SizeOffer::Stepwise { min_w, max_w, step_w, min_h, max_h, step_h } => {
+        SizeOffer::Stepwise {
+            min_w,
+            max_w,
+            step_w,
+            min_h,
+            max_h,
+            step_h,
+        } => {
             (min_w..=max_w).contains(&w)
                 && (min_h..=max_h).contains(&h)
                 && (w - min_w) % step_w.max(1) == 0
@@ -123,12 +130,23 @@ fn fits(o: &SizeOffer, w: u32, h: u32) -> bool {
 fn sizes(o: &SizeOffer) -> Vec<(u32, u32)> {
     match *o {
         SizeOffer::Discrete(w, h) => vec![(w, h)],
-        SizeOffer::Stepwise { min_w, max_w, min_h, max_h, .. } => vec![(min_w, min_h), (max_w, max_h)],
+        SizeOffer::Stepwise {
+            min_w,
+            max_w,
+            min_h,
+            max_h,
+            ..
+        } => vec![(min_w, min_h), (max_w, max_h)],
     }
 }
 
 /// Picks the best mode for an `out_w` x `out_h` output.
-pub fn choose(offers: &[Offer], out_w: u32, out_h: u32, mjpeg_ok: bool) -> Result<Mode, NoUsableMode> {
+pub fn choose(
+    offers: &[Offer],
+    out_w: u32,
+    out_h: u32,
+    mjpeg_ok: bool,
+) -> Result<Mode, NoUsableMode> {
     let mut usable: Vec<(PixelFormat, &Offer)> = offers
         .iter()
         .filter_map(|o| PixelFormat::from_fourcc(o.fourcc).map(|f| (f, o)))
@@ -138,7 +156,11 @@ pub fn choose(offers: &[Offer], out_w: u32, out_h: u32, mjpeg_ok: bool) -> Resul
     // 1. an exact size, best format first
     for (f, o) in &usable {
         if o.sizes.iter().any(|s| fits(s, out_w, out_h)) {
-            return Ok(Mode { format: *f, width: out_w, height: out_h });
+            return Ok(Mode {
+                format: *f,
+                width: out_w,
+                height: out_h,
+            });
         }
     }
     // 2. the smallest size covering the output, else the largest; format breaks ties
@@ -149,14 +171,26 @@ pub fn choose(offers: &[Offer], out_w: u32, out_h: u32, mjpeg_ok: bool) -> Resul
                 let covers = w >= out_w && h >= out_h;
                 let area = u64::from(w) * u64::from(h);
                 // covering sizes sort by small area; others by large area
-                candidates.push((!covers, if covers { area } else { u64::MAX - area }, *f, w, h));
+                candidates.push((
+                    !covers,
+                    if covers { area } else { u64::MAX - area },
+                    *f,
+                    w,
+                    h,
+                ));
             }
         }
     }
     candidates.sort();
     match candidates.first() {
-        Some(&(_, _, format, width, height)) => Ok(Mode { format, width, height }),
-        None => Err(NoUsableMode { offered: offers.iter().map(describe).collect() }),
+        Some(&(_, _, format, width, height)) => Ok(Mode {
+            format,
+            width,
+            height,
+        }),
+        None => Err(NoUsableMode {
+            offered: offers.iter().map(describe).collect(),
+        }),
     }
 }
 
@@ -167,7 +201,13 @@ fn describe(o: &Offer) -> String {
         .iter()
         .map(|s| match *s {
             SizeOffer::Discrete(w, h) => format!("{w}x{h}"),
-            SizeOffer::Stepwise { min_w, max_w, min_h, max_h, .. } => format!("{min_w}x{min_h}..{max_w}x{max_h}"),
+            SizeOffer::Stepwise {
+                min_w,
+                max_w,
+                min_h,
+                max_h,
+                ..
+            } => format!("{min_w}x{min_h}..{max_w}x{max_h}"),
         })
         .collect();
     format!("{name} {}", sizes.join(","))
@@ -180,15 +220,28 @@ mod tests {
     fn webcam() -> Vec<Offer> {
         let d = |w, h| SizeOffer::Discrete(w, h);
         vec![
-            Offer { fourcc: *b"MJPG", sizes: vec![d(1280, 720), d(1920, 1080)] },
-            Offer { fourcc: *b"YUYV", sizes: vec![d(320, 180), d(640, 360), d(640, 480), d(1280, 720)] },
+            Offer {
+                fourcc: *b"MJPG",
+                sizes: vec![d(1280, 720), d(1920, 1080)],
+            },
+            Offer {
+                fourcc: *b"YUYV",
+                sizes: vec![d(320, 180), d(640, 360), d(640, 480), d(1280, 720)],
+            },
         ]
     }
 
     #[test]
     fn exact_size_prefers_the_cheapest_format() {
         let m = choose(&webcam(), 640, 360, true).unwrap();
-        assert_eq!(m, Mode { format: PixelFormat::Yuyv, width: 640, height: 360 });
+        assert_eq!(
+            m,
+            Mode {
+                format: PixelFormat::Yuyv,
+                width: 640,
+                height: 360
+            }
+        );
         assert!(!m.adjusted(640, 360));
         let m = choose(&webcam(), 1920, 1080, true).unwrap();
         assert_eq!(m.format, PixelFormat::Mjpeg, "only MJPEG has 1080p");
@@ -200,22 +253,49 @@ mod tests {
         assert_eq!((m.width, m.height), (640, 360));
         assert!(m.adjusted(480, 270));
         let m = choose(&webcam(), 3840, 2160, false).unwrap();
-        assert_eq!((m.format, m.width, m.height), (PixelFormat::Yuyv, 1280, 720));
+        assert_eq!(
+            (m.format, m.width, m.height),
+            (PixelFormat::Yuyv, 1280, 720)
+        );
     }
 
     #[test]
     fn stepwise_ranges() {
         let offers = vec![Offer {
             fourcc: *b"NV12",
-            sizes: vec![SizeOffer::Stepwise { min_w: 16, max_w: 1920, step_w: 16, min_h: 16, max_h: 1080, step_h: 2 }],
+            sizes: vec![SizeOffer::Stepwise {
+                min_w: 16,
+                max_w: 1920,
+                step_w: 16,
+                min_h: 16,
+                max_h: 1080,
+                step_h: 2,
+            }],
         }];
-        assert_eq!(choose(&offers, 640, 360, false).unwrap(), Mode { format: PixelFormat::Nv12, width: 640, height: 360 });
-        assert_eq!(choose(&offers, 642, 360, false).unwrap(), Mode { format: PixelFormat::Nv12, width: 1920, height: 1080 });
+        assert_eq!(
+            choose(&offers, 640, 360, false).unwrap(),
+            Mode {
+                format: PixelFormat::Nv12,
+                width: 640,
+                height: 360
+            }
+        );
+        assert_eq!(
+            choose(&offers, 642, 360, false).unwrap(),
+            Mode {
+                format: PixelFormat::Nv12,
+                width: 1920,
+                height: 1080
+            }
+        );
     }
 
     #[test]
     fn nothing_usable_lists_the_offers() {
-        let offers = vec![Offer { fourcc: *b"RGB3", sizes: vec![SizeOffer::Discrete(640, 480)] }];
+        let offers = vec![Offer {
+            fourcc: *b"RGB3",
+            sizes: vec![SizeOffer::Discrete(640, 480)],
+        }];
         let e = choose(&offers, 640, 360, true).unwrap_err();
         assert_eq!(e.to_string(), "no usable capture format (livepush takes NV12, YU12, YUYV, MJPG); the camera offers: RGB3 640x480");
         let e = choose(&webcam()[..1], 640, 360, false).unwrap_err();

@@ -1,0 +1,210 @@
+//! V4L2 camera capture (the `v4l` crate): opens a camera by path (including
+//! stable `/dev/v4l/by-id/...` links) or by `card:NAME` (matched against the
+//! card name or bus info of every /dev/video*), negotiates the mode with
+//! `livepush_core::video::negotiate`, streams MMAP buffers and converts each
+//! picture to I420 at the output size. Dequeueing waits in poll(2) with a
+//! deadline on the video thread, so a camera that stops delivering is noticed.
+
+use std::io;
+use std::time::Duration;
+
+use livepush_core::video::convert::{self, Picture};
+use livepush_core::video::negotiate::{self, Mode, Offer, SizeOffer};
+use v4l::buffer::Type;
+use v4l::control::{Control, Value};
+use v4l::framesize::FrameSizeEnum;
+use v4l::io::mmap::Stream;
+use v4l::io::traits::CaptureStream;
+use v4l::video::capture::Parameters;
+use v4l::video::Capture;
+use v4l::{Device, Format, FourCC};
+
+/// V4L2 control id of continuous auto focus.
+const CID_FOCUS_AUTO: u32 = 0x009a_090c;
+
+/// Why the camera could not be used.
+#[derive(Debug)]
+pub enum CameraError {
+    /// Opening failed (-1301); `permission` for EACCES/EPERM (error event 1001).
+    Open {
+        /// What failed, naming the device.
+        msg: String,
+        /// The service user may not use the device.
+        permission: bool,
+    },
+    /// No usable mode (-1305), with what the camera offers.
+    Mode(String),
+    /// Capture stopped: unplugged, driver error, or no frame in time (-1301).
+    Lost(String),
+}
+
+/// An open, streaming camera.
+pub struct Camera {
+    _dev: Device,
+    stream: Stream<'static>,
+    path: String,
+    mode: Mode,
+    stride: u32,
+    /// Continuous auto focus was switched on (false: the camera has no such control).
+    pub auto_focus: bool,
+}
+
+/// Finds the device a config value names.
+fn resolve(spec: &str) -> Result<String, CameraError> {
+    let Some(name) = spec.strip_prefix("card:") else {
+        return Ok(spec.to_string());
+    };
+    let mut seen = Vec::new();
+    let mut nodes: Vec<_> = std::fs::read_dir("/dev")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("video"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    nodes.sort();
+    for p in nodes {
+        if let Ok(caps) = Device::with_path(&p).and_then(|d| d.query_caps()) {
+            let has_capture = Device::with_path(&p)
+                .and_then(|d| d.enum_formats())
+                .is_ok_and(|f| !f.is_empty());
+            if has_capture && (caps.card == name || caps.bus.starts_with(name)) {
+                return Ok(p.display().to_string());
+            }
+            seen.push(format!("{} ({}, {})", p.display(), caps.card, caps.bus));
+        }
+    }
+    Err(CameraError::Open {
+        msg: format!(
+            "no capture device with card name or bus {name:?}; found: {}",
+            if seen.is_empty() {
+                "none".into()
+            } else {
+                seen.join(", ")
+            }
+        ),
+        permission: false,
+    })
+}
+
+fn os_error(path: &str, what: &str, e: &io::Error) -> CameraError {
+    CameraError::Open {
+        msg: format!("{path}: {what}: {e}"),
+        permission: matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)),
+    }
+}
+
+impl Camera {
+    /// Opens and starts the camera for an `out_w` x `out_h` output at `fps`.
+    pub fn open(
+        spec: &str,
+        out_w: u32,
+        out_h: u32,
+        fps: u32,
+        auto_focus: bool,
+    ) -> Result<Self, CameraError> {
+        let path = resolve(spec)?;
+        let dev = Device::with_path(&path).map_err(|e| os_error(&path, "open", &e))?;
+        let descs = dev
+            .enum_formats()
+            .map_err(|e| os_error(&path, "not a capture device (VIDIOC_ENUM_FMT)", &e))?;
+        let mut offers = Vec::new();
+        for d in &descs {
+            let mut sizes = Vec::new();
+            for s in dev.enum_framesizes(d.fourcc).unwrap_or_default() {
+                match s.size {
+                    FrameSizeEnum::Discrete(x) => {
+                        sizes.push(SizeOffer::Discrete(x.width, x.height))
+                    }
+                    FrameSizeEnum::Stepwise(x) => sizes.push(SizeOffer::Stepwise {
+                        min_w: x.min_width,
+                        max_w: x.max_width,
+                        step_w: x.step_width,
+                        min_h: x.min_height,
+                        max_h: x.max_height,
+                        step_h: x.step_height,
+                    }),
+                }
+            }
+            offers.push(Offer {
+                fourcc: d.fourcc.repr,
+                sizes,
+            });
+        }
+        let mode = negotiate::choose(&offers, out_w, out_h, false)
+            .map_err(|e| CameraError::Mode(format!("{path}: {e}")))?;
+        let want = Format::new(mode.width, mode.height, FourCC::new(&mode.format.fourcc()));
+        let got = dev
+            .set_format(&want)
+            .map_err(|e| os_error(&path, "VIDIOC_S_FMT", &e))?;
+        if (got.width, got.height, got.fourcc.repr)
+            != (mode.width, mode.height, mode.format.fourcc())
+        {
+            return Err(CameraError::Mode(format!(
+                "{path}: asked for {}x{} {}, the driver set {}x{} {}",
+                mode.width,
+                mode.height,
+                String::from_utf8_lossy(&mode.format.fourcc()),
+                got.width,
+                got.height,
+                String::from_utf8_lossy(&got.fourcc.repr)
+            )));
+        }
+        if let Err(e) = dev.set_params(&Parameters::with_fps(fps)) {
+            log::warn!("{path}: cannot set {fps} fps: {e}");
+        }
+        let auto_focus = auto_focus
+            && dev
+                .set_control(Control {
+                    id: CID_FOCUS_AUTO,
+                    value: Value::Boolean(true),
+                })
+                .is_ok();
+        let mut stream = Stream::with_buffers(&dev, Type::VideoCapture, 4)
+            .map_err(|e| os_error(&path, "MMAP buffers", &e))?;
+        stream.set_timeout(Duration::from_secs(2));
+        Ok(Camera {
+            _dev: dev,
+            stream,
+            path,
+            mode,
+            stride: got.stride,
+            auto_focus,
+        })
+    }
+
+    /// The negotiated capture mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The device path in use.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Waits for the next picture, converts it into `out` (I420, `out_w` x
+    /// `out_h`) and returns its capture time on CLOCK_MONOTONIC in µs.
+    pub fn next(&mut self, out: &mut [u8], out_w: u32, out_h: u32) -> Result<u64, CameraError> {
+        let (buf, meta) = self
+            .stream
+            .next()
+            .map_err(|e| CameraError::Lost(format!("{}: {e}", self.path)))?;
+        let used = (meta.bytesused as usize).min(buf.len());
+        let pic = Picture {
+            format: self.mode.format,
+            width: self.mode.width,
+            height: self.mode.height,
+            stride: self.stride,
+            data: &buf[..used],
+        };
+        convert::to_i420(&pic, out, out_w, out_h)
+            .map_err(|e| CameraError::Lost(format!("{}: bad frame: {e:?}", self.path)))?;
+        Ok(meta.timestamp.sec as u64 * 1_000_000 + meta.timestamp.usec as u64)
+    }
+}
