@@ -9,8 +9,8 @@
 #    linux-image-$ARCH depends on, busybox-static, v4l-utils, alsa-utils and the
 #    libraries, unpacks them into a scratch sysroot and runs depmod;
 # 3. writes $CACHE/out/$ARCH/{vmlinux (amd64) | vmlinuz (arm64), initramfs.cpio}.
-# CACHE = ${LIVEPUSH_HIL_CACHE:-<repo>/target/hil}.  A stamp (hash of this script,
-# init.sh and the kernel package) makes reruns a no-op that takes well under a second.
+# CACHE = ${LIVEPUSH_HIL_CACHE:-<repo>/target/hil}.  A stamp (hash of this script and
+# init.sh) makes reruns a no-op that takes well under a second.
 set -euo pipefail
 HIL=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HIL/../.." && pwd)
@@ -20,8 +20,9 @@ APT=(apt-get -o DPkg::Lock::Timeout=600 -q)
 PY=/usr/bin/python3            # Debian's python3 (with lzma), not a pyenv shim
 T0=$(date +%s.%N)
 log() { echo "hil-setup: $*" >&2; }
-# true when apt knows a version of package $1 (lists present for its architecture)
-has_candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+# true when apt knows a version of package $1 (lists present for its architecture);
+# grep without -q: an early exit would SIGPIPE apt-cache and fail the pipefail pipeline
+has_candidate() { apt-cache policy "$1" 2>/dev/null | grep 'Candidate: [^(]' >/dev/null; }
 
 # ---- 1. host packages ---------------------------------------------------------
 want=(kmod cpio python3 binutils xz-utils)
@@ -34,7 +35,7 @@ for a in "$@"; do
 done
 missing=()
 for p in "${want[@]}"; do
-  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  case $(dpkg-query -W -f '${Status}' "$p" 2>/dev/null) in *" ok installed") ;; *) missing+=("$p") ;; esac
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
@@ -43,25 +44,26 @@ if [ ${#missing[@]} -gt 0 ]; then
   # one, breaks Debian 12's qemu-system-*); apt fails and says why instead
   "${APT[@]}" install -y --no-install-recommends --no-remove "${missing[@]}"
 fi
-# foreign architecture: dpkg must know it and apt must have its package lists
-for a in "$@"; do
-  [ "$a" = "$(dpkg --print-architecture)" ] && continue
-  dpkg --print-foreign-architectures | grep -qx "$a" || { log "adding dpkg architecture $a"; dpkg --add-architecture "$a"; }
-  has_candidate "linux-image-$a:$a" || "${APT[@]}" update
-done
-
 # ---- 2./3. per architecture ---------------------------------------------------
+# The outputs are self-contained: once built they stay valid (even when Debian moves
+# linux-image-$ARCH to a new ABI) until setup.sh or init.sh change, or out/ is removed.
+KEY=$(cat "$HIL/setup.sh" "$HIL/init.sh" | sha256sum | cut -c1-16)
 build() {
-  local ARCH=$1 TRIPLET KPKG KREL KEY OUT=$CACHE/out/$1 DL=$CACHE/dl/$1 W=$CACHE/build/$1
-  case $ARCH in amd64) TRIPLET=x86_64-linux-gnu ;; arm64) TRIPLET=aarch64-linux-gnu ;; esac
-  # the kernel ABI package the meta package currently points at (e.g. linux-image-6.1.0-56-amd64)
-  KPKG=$(apt-cache depends "linux-image-$ARCH:$ARCH" | sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*\).*/\1/p' | head -1)
-  [ -n "$KPKG" ] || { log "cannot resolve the kernel behind linux-image-$ARCH"; exit 1; }
-  KEY=$(cat "$HIL/setup.sh" "$HIL/init.sh" <(echo "$KPKG") | sha256sum | cut -c1-16)
+  local ARCH=$1 TRIPLET KPKG KREL OUT=$CACHE/out/$1 DL=$CACHE/dl/$1 W=$CACHE/build/$1
   if [ "$(cat "$OUT/stamp" 2>/dev/null)" = "$KEY" ] && [ -s "$OUT/initramfs.cpio" ]; then
-    log "$ARCH up to date ($KPKG, $OUT)"; return
+    log "$ARCH up to date (kernel $(cat "$OUT/kernel-release"), $OUT)"; return
   fi
+  case $ARCH in amd64) TRIPLET=x86_64-linux-gnu ;; arm64) TRIPLET=aarch64-linux-gnu ;; esac
+  # a foreign architecture must be known to dpkg, and apt must have its package lists
+  if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
+    dpkg --print-foreign-architectures | grep -x "$ARCH" >/dev/null || { log "adding dpkg architecture $ARCH"; dpkg --add-architecture "$ARCH"; }
+    has_candidate "linux-image-$ARCH:$ARCH" || "${APT[@]}" update
+  fi
+  # the kernel ABI package the meta package points at (e.g. linux-image-6.1.0-56-amd64)
+  KPKG=$(apt-cache depends "linux-image-$ARCH:$ARCH" | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ && !k { k = $2; sub(/:.*/, "", k) } END { print k }')
+  [ -n "$KPKG" ] || { log "cannot resolve the kernel behind linux-image-$ARCH"; exit 1; }
   log "$ARCH: building from $KPKG"
+  rm -f "$OUT/stamp"
 
   # -- download (kept in $DL; a package already there is not fetched again)
   local p get=() PKGS=("$KPKG" busybox-static v4l-utils libv4l-0 libv4lconvert0 libjpeg62-turbo
@@ -151,4 +153,5 @@ open(sys.argv[2], "wb").write(lzma.LZMADecompressor().decompress(d[o:]))' \
   echo "$KEY" > "$OUT/stamp"
 }
 for a in "$@"; do build "$a"; done
+rmdir "$CACHE/build" 2>/dev/null || true
 log "done in $(echo "$(date +%s.%N) $T0" | awk '{printf "%.1f", $1 - $2}')s; outputs in $CACHE/out"
