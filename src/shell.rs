@@ -401,15 +401,15 @@ impl Shell {
             MediaMsg::CameraOpened => self.sup.handle_input(now, Input::CameraOpened),
             MediaMsg::Device { input, fatal } => {
                 if fatal {
-                    self.fatal = Some(match &input {
-                        Input::CameraFailed(m)
-                        | Input::CameraPermission(m)
-                        | Input::CameraMode(m) => format!("camera: {m}"),
-                        Input::MicFailed(m) | Input::MicPermission(m) | Input::MicRate(m) => {
-                            format!("microphone: {m}")
-                        }
-                        other => format!("{other:?}"),
-                    });
+                    let what = if matches!(
+                        input,
+                        Input::MicFailed(_) | Input::MicPermission(_) | Input::MicRate(_)
+                    ) {
+                        "microphone"
+                    } else {
+                        "camera"
+                    };
+                    self.fatal = Some(format!("{what}: {}", input.detail()));
                 }
                 self.sup.handle_input(now, input);
             }

@@ -65,6 +65,19 @@ fn push_in_guest(
     height: u32,
     secs: u32,
 ) -> GuestRun {
+    push_in_guest_with(arch, bin, device, width, height, secs, "")
+}
+
+/// Same, running `during` (guest shell commands) while livepush pushes.
+fn push_in_guest_with(
+    arch: &str,
+    bin: &Path,
+    device: &str,
+    width: u32,
+    height: u32,
+    secs: u32,
+    during: &str,
+) -> GuestRun {
     assert!(
         bin.exists(),
         "{} is missing: build it first (scripts/test.sh does)",
@@ -88,7 +101,10 @@ fn push_in_guest(
              ./livepush receive --listen 127.0.0.1:1935 --out /tmp/rec.flv 2> recv.log &\n\
              RPID=$!\n\
              aplay -q -D hw:Loopback,0,0 tone.wav &\n\
-             ./livepush run --config hil.toml --seconds {secs} > events.jsonl 2> run.log\n\
+             ./livepush run --config hil.toml --seconds {secs} > events.jsonl 2> run.log &\n\
+             LPID=$!\n\
+             {during}\n\
+             wait $LPID\n\
              RC=$?\n\
              wait $RPID\n\
              cp /tmp/rec.flv rec.flv\n\
@@ -116,6 +132,7 @@ fn push_in_guest(
         out.status
     );
     assert!(!log.contains("hil-KEY"), "stream key in the log:\n{log}");
+    eprintln!("--- run.log ({arch})\n{log}");
     GuestRun { share, console }
 }
 
@@ -261,4 +278,109 @@ fn arm64_camera_by_card_name_scaled_and_cropped() {
     // 256x144 is not among vivid's webcam sizes: it takes 320x180 and scales (1005)
     let run = push_in_guest("arm64", &bin, "card:vivid", 256, 144, 6);
     check(&run, 256, 144, 6, true);
+}
+
+/// Classifies every decoded frame: 'r' red (vivid), 'n' the no-signal card, '?' other.
+fn frame_kinds(file: &Path, w: u32, h: u32) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args([
+            "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-",
+        ])
+        .output()
+        .unwrap();
+    let frame = (w * h * 3 / 2) as usize;
+    out.stdout
+        .chunks_exact(frame)
+        .map(|f| {
+            let (_, uv) = f.split_at((w * h) as usize);
+            let (u, v) = uv.split_at(uv.len() / 2);
+            let mean = |p: &[u8]| p.iter().map(|&b| f64::from(b)).sum::<f64>() / p.len() as f64;
+            let (u, v) = (mean(u), mean(v));
+            if u < 110.0 && v > 200.0 {
+                'r'
+            } else if (u - 128.0).abs() < 8.0 && (v - 128.0).abs() < 8.0 {
+                'n'
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The camera fails mid-stream, then works again: -1301, the no-signal card,
+/// 1003 and live video again, all on one RTMP session.
+fn camera_loss_case(arch: &str, bin: &Path, during: &str) {
+    let run = push_in_guest_with(arch, bin, "card:vivid", 320, 180, 14, during);
+    let d = run.share.path();
+    let c = codes(d);
+    eprintln!("codes {c:?}");
+    assert_eq!(
+        c.iter().filter(|c| **c == 1002).count(),
+        1,
+        "the push never restarted: {c:?}"
+    );
+    assert!(
+        !c.iter().any(|c| (3001..=3005).contains(c) || *c == 1102),
+        "no network trouble: {c:?}"
+    );
+    let lost = c
+        .iter()
+        .position(|c| *c == -1301)
+        .unwrap_or_else(|| panic!("no -1301: {c:?}"));
+    assert!(
+        c[..lost].contains(&1002),
+        "lost after pushing started: {c:?}"
+    );
+    assert!(
+        c[lost..].contains(&1003),
+        "camera opened again after the loss: {c:?}"
+    );
+    let rec = d.join("rec.flv");
+    let errors = decode_errors(&rec);
+    assert!(errors.is_empty(), "decode errors: {errors}");
+    let kinds = frame_kinds(&rec, 320, 180);
+    eprintln!("frames: {kinds}");
+    let first_n = kinds
+        .find('n')
+        .unwrap_or_else(|| panic!("no no-signal frames: {kinds}"));
+    let last_n = kinds.rfind('n').unwrap();
+    assert!(
+        kinds[..first_n].contains('r'),
+        "red before the loss: {kinds}"
+    );
+    assert!(
+        kinds[last_n..].contains("rrrrr"),
+        "red again after the loss: {kinds}"
+    );
+    let p = probe(&rec);
+    assert!(
+        p.duration > 11.0,
+        "one continuous recording: {} s",
+        p.duration
+    );
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_camera_streaming_error_then_recovery() {
+    let bin = repo().join("target/release/livepush");
+    camera_loss_case(
+        "amd64",
+        &bin,
+        "sleep 5; v4l2-ctl -d /dev/video0 -c inject_fatal_streaming_error=1",
+    );
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_camera_unplugged_and_plugged_back() {
+    let bin = repo().join("target/release/livepush");
+    // vivid's `disconnect` behaves like a USB unplug; reloading the module plugs it back
+    camera_loss_case(
+        "amd64",
+        &bin,
+        "sleep 4; v4l2-ctl -d /dev/video0 -c disconnect=1; sleep 3; rmmod vivid; insmod $(grep /vivid.ko /etc/hil-modules); sleep 0.5; v4l2-ctl -d /dev/video0 -c osd_text_mode=2,test_pattern=7",
+    );
 }

@@ -5,6 +5,9 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use std::collections::VecDeque;
+
+use livepush_core::audio_clock::AudioClock;
 use livepush_core::config::{AudioConfig, AudioDevice};
 use livepush_core::supervisor::Input;
 use std::sync::Arc;
@@ -69,7 +72,12 @@ fn run(
     let start_us = start.duration_since(origin).as_micros() as u64;
     log::debug!("aac encoder delay {} samples", enc.delay_samples());
     let mut fed: u64 = 0; // samples per channel given to the encoder
-    let mut produced: u64 = 0; // frames that came out
+                          // a microphone's timestamps: sample count steered toward the monotonic clock
+    let mut mic_clock: Option<AudioClock> = None;
+    // timestamps of the chunks given to the encoder, oldest first: an encoded
+    // frame takes the next one (the encoder's priming delay, ~2048 samples,
+    // stays a constant offset, documented in README)
+    let mut stamps: VecDeque<u64> = VecDeque::with_capacity(16);
     let mut silence_owed: u64 = 0; // frames lost to an overrun, to be filled with silence
     loop {
         if take_commands(&ctl).is_none() {
@@ -115,6 +123,20 @@ fn run(
                 pcm.fill(0);
             }
         }
+        let chunk_us = match &source {
+            Source::Synthetic(_) => start_us + fed * 1_000_000 / rate,
+            Source::Mic(_) => {
+                let now_us = origin.elapsed().as_micros() as u64;
+                let first = now_us.saturating_sub(frame as u64 * 1_000_000 / rate);
+                mic_clock
+                    .get_or_insert_with(|| AudioClock::new(cfg.sample_rate, first))
+                    .stamp(frame as u64, now_us)
+            }
+        };
+        if stamps.len() == stamps.capacity() {
+            stamps.pop_front();
+        }
+        stamps.push_back(chunk_us);
         fed += frame as u64;
         let mut out = recycle
             .try_recv()
@@ -127,11 +149,9 @@ fn run(
         if out.is_empty() {
             continue;
         }
-        // frames are stamped by their count; the encoder's priming delay
-        // (~2048 samples) is a constant offset, documented in README
-        let first_sample = produced * frame as u64;
-        produced += 1;
-        let pts_us = start_us + first_sample * 1_000_000 / rate;
+        let Some(pts_us) = stamps.pop_front() else {
+            continue;
+        };
         // a full mailbox drops this frame (the loop is stuck; audio must not queue up)
         let _ = mb.try_send(Msg::Media(MediaMsg::Audio(EncodedAudio {
             pts_us,

@@ -53,6 +53,13 @@ enum Source {
     Synthetic(VideoSource),
     /// A V4L2 camera, paced by the driver.
     Camera(Camera),
+    /// The camera went away: the no-signal card, paced here, and reopen attempts.
+    Lost {
+        /// Failed reopen attempts so far.
+        attempt: u32,
+        /// When to try again.
+        retry_at: Instant,
+    },
 }
 
 impl Source {
@@ -70,6 +77,47 @@ impl Source {
     fn paced_here(&self) -> bool {
         matches!(self, Source::Synthetic(_))
     }
+}
+
+/// First and longest wait between attempts to reopen a lost camera.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Tells the loop the camera is open (1003) and whether its size was adjusted
+/// (1005). False when the loop has gone.
+fn announce(source: &Source, p: &VideoParams, send: &impl Fn(MediaMsg) -> bool) -> bool {
+    if let Source::Camera(c) = source {
+        let m = c.mode();
+        let fourcc = String::from_utf8_lossy(&m.format.fourcc()).into_owned();
+        let focus = if c.auto_focus {
+            "on"
+        } else {
+            "not available (or off)"
+        };
+        log::info!(
+            "camera {}: {}x{} {fourcc}, auto focus {focus}",
+            c.path(),
+            m.width,
+            m.height
+        );
+    }
+    if !send(MediaMsg::CameraOpened) {
+        return false;
+    }
+    if let Source::Camera(c) = source {
+        let m = c.mode();
+        if m.adjusted(p.width, p.height) {
+            let detail = format!(
+                "camera gives {}x{}, scaled/cropped to {}x{}",
+                m.width, m.height, p.width, p.height
+            );
+            return send(MediaMsg::Device {
+                input: Input::ResolutionAdjusted(detail),
+                fatal: false,
+            });
+        }
+    }
+    true
 }
 
 fn camera_input(e: CameraError) -> Input {
@@ -101,36 +149,8 @@ fn run(
             return;
         }
     };
-    if let Source::Camera(c) = &source {
-        let m = c.mode();
-        log::info!(
-            "camera {}: {}x{} {}, auto focus {}",
-            c.path(),
-            m.width,
-            m.height,
-            String::from_utf8_lossy(&m.format.fourcc()),
-            if c.auto_focus {
-                "on"
-            } else {
-                "not available (or off)"
-            }
-        );
-    }
-    if !send(MediaMsg::CameraOpened) {
+    if !announce(&source, &p, &send) {
         return;
-    }
-    if let Source::Camera(c) = &source {
-        let m = c.mode();
-        if m.adjusted(p.width, p.height) {
-            let detail = format!(
-                "camera gives {}x{}, scaled/cropped to {}x{}",
-                m.width, m.height, p.width, p.height
-            );
-            send(MediaMsg::Device {
-                input: Input::ResolutionAdjusted(detail),
-                fatal: false,
-            });
-        }
     }
     let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];
     let frame_us = 1_000_000f64 / f64::from(p.fps);
@@ -141,6 +161,7 @@ fn run(
     let mut encoder: Option<Box<dyn VideoEncoder>> = None;
     let mut force_key = false;
     let mut index: u64 = 0;
+    let mut lost_due = Instant::now();
     loop {
         let due = start + Duration::from_micros((index as f64 * frame_us) as u64);
         if source.paced_here() {
@@ -169,15 +190,57 @@ fn run(
                 start_us + (index as f64 * frame_us) as u64
             }
             Source::Camera(c) => match c.next(&mut picture, p.width, p.height) {
-                Ok(mono_us) => mono_us.saturating_sub(origin_mono_us),
+                Ok(mono_us) => {
+                    lost_due = Instant::now();
+                    mono_us.saturating_sub(origin_mono_us)
+                }
                 Err(e) => {
+                    // keep the stream alive: the "no signal" card, and retry the camera
+                    log::warn!("camera lost; pushing the no-signal card and retrying");
                     send(MediaMsg::Device {
                         input: camera_input(e),
-                        fatal: true,
+                        fatal: false,
                     });
-                    return;
+                    source = Source::Lost {
+                        attempt: 0,
+                        retry_at: Instant::now() + RETRY_FIRST,
+                    };
+                    lost_due = Instant::now();
+                    continue;
                 }
             },
+            Source::Lost { attempt, retry_at } => {
+                lost_due += Duration::from_micros(frame_us as u64);
+                sleep_until(lost_due);
+                if Instant::now() >= *retry_at {
+                    if let VideoDevice::V4l2(spec) = &device {
+                        match Camera::open(spec, p.width, p.height, p.fps, auto_focus) {
+                            Ok(c) => {
+                                source = Source::Camera(c);
+                                force_key = true;
+                                if !announce(&source, &p, &send) {
+                                    return;
+                                }
+                                continue;
+                            }
+                            Err(e) => {
+                                *attempt += 1;
+                                let wait = RETRY_FIRST
+                                    .saturating_mul(1 << (*attempt).min(5))
+                                    .min(RETRY_MAX);
+                                log::info!(
+                                    "camera still unavailable ({}); next try in {} s",
+                                    camera_input(e).detail(),
+                                    wait.as_secs()
+                                );
+                                *retry_at = Instant::now() + wait;
+                            }
+                        }
+                    }
+                }
+                livepush_core::synth::pattern::no_signal(p.width, p.height, &mut picture);
+                Instant::now().duration_since(origin).as_micros() as u64
+            }
         };
         if encoder.is_none() {
             if index == 0 && !send(MediaMsg::FirstFrame) {

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audio_clock;
 pub mod codec;
 pub mod config;
 pub mod event;

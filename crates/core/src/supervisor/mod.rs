@@ -77,6 +77,24 @@ pub enum Input {
     PushFailed(PushFailure),
 }
 
+impl Input {
+    /// The text a device fact carries (empty for facts without one).
+    pub fn detail(&self) -> &str {
+        match self {
+            Input::CameraFailed(m)
+            | Input::CameraPermission(m)
+            | Input::CameraMode(m)
+            | Input::ResolutionAdjusted(m)
+            | Input::MicFailed(m)
+            | Input::MicPermission(m)
+            | Input::MicRate(m)
+            | Input::VideoEncoderFailed(m)
+            | Input::AudioEncoderFailed(m) => m,
+            _ => "",
+        }
+    }
+}
+
 /// What the supervisor wants done or shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {

@@ -140,6 +140,19 @@ fn fill_rect(
     }
 }
 
+/// Luma of the "no signal" card's background (grey) and band (black).
+pub const NO_SIGNAL_Y: (u8, u8) = (128, 16);
+
+/// The card pushed instead of camera video while the camera is lost: grey with
+/// a black band across the middle third, no colour (I420, `width` x `height`).
+pub fn no_signal(width: u32, height: u32, out: &mut [u8]) {
+    let (w, h) = (width as usize, height as usize);
+    let (y, uv) = out.split_at_mut(w * h);
+    y.fill(NO_SIGNAL_Y.0);
+    y[w * (h / 3)..w * (2 * h / 3)].fill(NO_SIGNAL_Y.1);
+    uv[..w * h / 2].fill(128);
+}
+
 /// Reads the burned-in counter back from a decoded luma plane (`width` x
 /// `height`, one byte per pixel). `None` when the sync marks are not there.
 pub fn read_counter(luma: &[u8], width: u32, height: u32) -> Option<u32> {
