@@ -331,8 +331,12 @@ fn mic_check(m: &MicCheckCmd) -> ExitCode {
     let (mut got, mut overruns, mut peak) = (0usize, 0u32, 0u16);
     while got < m.frames {
         let n = (m.frames - got).min(1024);
-        match mic.read(&mut buf[..n * ch]) {
+        match mic.read(&mut buf[..n * ch], 2000) {
             Ok(hw::alsa::Read::Full) => {}
+            Ok(hw::alsa::Read::NoData) => {
+                eprintln!("livepush mic-check: no data from {:?} for 2 s", m.device);
+                return ExitCode::from(1);
+            }
             Ok(hw::alsa::Read::Overrun(_)) => overruns += 1,
             Err(e) => {
                 eprintln!("livepush mic-check: {e}");

@@ -68,7 +68,8 @@ fn push_in_guest(
     push_in_guest_with(arch, bin, device, width, height, secs, "")
 }
 
-/// Same, running `during` (guest shell commands) while livepush pushes.
+/// Same, running `during` (guest shell commands) while livepush pushes. The
+/// tone starts with the push unless `during` plays tone.wav itself.
 fn push_in_guest_with(
     arch: &str,
     bin: &Path,
@@ -78,6 +79,11 @@ fn push_in_guest_with(
     secs: u32,
     during: &str,
 ) -> GuestRun {
+    let tone = if during.contains("tone.wav") {
+        ""
+    } else {
+        "aplay -q -D hw:Loopback,0,0 tone.wav &"
+    };
     assert!(
         bin.exists(),
         "{} is missing: build it first (scripts/test.sh does)",
@@ -100,7 +106,7 @@ fn push_in_guest_with(
             "v4l2-ctl -d /dev/video0 -c osd_text_mode=2,test_pattern=7\n\
              ./livepush receive --listen 127.0.0.1:1935 --out /tmp/rec.flv 2> recv.log &\n\
              RPID=$!\n\
-             aplay -q -D hw:Loopback,0,0 tone.wav &\n\
+             {tone}\n\
              ./livepush run --config hil.toml --seconds {secs} > events.jsonl 2> run.log &\n\
              LPID=$!\n\
              {during}\n\
@@ -164,6 +170,22 @@ fn mean_colour(file: &Path, w: u32, h: u32) -> (f64, f64, f64) {
     let (u, v) = uv.split_at(uv.len() / 2);
     let mean = |p: &[u8]| p.iter().map(|&b| f64::from(b)).sum::<f64>() / p.len() as f64;
     (mean(y), mean(u), mean(v))
+}
+
+/// The recording's audio as 48 kHz mono s16.
+fn decode_audio(file: &Path) -> Vec<i16> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
+        .output()
+        .unwrap();
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }
 
 /// The tone's frequency from rising zero crossings of the decoded left channel.
@@ -382,5 +404,107 @@ fn amd64_camera_unplugged_and_plugged_back() {
         "amd64",
         &bin,
         "sleep 4; v4l2-ctl -d /dev/video0 -c disconnect=1; sleep 3; rmmod vivid; insmod $(grep /vivid.ko /etc/hil-modules); sleep 0.5; v4l2-ctl -d /dev/video0 -c osd_text_mode=2,test_pattern=7",
+    );
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_silent_microphone_is_1311_then_sound_returns() {
+    let bin = repo().join("target/release/livepush");
+    // nothing plays into the loopback for 6 s (its capture side delivers silence),
+    // then the tone starts
+    let run = push_in_guest_with(
+        "amd64",
+        &bin,
+        "/dev/video0",
+        320,
+        180,
+        12,
+        "sleep 6; aplay -q -D hw:Loopback,0,0 tone.wav &",
+    );
+    let d = run.share.path();
+    let c = codes(d);
+    eprintln!("codes {c:?}");
+    assert_eq!(
+        c.iter().filter(|c| **c == -1311).count(),
+        1,
+        "-1311 once: {c:?}"
+    );
+    assert_eq!(
+        c.iter().filter(|c| **c == 1002).count(),
+        1,
+        "the push never stopped: {c:?}"
+    );
+    let log = std::fs::read_to_string(d.join("run.log")).unwrap();
+    assert!(log.contains("microphone delivers sound again"), "{log}");
+    let rec = d.join("rec.flv");
+    let p = probe(&rec);
+    assert!(
+        p.audio_packets as f64 > 10.0 * 46.0,
+        "the audio track kept going through the silence: {} packets",
+        p.audio_packets
+    );
+    // silence first, the tone at the end (it starts at 6 s of 12)
+    let pcm = decode_audio(&rec);
+    let rms =
+        |s: &[i16]| (s.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / s.len() as f64).sqrt();
+    let first = rms(&pcm[..48000 * 4]);
+    assert!(first < 50.0, "the first 4 s are silence, rms {first:.1}");
+    let end = &pcm[pcm.len() - 48000 * 3..pcm.len() - 48000];
+    let hz = end.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count() as f64 / 2.0;
+    assert!((hz - 1000.0).abs() <= 20.0, "then the tone: {hz} Hz");
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_unsupported_sample_rate_is_1306_listing_what_the_card_takes() {
+    let share = tempfile::tempdir().unwrap();
+    let d = share.path();
+    std::fs::copy(repo().join("target/release/livepush"), d.join("livepush")).unwrap();
+    // a 44.1 kHz stream playing into the loopback pins its capture side to 44.1 kHz
+    let mut wav = Vec::new();
+    let frames = 44100u32 * 20;
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + frames * 4).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32] {
+        wav.extend_from_slice(&v.to_le_bytes());
+    }
+    wav.extend_from_slice(&[1, 0, 2, 0]);
+    wav.extend_from_slice(&44100u32.to_le_bytes());
+    wav.extend_from_slice(&(44100u32 * 4).to_le_bytes());
+    wav.extend_from_slice(&[4, 0, 16, 0]);
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(frames * 4).to_le_bytes());
+    wav.resize(wav.len() + (frames * 4) as usize, 0);
+    std::fs::write(d.join("t441.wav"), wav).unwrap();
+    std::fs::write(d.join("c.toml"), "url = \"rtmp://127.0.0.1:1935/live/k\"\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\n").unwrap();
+    let out = Command::new(repo().join("tests/hil/run-guest.sh"))
+        .args(["-a", "amd64", "-t", "120"])
+        .arg(d)
+        .arg("aplay -q -D hw:Loopback,0,0 t441.wav & sleep 1; ./livepush run --config c.toml --seconds 5 > events.jsonl 2> run.log; echo rc=$? > rc.txt")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rc = std::fs::read_to_string(d.join("rc.txt")).unwrap();
+    assert_eq!(
+        rc.trim(),
+        "rc=1",
+        "a microphone that cannot work ends the run"
+    );
+    let ev = std::fs::read_to_string(d.join("events.jsonl")).unwrap();
+    let e: serde_json::Value = ev
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["code"] == -1306)
+        .unwrap_or_else(|| panic!("no -1306:\n{ev}"));
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("48000 Hz") && detail.contains("44100"),
+        "{detail}"
     );
 }

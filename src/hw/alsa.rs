@@ -42,6 +42,8 @@ pub enum Read {
     Full,
     /// An overrun lost audio; the capture was restarted. Frames lost (estimated).
     Overrun(u64),
+    /// Nothing arrived within the wait: the buffer is untouched.
+    NoData,
 }
 
 impl Mic {
@@ -95,8 +97,12 @@ impl Mic {
         })
     }
 
-    /// Fills `out` (interleaved) with the next samples, blocking until they are there.
-    pub fn read(&mut self, out: &mut [i16]) -> Result<Read, String> {
+    /// Fills `out` (interleaved) with the next samples, waiting at most
+    /// `wait_ms` for the first of them ([`Read::NoData`] then).
+    pub fn read(&mut self, out: &mut [i16], wait_ms: u32) -> Result<Read, String> {
+        if self.pcm.state() == State::Running && !self.pcm.wait(Some(wait_ms)).unwrap_or(true) {
+            return Ok(Read::NoData);
+        }
         let io = self
             .pcm
             .io_i16()

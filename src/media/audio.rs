@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 
 use livepush_core::audio_clock::AudioClock;
 use livepush_core::config::{AudioConfig, AudioDevice};
+use livepush_core::silence_watch::{SilenceWatch, Verdict};
 use livepush_core::supervisor::Input;
 use std::sync::Arc;
 
@@ -79,6 +80,10 @@ fn run(
     // stays a constant offset, documented in README)
     let mut stamps: VecDeque<u64> = VecDeque::with_capacity(16);
     let mut silence_owed: u64 = 0; // frames lost to an overrun, to be filled with silence
+                                   // a wait longer than a period (a period is one chunk): no data for 3 chunks
+    const NO_DATA_CHUNKS: u64 = 3;
+    let no_data_wait_ms = (NO_DATA_CHUNKS * frame as u64 * 1000 / rate).max(1) as u32;
+    let mut watch = SilenceWatch::new(Duration::from_millis(u64::from(cfg.no_data_timeout_ms)));
     loop {
         if take_commands(&ctl).is_none() {
             return;
@@ -88,6 +93,7 @@ fn run(
             silence_owed -= frame as u64;
             pcm.fill(0);
         } else {
+            let mut has_signal = true;
             match &mut source {
                 Source::Synthetic(s) => {
                     // the chunk is complete once its last sample has been "captured"
@@ -102,8 +108,14 @@ fn run(
                         return;
                     }
                 }
-                Source::Mic(m) => match m.read(&mut pcm) {
-                    Ok(Read::Full) => {}
+                Source::Mic(m) => match m.read(&mut pcm, no_data_wait_ms) {
+                    Ok(Read::Full) => has_signal = pcm.iter().any(|&s| s != 0),
+                    Ok(Read::NoData) => {
+                        // 3 chunks of time passed without data: 3 chunks of silence
+                        pcm.fill(0);
+                        silence_owed += (NO_DATA_CHUNKS - 1) * frame as u64;
+                        has_signal = false;
+                    }
                     Ok(Read::Overrun(lost)) => {
                         log::warn!(
                             "microphone overrun: about {lost} frames lost, filled with silence"
@@ -118,6 +130,24 @@ fn run(
                         return;
                     }
                 },
+            }
+            if let Source::Mic(_) = source {
+                let now =
+                    livepush_core::time::Instant::from_micros(origin.elapsed().as_micros() as u64);
+                match watch.chunk(now, has_signal) {
+                    Verdict::NoData => {
+                        let detail = format!(
+                            "no sound for {} ms; pushing silence",
+                            cfg.no_data_timeout_ms
+                        );
+                        send(MediaMsg::Device {
+                            input: Input::MicNoData(detail),
+                            fatal: false,
+                        });
+                    }
+                    Verdict::Recovered => log::info!("microphone delivers sound again"),
+                    Verdict::Quiet => {}
+                }
             }
             if muted {
                 pcm.fill(0);

@@ -25,6 +25,7 @@ pub mod event;
 pub mod flv;
 pub mod netstatus;
 pub mod rtmp;
+pub mod silence_watch;
 pub mod status;
 pub mod supervisor;
 pub mod synth;

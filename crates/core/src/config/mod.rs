@@ -140,6 +140,8 @@ pub struct AudioConfig {
     pub bitrate: u32,
     /// Frequency of the `sine` source, Hz.
     pub frequency: u32,
+    /// A microphone silent (no data or all-zero samples) this long reports -1311, ms.
+    pub no_data_timeout_ms: u32,
 }
 
 /// `[network]`.

@@ -317,6 +317,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         channels: 2,
         bitrate: 128,
         frequency: 1000,
+        no_data_timeout_ms: 3000,
     };
     if let Some((t, span)) = audio_t {
         let mut sec = Section::new("audio.", t, span);
@@ -354,6 +355,9 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         }
         if let Some((f, _)) = sec.int(&mut cx, "frequency", 20, 20_000) {
             audio.frequency = f as u32;
+        }
+        if let Some((v, _)) = sec.int(&mut cx, "no-data-timeout", 100, 600_000) {
+            audio.no_data_timeout_ms = v as u32;
         }
         sec.finish(&mut cx);
     }

@@ -56,6 +56,8 @@ pub enum Input {
     MicPermission(String),
     /// The microphone does not take the configured sample rate (-1306).
     MicRate(String),
+    /// The microphone is open but delivers no data or only silence (-1311).
+    MicNoData(String),
     /// The first video frame arrived.
     FirstFrame,
     /// The video encoder is running; `fell_back` when a hardware encoder failed first.
@@ -88,6 +90,7 @@ impl Input {
             | Input::MicFailed(m)
             | Input::MicPermission(m)
             | Input::MicRate(m)
+            | Input::MicNoData(m)
             | Input::VideoEncoderFailed(m)
             | Input::AudioEncoderFailed(m) => m,
             _ => "",
@@ -197,6 +200,7 @@ impl Supervisor {
                 self.status(StatusCode::OpenMicFail, Some(m));
             }
             Input::MicRate(m) => self.status(StatusCode::UnsupportedSampleRate, Some(m)),
+            Input::MicNoData(m) => self.status(StatusCode::MicRecordFail, Some(m)),
             Input::FirstFrame => {
                 if !self.first_frame_seen {
                     self.first_frame_seen = true;
