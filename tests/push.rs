@@ -189,3 +189,60 @@ fn rate_control_holds_the_configured_bitrate() {
         "video at {kbps:.0} kbps, configured 300 (±30%)"
     );
 }
+
+/// `enable-camera = false` is an audio-only stream; `muted = true` keeps the
+/// audio track but carries silence.
+#[test]
+fn audio_only_and_muted() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Receiver::start(dir.path(), &[]);
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/a\"\nenable-camera = false\n",
+        r.port
+    );
+    let p = push(dir.path(), &cfg, 3.0);
+    assert!(p.status.success(), "{}", p.stderr);
+    assert_eq!(
+        p.codes(),
+        vec![1008, 1001, 1002],
+        "no camera codes in an audio-only stream"
+    );
+    let out = r.out.clone();
+    r.finish(Duration::from_secs(10));
+    let pr = probe(&out);
+    let kinds: Vec<&str> = pr
+        .streams
+        .iter()
+        .map(|s| s["codec_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["audio"]);
+    assert!(pr.audio_packets > 100, "{} audio packets", pr.audio_packets);
+    assert!(decode_errors(&out).is_empty());
+
+    let r = Receiver::start(dir.path(), &[]);
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/m\"\nmuted = true\n[video]\nwidth = 320\nheight = 180\n",
+        r.port
+    );
+    let p = push(dir.path(), &cfg, 3.0);
+    assert!(p.status.success(), "{}", p.stderr);
+    let out = r.out.clone();
+    r.finish(Duration::from_secs(10));
+    let pr = probe(&out);
+    assert!(
+        pr.streams.iter().any(|s| s["codec_type"] == "audio"),
+        "the audio track stays"
+    );
+    let pcm = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&out)
+        .args(["-map", "0:a:0", "-f", "s16le", "-"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(pcm.len() > 48000 * 4, "{} bytes of audio", pcm.len());
+    assert!(
+        pcm.iter().all(|&b| b == 0),
+        "muted audio is digital silence"
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod aac;
 pub mod alsa;
+pub mod mjpeg;
 pub mod openh264;
 pub mod synthetic;
 pub mod v4l2;

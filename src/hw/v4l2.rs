@@ -2,14 +2,14 @@
 //! stable `/dev/v4l/by-id/...` links) or by `card:NAME` (matched against the
 //! card name or bus info of every /dev/video*), negotiates the mode with
 //! `livepush_core::video::negotiate`, streams MMAP buffers and converts each
-//! picture to I420 at the output size. Dequeueing waits in poll(2) with a
+//! picture to I420 at the output size (MJPEG through `super::mjpeg`). Dequeueing waits in poll(2) with a
 //! deadline on the video thread, so a camera that stops delivering is noticed.
 
 use std::io;
 use std::time::Duration;
 
 use livepush_core::video::convert::{self, Picture};
-use livepush_core::video::negotiate::{self, Mode, Offer, SizeOffer};
+use livepush_core::video::negotiate::{self, Mode, Offer, PixelFormat, SizeOffer};
 use v4l::buffer::Type;
 use v4l::control::{Control, Value};
 use v4l::framesize::FrameSizeEnum;
@@ -18,6 +18,8 @@ use v4l::io::traits::CaptureStream;
 use v4l::video::capture::Parameters;
 use v4l::video::Capture;
 use v4l::{Device, Format, FourCC};
+
+use super::mjpeg::Mjpeg;
 
 /// V4L2 control id of continuous auto focus.
 const CID_FOCUS_AUTO: u32 = 0x009a_090c;
@@ -47,6 +49,7 @@ pub struct Camera {
     stride: u32,
     /// Continuous auto focus was switched on (false: the camera has no such control).
     pub auto_focus: bool,
+    mjpeg: Mjpeg,
 }
 
 /// Finds the device a config value names.
@@ -136,7 +139,7 @@ impl Camera {
                 sizes,
             });
         }
-        let mode = negotiate::choose(&offers, out_w, out_h, false)
+        let mode = negotiate::choose(&offers, out_w, out_h, true)
             .map_err(|e| CameraError::Mode(format!("{path}: {e}")))?;
         let want = Format::new(mode.width, mode.height, FourCC::new(&mode.format.fourcc()));
         let got = dev
@@ -175,6 +178,7 @@ impl Camera {
             mode,
             stride: got.stride,
             auto_focus,
+            mjpeg: Mjpeg::default(),
         })
     }
 
@@ -196,15 +200,22 @@ impl Camera {
             .next()
             .map_err(|e| CameraError::Lost(format!("{}: {e}", self.path)))?;
         let used = (meta.bytesused as usize).min(buf.len());
-        let pic = Picture {
-            format: self.mode.format,
-            width: self.mode.width,
-            height: self.mode.height,
-            stride: self.stride,
-            data: &buf[..used],
-        };
-        convert::to_i420(&pic, out, out_w, out_h)
-            .map_err(|e| CameraError::Lost(format!("{}: bad frame: {e:?}", self.path)))?;
+        if self.mode.format == PixelFormat::Mjpeg {
+            // a corrupt JPEG is one bad frame, not a lost camera: keep the previous picture
+            if let Err(e) = self.mjpeg.decode(&buf[..used], out, out_w, out_h) {
+                log::warn!("{}: {e}", self.path);
+            }
+        } else {
+            let pic = Picture {
+                format: self.mode.format,
+                width: self.mode.width,
+                height: self.mode.height,
+                stride: self.stride,
+                data: &buf[..used],
+            };
+            convert::to_i420(&pic, out, out_w, out_h)
+                .map_err(|e| CameraError::Lost(format!("{}: bad frame: {e:?}", self.path)))?;
+        }
         Ok(meta.timestamp.sec as u64 * 1_000_000 + meta.timestamp.usec as u64)
     }
 }

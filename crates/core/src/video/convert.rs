@@ -147,6 +147,53 @@ pub fn to_i420(
     Ok(())
 }
 
+/// Converts packed full-range YCbCr 4:4:4 (what a JPEG decoder gives, 3 bytes
+/// a pixel) into limited-range I420 `out` of `out_w` x `out_h`, cropped and
+/// scaled like [`to_i420`].
+pub fn ycbcr444_full_to_i420(
+    src: &[u8],
+    width: u32,
+    height: u32,
+    out: &mut [u8],
+    out_w: u32,
+    out_h: u32,
+) -> Result<(), ConvertError> {
+    let (w, h) = (width as usize, height as usize);
+    if src.len() < w * h * 3 {
+        return Err(ConvertError::Short {
+            need: w * h * 3,
+            got: src.len(),
+        });
+    }
+    let (ow, oh) = (out_w as usize, out_h as usize);
+    let (y_out, rest) = out.split_at_mut(ow * oh);
+    let (u_out, v_out) = rest.split_at_mut((ow / 2) * (oh / 2));
+    let (cx, cy, cw, ch) = crop_rect(width, height, out_w, out_h);
+    let (cx, cy, cw, ch) = (cx as usize, cy as usize, cw as usize, ch as usize);
+    let sx = |x: usize| cx + x * cw / ow;
+    let sy = |y: usize| cy + y * ch / oh;
+    // JPEG is full range (0..255); H.264 streams are limited range (Y 16..235, C 16..240)
+    let luma = |v: u8| (16 + (u32::from(v) * 219 + 127) / 255) as u8;
+    let chroma = |v: u8| {
+        (128 + ((i32::from(v) - 128) * 224 + if v >= 128 { 127 } else { -127 }) / 255) as u8
+    };
+    for y in 0..oh {
+        let row = &src[sy(y) * w * 3..];
+        for x in 0..ow {
+            y_out[y * ow + x] = luma(row[sx(x) * 3]);
+        }
+    }
+    for y in 0..oh / 2 {
+        let row = &src[sy(y * 2) * w * 3..];
+        for x in 0..ow / 2 {
+            let px = sx(x * 2) * 3;
+            u_out[y * (ow / 2) + x] = chroma(row[px + 1]);
+            v_out[y * (ow / 2) + x] = chroma(row[px + 2]);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +298,24 @@ mod tests {
         .unwrap();
         assert!(out[..640 * 360].iter().all(|&b| b == 16));
         assert_eq!(crop_rect(1920, 1080, 360, 640), (656, 0, 606, 1080));
+    }
+
+    #[test]
+    fn full_range_ycbcr_becomes_limited_range_i420() {
+        // full-range black: Y 16, neutral chroma
+        let src: Vec<u8> = (0..16).flat_map(|_| [0u8, 128, 128]).collect();
+        let mut out = vec![0u8; i420_len(2, 2)];
+        ycbcr444_full_to_i420(&src, 4, 4, &mut out, 2, 2).unwrap();
+        assert_eq!(&out[..], &[16, 16, 16, 16, 128, 128]);
+        // full-range white with extreme chroma: Y 235, C 16 and 240
+        let src: Vec<u8> = (0..16).flat_map(|_| [255u8, 0, 255]).collect();
+        let mut out = vec![0u8; i420_len(2, 2)];
+        ycbcr444_full_to_i420(&src, 4, 4, &mut out, 2, 2).unwrap();
+        assert_eq!(&out[..], &[235, 235, 235, 235, 16, 240]);
+        assert_eq!(
+            ycbcr444_full_to_i420(&src[..10], 4, 4, &mut out, 2, 2),
+            Err(ConvertError::Short { need: 48, got: 10 })
+        );
     }
 
     #[test]

@@ -1,0 +1,94 @@
+//! Motion-JPEG pictures from USB cameras, decoded with zune-jpeg (pure Rust)
+//! into full-range YCbCr, then into the encoder's limited-range I420 with the
+//! same crop/scale as raw formats. The decoder allocates internally for every
+//! picture: MJPEG cameras are the one capture path that does.
+
+use livepush_core::video::convert;
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
+
+/// A reusable MJPEG decoder.
+#[derive(Default)]
+pub struct Mjpeg {
+    ycbcr: Vec<u8>,
+}
+
+impl Mjpeg {
+    /// Decodes one JPEG into I420 `out` (`out_w` x `out_h`).
+    pub fn decode(
+        &mut self,
+        jpeg: &[u8],
+        out: &mut [u8],
+        out_w: u32,
+        out_h: u32,
+    ) -> Result<(u32, u32), String> {
+        let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::YCbCr);
+        let mut d = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
+        d.decode_headers().map_err(|e| format!("JPEG: {e:?}"))?;
+        let (w, h) = d.dimensions().ok_or("JPEG: no dimensions")?;
+        let need = d.output_buffer_size().ok_or("JPEG: no output size")?;
+        self.ycbcr.resize(need, 0);
+        d.decode_into(&mut self.ycbcr)
+            .map_err(|e| format!("JPEG: {e:?}"))?;
+        convert::ycbcr444_full_to_i420(&self.ycbcr, w as u32, h as u32, out, out_w, out_h)
+            .map_err(|e| format!("JPEG: {e:?}"))?;
+        Ok((w as u32, h as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A JPEG made by ffmpeg (Debian's), like a UVC camera's MJPEG frame.
+    fn jpeg(colour: &str, w: u32, h: u32) -> Vec<u8> {
+        let out = Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("color={colour}:s={w}x{h}"),
+                "-frames:v",
+                "1",
+                "-f",
+                "mjpeg",
+                "-",
+            ])
+            .output()
+            .expect("ffmpeg (apt-get install ffmpeg)");
+        assert!(out.status.success());
+        out.stdout
+    }
+
+    #[test]
+    fn ffmpeg_jpegs_decode_to_the_right_colour_and_size() {
+        let mut m = Mjpeg::default();
+        for (colour, want) in [
+            ("red", (81u8, 90u8, 240u8)),
+            ("white", (235, 128, 128)),
+            ("black", (16, 128, 128)),
+        ] {
+            let j = jpeg(colour, 64, 48);
+            let mut out = vec![0u8; 32 * 18 * 3 / 2];
+            assert_eq!(m.decode(&j, &mut out, 32, 18).unwrap(), (64, 48));
+            let (y, u, v) = (
+                out[32 * 9 + 16],
+                out[32 * 18 + 8],
+                out[32 * 18 + 32 * 18 / 4 + 8],
+            );
+            for (got, want, what) in [(y, want.0, "Y"), (u, want.1, "U"), (v, want.2, "V")] {
+                assert!(
+                    got.abs_diff(want) <= 4,
+                    "{colour}: {what} {got}, want {want}"
+                );
+            }
+        }
+        assert!(m.decode(b"not a jpeg", &mut [0u8; 6], 2, 2).is_err());
+    }
+}
