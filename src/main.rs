@@ -227,10 +227,29 @@ fn run(r: &RunCmd) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let v = parsed.config.video_params();
+    let waiting_image = match &parsed.config.waiting_image {
+        Some(path) if !path.contains("://") && parsed.config.enable_camera => {
+            match hw::still::load(
+                path,
+                parsed.config.waiting_image_md5.as_deref(),
+                v.width,
+                v.height,
+            ) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    eprintln!("{}: {e}", r.config);
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => None,
+    };
     let opts = shell::RunOptions {
         config: parsed.config,
         stop_after: r.seconds.map(Duration::from_secs_f64),
         report_allocations: true,
+        waiting_image,
         events,
     };
     match shell::run(opts) {

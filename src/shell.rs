@@ -73,6 +73,8 @@ pub struct RunOptions {
     /// Log heap allocations per video frame at the stop (meaningless when
     /// something else, like the demo's receiver, shares the process).
     pub report_allocations: bool,
+    /// The waiting image as I420 at the output size (shown while the camera is lost).
+    pub waiting_image: Option<Vec<u8>>,
 }
 
 /// Time allowed to flush the last packets when stopping.
@@ -204,6 +206,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
             mb.clone(),
             r,
             video_recycle_rx,
+            opts.waiting_image,
         );
         (Some(c), Some(h))
     } else {

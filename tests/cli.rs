@@ -201,3 +201,40 @@ fn mic_check_records_an_alsa_pcm_bit_exact() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn a_waiting_image_with_the_wrong_md5_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("wait.png");
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=blue:s=64x36",
+            "-frames:v",
+            "1",
+        ])
+        .arg(&img)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let f = dir.path().join("c.toml");
+    std::fs::write(
+        &f,
+        format!("url = \"rtmp://127.0.0.1:1/live/k\"\nwaiting-image = \"{}\"\nwaiting-image-md5 = \"0123456789abcdef0123456789abcdef\"\n", img.display()),
+    )
+    .unwrap();
+    let (code, out, err) = livepush(&["run", "--config", f.to_str().unwrap(), "--seconds", "3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "nothing started: {out}");
+    assert!(
+        err.contains("wait.png: its MD5 is")
+            && err.contains("waiting-image-md5 says 0123456789abcdef0123456789abcdef: refused"),
+        "{err}"
+    );
+}

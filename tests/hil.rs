@@ -65,7 +65,7 @@ fn push_in_guest(
     height: u32,
     secs: u32,
 ) -> GuestRun {
-    push_in_guest_with(arch, bin, device, width, height, secs, "")
+    push_in_guest_with(arch, bin, device, width, height, secs, "", false)
 }
 
 /// Same, running `during` (guest shell commands) while livepush pushes. The
@@ -78,6 +78,7 @@ fn push_in_guest_with(
     height: u32,
     secs: u32,
     during: &str,
+    waiting_image: bool,
 ) -> GuestRun {
     let tone = if during.contains("tone.wav") {
         ""
@@ -92,11 +93,34 @@ fn push_in_guest_with(
     let share = tempfile::tempdir().unwrap();
     let d = share.path();
     std::fs::copy(bin, d.join("livepush")).unwrap();
+    let waiting = if waiting_image {
+        let ok = Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "color=blue:s=640x360",
+                "-frames:v",
+                "1",
+            ])
+            .arg(d.join("waiting.jpg"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        "waiting-image = \"waiting.jpg\"\n"
+    } else {
+        ""
+    };
     tone_wav(&d.join("tone.wav"));
     std::fs::write(
         d.join("hil.toml"),
         format!(
-            "url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\nmode = \"RTC\"\n[video]\ndevice = \"{device}\"\nwidth = {width}\nheight = {height}\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n"
+            "url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\nmode = \"RTC\"\n{waiting}[video]\ndevice = \"{device}\"\nwidth = {width}\nheight = {height}\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n"
         ),
     )
     .unwrap();
@@ -302,7 +326,8 @@ fn arm64_camera_by_card_name_scaled_and_cropped() {
     check(&run, 256, 144, 6, true);
 }
 
-/// Classifies every decoded frame: 'r' red (vivid), 'n' the no-signal card, '?' other.
+/// Classifies every decoded frame: 'r' red (vivid), 'b' blue (the waiting
+/// image), 'n' the no-signal card, '?' other.
 fn frame_kinds(file: &Path, w: u32, h: u32) -> String {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
@@ -322,6 +347,8 @@ fn frame_kinds(file: &Path, w: u32, h: u32) -> String {
             let (u, v) = (mean(u), mean(v));
             if u < 110.0 && v > 200.0 {
                 'r'
+            } else if u > 200.0 && v < 135.0 {
+                'b'
             } else if (u - 128.0).abs() < 8.0 && (v - 128.0).abs() < 8.0 {
                 'n'
             } else {
@@ -333,8 +360,8 @@ fn frame_kinds(file: &Path, w: u32, h: u32) -> String {
 
 /// The camera fails mid-stream, then works again: -1301, the no-signal card,
 /// 1003 and live video again, all on one RTMP session.
-fn camera_loss_case(arch: &str, bin: &Path, during: &str) {
-    let run = push_in_guest_with(arch, bin, "card:vivid", 320, 180, 14, during);
+fn camera_loss_case(arch: &str, bin: &Path, during: &str, waiting_image: bool) {
+    let run = push_in_guest_with(arch, bin, "card:vivid", 320, 180, 14, during, waiting_image);
     let d = run.share.path();
     let c = codes(d);
     eprintln!("codes {c:?}");
@@ -364,10 +391,12 @@ fn camera_loss_case(arch: &str, bin: &Path, during: &str) {
     assert!(errors.is_empty(), "decode errors: {errors}");
     let kinds = frame_kinds(&rec, 320, 180);
     eprintln!("frames: {kinds}");
+    // the waiting image (blue) or the generated no-signal card while the camera is away
+    let still = if waiting_image { 'b' } else { 'n' };
     let first_n = kinds
-        .find('n')
-        .unwrap_or_else(|| panic!("no no-signal frames: {kinds}"));
-    let last_n = kinds.rfind('n').unwrap();
+        .find(still)
+        .unwrap_or_else(|| panic!("no '{still}' frames: {kinds}"));
+    let last_n = kinds.rfind(still).unwrap();
     assert!(
         kinds[..first_n].contains('r'),
         "red before the loss: {kinds}"
@@ -392,6 +421,7 @@ fn amd64_camera_streaming_error_then_recovery() {
         "amd64",
         &bin,
         "sleep 5; v4l2-ctl -d /dev/video0 -c inject_fatal_streaming_error=1",
+        true,
     );
 }
 
@@ -404,7 +434,7 @@ fn amd64_camera_unplugged_and_plugged_back() {
         "amd64",
         &bin,
         "sleep 4; v4l2-ctl -d /dev/video0 -c disconnect=1; sleep 3; rmmod vivid; insmod $(grep /vivid.ko /etc/hil-modules); sleep 0.5; v4l2-ctl -d /dev/video0 -c osd_text_mode=2,test_pattern=7",
-    );
+    false);
 }
 
 #[test]
@@ -421,6 +451,7 @@ fn amd64_silent_microphone_is_1311_then_sound_returns() {
         180,
         12,
         "sleep 6; aplay -q -D hw:Loopback,0,0 tone.wav &",
+        false,
     );
     let d = run.share.path();
     let c = codes(d);

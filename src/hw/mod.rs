@@ -6,6 +6,7 @@ pub mod aac;
 pub mod alsa;
 pub mod mjpeg;
 pub mod openh264;
+pub mod still;
 pub mod synthetic;
 pub mod v4l2;
 #[cfg(feature = "x264")]

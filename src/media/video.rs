@@ -29,6 +29,7 @@ pub fn spawn(
     mb: Arc<Mailbox>,
     ctl: mpsc::Receiver<MediaCtl>,
     recycle: Receiver<Vec<u8>>,
+    still: Option<Vec<u8>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("video".into())
@@ -42,6 +43,7 @@ pub fn spawn(
                 mb,
                 ctl,
                 recycle,
+                still,
             )
         })
         .expect("spawn video thread")
@@ -140,6 +142,7 @@ fn run(
     mb: Arc<Mailbox>,
     ctl: mpsc::Receiver<MediaCtl>,
     recycle: Receiver<Vec<u8>>,
+    still: Option<Vec<u8>>,
 ) {
     let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
     let mut source = match Source::open(&device, &p, auto_focus) {
@@ -196,7 +199,7 @@ fn run(
                 }
                 Err(e) => {
                     // keep the stream alive: the "no signal" card, and retry the camera
-                    log::warn!("camera lost; pushing the no-signal card and retrying");
+                    log::warn!("camera lost; pushing the waiting image (or the no-signal card) and retrying");
                     send(MediaMsg::Device {
                         input: camera_input(e),
                         fatal: false,
@@ -238,7 +241,12 @@ fn run(
                         }
                     }
                 }
-                livepush_core::synth::pattern::no_signal(p.width, p.height, &mut picture);
+                match &still {
+                    Some(img) => picture.copy_from_slice(img),
+                    None => {
+                        livepush_core::synth::pattern::no_signal(p.width, p.height, &mut picture)
+                    }
+                }
                 Instant::now().duration_since(origin).as_micros() as u64
             }
         };

@@ -209,13 +209,13 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             }
         }
     }
-    if let Some((_, s)) = &waiting_image {
-        cx.notice(
-            "waiting-image",
-            *s,
-            "pause and camera-loss pictures are not built yet",
-            false,
-        );
+    if let Some((img, s)) = &waiting_image {
+        let msg = if img.contains("://") {
+            "URLs are not fetched yet: the generated no-signal card is shown while the camera is lost"
+        } else {
+            "shown while the camera is lost; pausing, its other use, is not built yet"
+        };
+        cx.notice("waiting-image", *s, msg, false);
     }
     if let Some((md5, s)) = &waiting_image_md5 {
         if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
