@@ -539,3 +539,78 @@ fn amd64_unsupported_sample_rate_is_1306_listing_what_the_card_takes() {
         "{detail}"
     );
 }
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_microphone_overrun_keeps_the_audio_timeline_whole() {
+    let bin = repo().join("target/release/livepush");
+    // stopping livepush for 0.6 s overflows the capture ring buffer (8 periods,
+    // ~170 ms): ALSA reports an overrun, the lost audio comes back as silence
+    let run = push_in_guest_with(
+        "amd64",
+        &bin,
+        "/dev/video0",
+        320,
+        180,
+        10,
+        "sleep 4; kill -STOP $LPID; sleep 0.6; kill -CONT $LPID",
+        false,
+    );
+    let d = run.share.path();
+    let log = std::fs::read_to_string(d.join("run.log")).unwrap();
+    assert!(
+        log.contains("microphone overrun"),
+        "an overrun happened: {log}"
+    );
+    let rec = d.join("rec.flv");
+    assert!(decode_errors(&rec).is_empty());
+    // audio timestamps: no hole anywhere (every frame ~21.3 ms after the last)
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a",
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    let pts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(pts.len() > 300, "{} audio packets", pts.len());
+    let worst = pts.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(worst < 0.05, "audio timeline has a {worst:.3} s hole");
+    // and the recording's audio spans the run: nothing was dropped from the timeline
+    let span = pts[pts.len() - 1] - pts[0];
+    assert!(span > 8.5, "audio spans {span:.2} s of a 10 s run");
+    // and audio still lines up with video at the end (the lost time was filled, not skipped)
+    let vout = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    let vlast: f64 = String::from_utf8_lossy(&vout.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .fold(0.0, f64::max);
+    let alast = pts[pts.len() - 1];
+    assert!(
+        (alast - vlast).abs() < 0.15,
+        "audio ends at {alast:.3} s, video at {vlast:.3} s"
+    );
+}

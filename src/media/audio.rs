@@ -80,7 +80,8 @@ fn run(
     // stays a constant offset, documented in README)
     let mut stamps: VecDeque<u64> = VecDeque::with_capacity(16);
     let mut silence_owed: u64 = 0; // frames lost to an overrun, to be filled with silence
-                                   // a wait longer than a period (a period is one chunk): no data for 3 chunks
+    let mut last_read_us = origin.elapsed().as_micros() as u64;
+    // a wait longer than a period (a period is one chunk): no data for 3 chunks
     const NO_DATA_CHUNKS: u64 = 3;
     let no_data_wait_ms = (NO_DATA_CHUNKS * frame as u64 * 1000 / rate).max(1) as u32;
     let mut watch = SilenceWatch::new(Duration::from_millis(u64::from(cfg.no_data_timeout_ms)));
@@ -109,18 +110,26 @@ fn run(
                     }
                 }
                 Source::Mic(m) => match m.read(&mut pcm, no_data_wait_ms) {
-                    Ok(Read::Full) => has_signal = pcm.iter().any(|&s| s != 0),
+                    Ok(Read::Full) => {
+                        has_signal = pcm.iter().any(|&s| s != 0);
+                        last_read_us = origin.elapsed().as_micros() as u64;
+                    }
                     Ok(Read::NoData) => {
                         // 3 chunks of time passed without data: 3 chunks of silence
                         pcm.fill(0);
                         silence_owed += (NO_DATA_CHUNKS - 1) * frame as u64;
                         has_signal = false;
                     }
-                    Ok(Read::Overrun(lost)) => {
+                    Ok(Read::Overrun(_)) => {
+                        // what was lost is the time since the last good read,
+                        // less the chunk just read (ALSA only knows its ring size)
+                        let gap_us = origin.elapsed().as_micros() as u64 - last_read_us;
+                        let lost = (gap_us * rate / 1_000_000).saturating_sub(2 * frame as u64);
                         log::warn!(
                             "microphone overrun: about {lost} frames lost, filled with silence"
                         );
                         silence_owed += lost;
+                        last_read_us = origin.elapsed().as_micros() as u64;
                     }
                     Err(e) => {
                         send(MediaMsg::Device {
