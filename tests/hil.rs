@@ -22,15 +22,9 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// 12 s of 1 kHz, 48 kHz stereo s16 WAV, then 0.2 s of silence.
-fn tone_wav(path: &Path) {
-    let frames: Vec<i16> = (0..48000 * 12)
-        .map(|i| {
-            (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 48000.0).sin()) as i16
-        })
-        .chain(std::iter::repeat_n(0, 9600))
-        .collect();
-    let data_len = (frames.len() * 4) as u32;
+/// Writes a 16-bit stereo WAV at `rate` Hz (each sample on both channels).
+fn write_wav(path: &Path, rate: u32, samples: &[i16]) {
+    let data_len = (samples.len() * 4) as u32;
     let mut w = Vec::with_capacity(44 + data_len as usize);
     w.extend_from_slice(b"RIFF");
     w.extend_from_slice(&(36 + data_len).to_le_bytes());
@@ -38,17 +32,50 @@ fn tone_wav(path: &Path) {
     w.extend_from_slice(&16u32.to_le_bytes());
     w.extend_from_slice(&1u16.to_le_bytes()); // PCM
     w.extend_from_slice(&2u16.to_le_bytes()); // channels
-    w.extend_from_slice(&48000u32.to_le_bytes());
-    w.extend_from_slice(&(48000u32 * 4).to_le_bytes());
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * 4).to_le_bytes());
     w.extend_from_slice(&4u16.to_le_bytes());
     w.extend_from_slice(&16u16.to_le_bytes());
     w.extend_from_slice(b"data");
     w.extend_from_slice(&data_len.to_le_bytes());
-    for s in frames {
+    for s in samples {
         w.extend_from_slice(&s.to_le_bytes());
         w.extend_from_slice(&s.to_le_bytes());
     }
     std::fs::write(path, w).unwrap();
+}
+
+/// 12 s of 1 kHz, 48 kHz stereo s16 WAV, then 0.2 s of silence.
+fn tone_wav(path: &Path) {
+    let samples: Vec<i16> = (0..48000 * 12)
+        .map(|i| {
+            (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 48000.0).sin()) as i16
+        })
+        .chain(std::iter::repeat_n(0, 9600))
+        .collect();
+    write_wav(path, 48000, &samples);
+}
+
+/// The PTS (s) of every packet of stream type `kind` ("a" or "v").
+fn packet_times(file: &Path, kind: &str) -> Vec<f64> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            kind,
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 struct GuestRun {
@@ -493,22 +520,7 @@ fn amd64_unsupported_sample_rate_is_1306_listing_what_the_card_takes() {
     let d = share.path();
     std::fs::copy(repo().join("target/release/livepush"), d.join("livepush")).unwrap();
     // a 44.1 kHz stream playing into the loopback pins its capture side to 44.1 kHz
-    let mut wav = Vec::new();
-    let frames = 44100u32 * 20;
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + frames * 4).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    wav.extend_from_slice(&[1, 0, 2, 0]);
-    wav.extend_from_slice(&44100u32.to_le_bytes());
-    wav.extend_from_slice(&(44100u32 * 4).to_le_bytes());
-    wav.extend_from_slice(&[4, 0, 16, 0]);
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(frames * 4).to_le_bytes());
-    wav.resize(wav.len() + (frames * 4) as usize, 0);
-    std::fs::write(d.join("t441.wav"), wav).unwrap();
+    write_wav(&d.join("t441.wav"), 44100, &vec![0i16; 44100 * 20]);
     std::fs::write(d.join("c.toml"), "url = \"rtmp://127.0.0.1:1935/live/k\"\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\n").unwrap();
     let out = Command::new(repo().join("tests/hil/run-guest.sh"))
         .args(["-a", "amd64", "-t", "120"])
@@ -565,24 +577,7 @@ fn amd64_microphone_overrun_keeps_the_audio_timeline_whole() {
     let rec = d.join("rec.flv");
     assert!(decode_errors(&rec).is_empty());
     // audio timestamps: no hole anywhere (every frame ~21.3 ms after the last)
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "a",
-            "-show_entries",
-            "packet=pts_time",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(&rec)
-        .output()
-        .unwrap();
-    let pts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let pts = packet_times(&rec, "a");
     assert!(pts.len() > 300, "{} audio packets", pts.len());
     let worst = pts.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
     assert!(worst < 0.05, "audio timeline has a {worst:.3} s hole");
@@ -590,24 +585,7 @@ fn amd64_microphone_overrun_keeps_the_audio_timeline_whole() {
     let span = pts[pts.len() - 1] - pts[0];
     assert!(span > 8.5, "audio spans {span:.2} s of a 10 s run");
     // and audio still lines up with video at the end (the lost time was filled, not skipped)
-    let vout = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "packet=pts_time",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(&rec)
-        .output()
-        .unwrap();
-    let vlast: f64 = String::from_utf8_lossy(&vout.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .fold(0.0, f64::max);
+    let vlast = packet_times(&rec, "v").into_iter().fold(0.0, f64::max);
     let alast = pts[pts.len() - 1];
     assert!(
         (alast - vlast).abs() < 0.15,
