@@ -461,7 +461,8 @@ fn amd64_camera_unplugged_and_plugged_back() {
         "amd64",
         &bin,
         "sleep 4; v4l2-ctl -d /dev/video0 -c disconnect=1; sleep 3; rmmod vivid; insmod $(grep /vivid.ko /etc/hil-modules); sleep 0.5; v4l2-ctl -d /dev/video0 -c osd_text_mode=2,test_pattern=7",
-    false);
+        false,
+    );
 }
 
 #[test]

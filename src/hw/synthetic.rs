@@ -39,7 +39,7 @@ impl VideoSource {
                     path: path.clone(),
                 })
             }
-            VideoDevice::V4l2(p) => Err(format!("{p}: V4L2 capture is not built yet")),
+            VideoDevice::V4l2(p) => Err(format!("{p}: a camera, not a synthetic source (see hw::v4l2)")),
         }
     }
 
@@ -87,7 +87,7 @@ impl AudioSource {
                     bytes: Vec::new(),
                 })
             }
-            AudioDevice::Alsa(p) => Err(format!("{p}: ALSA capture is not built yet")),
+            AudioDevice::Alsa(p) => Err(format!("{p}: a microphone, not a synthetic source (see hw::alsa)")),
         }
     }
 
