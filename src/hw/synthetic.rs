@@ -39,7 +39,9 @@ impl VideoSource {
                     path: path.clone(),
                 })
             }
-            VideoDevice::V4l2(p) => Err(format!("{p}: a camera, not a synthetic source (see hw::v4l2)")),
+            VideoDevice::V4l2(p) => Err(format!(
+                "{p}: a camera, not a synthetic source (see hw::v4l2)"
+            )),
         }
     }
 
@@ -87,7 +89,9 @@ impl AudioSource {
                     bytes: Vec::new(),
                 })
             }
-            AudioDevice::Alsa(p) => Err(format!("{p}: a microphone, not a synthetic source (see hw::alsa)")),
+            AudioDevice::Alsa(p) => Err(format!(
+                "{p}: a microphone, not a synthetic source (see hw::alsa)"
+            )),
         }
     }
 
