@@ -121,6 +121,8 @@ struct Shell {
     body: Vec<u8>,
     read_buf: Vec<u8>,
     queue_limit: Duration,
+    /// No bytes written for this long while some wait: the connection is dead (3005).
+    send_stall: Duration,
     stop_at: Option<Instant>,
     stopping: Option<Instant>,
     fatal: Option<String>,
@@ -218,6 +220,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         sup: Supervisor::new(supervisor::config_from(&cfg)),
         meter: NetStatusMeter::new(now),
         queue_limit: Duration::from_millis(u64::from(cfg.mode.preset().queue_ms)),
+        send_stall: Duration::from_millis(u64::from(cfg.network.send_stall_timeout_ms)),
         stop_at: opts.stop_after.map(|d| now + d),
         cfg,
         params,
@@ -321,6 +324,11 @@ impl Shell {
                 .and_then(|s| s.poll_timeout()),
             self.stop_at,
             self.stopping,
+            self.conn
+                .as_ref()
+                .and_then(|c| c.link.as_ref())
+                .and_then(|l| l.waiting_since())
+                .map(|t| t + self.send_stall),
             match self.steady {
                 Steady::StartsAt(t) => Some(t),
                 _ => None,
@@ -366,6 +374,21 @@ impl Shell {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        let stall = self.send_stall;
+        let waiting = self
+            .conn
+            .as_ref()
+            .and_then(|c| c.link.as_ref())
+            .and_then(|l| l.waiting_since());
+        if waiting.is_some_and(|t| now.saturating_since(t) >= stall) {
+            self.io_failed(
+                now,
+                &format!(
+                    "send stalled: the server took no bytes for {} ms",
+                    stall.as_millis()
+                ),
+            );
+        }
         if let Steady::StartsAt(t) = self.steady {
             if now >= t {
                 self.steady = Steady::Since {
@@ -616,6 +639,13 @@ impl Shell {
                     return;
                 }
                 Ok(Some(n)) => s.handle_input(now, &self.read_buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    let ms = (self.send_stall * 2).as_millis();
+                    return self.io_failed(
+                        now,
+                        &format!("the server acknowledged nothing for {ms} ms (TCP user timeout)"),
+                    );
+                }
                 Err(e) => return self.io_failed(now, &format!("read: {e}")),
             }
         }
@@ -660,7 +690,13 @@ impl Shell {
         let id = self.next_id;
         log::info!("connecting to {}", self.cfg.url);
         let timeout = Duration::from_millis(u64::from(self.cfg.network.connect_timeout_ms));
-        let task = conn::spawn(id, &self.cfg.url, timeout, self.mb.clone());
+        let task = conn::spawn(
+            id,
+            &self.cfg.url,
+            timeout,
+            self.mb.clone(),
+            self.send_stall * 2,
+        );
         self.conn = Some(Conn {
             id,
             connecting: Some(task),
@@ -740,7 +776,7 @@ impl Shell {
             return;
         };
         let (meter, pool) = (&mut self.meter, &mut self.pool);
-        let r = link.flush(|req| {
+        let r = link.flush(now, |req| {
             meter.on_sent(
                 req.bytes.len(),
                 now.saturating_since(req.queued_at).as_micros() as u64,

@@ -145,3 +145,41 @@ fn reset_mid_stream_is_3005_and_it_publishes_again() {
     assert_eq!(codes[i + 1], 1102, "{codes:?}");
     assert_eq!(&codes[i + 2..i + 4], &[1001, 1002], "{codes:?}");
 }
+
+#[test]
+fn a_server_that_stops_reading_is_a_send_stall_3005_and_it_reconnects() {
+    let s = FaultServer::start(Fault::StallAfterMedia(20));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cfg(&format!("127.0.0.1:{}", s.port))
+        .replace("[network]\n", "[network]\nsend-stall-timeout = 1500\n");
+    let p = push(dir.path(), &cfg, 8.0);
+    assert!(p.status.success(), "{}", p.stderr);
+    p.assert_secret_hidden(SECRET);
+    let codes = p.codes();
+    let i = codes
+        .iter()
+        .position(|c| *c == 3005)
+        .unwrap_or_else(|| panic!("no 3005: {codes:?}\n{}", p.stderr));
+    assert!(
+        codes[..i].contains(&1002),
+        "stalled after publishing: {codes:?}"
+    );
+    assert_eq!(codes[i + 1], 1102, "{codes:?}");
+    assert!(
+        codes[i..].contains(&1002),
+        "published again on a new connection: {codes:?}"
+    );
+    let detail = p
+        .events
+        .iter()
+        .find(|e| e["code"] == 3005)
+        .and_then(|e| e["detail"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    // the loop's send-stall check or the kernel's TCP user timeout, whichever first
+    assert!(
+        detail.contains("send stalled") || detail.contains("acknowledged nothing"),
+        "{detail}"
+    );
+    assert!(s.connections.load(Ordering::SeqCst) >= 2);
+}

@@ -24,13 +24,19 @@ pub enum NetMsg {
 }
 
 /// Starts connecting; the result arrives as `Msg::Net { conn: id, .. }`.
-pub fn spawn(id: u64, url: &PushUrl, timeout: Duration, mb: Arc<Mailbox>) -> smol::Task<()> {
+pub fn spawn(
+    id: u64,
+    url: &PushUrl,
+    timeout: Duration,
+    mb: Arc<Mailbox>,
+    user_timeout: Duration,
+) -> smol::Task<()> {
     let host = url.host.clone();
     let port = url.port;
     let shown = url.host_port();
     smol::spawn(async move {
         let shown = shown;
-        let ev = match connect(&host, port, &shown, timeout).await {
+        let ev = match connect(&host, port, &shown, timeout, user_timeout).await {
             Ok(s) => match s
                 .into_inner()
                 .and_then(|s| s.set_nonblocking(true).map(|()| s))
@@ -53,6 +59,7 @@ async fn connect(
     port: u16,
     shown: &str,
     timeout: Duration,
+    user_timeout: Duration,
 ) -> Result<Async<TcpStream>, PushFailure> {
     let deadline = std::time::Instant::now() + timeout;
     let addrs: Vec<SocketAddr> = {
@@ -87,10 +94,43 @@ async fn connect(
         match future::or(attempt, expire).await {
             Ok(s) => {
                 let _ = s.get_ref().set_nodelay(true);
+                tune(s.get_ref(), user_timeout);
                 return Ok(s);
             }
             Err(e) => last = e,
         }
     }
     Err(PushFailure::Connect(format!("{shown}: {last}")))
+}
+
+/// Socket options for a push connection: a small send buffer (backlog stays
+/// in our queue, where GOP-aware dropping can see it), TCP_USER_TIMEOUT so
+/// unacknowledged data fails the socket (the loop's own send-stall check,
+/// with the clearer message, normally fires first: callers pass twice its
+/// timeout), and keepalive probes for a silent peer.
+fn tune(s: &TcpStream, user_timeout: Duration) {
+    use std::os::fd::AsRawFd;
+    let fd = s.as_raw_fd();
+    let set = |level: i32, opt: i32, v: i32| {
+        // SAFETY: setsockopt with a valid fd and an int-sized option value.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                opt,
+                &v as *const i32 as *const libc::c_void,
+                std::mem::size_of::<i32>() as u32,
+            )
+        };
+    };
+    set(libc::SOL_SOCKET, libc::SO_SNDBUF, 128 * 1024);
+    set(
+        libc::IPPROTO_TCP,
+        libc::TCP_USER_TIMEOUT,
+        user_timeout.as_millis().min(i32::MAX as u128) as i32,
+    );
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 5);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 2);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
 }

@@ -23,6 +23,8 @@ pub struct Link {
     pub sock: TcpStream,
     queue: VecDeque<WriteReq>,
     offset: usize,
+    /// Last time bytes left, or the queue went from empty to non-empty.
+    progress_at: Instant,
 }
 
 impl Link {
@@ -32,12 +34,21 @@ impl Link {
             sock,
             queue: VecDeque::with_capacity(256),
             offset: 0,
+            progress_at: Instant::ZERO,
         }
     }
 
     /// Queues a packet.
     pub fn push(&mut self, req: WriteReq) {
+        if self.queue.is_empty() {
+            self.progress_at = req.queued_at;
+        }
         self.queue.push_back(req);
+    }
+
+    /// While bytes wait: when the socket last took some (for send-stall detection).
+    pub fn waiting_since(&self) -> Option<Instant> {
+        self.pending().then_some(self.progress_at)
     }
 
     /// Whether anything waits to be written.
@@ -51,11 +62,12 @@ impl Link {
     }
 
     /// Writes until the socket would block; `done` gets every packet written whole.
-    pub fn flush(&mut self, mut done: impl FnMut(WriteReq)) -> std::io::Result<()> {
+    pub fn flush(&mut self, now: Instant, mut done: impl FnMut(WriteReq)) -> std::io::Result<()> {
         while let Some(front) = self.queue.front() {
             match (&self.sock).write(&front.bytes[self.offset..]) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => {
+                    self.progress_at = now;
                     self.offset += n;
                     if self.offset == front.bytes.len() {
                         self.offset = 0;

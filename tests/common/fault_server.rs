@@ -21,6 +21,8 @@ pub enum Fault {
     CloseAfterHandshake,
     /// Accepts the publish, then resets the connection (RST) after this many media messages.
     ResetAfterMedia(usize),
+    /// Accepts the publish, then never reads again (a hung server or a dead path).
+    StallAfterMedia(usize),
 }
 
 /// A running fault server; counts connections.
@@ -32,6 +34,8 @@ pub struct FaultServer {
 impl FaultServer {
     pub fn start(fault: Fault) -> FaultServer {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        // a small receive buffer (accepted sockets inherit it): a stalled reader backs up fast
+        set_int(&l, libc::SOL_SOCKET, libc::SO_RCVBUF, 8 * 1024);
         let port = l.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
         let c = connections.clone();
@@ -78,8 +82,9 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
             }
         }
     };
-    let Fault::ResetAfterMedia(limit) = fault else {
-        return Ok(()); // CloseAfterHandshake: drop = FIN
+    let limit = match fault {
+        Fault::ResetAfterMedia(n) | Fault::StallAfterMedia(n) => n,
+        _ => return Ok(()), // CloseAfterHandshake: drop = FIN
     };
     let (mut session, initial) = ServerSession::new(ServerSessionConfig::new()).unwrap();
     let mut pending = initial;
@@ -106,6 +111,11 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
             pending = more;
         }
         if media >= limit {
+            if let Fault::StallAfterMedia(_) = fault {
+                // stop reading, keep the connection: the client's writes back up
+                std::thread::sleep(Duration::from_secs(60));
+                return Ok(());
+            }
             // RST instead of FIN: linger 0 then close
             set_linger_zero(&s);
             return Ok(());
@@ -132,6 +142,19 @@ fn set_linger_zero(s: &TcpStream) {
             libc::SO_LINGER,
             &l as *const _ as *const libc::c_void,
             std::mem::size_of::<libc::linger>() as u32,
+        );
+    }
+}
+
+fn set_int(l: &impl std::os::fd::AsRawFd, level: i32, opt: i32, v: i32) {
+    // SAFETY: valid fd and an int-sized option value.
+    unsafe {
+        libc::setsockopt(
+            l.as_raw_fd(),
+            level,
+            opt,
+            &v as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as u32,
         );
     }
 }

@@ -155,6 +155,8 @@ pub struct NetworkConfig {
     pub reconnect_delay_ms: u32,
     /// Longest reconnect delay, ms.
     pub reconnect_max_delay_ms: u32,
+    /// No bytes accepted by the socket for this long while data waits: 3005, ms.
+    pub send_stall_timeout_ms: u32,
 }
 
 /// A validated configuration.

@@ -368,6 +368,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         handshake_timeout_ms: 10_000,
         reconnect_delay_ms: 1000,
         reconnect_max_delay_ms: 30_000,
+        send_stall_timeout_ms: 10_000,
     };
     if let Some((t, span)) = network_t {
         let mut sec = Section::new("network.", t, span);
@@ -376,6 +377,9 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         }
         if let Some((v, _)) = sec.int(&mut cx, "handshake-timeout", 100, 120_000) {
             network.handshake_timeout_ms = v as u32;
+        }
+        if let Some((v, _)) = sec.int(&mut cx, "send-stall-timeout", 500, 600_000) {
+            network.send_stall_timeout_ms = v as u32;
         }
         let d = sec.int(&mut cx, "reconnect-delay", 10, 600_000);
         let m = sec.int(&mut cx, "reconnect-max-delay", 10, 3_600_000);
