@@ -217,7 +217,11 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
 
     let now = clock.now();
     let mut sh = Shell {
-        sup: Supervisor::new(supervisor::config_from(&cfg)),
+        sup: Supervisor::new(supervisor::SupervisorConfig {
+            // the reconnect jitter's seed: the clock's nanoseconds and the pid
+            seed: crate::clock::monotonic_us() as u32 ^ std::process::id().rotate_left(16),
+            ..supervisor::config_from(&cfg)
+        }),
         meter: NetStatusMeter::new(now),
         queue_limit: Duration::from_millis(u64::from(cfg.mode.preset().queue_ms)),
         send_stall: Duration::from_millis(u64::from(cfg.network.send_stall_timeout_ms)),

@@ -11,7 +11,7 @@
 
 mod backoff;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, Jitter};
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -31,6 +31,8 @@ pub struct SupervisorConfig {
     pub backoff: Backoff,
     /// Consecutive failed attempts after which -1307 is emitted.
     pub attempts_before_fatal: u32,
+    /// Seed of the reconnect jitter (the shell passes something random).
+    pub seed: u32,
     /// A publish counts as a success (resetting the failure count and the
     /// back-off) only once it has lasted this long: a server that accepts and
     /// drops at once must not be hammered at the shortest delay forever.
@@ -139,6 +141,7 @@ pub struct Supervisor {
     link: Link,
     failures: u32,
     published_at: Option<Instant>,
+    jitter: Jitter,
     out: VecDeque<Output>,
 }
 
@@ -148,6 +151,7 @@ impl Supervisor {
         Supervisor {
             video_ready: !cfg.video,
             audio_ready: !cfg.audio,
+            jitter: Jitter::new(cfg.seed),
             cfg,
             encoder_announced: false,
             first_frame_seen: false,
@@ -251,11 +255,12 @@ impl Supervisor {
                         )),
                     );
                 }
-                let delay = if self.failures >= self.cfg.attempts_before_fatal {
+                let base = if self.failures >= self.cfg.attempts_before_fatal {
                     self.cfg.backoff.max
                 } else {
                     self.cfg.backoff.delay(self.failures)
                 };
+                let delay = self.cfg.backoff.jittered(base, self.jitter.next_u32());
                 self.link = Link::RetryAt(now + delay);
                 self.status(
                     StatusCode::Reconnect,
@@ -308,9 +313,11 @@ pub fn config_from(cfg: &crate::config::Config) -> SupervisorConfig {
         backoff: Backoff {
             first: Duration::from_millis(u64::from(cfg.network.reconnect_delay_ms)),
             max: Duration::from_millis(u64::from(cfg.network.reconnect_max_delay_ms)),
+            jitter_pct: 20,
         },
         attempts_before_fatal: 3,
         stable_after: Duration::from_secs(10),
+        seed: 0,
     }
 }
 

@@ -9,9 +9,11 @@ fn sup(video: bool) -> Supervisor {
         backoff: Backoff {
             first: Duration::from_millis(100),
             max: Duration::from_millis(1000),
+            jitter_pct: 0,
         },
         attempts_before_fatal: 3,
         stable_after: Duration::from_millis(2000),
+        seed: 1,
     })
 }
 
@@ -125,9 +127,40 @@ fn backoff_doubles_and_caps() {
     let b = Backoff {
         first: Duration::from_millis(500),
         max: Duration::from_secs(3),
+        jitter_pct: 20,
     };
     let d: Vec<u128> = (1..=5).map(|n| b.delay(n).as_millis()).collect();
     assert_eq!(d, [500, 1000, 2000, 3000, 3000]);
+}
+
+#[test]
+fn jitter_spreads_delays_within_bounds() {
+    let b = Backoff {
+        first: Duration::from_secs(1),
+        max: Duration::from_secs(30),
+        jitter_pct: 20,
+    };
+    let mut j = Jitter::new(42);
+    let delays: Vec<u128> = (0..1000)
+        .map(|_| {
+            b.jittered(Duration::from_secs(10), j.next_u32())
+                .as_millis()
+        })
+        .collect();
+    assert!(
+        delays.iter().all(|d| (8000..=12000).contains(d)),
+        "within ±20%"
+    );
+    let (lo, hi) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+    assert!(
+        *lo < 8400 && *hi > 11600,
+        "spread across the range: {lo}..{hi}"
+    );
+    let none = Backoff { jitter_pct: 0, ..b };
+    assert_eq!(
+        none.jittered(Duration::from_secs(10), 12345),
+        Duration::from_secs(10)
+    );
 }
 
 #[test]
