@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use livepush_core::codec::h264;
 use livepush_core::config::{Config, VideoParams};
+use livepush_core::congestion::{BusyWatch, Change};
 use livepush_core::event::Event;
 use livepush_core::flv::tag;
 use livepush_core::netstatus::NetStatusMeter;
@@ -123,6 +124,8 @@ struct Shell {
     queue_limit: Duration,
     /// No bytes written for this long while some wait: the connection is dead (3005).
     send_stall: Duration,
+    /// 1101 with hysteresis on the send queue's age.
+    busy: BusyWatch,
     stop_at: Option<Instant>,
     stopping: Option<Instant>,
     fatal: Option<String>,
@@ -225,6 +228,11 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         meter: NetStatusMeter::new(now),
         queue_limit: Duration::from_millis(u64::from(cfg.mode.preset().queue_ms)),
         send_stall: Duration::from_millis(u64::from(cfg.network.send_stall_timeout_ms)),
+        // busy at half the drop limit; calm after 2 s under a tenth of it
+        busy: {
+            let limit = Duration::from_millis(u64::from(cfg.mode.preset().queue_ms));
+            BusyWatch::new(limit / 2, limit / 10, Duration::from_secs(2))
+        },
         stop_at: opts.stop_after.map(|d| now + d),
         cfg,
         params,
@@ -378,6 +386,7 @@ impl Shell {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.check_busy(now);
         let stall = self.send_stall;
         let waiting = self
             .conn
@@ -414,7 +423,26 @@ impl Shell {
         }
     }
 
+    /// Feeds the send queue's age to the 1101 watch.
+    fn check_busy(&mut self, now: Instant) {
+        let age = self
+            .conn
+            .as_ref()
+            .and_then(|c| c.link.as_ref())
+            .and_then(|l| l.oldest())
+            .map_or(Duration::ZERO, |t| now.saturating_since(t));
+        match self.busy.update(now, age) {
+            Some(Change::Busy) => {
+                let detail = format!("send queue {} ms behind", age.as_millis());
+                self.sup.handle_input(now, Input::NetBusy(detail));
+            }
+            Some(Change::Calm) => log::info!("uplink keeps up again"),
+            None => {}
+        }
+    }
+
     fn handle(&mut self, now: Instant, m: Msg) {
+        self.check_busy(now);
         match m {
             Msg::Stop => self.begin_stop(now),
             Msg::Media(m) => self.on_media(now, m),
@@ -622,6 +650,7 @@ impl Shell {
                 if let Some(c) = self.conn.as_mut() {
                     c.connecting = None;
                     c.link = Some(Link::new(sock));
+                    self.busy.reset();
                     c.session = Some(PublishSession::new(self.cfg.url.clone(), now, timeout));
                 }
             }
@@ -700,6 +729,9 @@ impl Shell {
             timeout,
             self.mb.clone(),
             self.send_stall * 2,
+            // a quarter second of the highest bitrate, at least 16 KB
+            ((u64::from(self.cfg.max_bitrate + self.cfg.audio.bitrate) * 1000 / 8 / 4) as usize)
+                .max(16 * 1024),
         );
         self.conn = Some(Conn {
             id,

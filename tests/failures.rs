@@ -183,3 +183,30 @@ fn a_server_that_stops_reading_is_a_send_stall_3005_and_it_reconnects() {
     );
     assert!(s.connections.load(Ordering::SeqCst) >= 2);
 }
+
+#[test]
+fn a_backed_up_uplink_is_1101_before_the_connection_is_declared_dead() {
+    // the server stops reading: the queue ages (1101, video dropped to key frames),
+    // then the send stall ends the connection (3005)
+    let s = FaultServer::start(Fault::StallAfterMedia(20));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cfg(&format!("127.0.0.1:{}", s.port))
+        .replace("[network]\n", "[network]\nsend-stall-timeout = 3000\n");
+    let p = push(dir.path(), &cfg, 12.0);
+    assert!(p.status.success(), "{}", p.stderr);
+    let codes = p.codes();
+    let busy = codes
+        .iter()
+        .position(|c| *c == 1101)
+        .unwrap_or_else(|| panic!("no 1101: {codes:?}\n{}", p.stderr));
+    let dead = codes
+        .iter()
+        .position(|c| *c == 3005)
+        .unwrap_or_else(|| panic!("no 3005: {codes:?}"));
+    assert!(busy < dead, "1101 first: {codes:?}");
+    assert_eq!(
+        codes[..dead].iter().filter(|c| **c == 1101).count(),
+        1,
+        "once per episode: {codes:?}"
+    );
+}

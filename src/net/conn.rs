@@ -30,13 +30,14 @@ pub fn spawn(
     timeout: Duration,
     mb: Arc<Mailbox>,
     user_timeout: Duration,
+    sndbuf: usize,
 ) -> smol::Task<()> {
     let host = url.host.clone();
     let port = url.port;
     let shown = url.host_port();
     smol::spawn(async move {
         let shown = shown;
-        let ev = match connect(&host, port, &shown, timeout, user_timeout).await {
+        let ev = match connect(&host, port, &shown, timeout, user_timeout, sndbuf).await {
             Ok(s) => match s
                 .into_inner()
                 .and_then(|s| s.set_nonblocking(true).map(|()| s))
@@ -60,6 +61,7 @@ async fn connect(
     shown: &str,
     timeout: Duration,
     user_timeout: Duration,
+    sndbuf: usize,
 ) -> Result<Async<TcpStream>, PushFailure> {
     let deadline = std::time::Instant::now() + timeout;
     let addrs: Vec<SocketAddr> = {
@@ -94,7 +96,7 @@ async fn connect(
         match future::or(attempt, expire).await {
             Ok(s) => {
                 let _ = s.get_ref().set_nodelay(true);
-                tune(s.get_ref(), user_timeout);
+                tune(s.get_ref(), user_timeout, sndbuf);
                 return Ok(s);
             }
             Err(e) => last = e,
@@ -103,12 +105,14 @@ async fn connect(
     Err(PushFailure::Connect(format!("{shown}: {last}")))
 }
 
-/// Socket options for a push connection: a small send buffer (backlog stays
-/// in our queue, where GOP-aware dropping can see it), TCP_USER_TIMEOUT so
+/// Socket options for a push connection: a small send buffer, a quarter
+/// second of the highest bitrate (backlog stays in our queue, where GOP-aware
+/// dropping and the send-stall check can see it: a server that stops reading
+/// closes its TCP window, which TCP's own timeouts never treat as an error), TCP_USER_TIMEOUT so
 /// unacknowledged data fails the socket (the loop's own send-stall check,
 /// with the clearer message, normally fires first: callers pass twice its
 /// timeout), and keepalive probes for a silent peer.
-fn tune(s: &TcpStream, user_timeout: Duration) {
+fn tune(s: &TcpStream, user_timeout: Duration, sndbuf: usize) {
     use std::os::fd::AsRawFd;
     let fd = s.as_raw_fd();
     let set = |level: i32, opt: i32, v: i32| {
@@ -123,7 +127,7 @@ fn tune(s: &TcpStream, user_timeout: Duration) {
             )
         };
     };
-    set(libc::SOL_SOCKET, libc::SO_SNDBUF, 128 * 1024);
+    set(libc::SOL_SOCKET, libc::SO_SNDBUF, sndbuf as i32);
     set(
         libc::IPPROTO_TCP,
         libc::TCP_USER_TIMEOUT,

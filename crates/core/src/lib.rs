@@ -21,6 +21,7 @@
 pub mod audio_clock;
 pub mod codec;
 pub mod config;
+pub mod congestion;
 pub mod event;
 pub mod flv;
 pub mod netstatus;

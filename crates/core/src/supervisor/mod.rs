@@ -75,6 +75,8 @@ pub enum Input {
     AudioEncoderFailed(String),
     /// TCP connected to the push server.
     Connected,
+    /// Data is backing up on the uplink (1101).
+    NetBusy(String),
     /// The server accepted the publish.
     Published,
     /// The connection failed or ended.
@@ -93,6 +95,7 @@ impl Input {
             | Input::MicPermission(m)
             | Input::MicRate(m)
             | Input::MicNoData(m)
+            | Input::NetBusy(m)
             | Input::VideoEncoderFailed(m)
             | Input::AudioEncoderFailed(m) => m,
             _ => "",
@@ -227,6 +230,7 @@ impl Supervisor {
             Input::VideoEncoderFailed(m) => self.status(StatusCode::VideoEncodeFailFatal, Some(m)),
             Input::AudioEncoderFailed(m) => self.status(StatusCode::AudioEncodeFail, Some(m)),
             Input::Connected => self.status(StatusCode::ConnectSucc, None),
+            Input::NetBusy(m) => self.status(StatusCode::NetBusy, Some(m)),
             Input::Published => {
                 self.published_at = Some(now);
                 self.link = Link::Publishing;
