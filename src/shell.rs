@@ -59,8 +59,6 @@ pub struct Summary {
     pub audio_frames_sent: u64,
     /// Successful publishes.
     pub publishes: u64,
-    /// Heap allocations per video frame sent, from 5 s after the first publish to the stop.
-    pub allocations_per_frame: Option<f64>,
 }
 
 /// What `run` needs.
@@ -377,7 +375,6 @@ impl Shell {
             let frames = self.summary.video_frames_sent.saturating_sub(frames);
             if frames > 0 {
                 let per = (crate::alloc_count::allocations() - allocations) as f64 / frames as f64;
-                self.summary.allocations_per_frame = Some(per);
                 log::info!(
                     "steady-state heap allocations per video frame: {per:.2} ({frames} frames)"
                 );
