@@ -356,7 +356,7 @@ fn mic_check(m: &MicCheckCmd) -> ExitCode {
                 eprintln!("livepush mic-check: no data from {:?} for 2 s", m.device);
                 return ExitCode::from(1);
             }
-            Ok(hw::alsa::Read::Overrun(_)) => overruns += 1,
+            Ok(hw::alsa::Read::Overrun) => overruns += 1,
             Err(e) => {
                 eprintln!("livepush mic-check: {e}");
                 return ExitCode::from(1);

@@ -190,27 +190,27 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     });
 
     let (audio_ctl, audio_ctl_rx) = mpsc::channel();
+    let wiring = |ctl, recycle| media::Wiring {
+        origin: clock.origin(),
+        mb: mb.clone(),
+        ctl,
+        recycle,
+    };
     let audio = media::audio::spawn(
         cfg.audio.clone(),
         cfg.muted,
-        clock.origin(),
-        mb.clone(),
-        audio_ctl_rx,
-        audio_recycle_rx,
+        wiring(audio_ctl_rx, audio_recycle_rx),
     );
     let (video_ctl, video) = if cfg.enable_camera {
         let (c, r) = mpsc::channel();
-        let h = media::video::spawn(
-            cfg.video.device.clone(),
-            cfg.auto_focus,
-            cfg.video.encoder,
+        let job = media::video::VideoJob {
+            device: cfg.video.device.clone(),
+            auto_focus: cfg.auto_focus,
+            encoder: cfg.video.encoder,
             params,
-            clock.origin(),
-            mb.clone(),
-            r,
-            video_recycle_rx,
-            opts.waiting_image,
-        );
+            still: opts.waiting_image,
+        };
+        let h = media::video::spawn(job, wiring(r, video_recycle_rx));
         (Some(c), Some(h))
     } else {
         (None, None)

@@ -40,8 +40,10 @@ pub struct Mic {
 pub enum Read {
     /// The buffer is full of fresh samples.
     Full,
-    /// An overrun lost audio; the capture was restarted. Frames lost (estimated).
-    Overrun(u64),
+    /// The buffer is full, but an overrun lost audio before it and the capture
+    /// was restarted; how much was lost the caller tells from the clock (ALSA
+    /// only knows its ring size, not how long nobody read).
+    Overrun,
     /// Nothing arrived within the wait: the buffer is untouched.
     NoData,
 }
@@ -109,19 +111,12 @@ impl Mic {
             .map_err(|e| format!("ALSA PCM {:?}: {e}", self.name))?;
         let frames = out.len() / self.channels;
         let mut got = 0;
-        let mut lost = None;
+        let mut overrun = false;
         while got < frames {
             match io.readi(&mut out[got * self.channels..]) {
                 Ok(n) => got += n,
                 Err(e) if e.errno() == libc::EPIPE => {
-                    // overrun: what was in the ring buffer is gone; estimate by its size
-                    let ring = self
-                        .pcm
-                        .hw_params_current()
-                        .ok()
-                        .and_then(|h| h.get_buffer_size().ok())
-                        .unwrap_or(0);
-                    lost = Some(lost.unwrap_or(0) + ring as u64);
+                    overrun = true;
                     self.pcm.prepare().map_err(|e| {
                         format!("ALSA PCM {:?}: recovering from an overrun: {e}", self.name)
                     })?;
@@ -135,6 +130,6 @@ impl Mic {
                 Err(e) => return Err(format!("ALSA PCM {:?}: {e}", self.name)),
             }
         }
-        Ok(lost.map_or(Read::Full, Read::Overrun))
+        Ok(if overrun { Read::Overrun } else { Read::Full })
     }
 }

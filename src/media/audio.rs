@@ -2,7 +2,6 @@
 //! muted), AAC encoding, encoded frames to the loop. Audio time follows the
 //! sample count from the thread's start on the monotonic clock.
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use std::collections::VecDeque;
@@ -11,41 +10,29 @@ use livepush_core::audio_clock::AudioClock;
 use livepush_core::config::{AudioConfig, AudioDevice};
 use livepush_core::silence_watch::{SilenceWatch, Verdict};
 use livepush_core::supervisor::Input;
-use std::sync::Arc;
 
-use smol::channel::Receiver;
-
-use super::{sleep_until, take_commands, EncodedAudio, MediaCtl, MediaMsg};
+use super::{sleep_until, take_commands, EncodedAudio, MediaMsg, Wiring};
 use crate::hw::aac::FdkAac;
 use crate::hw::alsa::{Mic, MicError, Read};
 use crate::hw::synthetic::AudioSource;
 use crate::hw::AudioEncoder;
-use crate::mailbox::Mailbox;
 use crate::shell::Msg;
 
 /// Starts the audio thread.
-pub fn spawn(
-    cfg: AudioConfig,
-    muted: bool,
-    origin: Instant,
-    mb: Arc<Mailbox>,
-    ctl: mpsc::Receiver<MediaCtl>,
-    recycle: Receiver<Vec<u8>>,
-) -> std::thread::JoinHandle<()> {
+pub fn spawn(cfg: AudioConfig, muted: bool, wiring: Wiring) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("audio".into())
-        .spawn(move || run(cfg, muted, origin, mb, ctl, recycle))
+        .spawn(move || run(cfg, muted, wiring))
         .expect("spawn audio thread")
 }
 
-fn run(
-    cfg: AudioConfig,
-    muted: bool,
-    origin: Instant,
-    mb: Arc<Mailbox>,
-    ctl: mpsc::Receiver<MediaCtl>,
-    recycle: Receiver<Vec<u8>>,
-) {
+fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
+    let Wiring {
+        origin,
+        mb,
+        ctl,
+        recycle,
+    } = wiring;
     let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
     let mut enc = match FdkAac::new(cfg.sample_rate, cfg.channels, cfg.bitrate) {
         Ok(e) => e,
@@ -120,7 +107,7 @@ fn run(
                         silence_owed += (NO_DATA_CHUNKS - 1) * frame as u64;
                         has_signal = false;
                     }
-                    Ok(Read::Overrun(_)) => {
+                    Ok(Read::Overrun) => {
                         // what was lost is the time since the last good read,
                         // less the chunk just read (ALSA only knows its ring size)
                         let gap_us = origin.elapsed().as_micros() as u64 - last_read_us;

@@ -61,6 +61,18 @@ pub struct EncodedAudio {
     pub data: Vec<u8>,
 }
 
+/// What ties a media thread to the event loop.
+pub struct Wiring {
+    /// The service's clock origin (media timestamps count from it).
+    pub origin: std::time::Instant,
+    /// Where encoded frames and device facts go.
+    pub mb: std::sync::Arc<crate::mailbox::Mailbox>,
+    /// Commands from the loop.
+    pub ctl: std::sync::mpsc::Receiver<MediaCtl>,
+    /// Buffers the loop hands back for reuse.
+    pub recycle: smol::channel::Receiver<Vec<u8>>,
+}
+
 /// Commands to the media threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaCtl {

@@ -2,50 +2,36 @@
 //! encoded frames to the loop. A frame the loop cannot take right now is
 //! dropped here (and the next one is made a key frame), never queued without bound.
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-use std::sync::Arc;
 
 use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
 
-use smol::channel::Receiver;
-
-use super::{sleep_until, take_commands, EncodedVideo, MediaCtl, MediaMsg};
+use super::{sleep_until, take_commands, EncodedVideo, MediaMsg, Wiring};
 use crate::hw::synthetic::VideoSource;
 use crate::hw::v4l2::{Camera, CameraError};
 use crate::hw::{VideoEncoder, I420};
-use crate::mailbox::Mailbox;
 use crate::shell::Msg;
 use livepush_core::supervisor::Input;
 
+/// What the video thread captures and how it encodes.
+pub struct VideoJob {
+    /// The source.
+    pub device: VideoDevice,
+    /// Switch on continuous auto focus where the camera has it.
+    pub auto_focus: bool,
+    /// The H.264 encoder.
+    pub encoder: EncoderChoice,
+    /// Output size, rate, GOP, bitrate.
+    pub params: VideoParams,
+    /// The waiting image (I420 at the output size), shown while the camera is lost.
+    pub still: Option<Vec<u8>>,
+}
+
 /// Starts the video thread.
-pub fn spawn(
-    device: VideoDevice,
-    auto_focus: bool,
-    encoder_choice: EncoderChoice,
-    p: VideoParams,
-    origin: Instant,
-    mb: Arc<Mailbox>,
-    ctl: mpsc::Receiver<MediaCtl>,
-    recycle: Receiver<Vec<u8>>,
-    still: Option<Vec<u8>>,
-) -> std::thread::JoinHandle<()> {
+pub fn spawn(job: VideoJob, wiring: Wiring) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("video".into())
-        .spawn(move || {
-            run(
-                device,
-                auto_focus,
-                encoder_choice,
-                p,
-                origin,
-                mb,
-                ctl,
-                recycle,
-                still,
-            )
-        })
+        .spawn(move || run(job, wiring))
         .expect("spawn video thread")
 }
 
@@ -133,17 +119,20 @@ fn camera_input(e: CameraError) -> Input {
     }
 }
 
-fn run(
-    device: VideoDevice,
-    auto_focus: bool,
-    encoder_choice: EncoderChoice,
-    p: VideoParams,
-    origin: Instant,
-    mb: Arc<Mailbox>,
-    ctl: mpsc::Receiver<MediaCtl>,
-    recycle: Receiver<Vec<u8>>,
-    still: Option<Vec<u8>>,
-) {
+fn run(job: VideoJob, wiring: Wiring) {
+    let VideoJob {
+        device,
+        auto_focus,
+        encoder: encoder_choice,
+        params: p,
+        still,
+    } = job;
+    let Wiring {
+        origin,
+        mb,
+        ctl,
+        recycle,
+    } = wiring;
     let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
     let mut source = match Source::open(&device, &p, auto_focus) {
         Ok(s) => s,
