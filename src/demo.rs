@@ -40,6 +40,7 @@ pub fn run(seconds: f64, out: &str, mode: &str) -> Result<String, String> {
         stop_after: Some(Duration::from_secs_f64(seconds)),
         report_allocations: false,
         waiting_image: None,
+        tls: None,
         events: EventWriter::Stdout,
     })?;
     let rec = recv

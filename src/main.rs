@@ -245,8 +245,21 @@ fn run(r: &RunCmd) -> ExitCode {
         }
         _ => None,
     };
+    let tls = match parsed.config.url.scheme {
+        livepush_core::rtmp::url::Scheme::Rtmps => {
+            match net::tls::client_config(parsed.config.network.ca_file.as_deref()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprintln!("{}: {e}", r.config);
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        livepush_core::rtmp::url::Scheme::Rtmp => None,
+    };
     let opts = shell::RunOptions {
         config: parsed.config,
+        tls,
         stop_after: r.seconds.map(Duration::from_secs_f64),
         report_allocations: true,
         waiting_image,

@@ -8,11 +8,12 @@
 //! write buffers, events are formatted into a reused string, and waiting is a
 //! system call (docs/design/0002-event-loop-wakeups.md says why not smol's reactor).
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use livepush_core::abr::{Abr, AbrConfig, Decision, Window};
 use livepush_core::codec::h264;
 use livepush_core::config::{Config, VideoParams};
 use livepush_core::congestion::{BusyWatch, Change};
@@ -22,6 +23,7 @@ use livepush_core::netstatus::NetStatusMeter;
 use livepush_core::rtmp::chunk::Media;
 use livepush_core::rtmp::failure::PushFailure;
 use livepush_core::rtmp::publish::{PublishEvent, PublishSession};
+use livepush_core::sendq::Kind;
 use livepush_core::supervisor::{self, Input, Output, Supervisor};
 use livepush_core::time::Instant;
 use rml_rtmp::sessions::StreamMetadata;
@@ -31,8 +33,8 @@ use crate::clock::Clock;
 use crate::events_out::{EventWriter, Events};
 use crate::mailbox::{self, Doorbell, Mailbox};
 use crate::media::{self, MediaCtl, MediaMsg};
-use crate::net::conn::{self, NetMsg};
-use crate::net::link::{Link, WriteReq};
+use crate::net::conn::{self, ConnectOptions, NetMsg};
+use crate::net::link::Link;
 
 /// Everything that reaches the event loop through its mailbox.
 #[derive(Debug)]
@@ -74,6 +76,8 @@ pub struct RunOptions {
     pub report_allocations: bool,
     /// The waiting image as I420 at the output size (shown while the camera is lost).
     pub waiting_image: Option<Vec<u8>>,
+    /// TLS client setup (rtmps:// URLs).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Time allowed to flush the last packets when stopping.
@@ -91,6 +95,8 @@ struct Conn {
     session: Option<PublishSession>,
     base_us: Option<u64>,
     skipping: bool,
+    /// The SPS last sent in an AVC sequence header on this connection.
+    sent_sps: Vec<u8>,
 }
 
 /// Allocation counting for the benchmark's zero-allocation target.
@@ -124,6 +130,13 @@ struct Shell {
     send_stall: Duration,
     /// 1101 with hysteresis on the send queue's age.
     busy: BusyWatch,
+    /// Adaptive bitrate (None: audio only, or min-bitrate = max-bitrate).
+    abr: Option<Abr>,
+    /// The queue shed frames since the last netstatus window.
+    shed_in_window: bool,
+    /// The encoded size now (the adaptive controller may lower it).
+    size: (u32, u32),
+    tls: Option<Arc<rustls::ClientConfig>>,
     stop_at: Option<Instant>,
     stopping: Option<Instant>,
     fatal: Option<String>,
@@ -232,6 +245,24 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
             BusyWatch::new(limit / 2, limit / 10, Duration::from_secs(2))
         },
         stop_at: opts.stop_after.map(|d| now + d),
+        // between min-bitrate and the mode's bitrate (itself clamped to
+        // max-bitrate): never above what the mode asks for, which would only
+        // spend a metered uplink's data
+        abr: (cfg.enable_camera && cfg.min_bitrate < params.bitrate_kbps).then(|| {
+            let limit = Duration::from_millis(u64::from(cfg.mode.preset().queue_ms));
+            Abr::new(AbrConfig {
+                min_kbps: cfg.min_bitrate,
+                max_kbps: params.bitrate_kbps,
+                start_kbps: params.bitrate_kbps,
+                audio_kbps: if cfg.muted { 0 } else { cfg.audio.bitrate },
+                congested_age: (limit / 4).min(Duration::from_millis(500)),
+                width: params.width,
+                height: params.height,
+            })
+        }),
+        shed_in_window: false,
+        size: (params.width, params.height),
+        tls: opts.tls,
         cfg,
         params,
         clock,
@@ -270,7 +301,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         }
         let deadline = sh.next_deadline();
         let link = sh.conn.as_ref().and_then(|c| c.link.as_ref());
-        let sock = link.map(|l| (l.sock.as_raw_fd(), l.pending()));
+        let sock = link.map(|l| (l.fd(), l.pending()));
         let wait = deadline.saturating_since(sh.clock.now());
         let (bell_rang, readable) = poll(&bell, sock, wait);
         if bell_rang {
@@ -412,22 +443,122 @@ impl Shell {
             s.handle_timeout(now);
         }
         if self.meter.due(now) {
+            let window = now.saturating_since(self.meter.window_start());
             let r = self.meter.report(now);
             self.emit(now, Event::NetStatus(r));
+            self.adapt(now, window, r.net_speed);
         }
         if self.stop_at.is_some_and(|t| now >= t) {
             self.begin_stop(now);
         }
     }
 
-    /// Feeds the send queue's age to the 1101 watch.
-    fn check_busy(&mut self, now: Instant) {
-        let age = self
+    /// One netstatus window has closed: the adaptive-bitrate controller gets
+    /// what the socket took and how old the queue is, and its decision goes
+    /// to the encoder (and, as 1006/1005, to the supervisor).
+    fn adapt(&mut self, now: Instant, length: Duration, sent_kbps: u32) {
+        let publishing = self
             .conn
+            .as_ref()
+            .and_then(|c| c.session.as_ref())
+            .is_some_and(|s| s.is_publishing());
+        let queue_age = self.queue_age(now);
+        let shed = std::mem::take(&mut self.shed_in_window);
+        let Some(abr) = self.abr.as_mut() else { return };
+        if !publishing {
+            abr.reset_history();
+            return;
+        }
+        let w = Window {
+            sent_bytes: u64::from(sent_kbps) * 1000 / 8 * length.as_millis() as u64 / 1000,
+            length,
+            queue_age,
+            shed,
+        };
+        let Some(d) = abr.on_window(now, w) else {
+            return;
+        };
+        match d {
+            Decision::Bitrate {
+                from,
+                to,
+                uplink_kbps,
+            } => {
+                if let Some(v) = &self.video_ctl {
+                    let _ = v.send(MediaCtl::Bitrate(to));
+                }
+                let detail = if uplink_kbps > 0 {
+                    format!("video bitrate {from} -> {to} kbps (uplink carried {uplink_kbps} kbps)")
+                } else {
+                    format!("video bitrate {from} -> {to} kbps (uplink keeps up)")
+                };
+                self.sup.handle_input(now, Input::BitrateChanged(detail));
+            }
+            Decision::Resolution {
+                width,
+                height,
+                down,
+            } => {
+                if let Some(v) = &self.video_ctl {
+                    let _ = v.send(MediaCtl::Resize { width, height });
+                }
+                let (w0, h0) = self.size;
+                let why = if down {
+                    "uplink below min-bitrate"
+                } else {
+                    "uplink recovered"
+                };
+                let detail = format!("resolution {w0}x{h0} -> {width}x{height} ({why})");
+                self.sup
+                    .handle_input(now, Input::ResolutionAdjusted(detail));
+            }
+        }
+    }
+
+    /// Age of the oldest unsent packet.
+    fn queue_age(&self, now: Instant) -> Duration {
+        self.conn
             .as_ref()
             .and_then(|c| c.link.as_ref())
             .and_then(|l| l.oldest())
-            .map_or(Duration::ZERO, |t| now.saturating_since(t));
+            .map_or(Duration::ZERO, |t| now.saturating_since(t))
+    }
+
+    /// Sheds the send queue when it is older than the preset allows (GOP-aware:
+    /// video first, then skip to the next key frame), and feeds its age to the
+    /// 1101 watch.
+    fn check_busy(&mut self, now: Instant) {
+        let limit = self.queue_limit;
+        let video_ctl = self.video_ctl.clone();
+        if let Some(c) = self.conn.as_mut() {
+            if let Some(l) = c.link.as_mut() {
+                let pool = &mut self.pool;
+                let shed = l.shed(now, limit, |mut b| {
+                    if pool.len() < POOL_MAX {
+                        b.clear();
+                        pool.push(b);
+                    }
+                });
+                if shed.video > 0 || shed.audio > 0 {
+                    self.shed_in_window = true;
+                    if !c.skipping {
+                        log::warn!(
+                            "send queue older than {} ms: dropped {} video and {} audio frames; video resumes at the next key frame",
+                            limit.as_millis(),
+                            shed.video,
+                            shed.audio
+                        );
+                    }
+                    if shed.video > 0 && !c.skipping {
+                        c.skipping = true;
+                        if let Some(v) = &video_ctl {
+                            let _ = v.send(MediaCtl::ForceKey);
+                        }
+                    }
+                }
+            }
+        }
+        let age = self.queue_age(now);
         match self.busy.update(now, age) {
             Some(Change::Busy) => {
                 let detail = format!("send queue {} ms behind", age.as_millis());
@@ -497,13 +628,9 @@ impl Shell {
                 self.fatal = Some(format!("audio: {e}"));
             }
             MediaMsg::Video(v) => {
-                self.meter.on_video(
-                    v.pts_us / 1000,
-                    v.data.len(),
-                    v.key,
-                    self.params.width,
-                    self.params.height,
-                );
+                self.size = (v.width, v.height);
+                self.meter
+                    .on_video(v.pts_us / 1000, v.data.len(), v.key, v.width, v.height);
                 if v.key {
                     if let Some((sps, pps)) = h264::parameter_sets(&v.data) {
                         let (s, p) = &mut self.param_sets;
@@ -530,7 +657,7 @@ impl Shell {
 
     /// Chunks `self.body` as one media message into a pooled buffer and queues it
     /// behind everything the session already produced.
-    fn queue_media(&mut self, now: Instant, media: Media, ts: u32) -> bool {
+    fn queue_media(&mut self, now: Instant, media: Media, kind: Kind, ts: u32) -> bool {
         let Some(c) = self.conn.as_mut() else {
             return false;
         };
@@ -538,17 +665,11 @@ impl Shell {
             return false;
         };
         while let Some(t) = s.poll_transmit() {
-            link.push(WriteReq {
-                bytes: t.bytes,
-                queued_at: now,
-            });
+            link.push(Kind::Control, now, t.bytes);
         }
         let mut buf = self.pool.pop().unwrap_or_default();
         if s.write_media(media, ts, &self.body, &mut buf) {
-            link.push(WriteReq {
-                bytes: buf,
-                queued_at: now,
-            });
+            link.push(kind, now, buf);
             true
         } else {
             self.pool.push(buf);
@@ -563,20 +684,30 @@ impl Shell {
     }
 
     fn send_sequence_headers(&mut self, now: Instant, with_video: bool) {
-        if with_video && !self.param_sets.0.is_empty() {
-            let (sps, pps) = &self.param_sets;
-            tag::avc_sequence_header(sps, pps, &mut self.body);
-            self.queue_media(now, Media::Video, 0);
+        if with_video {
+            self.send_avc_header(now, 0);
         }
         if let Some(asc) = &self.asc {
             tag::aac_sequence_header(asc, &mut self.body);
-            self.queue_media(now, Media::Audio, 0);
+            self.queue_media(now, Media::Audio, Kind::Header, 0);
         }
     }
 
+    /// The AVC sequence header from the last key frame's SPS/PPS, at `ts`.
+    fn send_avc_header(&mut self, now: Instant, ts: u32) {
+        if self.param_sets.0.is_empty() {
+            return;
+        }
+        let (sps, pps) = &self.param_sets;
+        tag::avc_sequence_header(sps, pps, &mut self.body);
+        if let Some(c) = self.conn.as_mut() {
+            c.sent_sps.clear();
+            c.sent_sps.extend_from_slice(sps);
+        }
+        self.queue_media(now, Media::Video, Kind::Header, ts);
+    }
+
     fn send_video(&mut self, now: Instant, pts_us: u64, key: bool, annexb: &[u8]) {
-        let limit = self.queue_limit;
-        let video_ctl = self.video_ctl.clone();
         let Some(c) = self.publishing() else { return };
         let base = match c.base_us {
             Some(b) => b,
@@ -587,31 +718,27 @@ impl Shell {
             }
             None => return,
         };
+        let new_params = key
+            && self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.sent_sps != self.param_sets.0);
         let Some(c) = self.publishing() else { return };
-        // GOP-aware dropping when the queue backs up: skip to the next key frame
-        let age = c
-            .link
-            .as_ref()
-            .and_then(|l| l.oldest())
-            .map_or(Duration::ZERO, |t| now.saturating_since(t));
+        // after the queue shed video, everything up to the next key frame
+        // would be undecodable: skip it
         if key {
             c.skipping = false;
-        } else if c.skipping || age > limit {
-            if !c.skipping {
-                log::warn!(
-                    "send queue {} ms old: dropping video until the next key frame",
-                    age.as_millis()
-                );
-                c.skipping = true;
-                if let Some(v) = &video_ctl {
-                    let _ = v.send(MediaCtl::ForceKey);
-                }
-            }
+        } else if c.skipping {
             return;
         }
         let ts = (pts_us.saturating_sub(base) / 1000) as u32;
+        // a new size (adaptive resolution) brings new parameter sets: the
+        // decoder needs a new sequence header before the key frame
+        if new_params {
+            self.send_avc_header(now, ts);
+        }
         tag::avc_nalus(annexb, key, 0, &mut self.body);
-        if self.queue_media(now, Media::Video, ts) {
+        if self.queue_media(now, Media::Video, Kind::Video { key }, ts) {
             self.summary.video_frames_sent += 1;
         }
     }
@@ -633,20 +760,20 @@ impl Shell {
         }
         let ts = ((pts_us - base) / 1000) as u32;
         tag::aac_raw(frame, &mut self.body);
-        if self.queue_media(now, Media::Audio, ts) {
+        if self.queue_media(now, Media::Audio, Kind::Audio, ts) {
             self.summary.audio_frames_sent += 1;
         }
     }
 
     fn on_net(&mut self, now: Instant, ev: NetMsg) {
         match ev {
-            NetMsg::Connected(sock) => {
+            NetMsg::Connected(stream) => {
                 self.sup.handle_input(now, Input::Connected);
                 let timeout =
                     Duration::from_millis(u64::from(self.cfg.network.handshake_timeout_ms));
                 if let Some(c) = self.conn.as_mut() {
                     c.connecting = None;
-                    c.link = Some(Link::new(sock));
+                    c.link = Some(Link::new(stream));
                     self.busy.reset();
                     c.session = Some(PublishSession::new(self.cfg.url.clone(), now, timeout));
                 }
@@ -659,7 +786,7 @@ impl Shell {
     fn read_socket(&mut self, now: Instant) {
         loop {
             let Some(c) = self.conn.as_mut() else { return };
-            let (Some(link), Some(s)) = (c.link.as_ref(), c.session.as_mut()) else {
+            let (Some(link), Some(s)) = (c.link.as_mut(), c.session.as_mut()) else {
                 return;
             };
             match link.read(&mut self.read_buf) {
@@ -720,16 +847,19 @@ impl Shell {
         let id = self.next_id;
         log::info!("connecting to {}", self.cfg.url);
         let timeout = Duration::from_millis(u64::from(self.cfg.network.connect_timeout_ms));
-        let task = conn::spawn(
-            id,
-            &self.cfg.url,
+        let opts = ConnectOptions {
             timeout,
-            self.mb.clone(),
-            self.send_stall * 2,
+            handshake_timeout: Duration::from_millis(u64::from(
+                self.cfg.network.handshake_timeout_ms,
+            )),
+            user_timeout: self.send_stall * 2,
             // a quarter second of the highest bitrate, at least 16 KB
-            ((u64::from(self.cfg.max_bitrate + self.cfg.audio.bitrate) * 1000 / 8 / 4) as usize)
+            sndbuf: ((u64::from(self.cfg.max_bitrate + self.cfg.audio.bitrate) * 1000 / 8 / 4)
+                as usize)
                 .max(16 * 1024),
-        );
+            tls: self.tls.clone(),
+        };
+        let task = conn::spawn(id, &self.cfg.url, opts, self.mb.clone());
         self.conn = Some(Conn {
             id,
             connecting: Some(task),
@@ -737,6 +867,7 @@ impl Shell {
             session: None,
             base_us: None,
             skipping: false,
+            sent_sps: Vec::new(),
         });
     }
 
@@ -749,10 +880,7 @@ impl Shell {
             if let Some(c) = self.conn.as_mut() {
                 if let (Some(s), Some(link)) = (c.session.as_mut(), c.link.as_mut()) {
                     while let Some(t) = s.poll_transmit() {
-                        link.push(WriteReq {
-                            bytes: t.bytes,
-                            queued_at: now,
-                        });
+                        link.push(Kind::Control, now, t.bytes);
                     }
                     session_event = s.poll_event();
                 }

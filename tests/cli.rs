@@ -81,12 +81,16 @@ fn check_config_prints_every_error_with_position() {
 fn run_refuses_bad_and_unsupported_configs_before_starting() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("c.toml");
-    std::fs::write(&f, "url = \"rtmps://127.0.0.1:1/live/k\"\n").unwrap();
+    std::fs::write(
+        &f,
+        "url = \"rtmps://127.0.0.1:1/live/k\"\n[network]\nca-file = \"/nonexistent/ca.pem\"\n",
+    )
+    .unwrap();
     let (code, out, err) = livepush(&["run", "--config", f.to_str().unwrap(), "--seconds", "5"]);
     assert_eq!(code, 2, "{err}");
     assert!(out.is_empty(), "no events: nothing started: {out}");
     assert!(
-        err.contains("key `url`: not yet supported: rtmps://"),
+        err.contains("[network] ca-file /nonexistent/ca.pem: "),
         "{err}"
     );
     std::fs::write(

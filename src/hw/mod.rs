@@ -62,6 +62,8 @@ pub trait VideoEncoder: Send {
         force_key: bool,
         out: &mut Vec<u8>,
     ) -> Result<bool, String>;
+    /// Changes the target bitrate from the next frame on (adaptive bitrate).
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), String>;
 }
 
 /// An audio encoder backend.

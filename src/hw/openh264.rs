@@ -18,6 +18,8 @@ use super::{VideoEncoder, I420};
 /// The OpenH264 backend.
 pub struct OpenH264 {
     enc: Encoder,
+    /// The target bitrate now.
+    kbps: u32,
 }
 
 struct Pic<'a>(&'a I420<'a>);
@@ -66,7 +68,7 @@ impl OpenH264 {
             .num_threads(1);
         let enc = Encoder::with_api_config(OpenH264API::from_source(), cfg)
             .map_err(|e| format!("openh264: {e}"))?;
-        Ok(OpenH264 { enc })
+        Ok(OpenH264 { enc, kbps })
     }
 }
 
@@ -90,5 +92,44 @@ impl VideoEncoder for OpenH264 {
             .map_err(|e| format!("openh264: {e}"))?;
         bs.write_vec(out);
         Ok(livepush_core::codec::h264::is_keyframe(out))
+    }
+
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+        // OpenH264's SBitrateInfo, for ENCODER_OPTION_BITRATE (5) on all
+        // spatial layers (4: the total, split over our one layer) and
+        // ENCODER_OPTION_MAX_BITRATE (6) on layer 0 (the per-layer maximum
+        // the target is verified against; "all" would only set a total)
+        #[repr(C)]
+        struct BitrateInfo {
+            layer: std::os::raw::c_int,
+            bitrate: std::os::raw::c_int,
+        }
+        // the target may never exceed the maximum: raise the maximum first
+        // when going up, lower the target first when going down
+        let target = (5, 4, kbps * 1000);
+        let max = (6, 0, kbps * 1000 * 5 / 4);
+        let order = if kbps > self.kbps {
+            [max, target]
+        } else {
+            [target, max]
+        };
+        for (option, layer, bps) in order {
+            let mut info = BitrateInfo {
+                layer,
+                bitrate: bps as std::os::raw::c_int,
+            };
+            // SAFETY: the documented SetOption call with the struct it takes;
+            // the encoder is initialised (created in new()).
+            let rc = unsafe {
+                self.enc
+                    .raw_api()
+                    .set_option(option, (&raw mut info).cast())
+            };
+            if rc != 0 {
+                return Err(format!("openh264: bitrate {kbps} kbps refused ({rc})"));
+            }
+        }
+        self.kbps = kbps;
+        Ok(())
     }
 }

@@ -128,4 +128,20 @@ impl VideoEncoder for X264 {
         }
         Ok(key)
     }
+
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+        // SAFETY: x264's documented run-time reconfiguration: read the current
+        // parameters, change the rate-control fields, hand them back.
+        unsafe {
+            let mut p: x::x264_param_t = std::mem::zeroed();
+            x::x264_encoder_parameters(self.enc, &mut p);
+            p.rc.i_bitrate = kbps as i32;
+            p.rc.i_vbv_max_bitrate = kbps as i32;
+            p.rc.i_vbv_buffer_size = kbps as i32;
+            if x::x264_encoder_reconfig(self.enc, &mut p) < 0 {
+                return Err(format!("x264: bitrate {kbps} kbps refused"));
+            }
+        }
+        Ok(())
+    }
 }

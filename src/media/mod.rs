@@ -48,6 +48,10 @@ pub struct EncodedVideo {
     pub pts_us: u64,
     /// IDR access unit.
     pub key: bool,
+    /// Encoded size.
+    pub width: u32,
+    /// Encoded size.
+    pub height: u32,
     /// Annex-B bytes.
     pub data: Vec<u8>,
 }
@@ -78,20 +82,41 @@ pub struct Wiring {
 pub enum MediaCtl {
     /// Make the next video frame a key frame.
     ForceKey,
+    /// Change the video bitrate (kbps) at once.
+    Bitrate(u32),
+    /// Encode at this size from the next frame on (a new encoder, a key frame).
+    Resize {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
     /// End the thread.
     Stop,
 }
 
-/// Takes every pending command. `None`: the thread must end; else whether a
-/// key frame was asked for.
-pub(crate) fn take_commands(ctl: &std::sync::mpsc::Receiver<MediaCtl>) -> Option<bool> {
+/// The pending commands, merged (the last bitrate and size win).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Commands {
+    /// A key frame was asked for.
+    pub key: bool,
+    /// New video bitrate, kbps.
+    pub bitrate: Option<u32>,
+    /// New output size.
+    pub size: Option<(u32, u32)>,
+}
+
+/// Takes every pending command. `None`: the thread must end.
+pub(crate) fn take_commands(ctl: &std::sync::mpsc::Receiver<MediaCtl>) -> Option<Commands> {
     use std::sync::mpsc::TryRecvError;
-    let mut key = false;
+    let mut c = Commands::default();
     loop {
         match ctl.try_recv() {
-            Ok(MediaCtl::ForceKey) => key = true,
+            Ok(MediaCtl::ForceKey) => c.key = true,
+            Ok(MediaCtl::Bitrate(k)) => c.bitrate = Some(k),
+            Ok(MediaCtl::Resize { width, height }) => c.size = Some((width, height)),
             Ok(MediaCtl::Stop) | Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => return Some(key),
+            Err(TryRecvError::Empty) => return Some(c),
         }
     }
 }

@@ -145,6 +145,12 @@ fn run(job: VideoJob, wiring: Wiring) {
         return;
     }
     let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];
+    // the adaptive-bitrate controller may ask for a smaller size: pictures
+    // are then scaled into `scaled` and a new encoder runs at that size
+    let mut out_size = (p.width, p.height);
+    let mut scaled: Vec<u8> = Vec::new();
+    let mut kbps = p.bitrate_kbps;
+    let mut announced = false;
     let frame_us = 1_000_000f64 / f64::from(p.fps);
     let start = Instant::now();
     let start_us = start.duration_since(origin).as_micros() as u64;
@@ -161,7 +167,25 @@ fn run(job: VideoJob, wiring: Wiring) {
         }
         match take_commands(&ctl) {
             None => return,
-            Some(k) => force_key |= k,
+            Some(c) => {
+                force_key |= c.key;
+                if let Some(k) = c.bitrate {
+                    kbps = k;
+                    if let Some(e) = encoder.as_mut() {
+                        if let Err(e) = e.set_bitrate(k) {
+                            send(MediaMsg::VideoEncoderFailed(e));
+                            return;
+                        }
+                    }
+                    log::info!("video bitrate now {k} kbps");
+                }
+                if let Some(size) = c.size.filter(|s| *s != out_size) {
+                    out_size = size;
+                    encoder = None; // reopened below at the new size
+                    scaled.resize(livepush_core::video::convert::i420_len(size.0, size.1), 0);
+                    log::info!("video size now {}x{}", size.0, size.1);
+                }
+            }
         }
         let pts_us = match &mut source {
             Source::Synthetic(s) => {
@@ -243,12 +267,22 @@ fn run(job: VideoJob, wiring: Wiring) {
             if index == 0 && !send(MediaMsg::FirstFrame) {
                 return;
             }
-            match crate::hw::open_video_encoder(encoder_choice, &p) {
+            let now_p = VideoParams {
+                width: out_size.0,
+                height: out_size.1,
+                bitrate_kbps: kbps,
+                ..p
+            };
+            match crate::hw::open_video_encoder(encoder_choice, &now_p) {
                 Ok(e) => {
                     let backend = e.name();
                     encoder = Some(e);
-                    if !send(MediaMsg::VideoEncoderStarted { backend }) {
-                        return;
+                    force_key = true;
+                    if !announced {
+                        announced = true;
+                        if !send(MediaMsg::VideoEncoderStarted { backend }) {
+                            return;
+                        }
                     }
                 }
                 Err(e) => {
@@ -260,10 +294,31 @@ fn run(job: VideoJob, wiring: Wiring) {
         let enc = encoder.as_mut().expect("encoder started");
         let mut out = recycle.try_recv().unwrap_or_default();
         out.clear();
-        let pic = I420 {
-            width: p.width,
-            height: p.height,
-            data: &picture,
+        let pic = if out_size == (p.width, p.height) {
+            I420 {
+                width: p.width,
+                height: p.height,
+                data: &picture,
+            }
+        } else {
+            let full = livepush_core::video::convert::Picture {
+                format: livepush_core::video::negotiate::PixelFormat::I420,
+                width: p.width,
+                height: p.height,
+                stride: 0,
+                data: &picture,
+            };
+            if let Err(e) =
+                livepush_core::video::convert::to_i420(&full, &mut scaled, out_size.0, out_size.1)
+            {
+                send(MediaMsg::VideoEncoderFailed(format!("scaling: {e:?}")));
+                return;
+            }
+            I420 {
+                width: out_size.0,
+                height: out_size.1,
+                data: &scaled,
+            }
         };
         let key = match enc.encode(&pic, std::mem::take(&mut force_key), &mut out) {
             Ok(k) => k,
@@ -280,6 +335,8 @@ fn run(job: VideoJob, wiring: Wiring) {
             .try_send(Msg::Media(MediaMsg::Video(EncodedVideo {
                 pts_us,
                 key,
+                width: out_size.0,
+                height: out_size.1,
                 data: out,
             })))
             .is_err()

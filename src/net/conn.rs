@@ -1,6 +1,8 @@
 //! Opening a push connection: a smol task resolves the host (deadline ->
-//! 3001) and connects (deadline -> 3002), then hands the non-blocking socket
-//! to the event loop through the mailbox. Dropping the task cancels it.
+//! 3001), connects (deadline -> 3002), for `rtmps://` runs the TLS handshake
+//! (certificate or host-name refusal, or its deadline -> 3003, naming the
+//! host), then hands the non-blocking stream to the event loop through the
+//! mailbox. Dropping the task cancels it.
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -11,40 +13,60 @@ use livepush_core::rtmp::failure::PushFailure;
 use livepush_core::rtmp::url::PushUrl;
 use smol::{Async, Timer};
 
+use super::link::Stream;
 use crate::mailbox::Mailbox;
 use crate::shell::Msg;
 
 /// What a connect task reports.
 #[derive(Debug)]
 pub enum NetMsg {
-    /// TCP connected; the loop owns the (non-blocking) socket from now on.
-    Connected(TcpStream),
+    /// Connected (and TLS established for rtmps); the loop owns the
+    /// (non-blocking) stream from now on.
+    Connected(Stream),
     /// DNS or TCP connect failed.
     ConnectFailed(PushFailure),
 }
 
+/// How to connect.
+pub struct ConnectOptions {
+    /// DNS + TCP deadline.
+    pub timeout: Duration,
+    /// TLS handshake deadline (rtmps).
+    pub handshake_timeout: Duration,
+    /// TCP_USER_TIMEOUT.
+    pub user_timeout: Duration,
+    /// SO_SNDBUF.
+    pub sndbuf: usize,
+    /// TLS client setup, for rtmps:// URLs.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
 /// Starts connecting; the result arrives as `Msg::Net { conn: id, .. }`.
-pub fn spawn(
-    id: u64,
-    url: &PushUrl,
-    timeout: Duration,
-    mb: Arc<Mailbox>,
-    user_timeout: Duration,
-    sndbuf: usize,
-) -> smol::Task<()> {
+pub fn spawn(id: u64, url: &PushUrl, o: ConnectOptions, mb: Arc<Mailbox>) -> smol::Task<()> {
     let host = url.host.clone();
     let port = url.port;
     let shown = url.host_port();
     smol::spawn(async move {
         let shown = shown;
-        let ev = match connect(&host, port, &shown, timeout, user_timeout, sndbuf).await {
-            Ok(s) => match s
+        let r = async {
+            let s = connect(&host, port, &shown, o.timeout, o.user_timeout, o.sndbuf).await?;
+            let tls = match &o.tls {
+                Some(cfg) => {
+                    Some(handshake(&s, cfg.clone(), &host, &shown, o.handshake_timeout).await?)
+                }
+                None => None,
+            };
+            let s = s
                 .into_inner()
                 .and_then(|s| s.set_nonblocking(true).map(|()| s))
-            {
-                Ok(s) => NetMsg::Connected(s),
-                Err(e) => NetMsg::ConnectFailed(PushFailure::Connect(format!("{shown}: {e}"))),
-            },
+                .map_err(|e| PushFailure::Connect(format!("{shown}: {e}")))?;
+            Ok(match tls {
+                Some(t) => Stream::Tls(Box::new((t, s))),
+                None => Stream::Tcp(s),
+            })
+        };
+        let ev = match r.await {
+            Ok(s) => NetMsg::Connected(s),
             Err(f) => NetMsg::ConnectFailed(f),
         };
         let mut m = Msg::Net { conn: id, ev };
@@ -103,6 +125,62 @@ async fn connect(
         }
     }
     Err(PushFailure::Connect(format!("{shown}: {last}")))
+}
+
+/// The TLS handshake on a connected socket, within `timeout`. Certificate
+/// and host-name checks are rustls' own (always on).
+async fn handshake(
+    s: &Async<TcpStream>,
+    cfg: Arc<rustls::ClientConfig>,
+    host: &str,
+    shown: &str,
+    timeout: Duration,
+) -> Result<rustls::ClientConnection, PushFailure> {
+    use std::io::ErrorKind;
+    let fail = |m: String| PushFailure::Handshake(format!("TLS with {shown}: {m}"));
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| fail(format!("{host} is not a valid server name ({e})")))?;
+    let mut tls = rustls::ClientConnection::new(cfg, name).map_err(|e| fail(e.to_string()))?;
+    let work = async {
+        let mut sock = s.get_ref();
+        loop {
+            while tls.wants_write() {
+                match tls.write_tls(&mut sock) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        s.writable().await.map_err(|e| fail(e.to_string()))?
+                    }
+                    Err(e) => return Err(fail(e.to_string())),
+                }
+            }
+            if !tls.is_handshaking() {
+                return Ok(());
+            }
+            match tls.read_tls(&mut sock) {
+                Ok(0) => return Err(fail("the server closed the connection".into())),
+                Ok(_) => {
+                    if let Err(e) = tls.process_new_packets() {
+                        // tell the server why (best effort), then report it
+                        let _ = tls.write_tls(&mut sock);
+                        return Err(fail(e.to_string()));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    s.readable().await.map_err(|e| fail(e.to_string()))?
+                }
+                Err(e) => return Err(fail(e.to_string())),
+            }
+        }
+    };
+    let expire = async {
+        Timer::after(timeout).await;
+        Err(fail(format!(
+            "no handshake within {} ms",
+            timeout.as_millis()
+        )))
+    };
+    future::or(work, expire).await?;
+    Ok(tls)
 }
 
 /// Socket options for a push connection: a small send buffer, a quarter

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod abr;
 pub mod audio_clock;
 pub mod codec;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod event;
 pub mod flv;
 pub mod netstatus;
 pub mod rtmp;
+pub mod sendq;
 pub mod silence_watch;
 pub mod status;
 pub mod supervisor;

@@ -92,6 +92,11 @@ impl NetStatusMeter {
         self.last_delay_us = Some(delay_us);
     }
 
+    /// When the current window started.
+    pub fn window_start(&self) -> Instant {
+        self.window_start
+    }
+
     /// Whether a report is due (a second has passed).
     pub fn due(&self, now: Instant) -> bool {
         now.saturating_since(self.window_start).as_millis() >= 1000

@@ -157,6 +157,9 @@ pub struct NetworkConfig {
     pub reconnect_max_delay_ms: u32,
     /// No bytes accepted by the socket for this long while data waits: 3005, ms.
     pub send_stall_timeout_ms: u32,
+    /// rtmps://: trust only the CA certificates in this PEM file (instead of
+    /// the system's CA bundle).
+    pub ca_file: Option<String>,
 }
 
 /// A validated configuration.

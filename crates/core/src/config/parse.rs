@@ -161,11 +161,6 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             }
         },
     };
-    if let (Some(u), Some((_, span))) = (&url, &url_raw) {
-        if u.scheme == crate::rtmp::url::Scheme::Rtmps {
-            cx.notice("url", *span, "rtmps:// (TLS) is not built yet", true);
-        }
-    }
     let min_b = min_bitrate.map_or(200, |(v, _)| v as u32);
     let max_b = max_bitrate.map_or(1000, |(v, _)| v as u32);
     if min_b > max_b {
@@ -369,6 +364,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         reconnect_delay_ms: 1000,
         reconnect_max_delay_ms: 30_000,
         send_stall_timeout_ms: 10_000,
+        ca_file: None,
     };
     if let Some((t, span)) = network_t {
         let mut sec = Section::new("network.", t, span);
@@ -380,6 +376,19 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         }
         if let Some((v, _)) = sec.int(&mut cx, "send-stall-timeout", 500, 600_000) {
             network.send_stall_timeout_ms = v as u32;
+        }
+        if let Some((v, at)) = sec.string(&mut cx, "ca-file") {
+            if v.is_empty() {
+                cx.error("network.ca-file", at, "must name a PEM file".into());
+            } else {
+                if url
+                    .as_ref()
+                    .is_some_and(|u| u.scheme != crate::rtmp::url::Scheme::Rtmps)
+                {
+                    cx.notice("network.ca-file", at, "only used for rtmps:// URLs", false);
+                }
+                network.ca_file = Some(v);
+            }
         }
         let d = sec.int(&mut cx, "reconnect-delay", 10, 600_000);
         let m = sec.int(&mut cx, "reconnect-max-delay", 10, 3_600_000);
@@ -734,7 +743,7 @@ mod tests {
     #[test]
     fn not_yet_supported_keys_are_notices() {
         let p = parse(
-            "url = \"rtmps://h/live/k\"\nautopush = false\nbeauty = 3\nwaiting-image = \"/x.png\"\n[video]\ndevice = \"/dev/video0\"\n[audio]\ndevice = \"hw:0\"\n",
+            "url = \"rtmp://h/live/k\"\nautopush = false\nbeauty = 3\nwaiting-image = \"/x.png\"\n[video]\ndevice = \"/dev/video0\"\n[audio]\ndevice = \"hw:0\"\n[network]\nca-file = \"/ca.pem\"\n",
         )
         .unwrap();
         let keys: Vec<(&str, bool)> = p
@@ -745,10 +754,10 @@ mod tests {
         assert_eq!(
             keys,
             vec![
-                ("url", true),
                 ("autopush", false),
                 ("beauty", false),
                 ("waiting-image", false),
+                ("network.ca-file", false),
             ]
         );
         assert_eq!(

@@ -77,6 +77,8 @@ pub enum Input {
     Connected,
     /// Data is backing up on the uplink (1101).
     NetBusy(String),
+    /// The adaptive-bitrate controller changed the video bitrate (1006).
+    BitrateChanged(String),
     /// The server accepted the publish.
     Published,
     /// The connection failed or ended.
@@ -96,6 +98,7 @@ impl Input {
             | Input::MicRate(m)
             | Input::MicNoData(m)
             | Input::NetBusy(m)
+            | Input::BitrateChanged(m)
             | Input::VideoEncoderFailed(m)
             | Input::AudioEncoderFailed(m) => m,
             _ => "",
@@ -231,6 +234,7 @@ impl Supervisor {
             Input::AudioEncoderFailed(m) => self.status(StatusCode::AudioEncodeFail, Some(m)),
             Input::Connected => self.status(StatusCode::ConnectSucc, None),
             Input::NetBusy(m) => self.status(StatusCode::NetBusy, Some(m)),
+            Input::BitrateChanged(m) => self.status(StatusCode::ChangeBitrate, Some(m)),
             Input::Published => {
                 self.published_at = Some(now);
                 self.link = Link::Publishing;
@@ -253,16 +257,18 @@ impl Supervisor {
                     self.status(
                         StatusCode::NetDisconnect,
                         Some(format!(
-                            "{} attempts failed; retrying every {} s",
+                            "{} attempts failed; still retrying, at least every {} s",
                             self.failures,
                             self.cfg.backoff.max.as_secs()
                         )),
                     );
                 }
-                let base = if self.failures >= self.cfg.attempts_before_fatal {
-                    self.cfg.backoff.max
-                } else {
-                    self.cfg.backoff.delay(self.failures)
+                // the first retry goes at once (a server restart is over in
+                // moments); then the back-off doubles up to its longest delay
+                // and stays there, past -1307, for as long as it takes
+                let base = match self.failures {
+                    1 => Duration::ZERO,
+                    n => self.cfg.backoff.delay(n - 1),
                 };
                 let delay = self.cfg.backoff.jittered(base, self.jitter.next_u32());
                 self.link = Link::RetryAt(now + delay);
@@ -320,7 +326,7 @@ pub fn config_from(cfg: &crate::config::Config) -> SupervisorConfig {
             jitter_pct: 20,
         },
         attempts_before_fatal: 3,
-        stable_after: Duration::from_secs(10),
+        stable_after: Duration::from_secs(5),
         seed: 0,
     }
 }

@@ -69,45 +69,60 @@ fn failures_back_off_then_1307_then_keep_trying_and_success_resets() {
     let mut s = sup(false);
     s.handle_input(t(0), Input::AudioEncoderStarted);
     drain(&mut s);
-    s.handle_input(
-        t(0),
-        Input::PushFailed(PushFailure::Connect("refused".into())),
+    let fail = |s: &mut Supervisor, at: u64, f: PushFailure| {
+        s.handle_input(t(at), Input::PushFailed(f));
+        drain(s)
+    };
+    // the first retry goes at once
+    assert_eq!(
+        fail(&mut s, 0, PushFailure::Connect("refused".into())),
+        ["3002", "1102"]
     );
-    assert_eq!(drain(&mut s), ["3002", "1102"]);
+    assert_eq!(s.poll_timeout(), Some(t(0)));
+    s.handle_timeout(t(0));
+    assert_eq!(drain(&mut s), ["connect"]);
+    // then the back-off: 100, 200 (and -1307 at the third failure), 400, 800, 1000, 1000
+    assert_eq!(
+        fail(&mut s, 0, PushFailure::Dns("no such host".into())),
+        ["3001", "1102"]
+    );
     assert_eq!(s.poll_timeout(), Some(t(100)));
     s.handle_timeout(t(99));
     assert!(drain(&mut s).is_empty());
     s.handle_timeout(t(100));
     assert_eq!(drain(&mut s), ["connect"]);
-    s.handle_input(
-        t(100),
-        Input::PushFailed(PushFailure::Dns("no such host".into())),
-    );
-    assert_eq!(drain(&mut s), ["3001", "1102"]);
-    assert_eq!(s.poll_timeout(), Some(t(300)));
-    s.handle_timeout(t(300));
-    drain(&mut s);
-    s.handle_input(
-        t(300),
-        Input::PushFailed(PushFailure::Handshake("garbage".into())),
-    );
-    assert_eq!(drain(&mut s), ["3003", "-1307", "1102"]);
     assert_eq!(
-        s.poll_timeout(),
-        Some(t(1300)),
-        "after -1307 the slow cadence"
+        fail(&mut s, 100, PushFailure::Handshake("garbage".into())),
+        ["3003", "-1307", "1102"]
     );
-    s.handle_timeout(t(1300));
+    assert_eq!(s.poll_timeout(), Some(t(300)));
+    let mut at = 300;
+    for want in [400, 800, 1000, 1000] {
+        s.handle_timeout(t(at));
+        assert_eq!(drain(&mut s), ["connect"]);
+        assert_eq!(
+            fail(&mut s, at, PushFailure::Connect("refused".into())),
+            ["3002", "1102"],
+            "still retrying after -1307"
+        );
+        assert_eq!(s.poll_timeout(), Some(t(at + want)));
+        at += want;
+    }
+    s.handle_timeout(t(at));
     drain(&mut s);
-    s.handle_input(t(1300), Input::Connected);
-    s.handle_input(t(1301), Input::Published);
+    s.handle_input(t(at), Input::Connected);
+    s.handle_input(t(at + 1), Input::Published);
     assert_eq!(drain(&mut s), ["1001", "1002"]);
     assert_eq!(s.consecutive_failures(), 0);
-    s.handle_input(t(5000), Input::PushFailed(PushFailure::Io("reset".into())));
-    assert_eq!(drain(&mut s), ["3005", "1102"]);
+    // a publish that held resets the back-off: the next retry goes at once
+    let later = at + 5000;
+    assert_eq!(
+        fail(&mut s, later, PushFailure::Io("reset".into())),
+        ["3005", "1102"]
+    );
     assert_eq!(
         s.poll_timeout(),
-        Some(t(5100)),
+        Some(t(later)),
         "counter was reset by the publish"
     );
 }
@@ -196,5 +211,30 @@ fn device_failures_map_to_their_codes() {
             "-1306",
             "-1302"
         ]
+    );
+}
+
+#[test]
+fn a_server_that_drops_every_publish_at_once_is_not_hammered() {
+    let mut s = sup(false);
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    drain(&mut s);
+    let mut at = 0;
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        s.handle_input(t(at), Input::Connected);
+        s.handle_input(t(at + 10), Input::Published);
+        s.handle_input(t(at + 20), Input::PushFailed(PushFailure::Closed("x")));
+        drain(&mut s);
+        let next = s.poll_timeout().unwrap();
+        delays.push(next.saturating_since(t(at + 20)).as_millis());
+        s.handle_timeout(next);
+        drain(&mut s);
+        at = next.as_millis();
+    }
+    assert_eq!(
+        delays,
+        [0, 100, 200, 400, 800],
+        "publishes shorter than stable_after do not reset"
     );
 }

@@ -1,0 +1,395 @@
+//! Adaptive bitrate: once a second the shell reports what the socket actually
+//! took (bytes written, the uplink's real rate while the queue is backed up),
+//! how old the send queue is, and whether the queue had to shed frames. The
+//! controller lowers the video bitrate quickly (to what the link carried, with
+//! headroom) and raises it slowly (10% after a calm spell, the spell doubling
+//! each time a raise is followed by congestion), between min-bitrate and
+//! max-bitrate. When it sits at min-bitrate and the link is still congested it
+//! steps the resolution down, and steps it back up once the bitrate has
+//! climbed to twice min-bitrate at the smaller size.
+//!
+//! Pure logic on fake time (the tests drive it through caps and recoveries).
+
+use core::time::Duration;
+
+use crate::time::Instant;
+
+/// Controller settings.
+#[derive(Clone, Copy, Debug)]
+pub struct AbrConfig {
+    /// Lowest video bitrate, kbps.
+    pub min_kbps: u32,
+    /// Highest video bitrate, kbps.
+    pub max_kbps: u32,
+    /// Where to start, kbps.
+    pub start_kbps: u32,
+    /// The audio bitrate, kbps (shares the uplink).
+    pub audio_kbps: u32,
+    /// The queue counts as backed up beyond this age.
+    pub congested_age: Duration,
+    /// Full output size.
+    pub width: u32,
+    /// Full output size.
+    pub height: u32,
+}
+
+/// The scale steps (numerator over 4): full, 3/4, 1/2.
+const SCALES: [u32; 3] = [4, 3, 2];
+/// Smallest width a step may reach.
+const MIN_WIDTH: u32 = 160;
+/// Wait between two decreases (the encoder and queue need time to show the effect).
+const DECREASE_HOLD: Duration = Duration::from_millis(1500);
+/// Congested at min-bitrate this long before the resolution steps down.
+const SCALE_DOWN_AFTER: Duration = Duration::from_secs(3);
+/// First calm spell before a raise; doubled after a raise that did not hold.
+const RAISE_FIRST: Duration = Duration::from_secs(8);
+const RAISE_MAX: Duration = Duration::from_secs(64);
+/// A raise followed by congestion within this long did not hold.
+const RAISE_PROVEN: Duration = Duration::from_secs(20);
+
+/// A decision for the encoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// New video bitrate (1006).
+    Bitrate {
+        /// From, kbps.
+        from: u32,
+        /// To, kbps.
+        to: u32,
+        /// The uplink rate measured in the last window, kbps (0 when calm).
+        uplink_kbps: u32,
+    },
+    /// New output size (1005); the bitrate stays.
+    Resolution {
+        /// New width.
+        width: u32,
+        /// New height.
+        height: u32,
+        /// Smaller than before.
+        down: bool,
+    },
+}
+
+/// One second of measurements.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Window {
+    /// Bytes the socket took.
+    pub sent_bytes: u64,
+    /// Length of the window.
+    pub length: Duration,
+    /// Age of the oldest queued packet now.
+    pub queue_age: Duration,
+    /// Frames were shed in the window.
+    pub shed: bool,
+}
+
+/// The controller.
+#[derive(Clone, Debug)]
+pub struct Abr {
+    cfg: AbrConfig,
+    kbps: u32,
+    scale: usize,
+    last_decrease: Option<Instant>,
+    last_raise: Option<Instant>,
+    calm_since: Option<Instant>,
+    at_min_congested_since: Option<Instant>,
+    raise_wait: Duration,
+}
+
+impl Abr {
+    /// A controller at `cfg.start_kbps`, full size.
+    pub fn new(cfg: AbrConfig) -> Self {
+        Abr {
+            kbps: cfg.start_kbps.clamp(cfg.min_kbps, cfg.max_kbps),
+            cfg,
+            scale: 0,
+            last_decrease: None,
+            last_raise: None,
+            calm_since: None,
+            at_min_congested_since: None,
+            raise_wait: RAISE_FIRST,
+        }
+    }
+
+    /// The current video bitrate, kbps.
+    pub fn kbps(&self) -> u32 {
+        self.kbps
+    }
+
+    /// The current output size.
+    pub fn size(&self) -> (u32, u32) {
+        size_at(self.cfg.width, self.cfg.height, SCALES[self.scale])
+    }
+
+    /// A new connection: forget congestion history, keep the rate (the link
+    /// is probably the same one).
+    pub fn reset_history(&mut self) {
+        self.last_decrease = None;
+        self.calm_since = None;
+        self.at_min_congested_since = None;
+    }
+
+    /// Feeds a window; returns what to change.
+    pub fn on_window(&mut self, now: Instant, w: Window) -> Option<Decision> {
+        let congested = w.shed || w.queue_age > self.cfg.congested_age;
+        if !congested {
+            self.at_min_congested_since = None;
+            let calm = *self.calm_since.get_or_insert(now);
+            let since_change = [self.last_decrease, self.last_raise]
+                .into_iter()
+                .flatten()
+                .map(|t| now.saturating_since(t))
+                .min()
+                .unwrap_or(Duration::MAX);
+            if now.saturating_since(calm) < self.raise_wait || since_change < self.raise_wait {
+                return None;
+            }
+            if self.last_raise.is_some() {
+                // the previous raise held (congestion would have cleared it)
+                self.raise_wait = RAISE_FIRST;
+            }
+            // back up a size once the smaller picture climbed to twice the floor
+            if self.scale > 0
+                && self.kbps >= self.cfg.min_kbps.saturating_mul(2).min(self.cfg.max_kbps)
+            {
+                self.scale -= 1;
+                self.last_raise = Some(now);
+                let (width, height) = self.size();
+                return Some(Decision::Resolution {
+                    width,
+                    height,
+                    down: false,
+                });
+            }
+            if self.kbps >= self.cfg.max_kbps {
+                return None;
+            }
+            let from = self.kbps;
+            self.kbps = (from + (from / 10).max(25)).min(self.cfg.max_kbps);
+            self.last_raise = Some(now);
+            return Some(Decision::Bitrate {
+                from,
+                to: self.kbps,
+                uplink_kbps: 0,
+            });
+        }
+        self.calm_since = None;
+        if self
+            .last_raise
+            .is_some_and(|t| now.saturating_since(t) < RAISE_PROVEN)
+        {
+            // the last raise overshot: wait longer before the next one
+            self.raise_wait = (self.raise_wait * 2).min(RAISE_MAX);
+            self.last_raise = None;
+        }
+        if self
+            .last_decrease
+            .is_some_and(|t| now.saturating_since(t) < DECREASE_HOLD)
+        {
+            return None;
+        }
+        let secs = w.length.as_secs_f64().max(1e-3);
+        let uplink = (w.sent_bytes as f64 * 8.0 / 1000.0 / secs) as u32;
+        if self.kbps > self.cfg.min_kbps {
+            self.at_min_congested_since = None;
+            // what the link carried, less audio, with 15% headroom to drain the
+            // queue; at least a tenth down
+            let fit = (f64::from(uplink) * 0.85) as u32;
+            let to = fit
+                .saturating_sub(self.cfg.audio_kbps)
+                .min(self.kbps * 9 / 10)
+                .max(self.cfg.min_kbps);
+            let from = self.kbps;
+            self.kbps = to;
+            self.last_decrease = Some(now);
+            return Some(Decision::Bitrate {
+                from,
+                to,
+                uplink_kbps: uplink,
+            });
+        }
+        let since = *self.at_min_congested_since.get_or_insert(now);
+        if now.saturating_since(since) < SCALE_DOWN_AFTER || self.scale + 1 >= SCALES.len() {
+            return None;
+        }
+        let (w, _) = size_at(self.cfg.width, self.cfg.height, SCALES[self.scale + 1]);
+        if w < MIN_WIDTH {
+            return None;
+        }
+        self.scale += 1;
+        self.at_min_congested_since = None;
+        self.last_decrease = Some(now);
+        let (width, height) = self.size();
+        Some(Decision::Resolution {
+            width,
+            height,
+            down: true,
+        })
+    }
+}
+
+/// `width`x`height` scaled by `num`/4, rounded down to multiples of 4.
+fn size_at(width: u32, height: u32, num: u32) -> (u32, u32) {
+    if num == 4 {
+        return (width, height);
+    }
+    ((width * num / 4) & !3, (height * num / 4) & !3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> AbrConfig {
+        AbrConfig {
+            min_kbps: 200,
+            max_kbps: 1000,
+            start_kbps: 1000,
+            audio_kbps: 64,
+            congested_age: Duration::from_millis(300),
+            width: 1280,
+            height: 720,
+        }
+    }
+
+    /// A link of `cap_kbps`: the socket takes min(cap, offered); the queue
+    /// grows by what does not fit and drains by the spare capacity.
+    struct Link {
+        cap_kbps: u32,
+        queue_bits: f64,
+    }
+
+    impl Link {
+        fn second(&mut self, offered_kbps: u32) -> Window {
+            let offered = f64::from(offered_kbps) * 1000.0;
+            let cap = f64::from(self.cap_kbps) * 1000.0;
+            let backlog = self.queue_bits + offered;
+            let sent = backlog.min(cap);
+            self.queue_bits = backlog - sent;
+            let age_s = self.queue_bits / offered.max(1.0);
+            Window {
+                sent_bytes: (sent / 8.0) as u64,
+                length: Duration::from_secs(1),
+                queue_age: Duration::from_secs_f64(age_s),
+                shed: false,
+            }
+        }
+    }
+
+    fn run(abr: &mut Abr, link: &mut Link, from_s: u64, to_s: u64, log: &mut Vec<(u64, Decision)>) {
+        for s in from_s..to_s {
+            let w = link.second(abr.kbps() + abr.cfg.audio_kbps);
+            if let Some(d) = abr.on_window(Instant::from_millis(s * 1000), w) {
+                log.push((s, d));
+            }
+        }
+    }
+
+    #[test]
+    fn a_cap_at_half_is_met_within_seconds_and_the_rate_stays_under_it() {
+        let mut abr = Abr::new(cfg());
+        let mut link = Link {
+            cap_kbps: 532, // half of 1000 + 64
+            queue_bits: 0.0,
+        };
+        let mut log = Vec::new();
+        run(&mut abr, &mut link, 0, 10, &mut log);
+        assert!(
+            abr.kbps() + 64 <= 532,
+            "under the cap after 10 s: {} ({log:?})",
+            abr.kbps()
+        );
+        assert!(matches!(log[0].1, Decision::Bitrate { from: 1000, .. }));
+        // a minute under the cap: probes now and then, never far above, queue bounded
+        let mut worst_age = Duration::ZERO;
+        for s in 10..70 {
+            let w = link.second(abr.kbps() + 64);
+            worst_age = worst_age.max(w.queue_age);
+            abr.on_window(Instant::from_millis(s * 1000), w);
+            assert!(abr.kbps() + 64 <= 532 * 11 / 10, "at {s} s: {}", abr.kbps());
+        }
+        assert!(worst_age < Duration::from_secs(2), "{worst_age:?}");
+        assert!(
+            abr.kbps() + 64 >= 532 * 6 / 10,
+            "not starved: {}",
+            abr.kbps()
+        );
+        assert_eq!(abr.size(), (1280, 720), "above min-bitrate: full size");
+        // the cap lifts: back to max, slowly
+        link.cap_kbps = 100_000;
+        let mut log = Vec::new();
+        run(&mut abr, &mut link, 70, 200, &mut log);
+        assert_eq!(abr.kbps(), 1000, "{log:?}");
+        let first_raise = log.first().map(|(s, _)| *s).unwrap();
+        assert!(
+            first_raise >= 70 + 8,
+            "raises wait for a calm spell: {first_raise}"
+        );
+    }
+
+    #[test]
+    fn below_min_bitrate_the_resolution_steps_down_and_back_up() {
+        let mut abr = Abr::new(cfg());
+        let mut link = Link {
+            cap_kbps: 150,
+            queue_bits: 0.0,
+        };
+        let mut log = Vec::new();
+        run(&mut abr, &mut link, 0, 30, &mut log);
+        assert_eq!(abr.kbps(), 200, "floored at min-bitrate");
+        let downs: Vec<_> = log
+            .iter()
+            .filter_map(|(_, d)| match d {
+                Decision::Resolution {
+                    width,
+                    height,
+                    down: true,
+                } => Some((*width, *height)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(downs, [(960, 540), (640, 360)], "{log:?}");
+        assert_eq!(abr.size(), (640, 360));
+        // the link recovers: the bitrate climbs first, then the size comes back
+        link.cap_kbps = 100_000;
+        link.queue_bits = 0.0;
+        let mut log = Vec::new();
+        run(&mut abr, &mut link, 30, 400, &mut log);
+        assert_eq!(abr.size(), (1280, 720), "{log:?}");
+        assert_eq!(abr.kbps(), 1000);
+        let ups = log
+            .iter()
+            .filter(|(_, d)| matches!(d, Decision::Resolution { down: false, .. }))
+            .count();
+        assert_eq!(ups, 2);
+    }
+
+    #[test]
+    fn shedding_counts_as_congestion_and_decreases_are_spaced() {
+        let mut abr = Abr::new(cfg());
+        let w = Window {
+            sent_bytes: 50_000,
+            length: Duration::from_secs(1),
+            queue_age: Duration::ZERO,
+            shed: true,
+        };
+        let d = abr.on_window(Instant::from_millis(0), w);
+        assert_eq!(
+            d,
+            Some(Decision::Bitrate {
+                from: 1000,
+                to: 276,
+                uplink_kbps: 400
+            })
+        );
+        assert_eq!(abr.on_window(Instant::from_millis(1000), w), None, "held");
+        assert!(abr.on_window(Instant::from_millis(2000), w).is_some());
+    }
+
+    #[test]
+    fn sizes_are_multiples_of_four() {
+        assert_eq!(size_at(1280, 720, 3), (960, 540));
+        assert_eq!(size_at(854, 480, 3), (640, 360));
+        assert_eq!(size_at(640, 360, 2), (320, 180));
+    }
+}
