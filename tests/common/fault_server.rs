@@ -146,7 +146,7 @@ fn set_linger_zero(s: &TcpStream) {
     }
 }
 
-fn set_int(l: &impl std::os::fd::AsRawFd, level: i32, opt: i32, v: i32) {
+pub fn set_int(l: &impl std::os::fd::AsRawFd, level: i32, opt: i32, v: i32) {
     // SAFETY: valid fd and an int-sized option value.
     unsafe {
         libc::setsockopt(

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod fault_proxy;
 pub mod fault_server;
 
 use std::io::Read;
@@ -76,7 +77,18 @@ rtmp {{\n  access_log {d}/logs/rtmp_access.log;\n  server {{\n    listen 127.0.0
 http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  server {{\n    listen 127.0.0.1:{http_port};\n    location /stat {{ rtmp_stat all; }}\n    location /control {{ rtmp_control all; }}\n  }}\n}}\n"
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-        let child = Command::new("nginx")
+        let child = Self::spawn(dir);
+        wait_listening(rtmp_port, Duration::from_secs(10));
+        Nginx {
+            child,
+            dir: dir.to_path_buf(),
+            rtmp_port,
+            http_port,
+        }
+    }
+
+    fn spawn(dir: &Path) -> Child {
+        Command::new("nginx")
             .arg("-p")
             .arg(dir)
             .arg("-c")
@@ -84,15 +96,40 @@ http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp
             .arg("-e")
             .arg(dir.join("logs/error.log"))
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
-            .expect("start nginx");
-        wait_listening(rtmp_port, Duration::from_secs(10));
-        Nginx {
-            child,
-            dir: dir.to_path_buf(),
-            rtmp_port,
-            http_port,
+            .expect("start nginx")
+    }
+
+    /// SIGKILL to the master and its workers (a crash, not a shutdown).
+    pub fn kill(&mut self) {
+        let master = self.child.id();
+        for pid in children_of(master) {
+            // SAFETY: kill(2) on a pid we just read as nginx's child.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // the workers are gone once nothing listens any more
+        let t = Instant::now();
+        while is_listening(self.rtmp_port) && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Starts nginx again on the same ports; returns when it listens (and that time).
+    pub fn restart(&mut self) -> Instant {
+        self.child = Self::spawn(&self.dir);
+        let t = Instant::now();
+        loop {
+            if is_listening(self.rtmp_port) {
+                return Instant::now();
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "nginx did not come back"
+            );
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -199,6 +236,124 @@ pub fn push(dir: &Path, config: &str, seconds: f64) -> Pushed {
         stderr,
         events,
         status: out.status,
+    }
+}
+
+/// A `livepush run` in the background: its events arrive with the time they
+/// were printed, so tests can act on them (kill the server after 1002, ...).
+pub struct Running {
+    child: Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<(Instant, Value)>>>,
+    raw: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr_file: PathBuf,
+}
+
+impl Running {
+    /// Writes `config` to `dir/livepush.toml` and starts `livepush run`.
+    pub fn start(dir: &Path, config: &str) -> Running {
+        use std::io::BufRead;
+        let path = dir.join("livepush.toml");
+        std::fs::write(&path, config).unwrap();
+        let stderr_file = dir.join("livepush.stderr");
+        let mut child = Command::new(bin())
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_file).unwrap())
+            .spawn()
+            .expect("start livepush");
+        let out = child.stdout.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let raw = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (l, r) = (lines.clone(), raw.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+                r.lock().unwrap().push_str(&(line + "\n"));
+                l.lock().unwrap().push((Instant::now(), v));
+            }
+        });
+        Running {
+            child,
+            lines,
+            raw,
+            stderr_file,
+        }
+    }
+
+    /// The events so far, with when they arrived.
+    pub fn events(&self) -> Vec<(Instant, Value)> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits for the first statechange `code` among events from index `from` on;
+    /// returns its index and arrival time.
+    pub fn wait_code(&self, code: i64, from: usize, within: Duration) -> (usize, Instant) {
+        let t = Instant::now();
+        loop {
+            if let Some(hit) = self
+                .events()
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, (_, e))| e["event"] == "statechange" && e["code"] == code)
+            {
+                return (hit.0, hit.1 .0);
+            }
+            assert!(
+                t.elapsed() < within,
+                "no {code} within {within:?}:\n{}",
+                self.raw.lock().unwrap()
+            );
+            assert!(
+                self.child_alive(),
+                "livepush exited:\n{}",
+                std::fs::read_to_string(&self.stderr_file).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn child_alive(&self) -> bool {
+        std::fs::metadata(format!("/proc/{}", self.child.id())).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+                .unwrap_or_default()
+                .contains(") Z")
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Resident memory now, kB.
+    pub fn rss_kb(&self) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    /// SIGTERM, wait, and everything it printed.
+    pub fn stop(mut self) -> Pushed {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let stdout = self.raw.lock().unwrap().clone();
+        let events = self.events().into_iter().map(|(_, v)| v).collect();
+        Pushed {
+            stdout,
+            stderr: std::fs::read_to_string(&self.stderr_file).unwrap_or_default(),
+            events,
+            status,
+        }
     }
 }
 
@@ -411,4 +566,38 @@ pub fn check_recording(file: &Path, e: &Expect) {
     for w in read.windows(2) {
         assert_eq!(w[1], w[0] + 1, "frame counter gap: {} then {}", w[0], w[1]);
     }
+}
+
+/// Pids whose parent is `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        // the fields after the command's closing parenthesis: state, ppid, ...
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            v.push(p);
+        }
+    }
+    v
+}
+
+/// Whether a socket listens on 127.0.0.1:`port` (read from /proc/net/tcp,
+/// without connecting to it).
+pub fn is_listening(port: u16) -> bool {
+    let want = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == want && f[3] == "0A"
+        })
 }

@@ -94,6 +94,10 @@ pub struct Abr {
     calm_since: Option<Instant>,
     at_min_congested_since: Option<Instant>,
     raise_wait: Duration,
+    /// The socket's rate in the last windows, kbps (newest last).
+    recent: [u32; 3],
+    /// The queue's age at the last window.
+    last_age: Duration,
 }
 
 impl Abr {
@@ -108,6 +112,8 @@ impl Abr {
             calm_since: None,
             at_min_congested_since: None,
             raise_wait: RAISE_FIRST,
+            recent: [0; 3],
+            last_age: Duration::ZERO,
         }
     }
 
@@ -127,10 +133,20 @@ impl Abr {
         self.last_decrease = None;
         self.calm_since = None;
         self.at_min_congested_since = None;
+        self.recent = [0; 3];
+        self.last_age = Duration::ZERO;
     }
 
     /// Feeds a window; returns what to change.
     pub fn on_window(&mut self, now: Instant, w: Window) -> Option<Decision> {
+        let secs = w.length.as_secs_f64().max(1e-3);
+        let rate = (w.sent_bytes as f64 * 8.0 / 1000.0 / secs) as u32;
+        self.recent.rotate_left(1);
+        self.recent[2] = rate;
+        // draining: the backlog shrank by a quarter since the last window, so
+        // the last decrease is working (another would overshoot downwards)
+        let draining = !w.shed && w.queue_age * 4 < self.last_age * 3;
+        self.last_age = w.queue_age;
         let congested = w.shed || w.queue_age > self.cfg.congested_age;
         if !congested {
             self.at_min_congested_since = None;
@@ -182,22 +198,30 @@ impl Abr {
             self.raise_wait = (self.raise_wait * 2).min(RAISE_MAX);
             self.last_raise = None;
         }
-        if self
-            .last_decrease
-            .is_some_and(|t| now.saturating_since(t) < DECREASE_HOLD)
+        if draining
+            || self
+                .last_decrease
+                .is_some_and(|t| now.saturating_since(t) < DECREASE_HOLD)
         {
             return None;
         }
-        let secs = w.length.as_secs_f64().max(1e-3);
-        let uplink = (w.sent_bytes as f64 * 8.0 / 1000.0 / secs) as u32;
+        // while backed up the socket runs at the link's rate: the mean of the
+        // last windows is the uplink (one window alone swings with buffering)
+        let (sum, n) = self
+            .recent
+            .iter()
+            .filter(|r| **r > 0)
+            .fold((0u32, 0u32), |(s, n), r| (s + r, n + 1));
+        let uplink = if n == 0 { rate } else { sum / n };
         if self.kbps > self.cfg.min_kbps {
             self.at_min_congested_since = None;
             // what the link carried, less audio, with 15% headroom to drain the
-            // queue; at least a tenth down
+            // queue; at least a tenth down, at most half (one window's
+            // measurement may catch the link mid-stall)
             let fit = (f64::from(uplink) * 0.85) as u32;
             let to = fit
                 .saturating_sub(self.cfg.audio_kbps)
-                .min(self.kbps * 9 / 10)
+                .clamp(self.kbps / 2, self.kbps * 9 / 10)
                 .max(self.cfg.min_kbps);
             let from = self.kbps;
             self.kbps = to;
@@ -320,11 +344,12 @@ mod tests {
         let mut log = Vec::new();
         run(&mut abr, &mut link, 70, 200, &mut log);
         assert_eq!(abr.kbps(), 1000, "{log:?}");
-        let first_raise = log.first().map(|(s, _)| *s).unwrap();
-        assert!(
-            first_raise >= 70 + 8,
-            "raises wait for a calm spell: {first_raise}"
-        );
+        for pair in log.windows(2) {
+            assert!(
+                pair[1].0 - pair[0].0 >= 8,
+                "raises are spaced by a calm spell: {log:?}"
+            );
+        }
     }
 
     #[test]
@@ -378,7 +403,7 @@ mod tests {
             d,
             Some(Decision::Bitrate {
                 from: 1000,
-                to: 276,
+                to: 500,
                 uplink_kbps: 400
             })
         );

@@ -176,14 +176,6 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             format!("min-bitrate ({min_b}) must not exceed max-bitrate ({max_b})"),
         );
     }
-    if let Some((_, s)) = min_bitrate {
-        cx.notice(
-            "min-bitrate",
-            s,
-            "adaptive bitrate is not built yet: the stream keeps its starting bitrate",
-            false,
-        );
-    }
     if let Some((false, s)) = autopush {
         cx.notice(
             "autopush",
@@ -361,7 +353,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let mut network = NetworkConfig {
         connect_timeout_ms: 5000,
         handshake_timeout_ms: 10_000,
-        reconnect_delay_ms: 1000,
+        reconnect_delay_ms: 500,
         reconnect_max_delay_ms: 30_000,
         send_stall_timeout_ms: 10_000,
         ca_file: None,

@@ -1,0 +1,271 @@
+//! Never-down networking against real parts on loopback: nginx-rtmp killed
+//! and restarted 20 times under a running pusher, and a fault proxy between
+//! pusher and nginx that caps the uplink at half the bitrate for a minute or
+//! accepts slowly. What reached nginx is read back (while it is being
+//! written, for the delay behind live; afterwards with ffmpeg).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fault_proxy::{flv_progress, FaultProxy};
+use common::*;
+
+const SECRET: &str = "NETSECRET77";
+
+fn config(port: u16, extra: &str) -> String {
+    format!(
+        "url = \"rtmp://127.0.0.1:{port}/live/box?token={SECRET}\"\nmode = \"SD\"\norientation = \"horizontal\"\n{extra}\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\nbitrate = 64\n"
+    )
+}
+
+/// 4 s of 640x360 video busy enough that the encoder spends its whole
+/// bitrate (a moving test card under fresh noise every frame, as a real
+/// sensor gives), made by ffmpeg and looped by the raw-file source.
+fn busy_video(dir: &std::path::Path) -> String {
+    let out = dir.join("busy.yuv");
+    let st = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25,noise=alls=3:allf=t+u",
+            "-t",
+            "4",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "rawvideo",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    format!("file:{}", out.display())
+}
+
+/// The newest recording in nginx's record directory.
+fn newest_recording(n: &Nginx) -> Option<std::path::PathBuf> {
+    n.recordings().into_iter().max_by_key(|p| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH)
+    })
+}
+
+#[test]
+fn a_cap_at_half_the_bitrate_is_met_by_adapting_and_the_delay_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    let proxy = FaultProxy::start(nginx.rtmp_port);
+    // SD: 640x360 at 800 kbps; down to 150 kbps when needed
+    let cfg = config(proxy.port, "min-bitrate = 150\nmax-bitrate = 800")
+        .replace("test-pattern", &busy_video(dir.path()));
+    let run = Running::start(dir.path(), &cfg);
+    let (_, published) = run.wait_code(1002, 0, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(5));
+    let cap = 400u64; // half of the configured 800 kbps
+    proxy.cap(cap);
+    let capped_at = Instant::now();
+    let capped_from = run.events().len();
+    // sample the growing recording: delay behind live = wall time since the
+    // first tag arrived minus the media time that has arrived
+    let rec = newest_recording(&nginx).expect("a recording");
+    let mut worst = Duration::ZERO;
+    let mut series = Vec::new();
+    while capped_at.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(250));
+        if let Some((ts, _)) = flv_progress(&rec) {
+            let behind = published
+                .elapsed()
+                .saturating_sub(Duration::from_millis(u64::from(ts)));
+            worst = worst.max(behind);
+            series.push((capped_at.elapsed().as_secs(), behind.as_millis()));
+        }
+    }
+    let (_, video_tags_capped) = flv_progress(&rec).unwrap();
+    proxy.cap(0);
+    std::thread::sleep(Duration::from_secs(3));
+    let events = run.events();
+    let p = run.stop();
+    p.assert_secret_hidden(SECRET);
+    let capped: Vec<_> = events[capped_from..]
+        .iter()
+        .filter(|(t, _)| *t <= capped_at + Duration::from_secs(60))
+        .collect();
+    let codes: Vec<i64> = capped
+        .iter()
+        .filter(|(_, e)| e["event"] == "statechange")
+        .map(|(_, e)| e["code"].as_i64().unwrap())
+        .collect();
+    // what the encoders put out, per netstatus second, from 10 s after the cap on
+    let settled: Vec<(u64, u64, u64)> = capped
+        .iter()
+        .filter(|(t, e)| e["event"] == "netstatus" && *t >= capped_at + Duration::from_secs(10))
+        .map(|(_, e)| {
+            let i = &e["info"];
+            (
+                i["videoBitrate"].as_u64().unwrap(),
+                i["audioBitrate"].as_u64().unwrap(),
+                i["netSpeed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let secs = settled.len() as u64;
+    let mean_media = settled.iter().map(|(v, a, _)| v + a).sum::<u64>() / secs.max(1);
+    let mean_speed = settled.iter().map(|(_, _, s)| s).sum::<u64>() / secs.max(1);
+    let worst_5s = settled
+        .windows(5)
+        .map(|w| w.iter().map(|(v, a, _)| v + a).sum::<u64>() / 5)
+        .max()
+        .unwrap_or(0);
+    println!(
+        "cap {cap} kbps for 60 s: codes {codes:?}; from 10 s on: media {mean_media} kbps mean, worst 5-s mean {worst_5s}, netSpeed {mean_speed} kbps mean; delay behind live worst {} ms; video tags {video_tags_capped}",
+        worst.as_millis()
+    );
+    println!("delay behind live (s since cap, ms): {series:?}");
+    assert!(codes.contains(&1101), "1101 under the cap: {codes:?}");
+    assert!(codes.contains(&1006), "1006 under the cap: {codes:?}");
+    assert!(
+        !codes.iter().any(|c| (3001..=3005).contains(c)),
+        "the connection survives a slow uplink: {codes:?}"
+    );
+    assert!(secs >= 45, "netstatus kept coming: {secs}");
+    assert!(
+        worst_5s <= cap,
+        "encoder output settled under the {cap} kbps cap within 10 s: worst 5-s mean {worst_5s}"
+    );
+    assert!(
+        mean_speed * 100 >= cap * 60 && mean_speed * 100 <= cap * 115,
+        "netSpeed is what the capped link carried: {mean_speed} kbps for a {cap} kbps cap"
+    );
+    assert!(
+        worst <= Duration::from_secs(5),
+        "delay behind live bounded (SD mode: 5 s): worst {} ms",
+        worst.as_millis()
+    );
+    // after the cap lifts the stream still runs on the same connection
+    assert_eq!(
+        p.codes().iter().filter(|c| **c == 1002).count(),
+        1,
+        "{}",
+        p.stdout
+    );
+    drop(nginx);
+    assert_clean_dir(dir.path());
+}
+
+fn assert_clean_dir(dir: &std::path::Path) {
+    for e in std::fs::read_dir(dir.join("rec")).unwrap().flatten() {
+        let errs = decode_errors(&e.path());
+        assert!(errs.is_empty(), "{}: {errs}", e.path().display());
+    }
+}
+
+#[test]
+fn twenty_server_restarts_in_a_row_the_pusher_comes_back_each_time_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nginx = Nginx::start(dir.path(), "");
+    let run = Running::start(dir.path(), &config(nginx.rtmp_port, ""));
+    let (mut from, _) = run.wait_code(1002, 0, Duration::from_secs(20));
+    // long enough for a publish to count as stable (5 s)
+    std::thread::sleep(Duration::from_millis(5500));
+    let mut rss_after_first = 0;
+    let mut resumes = Vec::new();
+    for cycle in 1..=20 {
+        let before: std::collections::HashSet<_> = nginx.recordings().into_iter().collect();
+        nginx.kill();
+        let listening = nginx.restart();
+        let (i, _) = run.wait_code(1102, from + 1, Duration::from_secs(10));
+        let (i, _) = run.wait_code(1001, i, Duration::from_secs(10));
+        let (i, _) = run.wait_code(1002, i, Duration::from_secs(10));
+        from = i;
+        // the first video tag in the restarted server's new recording
+        let first_video = loop {
+            let fresh = nginx
+                .recordings()
+                .into_iter()
+                .find(|p| !before.contains(p) && flv_progress(p).is_some_and(|(_, v)| v > 0));
+            if fresh.is_some() {
+                break Instant::now();
+            }
+            assert!(
+                listening.elapsed() < Duration::from_secs(10),
+                "cycle {cycle}: no video reached the restarted server"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let resume = first_video - listening;
+        println!(
+            "cycle {cycle}: first video tag {} ms after nginx listened again",
+            resume.as_millis()
+        );
+        resumes.push(resume);
+        std::thread::sleep(Duration::from_millis(5500));
+        if cycle == 1 {
+            rss_after_first = run.rss_kb();
+        }
+    }
+    let rss_end = run.rss_kb();
+    let mut run = run;
+    assert!(run.alive(), "the pusher never exits");
+    let p = run.stop();
+    p.assert_secret_hidden(SECRET);
+    let worst = resumes.iter().max().unwrap();
+    let mean = resumes.iter().sum::<Duration>() / resumes.len() as u32;
+    println!(
+        "20 restarts: resume mean {} ms, worst {} ms; RSS after the first {rss_after_first} kB, after the 20th {rss_end} kB",
+        mean.as_millis(),
+        worst.as_millis()
+    );
+    assert!(
+        *worst <= Duration::from_secs(1),
+        "every resume within 1 s of nginx listening: {resumes:?}"
+    );
+    assert!(
+        rss_end * 10 <= rss_after_first * 11,
+        "memory after 20 cycles within 10% of after the first: {rss_after_first} -> {rss_end} kB"
+    );
+    assert_eq!(
+        p.codes().iter().filter(|c| **c == 1002).count(),
+        21,
+        "{}",
+        p.stdout
+    );
+    drop(nginx);
+    assert_clean_dir(dir.path());
+}
+
+#[test]
+fn a_slow_accept_within_the_handshake_timeout_publishes_and_beyond_it_is_3003_then_it_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    let proxy = FaultProxy::start(nginx.rtmp_port);
+    proxy
+        .accept_delay_ms
+        .store(3000, std::sync::atomic::Ordering::SeqCst);
+    let run = Running::start(
+        dir.path(),
+        &config(proxy.port, "[network]\nhandshake-timeout = 2000"),
+    );
+    let (i, _) = run.wait_code(3003, 0, Duration::from_secs(10));
+    run.wait_code(1102, i, Duration::from_secs(2));
+    // the server gets quicker (still slow, inside the timeout): it publishes
+    proxy
+        .accept_delay_ms
+        .store(1000, std::sync::atomic::Ordering::SeqCst);
+    run.wait_code(1002, i, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(2));
+    let p = run.stop();
+    p.assert_secret_hidden(SECRET);
+    let e = &p.stdout;
+    assert!(
+        e.contains("no handshake") || e.contains("timed out") || e.contains("handshake"),
+        "{e}"
+    );
+    drop(nginx);
+    assert_clean_dir(dir.path());
+}
