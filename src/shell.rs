@@ -137,6 +137,8 @@ struct Shell {
     /// The encoded size now (the adaptive controller may lower it).
     size: (u32, u32),
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// Where a server's reconnect request sent us (until a failure there).
+    redirect: Option<livepush_core::rtmp::url::PushUrl>,
     stop_at: Option<Instant>,
     stopping: Option<Instant>,
     fatal: Option<String>,
@@ -263,6 +265,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         shed_in_window: false,
         size: (params.width, params.height),
         tls: opts.tls,
+        redirect: None,
         cfg,
         params,
         clock,
@@ -775,7 +778,11 @@ impl Shell {
                     c.connecting = None;
                     c.link = Some(Link::new(stream));
                     self.busy.reset();
-                    c.session = Some(PublishSession::new(self.cfg.url.clone(), now, timeout));
+                    let url = self
+                        .redirect
+                        .clone()
+                        .unwrap_or_else(|| self.cfg.url.clone());
+                    c.session = Some(PublishSession::new(url, now, timeout));
                 }
             }
             NetMsg::ConnectFailed(f) => self.fail(now, f),
@@ -837,6 +844,11 @@ impl Shell {
 
     fn fail(&mut self, now: Instant, f: PushFailure) {
         self.close_conn();
+        if let Some(r) = self.redirect.take() {
+            log::warn!(
+                "{r} (from the server's reconnect request) failed; back to the configured URL"
+            );
+        }
         if self.stopping.is_none() {
             self.sup.handle_input(now, Input::PushFailed(f));
         }
@@ -845,7 +857,8 @@ impl Shell {
     fn connect(&mut self) {
         self.next_id += 1;
         let id = self.next_id;
-        log::info!("connecting to {}", self.cfg.url);
+        let url = self.redirect.as_ref().unwrap_or(&self.cfg.url);
+        log::info!("connecting to {url}");
         let timeout = Duration::from_millis(u64::from(self.cfg.network.connect_timeout_ms));
         let opts = ConnectOptions {
             timeout,
@@ -859,7 +872,7 @@ impl Shell {
                 .max(16 * 1024),
             tls: self.tls.clone(),
         };
-        let task = conn::spawn(id, &self.cfg.url, opts, self.mb.clone());
+        let task = conn::spawn(id, url, opts, self.mb.clone());
         self.conn = Some(Conn {
             id,
             connecting: Some(task),
@@ -898,6 +911,27 @@ impl Shell {
                 Some(PublishEvent::Failed(f)) => {
                     moved = true;
                     self.fail(now, f);
+                }
+                Some(PublishEvent::ReconnectRequested {
+                    tc_url,
+                    description,
+                }) => {
+                    moved = true;
+                    self.close_conn();
+                    let target = tc_url.and_then(|u| self.redirect_to(&u));
+                    let mut detail = match &target {
+                        Some(t) => format!("the server asked to reconnect, to {t}"),
+                        None => "the server asked to reconnect".to_string(),
+                    };
+                    if !description.is_empty() {
+                        detail.push_str(": ");
+                        detail.push_str(&description);
+                    }
+                    if target.is_some() {
+                        self.redirect = target;
+                    }
+                    self.sup
+                        .handle_input(now, Input::ReconnectRequested(detail));
                 }
                 None => {}
             }
@@ -950,6 +984,33 @@ impl Shell {
         });
         if let Err(e) = r {
             self.io_failed(now, &format!("write: {e}"));
+        }
+    }
+
+    /// The URL a reconnect request's `tcUrl` points to, with our stream key;
+    /// None (the current URL is kept) when it does not parse or would give up
+    /// TLS or need TLS this run was not set up for.
+    fn redirect_to(&self, tc_url: &str) -> Option<livepush_core::rtmp::url::PushUrl> {
+        use livepush_core::rtmp::url::{PushUrl, Scheme};
+        let current = self.redirect.as_ref().unwrap_or(&self.cfg.url);
+        let joined = format!("{}/{}", tc_url.trim_end_matches('/'), current.stream_key());
+        match PushUrl::parse(&joined) {
+            Ok(u) if current.scheme == Scheme::Rtmps && u.scheme != Scheme::Rtmps => {
+                log::warn!("reconnect request to {u} ignored: it would give up TLS");
+                None
+            }
+            Ok(u) if u.scheme == Scheme::Rtmps && self.tls.is_none() => {
+                log::warn!("reconnect request to {u} ignored: rtmps:// needs an rtmps:// url in the config");
+                None
+            }
+            Ok(u) => Some(u),
+            Err(e) => {
+                log::warn!(
+                    "reconnect request with an unusable tcUrl ignored: {}",
+                    current.redact(&e.to_string())
+                );
+                None
+            }
         }
     }
 

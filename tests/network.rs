@@ -269,3 +269,68 @@ fn a_slow_accept_within_the_handshake_timeout_publishes_and_beyond_it_is_3003_th
     drop(nginx);
     assert_clean_dir(dir.path());
 }
+
+#[test]
+fn an_enhanced_rtmp_reconnect_request_moves_the_stream_to_the_tc_url_it_names() {
+    use common::fault_server::{Fault, FaultServer};
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    // the first server takes the publish, then asks the client to move to nginx
+    let tc_url = format!("rtmp://127.0.0.1:{}/live", nginx.rtmp_port);
+    let first = FaultServer::start(Fault::ReconnectRequestAfterMedia(50, Some(tc_url)));
+    let run = Running::start(dir.path(), &config(first.port, ""));
+    let (i, _) = run.wait_code(1002, 0, Duration::from_secs(20));
+    let (j, _) = run.wait_code(1102, i, Duration::from_secs(20));
+    run.wait_code(1002, j, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(3));
+    let p = run.stop();
+    p.assert_secret_hidden(SECRET);
+    let codes = p.codes();
+    assert!(
+        !codes
+            .iter()
+            .any(|c| (3001..=3005).contains(c) || *c == -1307),
+        "a reconnect request is not a failure: {codes:?}"
+    );
+    let detail = p
+        .events
+        .iter()
+        .find(|e| e["code"] == 1102)
+        .and_then(|e| e["detail"].as_str())
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains(&format!("127.0.0.1:{}", nginx.rtmp_port))
+            && detail.contains("node draining"),
+        "{detail}"
+    );
+    assert_eq!(
+        first.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    drop(nginx);
+    let rec = Nginx::recordings_in(dir.path());
+    assert_eq!(rec.len(), 1, "the stream went on at nginx: {rec:?}");
+    let pr = probe(&rec[0]);
+    assert!(pr.duration > 2.0, "{pr:?}");
+    assert_clean_dir(dir.path());
+}
+
+#[test]
+fn a_reconnect_request_without_a_tc_url_reconnects_to_the_same_server() {
+    use common::fault_server::{Fault, FaultServer};
+    let dir = tempfile::tempdir().unwrap();
+    let server = FaultServer::start(Fault::ReconnectRequestAfterMedia(30, None));
+    let run = Running::start(dir.path(), &config(server.port, ""));
+    let (i, _) = run.wait_code(1002, 0, Duration::from_secs(20));
+    let (j, _) = run.wait_code(1102, i, Duration::from_secs(20));
+    run.wait_code(1002, j, Duration::from_secs(10));
+    let p = run.stop();
+    p.assert_secret_hidden(SECRET);
+    assert!(server.connections.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert!(
+        !p.codes().iter().any(|c| (3001..=3005).contains(c)),
+        "{:?}",
+        p.codes()
+    );
+}

@@ -13,7 +13,7 @@ use rml_rtmp::sessions::{
 };
 
 /// How the server misbehaves.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Fault {
     /// Answers the handshake with an HTTP error page.
     Garbage,
@@ -23,6 +23,9 @@ pub enum Fault {
     ResetAfterMedia(usize),
     /// Accepts the publish, then never reads again (a hung server or a dead path).
     StallAfterMedia(usize),
+    /// Accepts the publish, then after this many media messages sends Enhanced
+    /// RTMP's reconnect request (with this tcUrl, if any) and waits for the close.
+    ReconnectRequestAfterMedia(usize, Option<String>),
 }
 
 /// A running fault server; counts connections.
@@ -42,6 +45,7 @@ impl FaultServer {
         std::thread::spawn(move || {
             for s in l.incoming().flatten() {
                 c.fetch_add(1, Ordering::SeqCst);
+                let fault = fault.clone();
                 std::thread::spawn(move || {
                     let _ = serve(s, fault);
                 });
@@ -83,7 +87,9 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
         }
     };
     let limit = match fault {
-        Fault::ResetAfterMedia(n) | Fault::StallAfterMedia(n) => n,
+        Fault::ResetAfterMedia(n)
+        | Fault::StallAfterMedia(n)
+        | Fault::ReconnectRequestAfterMedia(n, _) => n,
         _ => return Ok(()), // CloseAfterHandshake: drop = FIN
     };
     let (mut session, initial) = ServerSession::new(ServerSessionConfig::new()).unwrap();
@@ -111,6 +117,12 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
             pending = more;
         }
         if media >= limit {
+            if let Fault::ReconnectRequestAfterMedia(_, tc_url) = &fault {
+                s.write_all(&reconnect_request(tc_url.as_deref()))?;
+                // the client closes; read (and drop) until it does
+                while s.read(&mut buf)? > 0 {}
+                return Ok(());
+            }
             if let Fault::StallAfterMedia(_) = fault {
                 // stop reading, keep the connection: the client's writes back up
                 std::thread::sleep(Duration::from_secs(60));
@@ -126,6 +138,36 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
         }
         pending = session.handle_input(&buf[..n]).unwrap();
     }
+}
+
+/// Enhanced RTMP's `onStatus NetConnection.Connect.ReconnectRequest` on
+/// stream 0, chunked at the chunk size the server session announced (4096).
+fn reconnect_request(tc_url: Option<&str>) -> Vec<u8> {
+    use rml_amf0::Amf0Value;
+    use rml_rtmp::chunk_io::ChunkSerializer;
+    use rml_rtmp::messages::RtmpMessage;
+    use rml_rtmp::time::RtmpTimestamp;
+    let mut props = std::collections::HashMap::new();
+    let text = |s: &str| Amf0Value::Utf8String(s.to_string());
+    props.insert("level".to_string(), text("status"));
+    props.insert(
+        "code".to_string(),
+        text("NetConnection.Connect.ReconnectRequest"),
+    );
+    props.insert("description".to_string(), text("node draining"));
+    if let Some(u) = tc_url {
+        props.insert("tcUrl".to_string(), text(u));
+    }
+    let msg = RtmpMessage::Amf0Command {
+        command_name: "onStatus".into(),
+        transaction_id: 0.0,
+        command_object: Amf0Value::Null,
+        additional_arguments: vec![Amf0Value::Object(props)],
+    };
+    let payload = msg.into_message_payload(RtmpTimestamp::new(0), 0).unwrap();
+    let mut ser = ChunkSerializer::new();
+    let _ = ser.set_max_chunk_size(4096, RtmpTimestamp::new(0)).unwrap();
+    ser.serialize(&payload, true, false).unwrap().bytes
 }
 
 fn set_linger_zero(s: &TcpStream) {

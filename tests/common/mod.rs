@@ -55,13 +55,37 @@ pub struct Nginx {
     pub dir: PathBuf,
     pub rtmp_port: u16,
     pub http_port: u16,
+    /// With TLS in front (nginx's stream module terminating it): its port.
+    pub tls_port: Option<u16>,
 }
 
 impl Nginx {
     /// Starts nginx in `dir`. `app_extra` goes into `application live { }`.
     pub fn start(dir: &Path, app_extra: &str) -> Nginx {
+        Self::start_full(dir, app_extra, None)
+    }
+
+    /// Starts nginx with a TLS listener (certificate and key PEM files) whose
+    /// stream module terminates TLS and relays to the rtmp module: rtmps://.
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Nginx {
+        Self::start_full(dir, "", Some((cert, key)))
+    }
+
+    fn start_full(dir: &Path, app_extra: &str, tls: Option<(&Path, &Path)>) -> Nginx {
         need("nginx");
         let (rtmp_port, http_port) = (free_port(), free_port());
+        let tls_port = tls.map(|_| free_port());
+        let (stream_module, stream) = match (tls, tls_port) {
+            (Some((cert, key)), Some(port)) => (
+                "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n".to_string(),
+                format!(
+                    "stream {{\n  server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {};\n    ssl_certificate_key {};\n    proxy_pass 127.0.0.1:{rtmp_port};\n  }}\n}}\n",
+                    cert.display(),
+                    key.display()
+                ),
+            ),
+            _ => (String::new(), String::new()),
+        };
         for d in ["logs", "rec", "tmp"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
@@ -72,18 +96,22 @@ impl Nginx {
             ""
         };
         let conf = format!(
-            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{user}daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log info;\nevents {{ worker_connections 256; }}\n\
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{stream_module}{user}daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log info;\nevents {{ worker_connections 256; }}\n\
 rtmp {{\n  access_log {d}/logs/rtmp_access.log;\n  server {{\n    listen 127.0.0.1:{rtmp_port};\n    chunk_size 4096;\n    application live {{\n      live on;\n      record all;\n      record_path {d}/rec;\n      record_unique on;\n      {app_extra}\n    }}\n  }}\n}}\n\
-http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  server {{\n    listen 127.0.0.1:{http_port};\n    location /stat {{ rtmp_stat all; }}\n    location /control {{ rtmp_control all; }}\n  }}\n}}\n"
+http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  server {{\n    listen 127.0.0.1:{http_port};\n    location /stat {{ rtmp_stat all; }}\n    location /control {{ rtmp_control all; }}\n  }}\n}}\n{stream}"
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
         let child = Self::spawn(dir);
         wait_listening(rtmp_port, Duration::from_secs(10));
+        if let Some(p) = tls_port {
+            wait_listening(p, Duration::from_secs(10));
+        }
         Nginx {
             child,
             dir: dir.to_path_buf(),
             rtmp_port,
             http_port,
+            tls_port,
         }
     }
 
@@ -135,7 +163,12 @@ http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp
 
     /// The FLV files nginx recorded.
     pub fn recordings(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join("rec"))
+        Self::recordings_in(&self.dir)
+    }
+
+    /// The FLV files an nginx started in `dir` recorded (also after it stopped).
+    pub fn recordings_in(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("rec"))
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();

@@ -7,6 +7,12 @@
 //! handshake/publish deadline; the shell calls [`PublishSession::handle_timeout`]
 //! at [`PublishSession::poll_timeout`].
 //!
+//! Enhanced RTMP's reconnect request (`onStatus`
+//! `NetConnection.Connect.ReconnectRequest`, with an optional `tcUrl`): rml_rtmp
+//! reports only the code, so the session also reads the server's messages
+//! itself (a second chunk reader; the server sends little) to get the
+//! `tcUrl`, and ends with [`PublishEvent::ReconnectRequested`].
+//!
 //! rml_rtmp facts this relies on (`shared/reference/style.md` section 3): the
 //! handshake's leftover bytes belong to the session; the session switches its
 //! outbound chunk size while producing the `connect` result batch, so every
@@ -46,7 +52,18 @@ pub enum PublishEvent {
     Publishing,
     /// The session is over; the connection must be closed.
     Failed(PushFailure),
+    /// The server asked the client to reconnect (Enhanced RTMP), to `tc_url`
+    /// when it named one: close this connection and connect again at once.
+    ReconnectRequested {
+        /// The new `rtmp[s]://host[:port]/app`, when the server sent one.
+        tc_url: Option<String>,
+        /// The server's description, if any.
+        description: String,
+    },
 }
+
+/// The onStatus code of Enhanced RTMP's reconnect request.
+pub const RECONNECT_REQUEST: &str = "NetConnection.Connect.ReconnectRequest";
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Phase {
@@ -68,6 +85,8 @@ pub struct PublishSession {
     bytes_in: u64,
     /// Reads our own outbound commands while connecting, to learn the publish stream id.
     shadow: Option<ChunkDeserializer>,
+    /// Reads the server's messages for what rml_rtmp does not pass on.
+    inbound: ChunkDeserializer,
     media: Option<MediaChunkWriter>,
     publish_stream_id: Option<u32>,
     publishing_since: Option<Instant>,
@@ -94,6 +113,7 @@ impl PublishSession {
             events: VecDeque::new(),
             bytes_in: 0,
             shadow: Some(ChunkDeserializer::new()),
+            inbound: ChunkDeserializer::new(),
             media: None,
             publish_stream_id: None,
             publishing_since: None,
@@ -210,11 +230,55 @@ impl PublishSession {
                 }
             },
             Phase::Connecting | Phase::Publishing => {
+                self.watch_inbound(data);
+                if self.phase == Phase::Done {
+                    return;
+                }
                 let r = match self.session.as_mut() {
                     Some(s) => s.handle_input(data),
                     None => return,
                 };
                 self.absorb(r);
+            }
+        }
+    }
+
+    /// Reads the server's messages: its chunk size, and a reconnect request.
+    fn watch_inbound(&mut self, data: &[u8]) {
+        let mut input = data;
+        loop {
+            let p = match self.inbound.get_next_message(input) {
+                Ok(Some(p)) => p,
+                _ => return,
+            };
+            input = &[];
+            match p.to_rtmp_message() {
+                Ok(RtmpMessage::SetChunkSize { size }) => {
+                    let _ = self.inbound.set_max_chunk_size(size as usize);
+                }
+                Ok(RtmpMessage::Amf0Command {
+                    command_name,
+                    additional_arguments,
+                    ..
+                }) if command_name == "onStatus" => {
+                    let Some(Amf0Value::Object(props)) = additional_arguments.first() else {
+                        continue;
+                    };
+                    let text = |k: &str| match props.get(k) {
+                        Some(Amf0Value::Utf8String(s)) => Some(s.clone()),
+                        _ => None,
+                    };
+                    if text("code").as_deref() == Some(RECONNECT_REQUEST) {
+                        self.phase = Phase::Done;
+                        self.deadline = None;
+                        self.events.push_back(PublishEvent::ReconnectRequested {
+                            tc_url: text("tcUrl").filter(|s| !s.is_empty()),
+                            description: self.url.redact(&text("description").unwrap_or_default()),
+                        });
+                        return;
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -376,7 +440,9 @@ impl PublishSession {
                     self.fail(PushFailure::Rejected(self.url.redact(&why)));
                 }
                 ClientSessionEvent::UnhandleableOnStatusCode { code } => {
-                    if code.contains("Publish")
+                    if code == RECONNECT_REQUEST {
+                        // handled by watch_inbound
+                    } else if code.contains("Publish")
                         || code.contains("Connect")
                         || self.phase != Phase::Publishing
                     {

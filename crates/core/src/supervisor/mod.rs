@@ -83,6 +83,9 @@ pub enum Input {
     Published,
     /// The connection failed or ended.
     PushFailed(PushFailure),
+    /// The server asked for a reconnect (Enhanced RTMP): not a failure; 1102
+    /// and an immediate connect.
+    ReconnectRequested(String),
 }
 
 impl Input {
@@ -99,6 +102,7 @@ impl Input {
             | Input::MicNoData(m)
             | Input::NetBusy(m)
             | Input::BitrateChanged(m)
+            | Input::ReconnectRequested(m)
             | Input::VideoEncoderFailed(m)
             | Input::AudioEncoderFailed(m) => m,
             _ => "",
@@ -235,6 +239,13 @@ impl Supervisor {
             Input::Connected => self.status(StatusCode::ConnectSucc, None),
             Input::NetBusy(m) => self.status(StatusCode::NetBusy, Some(m)),
             Input::BitrateChanged(m) => self.status(StatusCode::ChangeBitrate, Some(m)),
+            Input::ReconnectRequested(m) => {
+                if self.link == Link::Publishing {
+                    self.link = Link::Connecting;
+                    self.status(StatusCode::Reconnect, Some(m));
+                    self.out.push_back(Output::Connect);
+                }
+            }
             Input::Published => {
                 self.published_at = Some(now);
                 self.link = Link::Publishing;

@@ -238,3 +238,19 @@ fn a_server_that_drops_every_publish_at_once_is_not_hammered() {
         "publishes shorter than stable_after do not reset"
     );
 }
+
+#[test]
+fn a_reconnect_request_is_1102_and_an_immediate_connect_without_counting_a_failure() {
+    let mut s = sup(false);
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    drain(&mut s);
+    s.handle_input(t(0), Input::Connected);
+    s.handle_input(t(10), Input::Published);
+    drain(&mut s);
+    s.handle_input(t(500), Input::ReconnectRequested("server asked".into()));
+    assert_eq!(drain(&mut s), ["1102", "connect"]);
+    assert_eq!(s.consecutive_failures(), 0);
+    // not while not publishing
+    s.handle_input(t(600), Input::ReconnectRequested("again".into()));
+    assert!(drain(&mut s).is_empty());
+}

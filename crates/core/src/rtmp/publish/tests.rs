@@ -289,3 +289,54 @@ fn a_reset_right_after_publish_start_is_a_rejection_later_a_read_write_failure()
         }
     }
 }
+
+/// The server's `onStatus NetConnection.Connect.ReconnectRequest` on stream 0,
+/// chunked at the server's announced chunk size (4096).
+fn reconnect_request(tc_url: Option<&str>) -> Vec<u8> {
+    use rml_rtmp::chunk_io::ChunkSerializer;
+    use rml_rtmp::time::RtmpTimestamp;
+    let mut props = std::collections::HashMap::new();
+    props.insert("level".to_string(), Amf0Value::Utf8String("status".into()));
+    props.insert(
+        "code".to_string(),
+        Amf0Value::Utf8String(RECONNECT_REQUEST.into()),
+    );
+    props.insert(
+        "description".to_string(),
+        Amf0Value::Utf8String("maintenance: move to the other node please".into()),
+    );
+    if let Some(u) = tc_url {
+        props.insert("tcUrl".to_string(), Amf0Value::Utf8String(u.into()));
+    }
+    let msg = RtmpMessage::Amf0Command {
+        command_name: "onStatus".into(),
+        transaction_id: 0.0,
+        command_object: Amf0Value::Null,
+        additional_arguments: vec![Amf0Value::Object(props)],
+    };
+    let payload = msg.into_message_payload(RtmpTimestamp::new(0), 0).unwrap();
+    let mut ser = ChunkSerializer::new();
+    let _ = ser.set_max_chunk_size(4096, RtmpTimestamp::new(0)).unwrap();
+    ser.serialize(&payload, true, false).unwrap().bytes
+}
+
+#[test]
+fn an_enhanced_rtmp_reconnect_request_ends_the_session_with_the_new_tc_url() {
+    for tc in [Some("rtmp://10.1.2.3:1936/live"), None] {
+        let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+        let mut s = Server::new(Verdict::Accept);
+        assert_eq!(pump(&mut c, &mut s), vec![PublishEvent::Publishing]);
+        c.handle_input(Instant::from_millis(100), &reconnect_request(tc));
+        let ev = pump(&mut c, &mut s);
+        assert_eq!(
+            ev,
+            vec![PublishEvent::ReconnectRequested {
+                tc_url: tc.map(String::from),
+                description: "maintenance: move to the other node please".into(),
+            }]
+        );
+        assert!(!c.is_publishing(), "the session is over");
+        let mut out = Vec::new();
+        assert!(!c.write_media(Media::Audio, 0, &[1], &mut out));
+    }
+}
