@@ -490,6 +490,10 @@ impl Shell {
                 if let Some(v) = &self.video_ctl {
                     let _ = v.send(MediaCtl::Bitrate(to));
                 }
+                let bytes = self.send_buffer();
+                if let Some(l) = self.conn.as_ref().and_then(|c| c.link.as_ref()) {
+                    l.set_send_buffer(bytes);
+                }
                 let detail = if uplink_kbps > 0 {
                     format!("video bitrate {from} -> {to} kbps (uplink carried {uplink_kbps} kbps)")
                 } else {
@@ -516,6 +520,32 @@ impl Shell {
                     .handle_input(now, Input::ResolutionAdjusted(detail));
             }
         }
+    }
+
+    /// The socket send buffer for the bitrate now: a quarter second of it
+    /// (an eighth in RTC mode), at least 4 KB. Backlog then waits in the send
+    /// queue, where it is measured and shed, not in the kernel, where it would
+    /// only add delay; a server that stops reading shows as a send stall. The
+    /// kernel doubles the value, so throughput is not bound below the bitrate
+    /// for round trips up to half (RTC: a quarter of) a second.
+    fn send_buffer(&self) -> usize {
+        let video = self
+            .abr
+            .as_ref()
+            .map_or(self.params.bitrate_kbps, |a| a.kbps());
+        let video = if self.cfg.enable_camera { video } else { 0 };
+        let audio = if self.cfg.muted {
+            0
+        } else {
+            self.cfg.audio.bitrate
+        };
+        let per_s = u64::from(video + audio) * 1000 / 8;
+        let div = if self.cfg.mode == livepush_core::config::Mode::Rtc {
+            8
+        } else {
+            4
+        };
+        ((per_s / div) as usize).max(4096)
     }
 
     /// Age of the oldest unsent packet.
@@ -866,10 +896,7 @@ impl Shell {
                 self.cfg.network.handshake_timeout_ms,
             )),
             user_timeout: self.send_stall * 2,
-            // a quarter second of the highest bitrate, at least 16 KB
-            sndbuf: ((u64::from(self.cfg.max_bitrate + self.cfg.audio.bitrate) * 1000 / 8 / 4)
-                as usize)
-                .max(16 * 1024),
+            sndbuf: self.send_buffer(),
             tls: self.tls.clone(),
         };
         let task = conn::spawn(id, url, opts, self.mb.clone());

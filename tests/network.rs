@@ -23,9 +23,15 @@ fn heavy() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn config(port: u16, extra: &str) -> String {
-    format!(
+    let c = format!(
         "url = \"rtmp://127.0.0.1:{port}/live/box?token={SECRET}\"\nmode = \"SD\"\norientation = \"horizontal\"\n{extra}\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\nbitrate = 64\n"
-    )
+    );
+    // an extra `mode` replaces the default SD
+    if extra.contains("mode = ") {
+        c.replace("mode = \"SD\"\n", "")
+    } else {
+        c
+    }
 }
 
 /// 4 s of 640x360 video busy enough that the encoder spends its whole
@@ -65,28 +71,49 @@ fn newest_recording(n: &Nginx) -> Option<std::path::PathBuf> {
     })
 }
 
-#[test]
-fn a_cap_at_half_the_bitrate_is_met_by_adapting_and_the_delay_stays_bounded() {
-    let _serial = heavy();
-    let dir = tempfile::tempdir().unwrap();
-    let nginx = Nginx::start(dir.path(), "");
+/// What a run under an uplink cap showed.
+struct CapRun {
+    /// Statechange codes while capped.
+    codes: Vec<i64>,
+    /// (videoBitrate, audioBitrate, netSpeed) per netstatus second, from 10 s after the cap on.
+    settled: Vec<(u64, u64, u64)>,
+    /// Worst delay behind live while capped.
+    worst: Duration,
+    /// Everything the pusher printed.
+    pushed: Pushed,
+}
+
+impl CapRun {
+    fn worst_5s_media(&self) -> u64 {
+        self.settled
+            .windows(5)
+            .map(|w| w.iter().map(|(v, a, _)| v + a).sum::<u64>() / 5)
+            .max()
+            .unwrap_or(0)
+    }
+    fn mean_speed(&self) -> u64 {
+        self.settled.iter().map(|(_, _, s)| s).sum::<u64>() / (self.settled.len() as u64).max(1)
+    }
+}
+
+/// Pushes the busy video through the fault proxy to nginx with `extra`
+/// config; after 5 s caps the uplink at `cap` kbit/s for `secs`, sampling
+/// the growing recording for the delay behind live; then lifts the cap.
+fn under_cap(dir: &std::path::Path, nginx: &Nginx, extra: &str, cap: u64, secs: u64) -> CapRun {
     let proxy = FaultProxy::start(nginx.rtmp_port);
-    // SD: 640x360 at 800 kbps; down to 150 kbps when needed
-    let cfg = config(proxy.port, "min-bitrate = 150\nmax-bitrate = 800")
-        .replace("test-pattern", &busy_video(dir.path()));
-    let run = Running::start(dir.path(), &cfg);
+    let cfg = config(proxy.port, extra).replace("test-pattern", &busy_video(dir));
+    let run = Running::start(dir, &cfg);
     let (_, published) = run.wait_code(1002, 0, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(5));
-    let cap = 400u64; // half of the configured 800 kbps
     proxy.cap(cap);
     let capped_at = Instant::now();
     let capped_from = run.events().len();
-    // sample the growing recording: delay behind live = wall time since the
-    // first tag arrived minus the media time that has arrived
-    let rec = newest_recording(&nginx).expect("a recording");
+    // delay behind live = wall time since the publish minus the media time
+    // that has reached the server's recording
+    let rec = newest_recording(nginx).expect("a recording");
     let mut worst = Duration::ZERO;
     let mut series = Vec::new();
-    while capped_at.elapsed() < Duration::from_secs(60) {
+    while capped_at.elapsed() < Duration::from_secs(secs) {
         std::thread::sleep(Duration::from_millis(250));
         if let Some((ts, _)) = flv_progress(&rec) {
             let behind = published
@@ -96,23 +123,21 @@ fn a_cap_at_half_the_bitrate_is_met_by_adapting_and_the_delay_stays_bounded() {
             series.push((capped_at.elapsed().as_secs(), behind.as_millis()));
         }
     }
-    let (_, video_tags_capped) = flv_progress(&rec).unwrap();
     proxy.cap(0);
     std::thread::sleep(Duration::from_secs(3));
     let events = run.events();
-    let p = run.stop();
-    p.assert_secret_hidden(SECRET);
+    let pushed = run.stop();
+    pushed.assert_secret_hidden(SECRET);
     let capped: Vec<_> = events[capped_from..]
         .iter()
-        .filter(|(t, _)| *t <= capped_at + Duration::from_secs(60))
+        .filter(|(t, _)| *t <= capped_at + Duration::from_secs(secs))
         .collect();
-    let codes: Vec<i64> = capped
+    let codes = capped
         .iter()
         .filter(|(_, e)| e["event"] == "statechange")
         .map(|(_, e)| e["code"].as_i64().unwrap())
         .collect();
-    // what the encoders put out, per netstatus second, from 10 s after the cap on
-    let settled: Vec<(u64, u64, u64)> = capped
+    let settled = capped
         .iter()
         .filter(|(t, e)| e["event"] == "netstatus" && *t >= capped_at + Duration::from_secs(10))
         .map(|(_, e)| {
@@ -124,47 +149,164 @@ fn a_cap_at_half_the_bitrate_is_met_by_adapting_and_the_delay_stays_bounded() {
             )
         })
         .collect();
-    let secs = settled.len() as u64;
-    let mean_media = settled.iter().map(|(v, a, _)| v + a).sum::<u64>() / secs.max(1);
-    let mean_speed = settled.iter().map(|(_, _, s)| s).sum::<u64>() / secs.max(1);
-    let worst_5s = settled
-        .windows(5)
-        .map(|w| w.iter().map(|(v, a, _)| v + a).sum::<u64>() / 5)
-        .max()
-        .unwrap_or(0);
+    let r = CapRun {
+        codes,
+        settled,
+        worst,
+        pushed,
+    };
     println!(
-        "cap {cap} kbps for 60 s: codes {codes:?}; from 10 s on: media {mean_media} kbps mean, worst 5-s mean {worst_5s}, netSpeed {mean_speed} kbps mean; delay behind live worst {} ms; video tags {video_tags_capped}",
-        worst.as_millis()
+        "cap {cap} kbit/s for {secs} s: codes {:?}; from 10 s on: worst 5-s media mean {} kbit/s, netSpeed mean {}; delay behind live worst {} ms",
+        r.codes,
+        r.worst_5s_media(),
+        r.mean_speed(),
+        r.worst.as_millis()
     );
     println!("delay behind live (s since cap, ms): {series:?}");
-    assert!(codes.contains(&1101), "1101 under the cap: {codes:?}");
-    assert!(codes.contains(&1006), "1006 under the cap: {codes:?}");
-    assert!(
-        !codes.iter().any(|c| (3001..=3005).contains(c)),
-        "the connection survives a slow uplink: {codes:?}"
+    r
+}
+
+#[test]
+fn a_cap_at_half_the_bitrate_is_met_by_adapting_and_the_delay_stays_bounded() {
+    let _serial = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    // SD: 640x360 at 800 kbit/s, down to 150 when needed; the cap is half of 800
+    let cap = 400;
+    let r = under_cap(
+        dir.path(),
+        &nginx,
+        "min-bitrate = 150\nmax-bitrate = 800",
+        cap,
+        60,
     );
-    assert!(secs >= 45, "netstatus kept coming: {secs}");
+    assert!(r.codes.contains(&1101), "1101 under the cap: {:?}", r.codes);
+    assert!(r.codes.contains(&1006), "1006 under the cap: {:?}", r.codes);
     assert!(
-        worst_5s <= cap,
-        "encoder output settled under the {cap} kbps cap within 10 s: worst 5-s mean {worst_5s}"
+        !r.codes.iter().any(|c| (3001..=3005).contains(c)),
+        "the connection survives a slow uplink: {:?}",
+        r.codes
     );
     assert!(
-        mean_speed * 100 >= cap * 60 && mean_speed * 100 <= cap * 115,
-        "netSpeed is what the capped link carried: {mean_speed} kbps for a {cap} kbps cap"
+        r.settled.len() >= 45,
+        "netstatus kept coming: {}",
+        r.settled.len()
     );
     assert!(
-        worst <= Duration::from_secs(5),
+        r.worst_5s_media() <= cap,
+        "encoder output settled under the {cap} kbit/s cap within 10 s: worst 5-s mean {}",
+        r.worst_5s_media()
+    );
+    let speed = r.mean_speed();
+    assert!(
+        speed * 100 >= cap * 60 && speed * 100 <= cap * 115,
+        "netSpeed is what the capped link carried: {speed} kbit/s for a {cap} kbit/s cap"
+    );
+    assert!(
+        r.worst <= Duration::from_secs(5),
         "delay behind live bounded (SD mode: 5 s): worst {} ms",
-        worst.as_millis()
+        r.worst.as_millis()
     );
     // after the cap lifts the stream still runs on the same connection
     assert_eq!(
-        p.codes().iter().filter(|c| **c == 1002).count(),
+        r.pushed.codes().iter().filter(|c| **c == 1002).count(),
         1,
         "{}",
-        p.stdout
+        r.pushed.stdout
     );
     drop(nginx);
+    assert_clean_dir(dir.path());
+}
+
+#[test]
+fn rtc_mode_keeps_the_delay_behind_live_under_two_seconds_under_a_cap() {
+    let _serial = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    // RTC: 640x360@20, 600 kbit/s, 1 s GOP, 1 s queue; capped at half
+    let cap = 300;
+    let extra = "min-bitrate = 150\nmax-bitrate = 600";
+    let extra = format!("mode = \"RTC\"\n{extra}");
+    let r = under_cap(dir.path(), &nginx, &extra, cap, 30);
+    assert!(r.codes.contains(&1006), "{:?}", r.codes);
+    assert!(
+        !r.codes.iter().any(|c| (3001..=3005).contains(c)),
+        "{:?}",
+        r.codes
+    );
+    assert!(
+        r.worst <= Duration::from_secs(2),
+        "delay behind live bounded (RTC mode: 2 s): worst {} ms",
+        r.worst.as_millis()
+    );
+    assert!(
+        r.worst_5s_media() <= cap,
+        "worst 5-s mean {}",
+        r.worst_5s_media()
+    );
+    drop(nginx);
+    assert_clean_dir(dir.path());
+}
+
+#[test]
+fn below_min_bitrate_the_picture_steps_down_and_the_recording_still_decodes() {
+    let _serial = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    // min-bitrate 500 of 800 and a 250 kbit/s cap: the bitrate floors, the size steps down
+    let r = under_cap(
+        dir.path(),
+        &nginx,
+        "min-bitrate = 500\nmax-bitrate = 800",
+        250,
+        25,
+    );
+    assert!(r.codes.contains(&1005), "{:?}", r.codes);
+    let detail = r
+        .pushed
+        .events
+        .iter()
+        .find(|e| e["code"] == 1005)
+        .and_then(|e| e["detail"].as_str())
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("640x360 -> 480x268"), "{detail}");
+    assert!(
+        !r.codes.iter().any(|c| (3001..=3005).contains(c)),
+        "{:?}",
+        r.codes
+    );
+    assert!(
+        r.worst <= Duration::from_secs(5),
+        "worst {} ms",
+        r.worst.as_millis()
+    );
+    drop(nginx);
+    // one recording, decoding cleanly across the size change, with both sizes in it
+    let rec = Nginx::recordings_in(dir.path());
+    assert_eq!(rec.len(), 1, "{rec:?}");
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&rec[0])
+        .output()
+        .unwrap();
+    let sizes: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(
+        sizes.contains("640,360") && sizes.contains("480,268"),
+        "{sizes:?}"
+    );
     assert_clean_dir(dir.path());
 }
 

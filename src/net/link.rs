@@ -69,6 +69,22 @@ impl Link {
         self.stream.fd()
     }
 
+    /// Resizes the socket's send buffer (the kernel doubles the value; a
+    /// smaller buffer takes effect as it drains).
+    pub fn set_send_buffer(&self, bytes: usize) {
+        let v = bytes.min(i32::MAX as usize) as i32;
+        // SAFETY: setsockopt on our own socket with an int-sized value.
+        unsafe {
+            libc::setsockopt(
+                self.fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                &v as *const i32 as *const libc::c_void,
+                std::mem::size_of::<i32>() as u32,
+            )
+        };
+    }
+
     /// Queues a packet.
     pub fn push(&mut self, kind: Kind, queued_at: Instant, bytes: Vec<u8>) {
         if !self.pending() {

@@ -29,7 +29,7 @@ impl FaultProxy {
     /// Relays 127.0.0.1:`port` to 127.0.0.1:`upstream`.
     pub fn start(upstream: u16) -> FaultProxy {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        super::fault_server::set_int(&l, libc::SOL_SOCKET, libc::SO_RCVBUF, 16 * 1024);
+        super::fault_server::set_int(&l, libc::SOL_SOCKET, libc::SO_RCVBUF, 8 * 1024);
         // a real link's segment size: loopback's 64 KB MSS against a 16 KB
         // window would keep the window shut between reads, which no real
         // uplink does (and which Linux's zero-window probing times out)
