@@ -238,17 +238,12 @@ fn main() {
         common::need(t);
     }
     let dir = tempfile::tempdir().unwrap();
-    let yuv = dir.path().join("busy.yuv");
-    let st = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
-        .arg(format!(
-            "testsrc2=size={W}x{H}:rate={FPS},noise=alls=3:allf=t+u"
-        ))
-        .args(["-t", "4", "-pix_fmt", "yuv420p", "-f", "rawvideo"])
-        .arg(&yuv)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let yuv = common::lavfi_yuv(
+        dir.path(),
+        "busy.yuv",
+        &format!("testsrc2=size={W}x{H}:rate={FPS},noise=alls=3:allf=t+u"),
+        4 * FPS,
+    );
     println!(
         "network benchmark: {W}x{H}@{FPS} at {KBPS} kbit/s video + 64 kbit/s AAC, real nginx-rtmp on loopback\n"
     );

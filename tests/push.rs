@@ -145,30 +145,8 @@ fn x264_without_the_feature_is_refused() {
 /// `file:` source) comes out near the configured bitrate.
 #[test]
 fn rate_control_holds_the_configured_bitrate() {
-    need("ffmpeg");
     let dir = tempfile::tempdir().unwrap();
-    let yuv = dir.path().join("in.yuv");
-    let ok = std::process::Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=20",
-            "-frames:v",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "rawvideo",
-        ])
-        .arg(&yuv)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    let yuv = lavfi_yuv(dir.path(), "in.yuv", "testsrc2=size=320x180:rate=20", 60);
     let r = Receiver::start(dir.path(), &[]);
     let cfg = format!(
         "url = \"rtmp://127.0.0.1:{}/live/rc\"\nmode = \"RTC\"\nmin-bitrate = 100\n[video]\ndevice = \"file:{}\"\nwidth = 320\nheight = 180\nbitrate = 300\n",

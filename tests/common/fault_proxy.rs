@@ -118,8 +118,8 @@ fn relay(client: TcpStream, upstream: u16, rate: &AtomicU64, delay: &AtomicU64, 
 }
 
 /// The newest tag timestamp (ms) in a growing FLV file, and how many video
-/// tags it holds: walks the tags from the start and stops at the first one
-/// not yet complete.
+/// frames it holds (AVC NALU tags; sequence headers are not frames): walks the
+/// tags from the start and stops at the first one not yet complete.
 pub fn flv_progress(path: &std::path::Path) -> Option<(u32, u32)> {
     let d = std::fs::read(path).ok()?;
     if d.len() < 13 || &d[..3] != b"FLV" {
@@ -138,7 +138,7 @@ pub fn flv_progress(path: &std::path::Path) -> Option<(u32, u32)> {
         if ty == 8 || ty == 9 {
             last = Some(ts);
         }
-        if ty == 9 {
+        if ty == 9 && size >= 2 && d[i + 12] == 1 {
             video += 1;
         }
         i += 11 + size + 4;

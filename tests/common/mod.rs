@@ -634,3 +634,20 @@ pub fn is_listening(port: u16) -> bool {
             f.len() > 3 && f[1] == want && f[3] == "0A"
         })
 }
+
+/// Raw I420 video made by ffmpeg from a lavfi source `graph` (like
+/// `testsrc2=size=320x180:rate=20`), `frames` long, written to `dir/name`.
+pub fn lavfi_yuv(dir: &Path, name: &str, graph: &str, frames: u32) -> PathBuf {
+    need("ffmpeg");
+    let out = dir.join(name);
+    let ok = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i", graph])
+        .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p"])
+        .args(["-f", "rawvideo"])
+        .arg(&out)
+        .status()
+        .expect("run ffmpeg")
+        .success();
+    assert!(ok, "ffmpeg could not make {graph}");
+    out
+}
