@@ -41,6 +41,7 @@ pub fn run(seconds: f64, out: &str, mode: &str) -> Result<String, String> {
         report_allocations: false,
         waiting_image: None,
         tls: None,
+        board: None,
         events: EventWriter::Stdout,
     })?;
     let rec = recv

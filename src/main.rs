@@ -6,6 +6,7 @@
 
 mod alloc_count;
 mod bench;
+mod boards;
 mod clock;
 mod demo;
 mod events_out;
@@ -178,10 +179,28 @@ fn check_config(path: &str) -> ExitCode {
                     }
                 );
             }
+            let board = match p.config.board.as_deref().map(boards::load) {
+                None => None,
+                Some(Ok(b)) => Some(b),
+                Some(Err(e)) => {
+                    println!("{path}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let chain = p
+                .config
+                .video
+                .encoders
+                .clone()
+                .or_else(|| board.as_ref().map(|b| b.encoders.clone()))
+                .unwrap_or_else(|| vec![livepush_core::encoder::Backend::Software]);
+            let chain: Vec<&str> = chain.iter().map(|b| b.name()).collect();
             let v = p.config.video_params();
             println!(
-                "OK: {} -> {}x{} {} fps, key frame every {} frames, {} kbps video; {} Hz {} ch audio",
-                p.config.url, v.width, v.height, v.fps, v.gop_frames, v.bitrate_kbps, p.config.audio.sample_rate, p.config.audio.channels
+                "OK: {} -> {}x{} {} fps, key frame every {} frames, {} kbps video; {} Hz {} ch audio; encoders {}{}",
+                p.config.url, v.width, v.height, v.fps, v.gop_frames, v.bitrate_kbps, p.config.audio.sample_rate, p.config.audio.channels,
+                chain.join(" > "),
+                board.map_or(String::new(), |b| format!(" (board: {})", b.name))
             );
             ExitCode::SUCCESS
         }
@@ -257,8 +276,17 @@ fn run(r: &RunCmd) -> ExitCode {
         }
         livepush_core::rtmp::url::Scheme::Rtmp => None,
     };
+    let board = match parsed.config.board.as_deref().map(boards::load) {
+        None => None,
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) => {
+            eprintln!("{}: {e}", r.config);
+            return ExitCode::from(2);
+        }
+    };
     let opts = shell::RunOptions {
         config: parsed.config,
+        board,
         tls,
         stop_after: r.seconds.map(Duration::from_secs_f64),
         report_allocations: true,

@@ -78,6 +78,8 @@ pub struct RunOptions {
     pub waiting_image: Option<Vec<u8>>,
     /// TLS client setup (rtmps:// URLs).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The board profile (`board = "ID"`), if the config names one.
+    pub board: Option<livepush_core::config::board::Board>,
 }
 
 /// Time allowed to flush the last packets when stopping.
@@ -218,10 +220,35 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     );
     let (video_ctl, video) = if cfg.enable_camera {
         let (c, r) = mpsc::channel();
+        use livepush_core::encoder::{chain::ChainConfig, Backend};
+        // the chain: the config's, else the board's, else software alone
+        let order = cfg
+            .video
+            .encoders
+            .clone()
+            .or_else(|| opts.board.as_ref().map(|b| b.encoders.clone()))
+            .unwrap_or_else(|| vec![Backend::Software]);
+        log::info!(
+            "encoder chain: {}",
+            order
+                .iter()
+                .map(|b| b.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let job = media::video::VideoJob {
             device: cfg.video.device.clone(),
             auto_focus: cfg.auto_focus,
             encoder: cfg.video.encoder,
+            chain: ChainConfig {
+                order,
+                max_restarts: cfg.video.encoder_restarts,
+                wedge_after: Duration::from_millis(u64::from(cfg.video.encoder_wedge_timeout_ms)),
+            },
+            m2m_device: opts.board.as_ref().and_then(|b| b.m2m_encoder.clone()),
+            inject_fault_after: std::env::var("LIVEPUSH_INJECT_ENCODER_FAULT")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             params,
             still: opts.waiting_image,
         };
@@ -646,6 +673,8 @@ impl Shell {
                 self.sup
                     .handle_input(now, Input::VideoEncoderStarted { fell_back: false });
             }
+            MediaMsg::EncoderFellBack(m) => self.sup.handle_input(now, Input::EncoderFellBack(m)),
+            MediaMsg::EncoderRestarted(m) => self.sup.handle_input(now, Input::EncoderRestarted(m)),
             MediaMsg::VideoEncoderFailed(e) => {
                 self.sup
                     .handle_input(now, Input::VideoEncoderFailed(e.clone()));

@@ -4,7 +4,11 @@
 
 pub mod aac;
 pub mod alsa;
+#[cfg(feature = "v4l2-m2m")]
+pub mod m2m;
 pub mod mjpeg;
+#[cfg(feature = "mpp")]
+pub mod mpp;
 pub mod openh264;
 pub mod still;
 pub mod synthetic;
@@ -13,6 +17,58 @@ pub mod v4l2;
 pub mod x264;
 
 use livepush_core::config::{EncoderChoice, VideoParams};
+use livepush_core::encoder::Backend;
+
+/// Whether `backend` can run here: Ok(what was found) or the precise reason not
+/// (no device, no library, feature not built, not built yet).
+pub fn backend_availability(backend: Backend, m2m_device: Option<&str>) -> Result<String, String> {
+    match backend {
+        Backend::Software => Ok(if cfg!(feature = "x264") {
+            "OpenH264 2.7 (bundled); x264 built in".into()
+        } else {
+            "OpenH264 2.7 (bundled)".into()
+        }),
+        #[cfg(feature = "v4l2-m2m")]
+        Backend::V4l2M2m => match m2m::find_h264_encoder(m2m_device) {
+            Ok(n) => Err(format!(
+                "{} {} offers H.264, but encoding through V4L2 M2M is not built yet",
+                n.path, n.driver
+            )),
+            Err(e) => Err(e),
+        },
+        #[cfg(not(feature = "v4l2-m2m"))]
+        Backend::V4l2M2m => {
+            let _ = m2m_device;
+            Err("feature not built (cargo build --features v4l2-m2m)".into())
+        }
+        #[cfg(feature = "mpp")]
+        Backend::Mpp => match mpp::probe() {
+            Ok(lib) => Err(format!(
+                "{lib} found, but encoding through MPP is not built yet"
+            )),
+            Err(e) => Err(e),
+        },
+        #[cfg(not(feature = "mpp"))]
+        Backend::Mpp => Err("feature not built (cargo build --features mpp)".into()),
+        Backend::Vaapi => Err("feature not built: this binary has no VAAPI backend yet".into()),
+    }
+}
+
+/// Opens `backend` for `p` (the software one as `choice` says).
+pub fn open_backend(
+    backend: Backend,
+    choice: EncoderChoice,
+    p: &VideoParams,
+    m2m_device: Option<&str>,
+) -> Result<Box<dyn VideoEncoder>, String> {
+    match backend {
+        Backend::Software => open_video_encoder(choice, p),
+        hw => Err(match backend_availability(hw, m2m_device) {
+            Ok(found) => format!("{hw}: {found}"),
+            Err(why) => format!("{hw}: {why}"),
+        }),
+    }
+}
 
 /// Opens the configured H.264 encoder.
 pub fn open_video_encoder(

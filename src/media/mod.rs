@@ -26,8 +26,12 @@ pub enum MediaMsg {
         /// Backend name.
         backend: &'static str,
     },
-    /// The video encoder failed.
+    /// The video encoder failed for good: no backend left (-1303).
     VideoEncoderFailed(String),
+    /// Backends before the running one failed (1103).
+    EncoderFellBack(String),
+    /// The running backend failed or wedged and was restarted (1104).
+    EncoderRestarted(String),
     /// One encoded video access unit (Annex-B).
     Video(EncodedVideo),
     /// The audio encoder runs.

@@ -5,6 +5,8 @@
 use std::time::{Duration, Instant};
 
 use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
+use livepush_core::encoder::chain::{ChainConfig, EncoderChain, Next};
+use livepush_core::encoder::gop_check::GopCheck;
 
 use super::{sleep_until, take_commands, EncodedVideo, MediaMsg, Wiring};
 use crate::hw::synthetic::VideoSource;
@@ -19,8 +21,14 @@ pub struct VideoJob {
     pub device: VideoDevice,
     /// Switch on continuous auto focus where the camera has it.
     pub auto_focus: bool,
-    /// The H.264 encoder.
+    /// The software H.264 encoder (the chain's last link).
     pub encoder: EncoderChoice,
+    /// The encoder chain (board profile or `[video] encoders`).
+    pub chain: ChainConfig,
+    /// The board's M2M encoder node, if it names one.
+    pub m2m_device: Option<String>,
+    /// Test hook: the encoder fails after this many frames (once per encoder).
+    pub inject_fault_after: Option<u64>,
     /// Output size, rate, GOP, bitrate.
     pub params: VideoParams,
     /// The waiting image (I420 at the output size), shown while the camera is lost.
@@ -124,9 +132,21 @@ fn run(job: VideoJob, wiring: Wiring) {
         device,
         auto_focus,
         encoder: encoder_choice,
+        chain,
+        m2m_device,
+        inject_fault_after,
         params: p,
         still,
     } = job;
+    let wedge_ms = chain.wedge_after.as_millis();
+    let mut chain = EncoderChain::new(chain);
+    let mut gop = GopCheck::new(p.gop_frames);
+    // once a backend is seen ignoring the key-frame interval, key frames are
+    // forced at the interval instead
+    let mut enforce_gop = false;
+    let mut since_key: u32 = 0;
+    let mut frames_on_encoder: u64 = 0;
+    let mut fault_injected = false;
     let Wiring {
         origin,
         mb,
@@ -273,22 +293,46 @@ fn run(job: VideoJob, wiring: Wiring) {
                 bitrate_kbps: kbps,
                 ..p
             };
-            match crate::hw::open_video_encoder(encoder_choice, &now_p) {
-                Ok(e) => {
-                    let backend = e.name();
-                    encoder = Some(e);
-                    force_key = true;
-                    if !announced {
-                        announced = true;
-                        if !send(MediaMsg::VideoEncoderStarted { backend }) {
+            // the chain: try each backend in order; the ones that do not
+            // start are reported together (1103), then the encoder runs (1008)
+            let mut failed = Vec::new();
+            while encoder.is_none() {
+                let Some(b) = chain.current() else {
+                    send(MediaMsg::VideoEncoderFailed(format!(
+                        "no video encoder could start: {}",
+                        failed.join("; ")
+                    )));
+                    return;
+                };
+                match crate::hw::open_backend(b, encoder_choice, &now_p, m2m_device.as_deref()) {
+                    Ok(e) => encoder = Some(e),
+                    Err(why) => {
+                        log::warn!("encoder {b} did not start: {why}");
+                        failed.push(why);
+                        if chain.start_failed() == Next::NoneLeft {
+                            send(MediaMsg::VideoEncoderFailed(format!(
+                                "no video encoder could start: {}",
+                                failed.join("; ")
+                            )));
                             return;
                         }
                     }
                 }
-                Err(e) => {
-                    send(MediaMsg::VideoEncoderFailed(e));
+            }
+            if !failed.is_empty() && !send(MediaMsg::EncoderFellBack(failed.join("; "))) {
+                return;
+            }
+            let backend = encoder.as_ref().map_or("?", |e| e.name());
+            force_key = true;
+            frames_on_encoder = 0;
+            gop = GopCheck::new(p.gop_frames);
+            if !announced {
+                announced = true;
+                if !send(MediaMsg::VideoEncoderStarted { backend }) {
                     return;
                 }
+            } else {
+                log::info!("video encoder {backend} running");
             }
         }
         let enc = encoder.as_mut().expect("encoder started");
@@ -320,16 +364,75 @@ fn run(job: VideoJob, wiring: Wiring) {
                 data: &scaled,
             }
         };
-        let key = match enc.encode(&pic, std::mem::take(&mut force_key), &mut out) {
+        if enforce_gop && since_key + 1 >= p.gop_frames {
+            force_key = true;
+        }
+        let forced = std::mem::take(&mut force_key);
+        let now = livepush_core::time::Instant::from_micros(
+            Instant::now().duration_since(origin).as_micros() as u64,
+        );
+        chain.frame_in(now);
+        frames_on_encoder += 1;
+        let injected = inject_fault_after
+            .is_some_and(|n| !fault_injected && frames_on_encoder > n)
+            .then(|| {
+                fault_injected = true;
+                format!("injected fault after {frames_on_encoder} frames (LIVEPUSH_INJECT_ENCODER_FAULT)")
+            });
+        let result = match injected {
+            Some(e) => Err(e),
+            None => enc.encode(&pic, forced, &mut out),
+        };
+        let result = match result {
+            Ok(_) if out.is_empty() && chain.wedged(now) => Err(format!(
+                "no output for {wedge_ms} ms while frames went in (wedged)"
+            )),
+            r => r,
+        };
+        let key = match result {
             Ok(k) => k,
             Err(e) => {
-                send(MediaMsg::VideoEncoderFailed(e));
-                return;
+                let why = format!("{}: {e}", enc.name());
+                log::warn!("video encoder failed: {why}");
+                encoder = None;
+                match chain.failed() {
+                    Next::Restart(b) => {
+                        if !send(MediaMsg::EncoderRestarted(format!("{why}; restarting {b}"))) {
+                            return;
+                        }
+                    }
+                    Next::FallTo(b) => {
+                        if !send(MediaMsg::EncoderFellBack(format!(
+                            "{why}; falling back to {b}"
+                        ))) {
+                            return;
+                        }
+                    }
+                    Next::NoneLeft => {
+                        send(MediaMsg::VideoEncoderFailed(format!(
+                            "{why}; no encoder left"
+                        )));
+                        return;
+                    }
+                }
+                index += 1;
+                continue;
             }
         };
         index += 1;
         if out.is_empty() {
             continue;
+        }
+        chain.frame_out();
+        since_key = if key { 0 } else { since_key + 1 };
+        if let Some(m) = gop.frame(key, forced) {
+            log::warn!(
+                "video encoder {} ignores the key-frame interval: asked every {} frames, got {}; forcing key frames at the interval from now on",
+                enc.name(),
+                m.expected,
+                m.observed
+            );
+            enforce_gop = true;
         }
         if mb
             .try_send(Msg::Media(MediaMsg::Video(EncodedVideo {

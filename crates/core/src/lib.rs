@@ -23,6 +23,7 @@ pub mod audio_clock;
 pub mod codec;
 pub mod config;
 pub mod congestion;
+pub mod encoder;
 pub mod event;
 pub mod flv;
 pub mod netstatus;

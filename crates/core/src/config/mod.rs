@@ -6,10 +6,11 @@
 //! appliance does not act on yet are parsed and validated, then returned as
 //! [`Notice`]s ("not yet supported") for the caller to print at start.
 
+pub mod board;
 mod parse;
 mod preset;
 
-pub use parse::{parse, ConfigError, Notice, Parsed};
+pub use parse::{parse, parse_board, ConfigError, Notice, Parsed};
 pub use preset::{Preset, PRESETS};
 
 use crate::rtmp::url::PushUrl;
@@ -123,8 +124,14 @@ pub struct VideoConfig {
     pub gop: Option<f64>,
     /// Initial video bitrate override, kbps.
     pub bitrate: Option<u32>,
-    /// H.264 encoder.
+    /// Software H.264 encoder (the chain's last link).
     pub encoder: EncoderChoice,
+    /// The encoder chain in order (`[video] encoders`); None: the board's.
+    pub encoders: Option<Vec<crate::encoder::Backend>>,
+    /// Restarts of a failing encoder before the next backend (`encoder-restarts`).
+    pub encoder_restarts: u32,
+    /// No output this long while frames go in: the encoder is wedged, ms.
+    pub encoder_wedge_timeout_ms: u32,
 }
 
 /// `[audio]`.
@@ -203,6 +210,8 @@ pub struct Config {
     pub network: NetworkConfig,
     /// `[events]`.
     pub events: EventsTo,
+    /// `board`: the board profile's id (`boards/ID.toml`), or None.
+    pub board: Option<String>,
 }
 
 /// What the encoders are asked for, derived from mode, aspect, orientation and overrides.

@@ -137,6 +137,20 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let waiting_image_md5 = top.string(&mut cx, "waiting-image-md5");
     let background_mute = top.boolean(&mut cx, "background-mute");
 
+    let board = top.string(&mut cx, "board");
+    if let Some((b, at)) = &board {
+        if b.is_empty()
+            || !b
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            cx.error(
+                "board",
+                *at,
+                format!("must be a board id like \"rpi4\" (letters, digits, - and _), got {b:?}"),
+            );
+        }
+    }
     let video_t = top.table(&mut cx, "video");
     let audio_t = top.table(&mut cx, "audio");
     let network_t = top.table(&mut cx, "network");
@@ -232,6 +246,9 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         gop: None,
         bitrate: None,
         encoder: EncoderChoice::Auto,
+        encoders: None,
+        encoder_restarts: 3,
+        encoder_wedge_timeout_ms: 3000,
     };
     if let Some((t, span)) = video_t {
         let mut sec = Section::new("video.", t, span);
@@ -282,6 +299,15 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             ],
         ) {
             video.encoder = e;
+        }
+        if let Some(list) = sec.strings(&mut cx, "encoders") {
+            video.encoders = encoder_chain(&mut cx, "video.encoders", &list);
+        }
+        if let Some((v, _)) = sec.int(&mut cx, "encoder-restarts", 0, 100) {
+            video.encoder_restarts = v as u32;
+        }
+        if let Some((v, _)) = sec.int(&mut cx, "encoder-wedge-timeout", 200, 60_000) {
+            video.encoder_wedge_timeout_ms = v as u32;
         }
         video.gop = sec.number(&mut cx, "gop", 0.1, 10.0).map(|(v, _)| v);
         if let Some((b, s)) = sec.int(&mut cx, "bitrate", 10, 50_000) {
@@ -449,11 +475,147 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         audio,
         network,
         events,
+        board: board.map(|(v, _)| v),
     };
     Ok(Parsed {
         config,
         notices: cx.notices,
     })
+}
+
+/// Parses a board profile (`boards/NAME.toml`): every error, positioned.
+pub fn parse_board(text: &str) -> Result<super::board::Board, Vec<ConfigError>> {
+    use super::board::{Board, Display, LED_ROLES};
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    let mut cx = Cx {
+        text,
+        errors: Vec::new(),
+        notices: Vec::new(),
+    };
+    for e in syntax {
+        let at = e.span().map_or(0, |s| s.start);
+        cx.error("", at, e.message().to_string());
+    }
+    if !cx.errors.is_empty() {
+        return Err(cx.errors);
+    }
+    let root_span = root.span();
+    let root = root.into_inner();
+    let mut top = Section::new("", &root, root_span.start);
+    let name = top.string(&mut cx, "name");
+    if name.is_none() {
+        cx.error("name", 0, "missing: the board's name".into());
+    }
+    let arch = top.string(&mut cx, "arch");
+    match &arch {
+        Some((a, _)) if a == "aarch64" || a == "x86_64" => {}
+        Some((a, at)) => cx.error(
+            "arch",
+            *at,
+            format!("must be \"aarch64\" or \"x86_64\", got {a:?}"),
+        ),
+        None => cx.error("arch", 0, "missing: \"aarch64\" or \"x86_64\"".into()),
+    }
+    let encoders = match top.strings(&mut cx, "encoders") {
+        Some(list) => encoder_chain(&mut cx, "encoders", &list),
+        None => {
+            cx.error(
+                "encoders",
+                0,
+                "missing: the encoder chain, software last".into(),
+            );
+            None
+        }
+    };
+    let (mut camera, mut microphone, mut m2m_encoder) = (None, None, None);
+    if let Some((t, at)) = top.table(&mut cx, "devices") {
+        let mut sec = Section::new("devices.", t, at);
+        camera = sec.string(&mut cx, "camera").map(|(v, _)| v);
+        microphone = sec.string(&mut cx, "microphone").map(|(v, _)| v);
+        m2m_encoder = sec.string(&mut cx, "m2m-encoder").map(|(v, _)| v);
+        sec.finish(&mut cx);
+    }
+    let mut leds = Vec::new();
+    if let Some((t, at)) = top.table(&mut cx, "leds") {
+        let mut sec = Section::new("leds.", t, at);
+        for role in LED_ROLES {
+            if let Some((v, _)) = sec.string(&mut cx, role) {
+                leds.push((role.to_string(), v));
+            }
+        }
+        sec.finish(&mut cx);
+    }
+    let mut display = None;
+    if let Some((t, at)) = top.table(&mut cx, "display") {
+        let mut sec = Section::new("display.", t, at);
+        let kind = sec.choice(&mut cx, "kind", &[("ssd1306", "ssd1306")]);
+        let i2c = sec.string(&mut cx, "i2c");
+        let address = sec.int(&mut cx, "address", 0x03, 0x77);
+        match (kind, i2c, address) {
+            (Some(k), Some((i, _)), Some((a, _))) => {
+                display = Some(Display {
+                    kind: k.to_string(),
+                    i2c: i,
+                    address: a as u8,
+                })
+            }
+            _ => cx.error("display", at, "needs kind, i2c and address".into()),
+        }
+        sec.finish(&mut cx);
+    }
+    top.finish(&mut cx);
+    if !cx.errors.is_empty() {
+        cx.errors.sort_by_key(|e| (e.line, e.column));
+        return Err(cx.errors);
+    }
+    Ok(Board {
+        name: name.map(|(v, _)| v).unwrap_or_default(),
+        arch: arch.map(|(v, _)| v).unwrap_or_default(),
+        encoders: encoders.unwrap_or_default(),
+        camera,
+        microphone,
+        m2m_encoder,
+        leds,
+        display,
+    })
+}
+
+/// An encoder chain from names: known backends, no repeats, software last.
+fn encoder_chain(
+    cx: &mut Cx<'_>,
+    key: &str,
+    list: &[(String, usize)],
+) -> Option<Vec<crate::encoder::Backend>> {
+    use crate::encoder::Backend;
+    let mut chain = Vec::new();
+    let mut ok = true;
+    for (name, at) in list {
+        match Backend::from_name(name) {
+            Some(b) if chain.contains(&b) => {
+                cx.error(key, *at, format!("{name:?} is listed twice"));
+                ok = false;
+            }
+            Some(b) => chain.push(b),
+            None => {
+                cx.error(
+                    key,
+                    *at,
+                    format!("unknown encoder {name:?}: use \"v4l2-m2m\", \"vaapi\", \"mpp\" or \"software\""),
+                );
+                ok = false;
+            }
+        }
+    }
+    if ok && chain.last() != Some(&Backend::Software) {
+        let at = list.last().map_or(0, |(_, a)| *a);
+        cx.error(
+            key,
+            at,
+            "must end with \"software\" (the encoder that is always there)".into(),
+        );
+        ok = false;
+    }
+    ok.then_some(chain)
 }
 
 struct Cx<'t> {
@@ -551,6 +713,26 @@ impl<'a, 'i> Section<'a, 'i> {
                 None
             }
         }
+    }
+
+    /// An array of strings, each with its position; None (and an error) otherwise.
+    fn strings(&mut self, cx: &mut Cx<'_>, name: &str) -> Option<Vec<(String, usize)>> {
+        let v = self.take(name)?;
+        let DeValue::Array(a) = v.get_ref() else {
+            self.wrong_type(cx, name, v, "an array of strings");
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in a.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push((s.to_string(), item.span().start)),
+                _ => {
+                    self.wrong_type(cx, name, item, "a string");
+                    return None;
+                }
+            }
+        }
+        Some(out)
     }
 
     fn boolean(&mut self, cx: &mut Cx<'_>, name: &str) -> Option<(bool, usize)> {
@@ -755,6 +937,47 @@ mod tests {
         assert_eq!(
             p.config.video.device,
             VideoDevice::V4l2("/dev/video0".into())
+        );
+    }
+
+    #[test]
+    fn encoder_chains_and_board_profiles_are_checked_with_positions() {
+        use crate::encoder::Backend;
+        let p = parse("url = \"rtmp://h/a/k\"\nboard = \"rpi4\"\n[video]\nencoders = [\"mpp\", \"software\"]\n").unwrap();
+        assert_eq!(
+            p.config.video.encoders,
+            Some(vec![Backend::Mpp, Backend::Software])
+        );
+        assert_eq!(p.config.board.as_deref(), Some("rpi4"));
+        assert_eq!(
+            errors("url = \"rtmp://h/a/k\"\n[video]\nencoders = [\"gpu\", \"software\", \"software\"]\n"),
+            vec![
+                "line 3, column 13: key `video.encoders`: unknown encoder \"gpu\": use \"v4l2-m2m\", \"vaapi\", \"mpp\" or \"software\"",
+                "line 3, column 32: key `video.encoders`: \"software\" is listed twice",
+            ]
+        );
+        assert_eq!(
+            errors("url = \"rtmp://h/a/k\"\n[video]\nencoders = [\"software\", \"vaapi\"]\n"),
+            vec!["line 3, column 25: key `video.encoders`: must end with \"software\" (the encoder that is always there)"]
+        );
+        let b = parse_board("name = \"X\"\narch = \"aarch64\"\nencoders = [\"v4l2-m2m\", \"software\"]\n[devices]\nm2m-encoder = \"/dev/video11\"\n[leds]\nlive = \"ACT\"\n[display]\nkind = \"ssd1306\"\ni2c = \"/dev/i2c-1\"\naddress = 0x3c\n").unwrap();
+        assert_eq!(b.m2m_encoder.as_deref(), Some("/dev/video11"));
+        assert_eq!(b.leds, vec![("live".to_string(), "ACT".to_string())]);
+        assert_eq!(b.display.unwrap().address, 0x3c);
+        let e: Vec<String> = parse_board(
+            "name = \"X\"\narch = \"mips\"\nencoders = [\"vaapi\"]\n[leds]\nblink = \"x\"\n",
+        )
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+        assert_eq!(
+            e,
+            vec![
+                "line 2, column 8: key `arch`: must be \"aarch64\" or \"x86_64\", got \"mips\"",
+                "line 3, column 13: key `encoders`: must end with \"software\" (the encoder that is always there)",
+                "line 5, column 1: key `leds.blink`: unknown key",
+            ]
         );
     }
 

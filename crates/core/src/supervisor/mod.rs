@@ -79,6 +79,10 @@ pub enum Input {
     NetBusy(String),
     /// The adaptive-bitrate controller changed the video bitrate (1006).
     BitrateChanged(String),
+    /// A hardware encoder failed (to start, or for good): the next backend runs (1103).
+    EncoderFellBack(String),
+    /// The video encoder failed or wedged and was restarted (1104).
+    EncoderRestarted(String),
     /// The server accepted the publish.
     Published,
     /// The connection failed or ended.
@@ -102,6 +106,8 @@ impl Input {
             | Input::MicNoData(m)
             | Input::NetBusy(m)
             | Input::BitrateChanged(m)
+            | Input::EncoderFellBack(m)
+            | Input::EncoderRestarted(m)
             | Input::ReconnectRequested(m)
             | Input::VideoEncoderFailed(m)
             | Input::AudioEncoderFailed(m) => m,
@@ -239,6 +245,8 @@ impl Supervisor {
             Input::Connected => self.status(StatusCode::ConnectSucc, None),
             Input::NetBusy(m) => self.status(StatusCode::NetBusy, Some(m)),
             Input::BitrateChanged(m) => self.status(StatusCode::ChangeBitrate, Some(m)),
+            Input::EncoderFellBack(m) => self.status(StatusCode::HwAccelerationFail, Some(m)),
+            Input::EncoderRestarted(m) => self.status(StatusCode::VideoEncodeFail, Some(m)),
             Input::ReconnectRequested(m) => {
                 if self.link == Link::Publishing {
                     self.link = Link::Connecting;
