@@ -14,6 +14,7 @@ mod hw;
 mod mailbox;
 mod media;
 mod net;
+mod probe;
 mod receiver;
 mod shell;
 
@@ -33,6 +34,7 @@ struct Cli {
 #[argh(subcommand)]
 enum Cmd {
     Run(RunCmd),
+    Probe(ProbeCmd),
     CheckConfig(CheckCmd),
     Receive(ReceiveCmd),
     Demo(DemoCmd),
@@ -59,6 +61,15 @@ struct MicCheckCmd {
     /// raw s16le output file (default: none, only the summary)
     #[argh(option)]
     out: Option<String>,
+}
+
+/// List cameras, microphones and every encoder backend with whether it can run here.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "probe")]
+struct ProbeCmd {
+    /// board profile id, for its M2M encoder node (e.g. rpi4)
+    #[argh(option)]
+    board: Option<String>,
 }
 
 /// Benchmark livepush against GStreamer and ffmpeg on the same input (prints a table).
@@ -135,6 +146,18 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::CheckConfig(c) => check_config(&c.file),
         Cmd::Run(r) => run(&r),
+        Cmd::Probe(p) => {
+            let m2m = match p.board.as_deref().map(boards::load) {
+                None => None,
+                Some(Ok(b)) => b.m2m_encoder,
+                Some(Err(e)) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            print!("{}", probe::report(m2m.as_deref()));
+            ExitCode::SUCCESS
+        }
         Cmd::Receive(r) => receive(&r),
         Cmd::MicCheck(m) => mic_check(&m),
         Cmd::Bench(b) => match bench::run(

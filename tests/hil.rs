@@ -593,3 +593,43 @@ fn amd64_microphone_overrun_keeps_the_audio_timeline_whole() {
         "audio ends at {alast:.3} s, video at {vlast:.3} s"
     );
 }
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_probe_lists_the_real_camera_microphone_and_encoders() {
+    let share = tempfile::tempdir().unwrap();
+    let d = share.path();
+    std::fs::copy(repo().join("target/release/livepush"), d.join("livepush")).unwrap();
+    let out = Command::new(repo().join("tests/hil/run-guest.sh"))
+        .args(["-a", "amd64", "-t", "120"])
+        .arg(d)
+        .arg("./livepush probe > probe.txt 2> probe.err; echo rc=$? > rc.txt")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rc = std::fs::read_to_string(d.join("rc.txt")).unwrap();
+    let p = std::fs::read_to_string(d.join("probe.txt")).unwrap();
+    println!("{p}");
+    assert_eq!(rc.trim(), "rc=0", "{p}");
+    // vivid: its name, its formats with sizes and rates, its controls
+    assert!(
+        p.contains("/dev/video0: vivid") || p.contains("(vivid)"),
+        "{p}"
+    );
+    assert!(p.contains("YUYV") && p.contains("NV12"), "{p}");
+    assert!(p.contains("320x180") || p.contains(".."), "{p}");
+    assert!(p.contains("controls: ") && p.contains("Brightness"), "{p}");
+    // snd-aloop: capture rates and channels
+    let mic = p
+        .lines()
+        .find(|l| l.contains("Loopback"))
+        .unwrap_or_else(|| panic!("no Loopback microphone:\n{p}"));
+    assert!(mic.contains("48000") && mic.contains("44100"), "{mic}");
+    // encoders: vivid is no M2M device; software is there
+    assert!(p.contains("v4l2-m2m  not available: "), "{p}");
+    assert!(p.contains("software  available"), "{p}");
+}

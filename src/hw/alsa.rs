@@ -26,7 +26,7 @@ pub enum MicError {
 }
 
 /// Rates probed to tell the user what a PCM takes.
-const COMMON_RATES: [u32; 9] = [8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000];
+pub const COMMON_RATES: [u32; 9] = [8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000];
 
 /// An open capture PCM.
 pub struct Mic {
