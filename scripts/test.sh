@@ -11,10 +11,12 @@ cargo fmt --all -- --check
 cargo build --release --locked
 cargo test --release --locked --test push x264
 # everything, with the optional libx264 encoder built in
-cargo test --release --workspace --locked --features x264 "$@"
+cargo test --release --workspace --locked --features x264,vaapi "$@"
 # hardware in the loop: real kernel drivers (vivid, snd-aloop) under qemu, the
 # x86_64 binary and the aarch64 one cross-built with Debian's gcc
 hil_start=$(date +%s)
+cargo build --release --locked --target aarch64-unknown-linux-gnu --features vaapi
+# the guests have no libva: the binaries they run are built without vaapi
 cargo build --release --locked --target aarch64-unknown-linux-gnu
 bash tests/hil/setup.sh amd64 arm64
 cargo test --release --locked --test hil -- --ignored --test-threads 1

@@ -13,6 +13,8 @@ pub mod openh264;
 pub mod still;
 pub mod synthetic;
 pub mod v4l2;
+#[cfg(feature = "vaapi")]
+pub mod vaapi;
 #[cfg(feature = "x264")]
 pub mod x264;
 
@@ -50,7 +52,15 @@ pub fn backend_availability(backend: Backend, m2m_device: Option<&str>) -> Resul
         },
         #[cfg(not(feature = "mpp"))]
         Backend::Mpp => Err("feature not built (cargo build --features mpp)".into()),
-        Backend::Vaapi => Err("feature not built: this binary has no VAAPI backend yet".into()),
+        #[cfg(feature = "vaapi")]
+        Backend::Vaapi => match vaapi::probe() {
+            Ok(found) => Err(format!(
+                "{found}, but encoding through VAAPI is not built yet"
+            )),
+            Err(e) => Err(e),
+        },
+        #[cfg(not(feature = "vaapi"))]
+        Backend::Vaapi => Err("feature not built (cargo build --features vaapi)".into()),
     }
 }
 
