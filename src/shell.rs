@@ -97,8 +97,8 @@ struct Conn {
     session: Option<PublishSession>,
     base_us: Option<u64>,
     skipping: bool,
-    /// The SPS last sent in an AVC sequence header on this connection.
-    sent_sps: Vec<u8>,
+    /// The SPS and PPS last sent in an AVC sequence header on this connection.
+    sent_params: (Vec<u8>, Vec<u8>),
 }
 
 /// Allocation counting for the benchmark's zero-allocation target.
@@ -147,6 +147,15 @@ struct Shell {
     summary: Summary,
     steady: Steady,
     report_allocations: bool,
+}
+
+/// Gives a write buffer back to the pool, emptied (media is appended to
+/// pooled buffers, so a buffer must never come back with old bytes in it).
+fn recycle(pool: &mut Vec<Vec<u8>>, mut b: Vec<u8>) {
+    if pool.len() < POOL_MAX {
+        b.clear();
+        pool.push(b);
+    }
 }
 
 /// Waits in ppoll(2) for the doorbell, the socket (readable; writable when
@@ -589,16 +598,11 @@ impl Shell {
     /// 1101 watch.
     fn check_busy(&mut self, now: Instant) {
         let limit = self.queue_limit;
-        let video_ctl = self.video_ctl.clone();
+        let video_ctl = &self.video_ctl;
         if let Some(c) = self.conn.as_mut() {
             if let Some(l) = c.link.as_mut() {
                 let pool = &mut self.pool;
-                let shed = l.shed(now, limit, |mut b| {
-                    if pool.len() < POOL_MAX {
-                        b.clear();
-                        pool.push(b);
-                    }
-                });
+                let shed = l.shed(now, limit, |b| recycle(pool, b));
                 if shed.video > 0 || shed.audio > 0 {
                     self.shed_in_window = true;
                     if !c.skipping {
@@ -611,7 +615,7 @@ impl Shell {
                     }
                     if shed.video > 0 && !c.skipping {
                         c.skipping = true;
-                        if let Some(v) = &video_ctl {
+                        if let Some(v) = video_ctl {
                             let _ = v.send(MediaCtl::ForceKey);
                         }
                     }
@@ -763,8 +767,11 @@ impl Shell {
         let (sps, pps) = &self.param_sets;
         tag::avc_sequence_header(sps, pps, &mut self.body);
         if let Some(c) = self.conn.as_mut() {
-            c.sent_sps.clear();
-            c.sent_sps.extend_from_slice(sps);
+            let (s, p) = &mut c.sent_params;
+            s.clear();
+            s.extend_from_slice(sps);
+            p.clear();
+            p.extend_from_slice(pps);
         }
         self.queue_media(now, Media::Video, Kind::Header, ts);
     }
@@ -784,7 +791,7 @@ impl Shell {
             && self
                 .conn
                 .as_ref()
-                .is_some_and(|c| c.sent_sps != self.param_sets.0);
+                .is_some_and(|c| c.sent_params != self.param_sets);
         let Some(c) = self.publishing() else { return };
         // after the queue shed video, everything up to the next key frame
         // would be undecodable: skip it
@@ -892,11 +899,7 @@ impl Shell {
         if let Some(mut c) = self.conn.take() {
             if let Some(l) = c.link.as_mut() {
                 let pool = &mut self.pool;
-                l.drain_buffers(|b| {
-                    if pool.len() < POOL_MAX {
-                        pool.push(b)
-                    }
-                });
+                l.drain_buffers(|b| recycle(pool, b));
             }
         }
     }
@@ -904,6 +907,7 @@ impl Shell {
     fn fail(&mut self, now: Instant, f: PushFailure) {
         self.close_conn();
         if let Some(r) = self.redirect.take() {
+            let r = self.cfg.url.redact(&r.to_string());
             log::warn!(
                 "{r} (from the server's reconnect request) failed; back to the configured URL"
             );
@@ -936,7 +940,7 @@ impl Shell {
             session: None,
             base_us: None,
             skipping: false,
-            sent_sps: Vec::new(),
+            sent_params: (Vec::new(), Vec::new()),
         });
     }
 
@@ -975,8 +979,11 @@ impl Shell {
                     moved = true;
                     self.close_conn();
                     let target = tc_url.and_then(|u| self.redirect_to(&u));
+                    let current = self.redirect.as_ref().unwrap_or(&self.cfg.url);
                     let mut detail = match &target {
-                        Some(t) => format!("the server asked to reconnect, to {t}"),
+                        Some(t) => {
+                            current.redact(&format!("the server asked to reconnect, to {t}"))
+                        }
                         None => "the server asked to reconnect".to_string(),
                     };
                     if !description.is_empty() {
@@ -1032,11 +1039,7 @@ impl Shell {
                 req.bytes.len(),
                 now.saturating_since(req.queued_at).as_micros() as u64,
             );
-            if pool.len() < POOL_MAX {
-                let mut b = req.bytes;
-                b.clear();
-                pool.push(b);
-            }
+            recycle(pool, req.bytes);
         });
         if let Err(e) = r {
             self.io_failed(now, &format!("write: {e}"));
@@ -1052,10 +1055,12 @@ impl Shell {
         let joined = format!("{}/{}", tc_url.trim_end_matches('/'), current.stream_key());
         match PushUrl::parse(&joined) {
             Ok(u) if current.scheme == Scheme::Rtmps && u.scheme != Scheme::Rtmps => {
+                let u = current.redact(&u.to_string());
                 log::warn!("reconnect request to {u} ignored: it would give up TLS");
                 None
             }
             Ok(u) if u.scheme == Scheme::Rtmps && self.tls.is_none() => {
+                let u = current.redact(&u.to_string());
                 log::warn!("reconnect request to {u} ignored: rtmps:// needs an rtmps:// url in the config");
                 None
             }

@@ -90,6 +90,7 @@ fn an_encoder_failing_mid_stream_is_restarted_on_the_same_session() {
         .collect();
     assert_eq!(codes, vec![1003, 1007, 1008, 1001, 1002, 1104], "{stdout}");
     assert!(!stdout.contains("ENCSECRET9"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("ENCSECRET9"));
     drop(nginx);
     let rec = Nginx::recordings_in(dir.path());
     assert_eq!(rec.len(), 1, "one publish throughout");
@@ -123,6 +124,10 @@ fn with_no_restarts_and_nothing_left_it_is_1303_and_exit_1() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("\"code\":-1303"), "{stdout}");
+    assert!(
+        !stdout.contains("ENCSECRET9")
+            && !String::from_utf8_lossy(&out.stderr).contains("ENCSECRET9")
+    );
     assert!(!stdout.contains("\"code\":1104"), "{stdout}");
 }
 

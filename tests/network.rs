@@ -304,7 +304,12 @@ fn below_min_bitrate_the_picture_steps_down_and_the_recording_still_decodes() {
 }
 
 fn assert_clean_dir(dir: &std::path::Path) {
-    for e in std::fs::read_dir(dir.join("rec")).unwrap().flatten() {
+    let files: Vec<_> = std::fs::read_dir(dir.join("rec"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(!files.is_empty(), "nothing was recorded");
+    for e in files {
         let errs = decode_errors(&e.path());
         assert!(errs.is_empty(), "{}: {errs}", e.path().display());
     }

@@ -27,7 +27,7 @@ pub struct VideoJob {
     pub chain: ChainConfig,
     /// The board's M2M encoder node, if it names one.
     pub m2m_device: Option<String>,
-    /// Test hook: the encoder fails after this many frames (once per encoder).
+    /// Test hook: the first encoder fails after this many frames (once per run).
     pub inject_fault_after: Option<u64>,
     /// Output size, rate, GOP, bitrate.
     pub params: VideoParams,
@@ -191,13 +191,12 @@ fn run(job: VideoJob, wiring: Wiring) {
                 force_key |= c.key;
                 if let Some(k) = c.bitrate {
                     kbps = k;
-                    if let Some(e) = encoder.as_mut() {
-                        if let Err(e) = e.set_bitrate(k) {
-                            send(MediaMsg::VideoEncoderFailed(e));
-                            return;
-                        }
+                    // a refused change keeps the old rate (the next encoder
+                    // opens at the new one); it is not a reason to stop
+                    match encoder.as_mut().map(|e| e.set_bitrate(k)) {
+                        Some(Err(e)) => log::warn!("video bitrate {k} kbps not applied: {e}"),
+                        _ => log::info!("video bitrate now {k} kbps"),
                     }
-                    log::info!("video bitrate now {k} kbps");
                 }
                 if let Some(size) = c.size.filter(|s| *s != out_size) {
                     out_size = size;
@@ -323,6 +322,7 @@ fn run(job: VideoJob, wiring: Wiring) {
                 return;
             }
             let backend = encoder.as_ref().map_or("?", |e| e.name());
+            chain.reset_watch();
             force_key = true;
             frames_on_encoder = 0;
             gop = GopCheck::new(p.gop_frames);

@@ -12,8 +12,9 @@ use std::time::Duration;
 use livepush_core::sendq::{Kind, Packet, SendQueue, Shed};
 use livepush_core::time::Instant;
 
-/// Plaintext rustls may hold before it has written its records to the socket.
-const TLS_BUFFER: usize = 64 * 1024;
+/// Plaintext rustls may hold before it has written its records to the socket
+/// (small: backlog belongs in the send queue, where it is measured and shed).
+const TLS_BUFFER: usize = 16 * 1024;
 
 /// The byte stream under RTMP.
 pub enum Stream {

@@ -107,6 +107,11 @@ impl EncoderChain {
         self.waiting_since = None;
     }
 
+    /// A (new) encoder was opened: nothing is owed yet.
+    pub fn reset_watch(&mut self) {
+        self.waiting_since = None;
+    }
+
     /// Whether the encoder counts as wedged at `now`.
     pub fn wedged(&self, now: Instant) -> bool {
         self.waiting_since

@@ -249,7 +249,13 @@ impl PublishSession {
         loop {
             let p = match self.inbound.get_next_message(input) {
                 Ok(Some(p)) => p,
-                _ => return,
+                Ok(None) => return,
+                // out of step with the server's chunks (rml_rtmp's own reader
+                // is what the session relies on): start over at the next message
+                Err(_) => {
+                    self.inbound = ChunkDeserializer::new();
+                    return;
+                }
             };
             input = &[];
             match p.to_rtmp_message() {

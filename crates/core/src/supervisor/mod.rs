@@ -248,7 +248,8 @@ impl Supervisor {
             Input::EncoderFellBack(m) => self.status(StatusCode::HwAccelerationFail, Some(m)),
             Input::EncoderRestarted(m) => self.status(StatusCode::VideoEncodeFail, Some(m)),
             Input::ReconnectRequested(m) => {
-                if self.link == Link::Publishing {
+                // the request may come before Publish.Start, too
+                if matches!(self.link, Link::Publishing | Link::Connecting) {
                     self.link = Link::Connecting;
                     self.status(StatusCode::Reconnect, Some(m));
                     self.out.push_back(Output::Connect);

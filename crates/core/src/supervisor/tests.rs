@@ -250,7 +250,15 @@ fn a_reconnect_request_is_1102_and_an_immediate_connect_without_counting_a_failu
     s.handle_input(t(500), Input::ReconnectRequested("server asked".into()));
     assert_eq!(drain(&mut s), ["1102", "connect"]);
     assert_eq!(s.consecutive_failures(), 0);
-    // not while not publishing
+    // while connecting (before Publish.Start) it is honoured too
     s.handle_input(t(600), Input::ReconnectRequested("again".into()));
+    assert_eq!(drain(&mut s), ["1102", "connect"]);
+    // a stale one while waiting to retry is ignored
+    s.handle_input(
+        t(700),
+        Input::PushFailed(PushFailure::Connect("refused".into())),
+    );
+    drain(&mut s);
+    s.handle_input(t(700), Input::ReconnectRequested("stale".into()));
     assert!(drain(&mut s).is_empty());
 }

@@ -303,7 +303,7 @@ fn reconnect_request(tc_url: Option<&str>) -> Vec<u8> {
     );
     props.insert(
         "description".to_string(),
-        Amf0Value::Utf8String("maintenance: move to the other node please".into()),
+        Amf0Value::Utf8String(format!("maintenance: {KEY} move to the other node please")),
     );
     if let Some(u) = tc_url {
         props.insert("tcUrl".to_string(), Amf0Value::Utf8String(u.into()));
@@ -332,7 +332,7 @@ fn an_enhanced_rtmp_reconnect_request_ends_the_session_with_the_new_tc_url() {
             ev,
             vec![PublishEvent::ReconnectRequested {
                 tc_url: tc.map(String::from),
-                description: "maintenance: move to the other node please".into(),
+                description: "maintenance: <key> move to the other node please".into(),
             }]
         );
         assert!(!c.is_publishing(), "the session is over");
