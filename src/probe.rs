@@ -33,21 +33,8 @@ pub fn report(m2m_device: Option<&str>) -> String {
 }
 
 fn cameras(s: &mut String) {
-    let mut paths: Vec<String> = std::fs::read_dir("/dev")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path().display().to_string())
-                .filter(|p| p.starts_with("/dev/video"))
-                .collect()
-        })
-        .unwrap_or_default();
-    paths.sort_by_key(|p| {
-        p.trim_start_matches("/dev/video")
-            .parse::<u32>()
-            .unwrap_or(u32::MAX)
-    });
     let mut any = false;
-    for path in paths {
+    for path in crate::hw::v4l2::video_nodes() {
         let dev = match Device::with_path(&path) {
             Ok(d) => d,
             Err(e) => {

@@ -110,20 +110,10 @@ pub fn query(path: &str) -> Result<M2mNode, String> {
 
 /// Every /dev/video* node, sorted, queried (nodes that fail to open are skipped).
 pub fn scan() -> Vec<M2mNode> {
-    let mut paths: Vec<String> = std::fs::read_dir("/dev")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path().display().to_string())
-                .filter(|p| p.starts_with("/dev/video"))
-                .collect()
-        })
-        .unwrap_or_default();
-    paths.sort_by_key(|p| {
-        p.trim_start_matches("/dev/video")
-            .parse::<u32>()
-            .unwrap_or(u32::MAX)
-    });
-    paths.iter().filter_map(|p| query(p).ok()).collect()
+    super::v4l2::video_nodes()
+        .iter()
+        .filter_map(|p| query(p).ok())
+        .collect()
 }
 
 /// The first M2M node whose capture side offers H.264, or why there is none.

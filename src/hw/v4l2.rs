@@ -52,34 +52,39 @@ pub struct Camera {
     mjpeg: Mjpeg,
 }
 
+/// Every /dev/video* node, in numeric order (video2 before video10).
+pub fn video_nodes() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/dev")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path().display().to_string())
+                .filter(|p| p.starts_with("/dev/video"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by_key(|p| {
+        p.trim_start_matches("/dev/video")
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    });
+    v
+}
+
 /// Finds the device a config value names.
 fn resolve(spec: &str) -> Result<String, CameraError> {
     let Some(name) = spec.strip_prefix("card:") else {
         return Ok(spec.to_string());
     };
     let mut seen = Vec::new();
-    let mut nodes: Vec<_> = std::fs::read_dir("/dev")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("video"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    nodes.sort();
-    for p in nodes {
+    for p in video_nodes() {
         if let Ok(caps) = Device::with_path(&p).and_then(|d| d.query_caps()) {
             let has_capture = Device::with_path(&p)
                 .and_then(|d| d.enum_formats())
                 .is_ok_and(|f| !f.is_empty());
             if has_capture && (caps.card == name || caps.bus.starts_with(name)) {
-                return Ok(p.display().to_string());
+                return Ok(p);
             }
-            seen.push(format!("{} ({}, {})", p.display(), caps.card, caps.bus));
+            seen.push(format!("{p} ({}, {})", caps.card, caps.bus));
         }
     }
     Err(CameraError::Open {

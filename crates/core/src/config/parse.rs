@@ -74,8 +74,9 @@ pub struct Parsed {
     pub notices: Vec<Notice>,
 }
 
-/// Parses and validates a config file's text. Returns every error.
-pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
+/// Parses the TOML syntax of `text`: the reading context and the root
+/// table, or every syntax error, positioned.
+fn begin(text: &str) -> Result<(Cx<'_>, Spanned<DeTable<'_>>), Vec<ConfigError>> {
     let (root, syntax) = DeTable::parse_recoverable(text);
     let mut cx = Cx {
         text,
@@ -89,6 +90,12 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
+    Ok((cx, root))
+}
+
+/// Parses and validates a config file's text. Returns every error.
+pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
+    let (mut cx, root) = begin(text)?;
     let root_span = root.span();
     let root = root.into_inner();
     let mut top = Section::new("", &root, root_span.start);
@@ -486,19 +493,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
 /// Parses a board profile (`boards/NAME.toml`): every error, positioned.
 pub fn parse_board(text: &str) -> Result<super::board::Board, Vec<ConfigError>> {
     use super::board::{Board, Display, LED_ROLES};
-    let (root, syntax) = DeTable::parse_recoverable(text);
-    let mut cx = Cx {
-        text,
-        errors: Vec::new(),
-        notices: Vec::new(),
-    };
-    for e in syntax {
-        let at = e.span().map_or(0, |s| s.start);
-        cx.error("", at, e.message().to_string());
-    }
-    if !cx.errors.is_empty() {
-        return Err(cx.errors);
-    }
+    let (mut cx, root) = begin(text)?;
     let root_span = root.span();
     let root = root.into_inner();
     let mut top = Section::new("", &root, root_span.start);
