@@ -96,6 +96,10 @@ struct Conn {
     link: Option<Link>,
     session: Option<PublishSession>,
     base_us: Option<u64>,
+    /// The last video timestamp sent on this connection, ms.
+    last_video_ts: Option<u32>,
+    /// The last audio timestamp sent on this connection, ms.
+    last_audio_ts: Option<u32>,
     skipping: bool,
     /// The SPS and PPS last sent in an AVC sequence header on this connection.
     sent_params: (Vec<u8>, Vec<u8>),
@@ -800,7 +804,12 @@ impl Shell {
         } else if c.skipping {
             return;
         }
-        let ts = (pts_us.saturating_sub(base) / 1000) as u32;
+        // FLV timestamps are milliseconds and must rise: a camera that hands
+        // over two buffers within one millisecond (seen with vivid under load)
+        // would otherwise give two frames the same time
+        let ts =
+            ((pts_us.saturating_sub(base) / 1000) as u32).max(c.last_video_ts.map_or(0, |t| t + 1));
+        c.last_video_ts = Some(ts);
         // a new size (adaptive resolution) brings new parameter sets: the
         // decoder needs a new sequence header before the key frame
         if new_params {
@@ -827,7 +836,9 @@ impl Shell {
         if pts_us < base {
             return;
         }
-        let ts = ((pts_us - base) / 1000) as u32;
+        let Some(c) = self.publishing() else { return };
+        let ts = (((pts_us - base) / 1000) as u32).max(c.last_audio_ts.map_or(0, |t| t + 1));
+        c.last_audio_ts = Some(ts);
         tag::aac_raw(frame, &mut self.body);
         if self.queue_media(now, Media::Audio, Kind::Audio, ts) {
             self.summary.audio_frames_sent += 1;
@@ -939,6 +950,8 @@ impl Shell {
             link: None,
             session: None,
             base_us: None,
+            last_video_ts: None,
+            last_audio_ts: None,
             skipping: false,
             sent_params: (Vec::new(), Vec::new()),
         });
@@ -1093,6 +1106,8 @@ impl Shell {
         md.encoder = Some(format!("livepush {}", env!("CARGO_PKG_VERSION")));
         if let Some(c) = self.conn.as_mut() {
             c.base_us = None;
+            c.last_video_ts = None;
+            c.last_audio_ts = None;
             c.skipping = false;
             if let Some(s) = c.session.as_mut() {
                 s.send_metadata(&md);
