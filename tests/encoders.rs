@@ -66,31 +66,20 @@ fn missing_hardware_encoders_fall_back_to_software_with_1103_then_1008() {
 fn an_encoder_failing_mid_stream_is_restarted_on_the_same_session() {
     let dir = tempfile::tempdir().unwrap();
     let nginx = Nginx::start(dir.path(), "");
-    let path = dir.path().join("livepush.toml");
-    std::fs::write(&path, config(nginx.rtmp_port, "")).unwrap();
-    let out = Command::new(bin())
-        .args(["run", "--config"])
-        .arg(&path)
-        .args(["--seconds", "8"])
-        .env("LIVEPUSH_INJECT_ENCODER_FAULT", "75")
-        .env("RUST_LOG", "info")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let p = push_with_env(
+        dir.path(),
+        &config(nginx.rtmp_port, ""),
+        8.0,
+        &[("LIVEPUSH_INJECT_ENCODER_FAULT", "75")],
     );
-    let codes: Vec<i64> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["event"] == "statechange")
-        .map(|e| e["code"].as_i64().unwrap())
-        .collect();
-    assert_eq!(codes, vec![1003, 1007, 1008, 1001, 1002, 1104], "{stdout}");
-    assert!(!stdout.contains("ENCSECRET9"));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("ENCSECRET9"));
+    assert!(p.status.success(), "{}", p.stderr);
+    assert_eq!(
+        p.codes(),
+        vec![1003, 1007, 1008, 1001, 1002, 1104],
+        "{}",
+        p.stdout
+    );
+    p.assert_secret_hidden("ENCSECRET9");
     drop(nginx);
     let rec = Nginx::recordings_in(dir.path());
     assert_eq!(rec.len(), 1, "one publish throughout");
@@ -112,23 +101,16 @@ fn an_encoder_failing_mid_stream_is_restarted_on_the_same_session() {
 fn with_no_restarts_and_nothing_left_it_is_1303_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let r = Receiver::start(dir.path(), &["--keep-listening"]);
-    let path = dir.path().join("livepush.toml");
-    std::fs::write(&path, config(r.port, "encoder-restarts = 0")).unwrap();
-    let out = Command::new(bin())
-        .args(["run", "--config"])
-        .arg(&path)
-        .args(["--seconds", "8"])
-        .env("LIVEPUSH_INJECT_ENCODER_FAULT", "25")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("\"code\":-1303"), "{stdout}");
-    assert!(
-        !stdout.contains("ENCSECRET9")
-            && !String::from_utf8_lossy(&out.stderr).contains("ENCSECRET9")
+    let p = push_with_env(
+        dir.path(),
+        &config(r.port, "encoder-restarts = 0"),
+        8.0,
+        &[("LIVEPUSH_INJECT_ENCODER_FAULT", "25")],
     );
-    assert!(!stdout.contains("\"code\":1104"), "{stdout}");
+    assert_eq!(p.status.code(), Some(1), "{}", p.stdout);
+    assert!(p.codes().contains(&-1303), "{}", p.stdout);
+    assert!(!p.codes().contains(&1104), "{}", p.stdout);
+    p.assert_secret_hidden("ENCSECRET9");
 }
 
 #[test]

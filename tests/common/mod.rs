@@ -246,6 +246,11 @@ impl Pushed {
 
 /// Writes `config` to `dir/livepush.toml` and runs `livepush run` for `seconds`.
 pub fn push(dir: &Path, config: &str, seconds: f64) -> Pushed {
+    push_with_env(dir, config, seconds, &[])
+}
+
+/// [`push`] with extra environment variables (test hooks).
+pub fn push_with_env(dir: &Path, config: &str, seconds: f64, env: &[(&str, &str)]) -> Pushed {
     let path = dir.join("livepush.toml");
     std::fs::write(&path, config).unwrap();
     let out = Command::new(bin())
@@ -253,6 +258,7 @@ pub fn push(dir: &Path, config: &str, seconds: f64) -> Pushed {
         .arg(&path)
         .args(["--seconds", &seconds.to_string()])
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .output()
         .expect("run livepush");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
