@@ -263,6 +263,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
                 .ok()
                 .and_then(|v| v.parse().ok()),
             params,
+            rtc: cfg.mode == livepush_core::config::Mode::Rtc,
             still: opts.waiting_image,
         };
         let h = media::video::spawn(job, wiring(r, video_recycle_rx));

@@ -15,11 +15,15 @@ pub mod synthetic;
 pub mod v4l2;
 #[cfg(feature = "vaapi")]
 pub mod vaapi;
+pub mod video_encoder;
 #[cfg(feature = "x264")]
 pub mod x264;
 
-use livepush_core::config::{EncoderChoice, VideoParams};
+use livepush_core::config::EncoderChoice;
+use livepush_core::encoder::settings::EncoderSettings;
 use livepush_core::encoder::Backend;
+
+pub use video_encoder::{Immediate, Polled, Submitted, Tuning, VideoEncoder, I420};
 
 /// Whether `backend` can run here: Ok(what was found) or the precise reason not
 /// (no device, no library, feature not built, not built yet).
@@ -64,15 +68,15 @@ pub fn backend_availability(backend: Backend, m2m_device: Option<&str>) -> Resul
     }
 }
 
-/// Opens `backend` for `p` (the software one as `choice` says).
+/// Opens `backend` for `s` (the software one as `choice` says).
 pub fn open_backend(
     backend: Backend,
     choice: EncoderChoice,
-    p: &VideoParams,
+    s: &EncoderSettings,
     m2m_device: Option<&str>,
 ) -> Result<Box<dyn VideoEncoder>, String> {
     match backend {
-        Backend::Software => open_video_encoder(choice, p),
+        Backend::Software => open_video_encoder(choice, s),
         hw => Err(match backend_availability(hw, m2m_device) {
             Ok(found) => format!("{hw}: {found}"),
             Err(why) => format!("{hw}: {why}"),
@@ -80,56 +84,22 @@ pub fn open_backend(
     }
 }
 
-/// Opens the configured H.264 encoder.
+/// Opens the configured software H.264 encoder.
 pub fn open_video_encoder(
     choice: EncoderChoice,
-    p: &VideoParams,
+    s: &EncoderSettings,
 ) -> Result<Box<dyn VideoEncoder>, String> {
     match choice {
-        EncoderChoice::Auto | EncoderChoice::OpenH264 => Ok(Box::new(openh264::OpenH264::new(
-            p.fps,
-            p.gop_frames,
-            p.bitrate_kbps,
-        )?)),
+        EncoderChoice::Auto | EncoderChoice::OpenH264 => {
+            Ok(Box::new(Immediate::new(openh264::OpenH264::new(s)?)))
+        }
         #[cfg(feature = "x264")]
-        EncoderChoice::X264 => Ok(Box::new(x264::X264::new(
-            p.width,
-            p.height,
-            p.fps,
-            p.gop_frames,
-            p.bitrate_kbps,
-        )?)),
+        EncoderChoice::X264 => Ok(Box::new(Immediate::new(x264::X264::new(s)?))),
         #[cfg(not(feature = "x264"))]
         EncoderChoice::X264 => {
             Err("x264 is not built into this binary (cargo build --features x264)".into())
         }
     }
-}
-
-/// One planar I420 picture, contiguous (Y, then U, then V).
-pub struct I420<'a> {
-    /// Pixels.
-    pub width: u32,
-    /// Pixels.
-    pub height: u32,
-    /// `width * height * 3 / 2` bytes.
-    pub data: &'a [u8],
-}
-
-/// A video encoder backend.
-pub trait VideoEncoder: Send {
-    /// Backend name for logs.
-    fn name(&self) -> &'static str;
-    /// Encodes one picture, appending an Annex-B access unit to `out` (nothing
-    /// when the encoder skipped the frame). Returns whether it is a key frame.
-    fn encode(
-        &mut self,
-        pic: &I420<'_>,
-        force_key: bool,
-        out: &mut Vec<u8>,
-    ) -> Result<bool, String>;
-    /// Changes the target bitrate from the next frame on (adaptive bitrate).
-    fn set_bitrate(&mut self, kbps: u32) -> Result<(), String>;
 }
 
 /// An audio encoder backend.

@@ -13,7 +13,9 @@ use openh264::encoder::{
 use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 
-use super::{VideoEncoder, I420};
+use livepush_core::encoder::settings::EncoderSettings;
+
+use super::video_encoder::{SyncEncoder, I420};
 
 /// The OpenH264 backend.
 pub struct OpenH264 {
@@ -52,8 +54,11 @@ impl Pic<'_> {
 }
 
 impl OpenH264 {
-    /// An encoder for `fps` frames per second, a key frame every `gop` frames, `kbps` target.
-    pub fn new(fps: u32, gop: u32, kbps: u32) -> Result<Self, String> {
+    /// An encoder for `s`: its frame rate, key-frame interval and target.
+    /// OpenH264 always writes Constrained Baseline (whatever `s.profile`
+    /// says: it has no B-frames or CABAC) and derives the level itself.
+    pub fn new(s: &EncoderSettings) -> Result<Self, String> {
+        let (fps, gop, kbps) = (s.fps, s.gop_frames, s.kbps);
         let cfg = EncoderConfig::new()
             .usage_type(UsageType::CameraVideoRealTime)
             .rate_control_mode(RateControlMode::Bitrate)
@@ -72,7 +77,7 @@ impl OpenH264 {
     }
 }
 
-impl VideoEncoder for OpenH264 {
+impl SyncEncoder for OpenH264 {
     fn name(&self) -> &'static str {
         "openh264"
     }
@@ -130,6 +135,17 @@ impl VideoEncoder for OpenH264 {
             }
         }
         self.kbps = kbps;
+        Ok(())
+    }
+
+    fn set_fps(&mut self, fps: u32) -> Result<(), String> {
+        // ENCODER_OPTION_FRAME_RATE (4) takes a float
+        let mut rate = fps as f32;
+        // SAFETY: the documented SetOption call with the float it takes.
+        let rc = unsafe { self.enc.raw_api().set_option(4, (&raw mut rate).cast()) };
+        if rc != 0 {
+            return Err(format!("openh264: frame rate {fps} refused ({rc})"));
+        }
         Ok(())
     }
 }

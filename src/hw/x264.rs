@@ -1,14 +1,17 @@
 //! Software H.264 with libx264 (Debian's libx264, GPL: behind the `x264` cargo
 //! feature, so a default build stays BSD/MIT-licensed). ultrafast +
-//! zerolatency, Constrained Baseline, no B-frames, ABR with a VBV cap, SPS/PPS
-//! repeated on every key frame, Annex-B output.
+//! zerolatency, the asked profile (Constrained Baseline in RTC mode, High
+//! otherwise) and level, never B-frames, ABR with a VBV cap at the peak
+//! bitrate, SPS/PPS repeated on every key frame, Annex-B output.
 
 use std::ffi::CString;
 use std::ptr;
 
 use x264_sys as x;
 
-use super::{VideoEncoder, I420};
+use livepush_core::encoder::settings::{EncoderSettings, Profile};
+
+use super::video_encoder::{SyncEncoder, I420};
 
 /// The libx264 backend.
 pub struct X264 {
@@ -21,11 +24,17 @@ pub struct X264 {
 unsafe impl Send for X264 {}
 
 impl X264 {
-    /// An encoder for `width`x`height` at `fps`, a key frame every `gop` frames, `kbps`.
-    pub fn new(width: u32, height: u32, fps: u32, gop: u32, kbps: u32) -> Result<Self, String> {
+    /// An encoder for `s`.
+    pub fn new(s: &EncoderSettings) -> Result<Self, String> {
+        let (width, height, fps, gop, kbps) = (s.width, s.height, s.fps, s.gop_frames, s.kbps);
         let preset = CString::new("ultrafast").expect("static");
         let tune = CString::new("zerolatency").expect("static");
-        let profile = CString::new("baseline").expect("static");
+        let profile = CString::new(match s.profile {
+            Profile::ConstrainedBaseline => "baseline",
+            Profile::Main => "main",
+            Profile::High => "high",
+        })
+        .expect("static");
         // SAFETY: x264's documented setup sequence on a zeroed param struct.
         unsafe {
             let mut p: x::x264_param_t = std::mem::zeroed();
@@ -42,6 +51,7 @@ impl X264 {
             p.i_keyint_max = gop as i32;
             p.i_keyint_min = gop as i32;
             p.i_bframe = 0;
+            p.i_level_idc = i32::from(s.level);
             p.i_threads = 1;
             p.b_repeat_headers = 1;
             p.b_annexb = 1;
@@ -51,7 +61,7 @@ impl X264 {
             p.rc.i_vbv_max_bitrate = kbps as i32;
             p.rc.i_vbv_buffer_size = kbps as i32;
             if x::x264_param_apply_profile(&mut p, profile.as_ptr()) < 0 {
-                return Err("x264: baseline profile rejected".into());
+                return Err(format!("x264: profile {:?} rejected", s.profile));
             }
             let enc = x::x264_encoder_open(&mut p);
             if enc.is_null() {
@@ -73,7 +83,7 @@ impl Drop for X264 {
     }
 }
 
-impl VideoEncoder for X264 {
+impl SyncEncoder for X264 {
     fn name(&self) -> &'static str {
         "x264"
     }
@@ -140,6 +150,20 @@ impl VideoEncoder for X264 {
             p.rc.i_vbv_buffer_size = kbps as i32;
             if x::x264_encoder_reconfig(self.enc, &mut p) < 0 {
                 return Err(format!("x264: bitrate {kbps} kbps refused"));
+            }
+        }
+        Ok(())
+    }
+
+    fn set_fps(&mut self, fps: u32) -> Result<(), String> {
+        // SAFETY: as in set_bitrate.
+        unsafe {
+            let mut p: x::x264_param_t = std::mem::zeroed();
+            x::x264_encoder_parameters(self.enc, &mut p);
+            p.i_fps_num = fps;
+            p.i_fps_den = 1;
+            if x::x264_encoder_reconfig(self.enc, &mut p) < 0 {
+                return Err(format!("x264: frame rate {fps} refused"));
             }
         }
         Ok(())

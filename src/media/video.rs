@@ -2,16 +2,18 @@
 //! encoded frames to the loop. A frame the loop cannot take right now is
 //! dropped here (and the next one is made a key frame), never queued without bound.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
 use livepush_core::encoder::chain::{ChainConfig, EncoderChain, Next};
 use livepush_core::encoder::gop_check::GopCheck;
+use livepush_core::encoder::settings::EncoderSettings;
 
 use super::{sleep_until, take_commands, EncodedVideo, MediaMsg, Wiring};
 use crate::hw::synthetic::VideoSource;
 use crate::hw::v4l2::{Camera, CameraError};
-use crate::hw::{VideoEncoder, I420};
+use crate::hw::{Polled, Submitted, Tuning, VideoEncoder, I420};
 use crate::shell::Msg;
 use livepush_core::supervisor::Input;
 
@@ -31,6 +33,8 @@ pub struct VideoJob {
     pub inject_fault_after: Option<u64>,
     /// Output size, rate, GOP, bitrate.
     pub params: VideoParams,
+    /// RTC mode (Constrained Baseline).
+    pub rtc: bool,
     /// The waiting image (I420 at the output size), shown while the camera is lost.
     pub still: Option<Vec<u8>>,
 }
@@ -136,6 +140,7 @@ fn run(job: VideoJob, wiring: Wiring) {
         m2m_device,
         inject_fault_after,
         params: p,
+        rtc,
         still,
     } = job;
     let wedge_ms = chain.wedge_after.as_millis();
@@ -178,6 +183,7 @@ fn run(job: VideoJob, wiring: Wiring) {
         crate::clock::monotonic_us().saturating_sub(origin.elapsed().as_micros() as u64);
     let mut encoder: Option<Box<dyn VideoEncoder>> = None;
     let mut force_key = false;
+    let mut forced_pts: VecDeque<u64> = VecDeque::new();
     let mut index: u64 = 0;
     let mut lost_due = Instant::now();
     loop {
@@ -193,14 +199,35 @@ fn run(job: VideoJob, wiring: Wiring) {
                     kbps = k;
                     // a refused change keeps the old rate (the next encoder
                     // opens at the new one); it is not a reason to stop
-                    match encoder.as_mut().map(|e| e.set_bitrate(k)) {
+                    let t = Tuning {
+                        kbps: Some(k),
+                        fps: None,
+                    };
+                    match encoder.as_mut().map(|e| e.tune(t)) {
                         Some(Err(e)) => log::warn!("video bitrate {k} kbps not applied: {e}"),
                         _ => log::info!("video bitrate now {k} kbps"),
                     }
                 }
                 if let Some(size) = c.size.filter(|s| *s != out_size) {
-                    out_size = size;
-                    encoder = None; // reopened below at the new size
+                    // what the old encoder still holds goes out first
+                    if let Some(mut old) = encoder.take() {
+                        let mut units = Units {
+                            size: out_size,
+                            forced: &mut forced_pts,
+                            since_key: &mut since_key,
+                            gop: &mut gop,
+                            enforce_gop: &mut enforce_gop,
+                            chain: &mut chain,
+                            recycle: &recycle,
+                            force_key: &mut force_key,
+                        };
+                        match finish(old.as_mut(), &mut units, &mb) {
+                            Err(e) if e == CLOSED => return,
+                            Err(e) => log::warn!("draining {}: {e}", old.name()),
+                            Ok(()) => {}
+                        }
+                    }
+                    out_size = size; // a new encoder opens below at this size
                     scaled.resize(livepush_core::video::convert::i420_len(size.0, size.1), 0);
                     log::info!("video size now {}x{}", size.0, size.1);
                 }
@@ -303,7 +330,8 @@ fn run(job: VideoJob, wiring: Wiring) {
                     )));
                     return;
                 };
-                match crate::hw::open_backend(b, encoder_choice, &now_p, m2m_device.as_deref()) {
+                let settings = EncoderSettings::new(&now_p, rtc);
+                match crate::hw::open_backend(b, encoder_choice, &settings, m2m_device.as_deref()) {
                     Ok(e) => encoder = Some(e),
                     Err(why) => {
                         log::warn!("encoder {b} did not start: {why}");
@@ -324,6 +352,7 @@ fn run(job: VideoJob, wiring: Wiring) {
             let backend = encoder.as_ref().map_or("?", |e| e.name());
             chain.reset_watch();
             force_key = true;
+            forced_pts.clear();
             frames_on_encoder = 0;
             gop = GopCheck::new(p.gop_frames);
             if !announced {
@@ -336,8 +365,6 @@ fn run(job: VideoJob, wiring: Wiring) {
             }
         }
         let enc = encoder.as_mut().expect("encoder started");
-        let mut out = recycle.try_recv().unwrap_or_default();
-        out.clear();
         let pic = if out_size == (p.width, p.height) {
             I420 {
                 width: p.width,
@@ -367,7 +394,6 @@ fn run(job: VideoJob, wiring: Wiring) {
         if enforce_gop && since_key + 1 >= p.gop_frames {
             force_key = true;
         }
-        let forced = std::mem::take(&mut force_key);
         let now = livepush_core::time::Instant::from_micros(
             Instant::now().duration_since(origin).as_micros() as u64,
         );
@@ -379,76 +405,163 @@ fn run(job: VideoJob, wiring: Wiring) {
                 fault_injected = true;
                 format!("injected fault after {frames_on_encoder} frames (LIVEPUSH_INJECT_ENCODER_FAULT)")
             });
+        let mut units = Units {
+            size: out_size,
+            forced: &mut forced_pts,
+            since_key: &mut since_key,
+            gop: &mut gop,
+            enforce_gop: &mut enforce_gop,
+            chain: &mut chain,
+            recycle: &recycle,
+            force_key: &mut force_key,
+        };
         let result = match injected {
             Some(e) => Err(e),
-            None => enc.encode(&pic, forced, &mut out),
+            None => submit(enc.as_mut(), &pic, pts_us, &mut units, &mb),
         };
         let result = match result {
-            Ok(_) if out.is_empty() && chain.wedged(now) => Err(format!(
+            Ok(false) if chain.wedged(now) => Err(format!(
                 "no output for {wedge_ms} ms while frames went in (wedged)"
             )),
-            r => r,
-        };
-        let key = match result {
-            Ok(k) => k,
-            Err(e) => {
-                let why = format!("{}: {e}", enc.name());
-                log::warn!("video encoder failed: {why}");
-                encoder = None;
-                match chain.failed() {
-                    Next::Restart(b) => {
-                        if !send(MediaMsg::EncoderRestarted(format!("{why}; restarting {b}"))) {
-                            return;
-                        }
-                    }
-                    Next::FallTo(b) => {
-                        if !send(MediaMsg::EncoderFellBack(format!(
-                            "{why}; falling back to {b}"
-                        ))) {
-                            return;
-                        }
-                    }
-                    Next::NoneLeft => {
-                        send(MediaMsg::VideoEncoderFailed(format!(
-                            "{why}; no encoder left"
-                        )));
-                        return;
-                    }
-                }
-                index += 1;
-                continue;
-            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
         };
         index += 1;
-        if out.is_empty() {
-            continue;
+        if let Err(e) = result {
+            if e == CLOSED {
+                return;
+            }
+            let why = format!("{}: {e}", enc.name());
+            log::warn!("video encoder failed: {why}");
+            encoder = None;
+            let msg = match chain.failed() {
+                Next::Restart(b) => MediaMsg::EncoderRestarted(format!("{why}; restarting {b}")),
+                Next::FallTo(b) => MediaMsg::EncoderFellBack(format!("{why}; falling back to {b}")),
+                Next::NoneLeft => {
+                    send(MediaMsg::VideoEncoderFailed(format!(
+                        "{why}; no encoder left"
+                    )));
+                    return;
+                }
+            };
+            if !send(msg) {
+                return;
+            }
         }
-        chain.frame_out();
-        since_key = if key { 0 } else { since_key + 1 };
-        if let Some(m) = gop.frame(key, forced) {
+    }
+}
+
+/// The error `submit` returns when the event loop has gone.
+const CLOSED: &str = "event loop closed";
+
+/// Where finished access units go, and the facts kept about them.
+struct Units<'a> {
+    size: (u32, u32),
+    /// Timestamps of pictures submitted with a forced key frame.
+    forced: &'a mut VecDeque<u64>,
+    since_key: &'a mut u32,
+    gop: &'a mut GopCheck,
+    enforce_gop: &'a mut bool,
+    chain: &'a mut EncoderChain,
+    recycle: &'a smol::channel::Receiver<Vec<u8>>,
+    /// Set when a unit had to be dropped (the next picture becomes a key frame).
+    force_key: &'a mut bool,
+}
+
+/// Offers `pic` to the encoder (a forced key frame if one is owed), passing
+/// on every access unit that is ready. When the encoder is busy, what it has
+/// finished is taken and the picture offered once more; still busy, the
+/// picture is dropped (a live source does not wait). Ok(whether anything came out).
+fn submit(
+    enc: &mut dyn VideoEncoder,
+    pic: &I420<'_>,
+    pts_us: u64,
+    units: &mut Units<'_>,
+    mb: &crate::mailbox::Mailbox,
+) -> Result<bool, String> {
+    let forced = std::mem::take(units.force_key);
+    if forced {
+        enc.force_key();
+        units.forced.push_back(pts_us);
+    }
+    let mut any = false;
+    for attempt in 0..2 {
+        match enc.submit(pic, pts_us)? {
+            Submitted::Taken => break,
+            Submitted::Busy if attempt == 0 => any |= take_units(enc, units, mb)?.0,
+            Submitted::Busy => {
+                log::warn!("video encoder {} busy: frame dropped", enc.name());
+                if forced {
+                    *units.force_key = true;
+                }
+            }
+        }
+    }
+    Ok(take_units(enc, units, mb)?.0 || any)
+}
+
+/// Drains `enc`, passing on what it still holds (for at most half a second).
+fn finish(
+    enc: &mut dyn VideoEncoder,
+    u: &mut Units<'_>,
+    mb: &crate::mailbox::Mailbox,
+) -> Result<(), String> {
+    enc.drain()?;
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        if take_units(enc, u, mb)?.1 {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Err("did not drain within 500 ms".into())
+}
+
+/// Passes every finished access unit to the loop. Ok((whether there was
+/// one, whether the encoder is drained)).
+fn take_units(
+    enc: &mut dyn VideoEncoder,
+    u: &mut Units<'_>,
+    mb: &crate::mailbox::Mailbox,
+) -> Result<(bool, bool), String> {
+    let mut any = false;
+    loop {
+        let mut out = u.recycle.try_recv().unwrap_or_default();
+        out.clear();
+        let c = match enc.poll(&mut out)? {
+            Polled::Unit(c) => c,
+            Polled::Pending => return Ok((any, false)),
+            Polled::Drained => return Ok((any, true)),
+        };
+        any = true;
+        u.chain.frame_out();
+        let mut forced = false;
+        while u.forced.front().is_some_and(|t| *t <= c.pts_us) {
+            forced |= u.forced.pop_front() == Some(c.pts_us);
+        }
+        *u.since_key = if c.key { 0 } else { *u.since_key + 1 };
+        if let Some(m) = u.gop.frame(c.key, forced) {
             log::warn!(
                 "video encoder {} ignores the key-frame interval: asked every {} frames, got {}; forcing key frames at the interval from now on",
                 enc.name(),
                 m.expected,
                 m.observed
             );
-            enforce_gop = true;
+            *u.enforce_gop = true;
         }
-        if mb
-            .try_send(Msg::Media(MediaMsg::Video(EncodedVideo {
-                pts_us,
-                key,
-                width: out_size.0,
-                height: out_size.1,
-                data: out,
-            })))
-            .is_err()
-        {
+        let unit = EncodedVideo {
+            pts_us: c.pts_us,
+            key: c.key,
+            width: u.size.0,
+            height: u.size.1,
+            data: out,
+        };
+        if mb.try_send(Msg::Media(MediaMsg::Video(unit))).is_err() {
             if mb.is_closed() {
-                return;
+                return Err(CLOSED.into());
             }
             log::warn!("event loop busy: video frame dropped");
-            force_key = true;
+            *u.force_key = true;
         }
     }
 }

@@ -227,6 +227,8 @@ pub struct VideoParams {
     pub gop_frames: u32,
     /// Target bitrate, kbps.
     pub bitrate_kbps: u32,
+    /// Peak bitrate, kbps (`max-bitrate`).
+    pub max_kbps: u32,
 }
 
 impl Config {
@@ -261,6 +263,7 @@ impl Config {
             fps,
             gop_frames,
             bitrate_kbps,
+            max_kbps: self.max_bitrate,
         }
     }
 }
@@ -308,7 +311,8 @@ mod tests {
                 height: 180,
                 fps: 10,
                 gop_frames: 5,
-                bitrate_kbps: 300
+                bitrate_kbps: 300,
+                max_kbps: 1000
             }
         );
     }

@@ -5,6 +5,7 @@
 
 pub mod chain;
 pub mod gop_check;
+pub mod settings;
 
 use core::fmt;
 
