@@ -9,6 +9,7 @@ mod bench;
 mod boards;
 mod clock;
 mod demo;
+mod encoder_check;
 mod events_out;
 mod hw;
 mod mailbox;
@@ -40,6 +41,46 @@ enum Cmd {
     Demo(DemoCmd),
     Bench(BenchCmd),
     MicCheck(MicCheckCmd),
+    EncoderCheck(EncoderCheckCmd),
+}
+
+/// Run one encoder backend on the test pattern and report what came out (field check of a hardware encoder).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "encoder-check")]
+struct EncoderCheckCmd {
+    /// backend: v4l2-m2m, vaapi, mpp or software (default v4l2-m2m)
+    #[argh(option, default = "String::from(\"v4l2-m2m\")")]
+    backend: String,
+    /// M2M device (default: the first that offers the codec)
+    #[argh(option)]
+    device: Option<String>,
+    /// M2M codec fourcc (default H264; FWHT for vicodec)
+    #[argh(option, default = "String::from(\"H264\")")]
+    codec: String,
+    /// width (default 640)
+    #[argh(option, default = "640")]
+    width: u32,
+    /// height (default 360)
+    #[argh(option, default = "360")]
+    height: u32,
+    /// frames per second (default 30)
+    #[argh(option, default = "30")]
+    fps: u32,
+    /// key frame every this many frames (default 30)
+    #[argh(option, default = "30")]
+    gop: u32,
+    /// target bitrate, kbit/s (default 1000)
+    #[argh(option, default = "1000")]
+    kbps: u32,
+    /// pictures to encode (default 90)
+    #[argh(option, default = "90")]
+    frames: u64,
+    /// write the encoded frames to this file
+    #[argh(option)]
+    out: Option<String>,
+    /// test hook: stop the M2M CAPTURE queue after this many pictures
+    #[argh(option)]
+    stream_off_after: Option<u64>,
 }
 
 /// Record from an ALSA capture PCM (field check of a microphone): raw s16le to a file.
@@ -160,6 +201,7 @@ fn main() -> ExitCode {
         }
         Cmd::Receive(r) => receive(&r),
         Cmd::MicCheck(m) => mic_check(&m),
+        Cmd::EncoderCheck(c) => encoder_check(c),
         Cmd::Bench(b) => match bench::run(
             b.seconds,
             &b.dir.map(Into::into).unwrap_or_else(bench::default_dir),
@@ -446,4 +488,47 @@ fn mic_check(m: &MicCheckCmd) -> ExitCode {
         m.device, m.rate, m.channels
     );
     ExitCode::SUCCESS
+}
+
+fn encoder_check(c: EncoderCheckCmd) -> ExitCode {
+    let Some(backend) = livepush_core::encoder::Backend::from_name(&c.backend) else {
+        eprintln!(
+            "unknown backend {:?} (v4l2-m2m, vaapi, mpp, software)",
+            c.backend
+        );
+        return ExitCode::from(2);
+    };
+    let Ok(codec) = <[u8; 4]>::try_from(c.codec.as_bytes()) else {
+        eprintln!(
+            "--codec must be a four-character code such as H264, got {:?}",
+            c.codec
+        );
+        return ExitCode::from(2);
+    };
+    let check = encoder_check::Check {
+        backend,
+        device: c.device,
+        codec,
+        params: livepush_core::config::VideoParams {
+            width: c.width,
+            height: c.height,
+            fps: c.fps,
+            gop_frames: c.gop,
+            bitrate_kbps: c.kbps,
+            max_kbps: c.kbps,
+        },
+        frames: c.frames,
+        out: c.out,
+        stream_off_after: c.stream_off_after,
+    };
+    match encoder_check::run(&check) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -633,3 +633,146 @@ fn amd64_probe_lists_the_real_camera_microphone_and_encoders() {
     assert!(p.contains("v4l2-m2m  not available: "), "{p}");
     assert!(p.contains("software  available"), "{p}");
 }
+
+/// Finds the FWHT frame headers (0x4f4f4f4f 0xffffffff, version, width,
+/// height, big-endian) in a stream of vicodec frames: (width, height) of each.
+fn fwht_frames(data: &[u8]) -> Vec<(u32, u32)> {
+    let be = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap());
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i + 20 <= data.len() {
+        if data[i..i + 8] == [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff] {
+            v.push((be(&data[i + 12..i + 16]), be(&data[i + 16..i + 20])));
+            i += 20;
+        } else {
+            i += 1;
+        }
+    }
+    v
+}
+
+/// The project's V4L2 M2M encoder (`livepush encoder-check`, the code that
+/// encodes H.264 on a Raspberry Pi) against vicodec, the kernel's virtual
+/// stateful codec, in the guest: 60 test-pattern pictures in, 60 FWHT frames
+/// out with the asked key-frame interval, a drain that finishes, the frames
+/// decoded back by vicodec's decoder (v4l2-ctl) matching the pictures sent;
+/// then the CAPTURE queue stopped under the encoder is an encoder failure.
+fn m2m_on_vicodec(arch: &str, bin: &Path, vicodec_opts: &str, planar: &str) {
+    assert!(bin.exists(), "{} is missing: build it first", bin.display());
+    let share = tempfile::tempdir().unwrap();
+    let d = share.path();
+    std::fs::copy(bin, d.join("livepush")).unwrap();
+    let script = format!(
+        "ENC=$(load-vicodec {vicodec_opts}) || {{ echo 'load-vicodec failed'; exit 3; }}\n\
+         echo \"encoder node $ENC\"\n\
+         DEC=/dev/$(grep -lx stateful-decoder /sys/class/video4linux/video*/name | head -1 | xargs dirname | xargs basename)\n\
+         ./livepush encoder-check --device $ENC --codec FWHT --width 640 --height 360 --fps 30 --gop 10 --frames 60 --out out.fwht > check.txt 2> check.err\n\
+         echo rc=$? > check.rc\n\
+         v4l2-ctl -d $DEC --set-fmt-video-out=width=640,height=360,pixelformat=FWHT --set-fmt-video=pixelformat=YU12 \
+           --stream-mmap --stream-out-mmap --stream-from=out.fwht --stream-to=dec.yuv --stream-count=60 > dec.log 2>&1\n\
+         ./livepush encoder-check --device $ENC --codec FWHT --frames 60 --stream-off-after 20 > fail.txt 2> fail.err\n\
+         echo rc=$? > fail.rc\n\
+         ./livepush probe > probe.txt 2>&1\n"
+    );
+    std::fs::write(d.join("m2m.sh"), script).unwrap();
+    let t = Instant::now();
+    let out = Command::new(repo().join("tests/hil/run-guest.sh"))
+        .args(["-a", arch, "-t", "240"])
+        .arg(d)
+        .arg("sh m2m.sh")
+        .output()
+        .unwrap();
+    let console = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!(
+        "hil {arch}: guest run took {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(out.status.success(), "guest failed:\n{console}");
+    let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_default();
+    let report = read("check.txt") + &read("check.err");
+    eprintln!("--- encoder-check ({arch})\n{report}");
+    assert_eq!(read("check.rc").trim(), "rc=0", "{report}\n{console}");
+    assert!(report.contains(planar), "{report}");
+    // vicodec rounds the coded height up to a multiple of 8
+    assert!(
+        report.contains("FWHT 640x360 from YU12 640x368"),
+        "{report}"
+    );
+    let stats = report.lines().find(|l| l.starts_with("in=")).unwrap();
+    for want in [
+        "in=60 ",
+        "out=60 ",
+        "keys=6 ",
+        "key_interval=10,10,10,10,10 ",
+        "out_of_order=0 ",
+        "drained=yes",
+    ] {
+        assert!(stats.contains(want), "{want} not in {stats}");
+    }
+    let coded = std::fs::read(d.join("out.fwht")).unwrap();
+    let frames = fwht_frames(&coded);
+    assert_eq!(frames.len(), 60, "{} bytes", coded.len());
+    assert!(
+        frames
+            .iter()
+            .all(|f| f.0 == 640 && (f.1 == 360 || f.1 == 368)),
+        "{frames:?}"
+    );
+    // decoded back: every picture is the one sent (luma PSNR over the visible rows)
+    let dec = std::fs::read(d.join("dec.yuv")).unwrap_or_default();
+    let dec_log = read("dec.log");
+    let frame_len = dec.len() / 60;
+    assert!(
+        dec.len() % 60 == 0 && frame_len >= 640 * 360 * 3 / 2,
+        "decoded {} bytes:\n{dec_log}",
+        dec.len()
+    );
+    let pattern = livepush_core::synth::pattern::TestPattern::new(640, 360);
+    let mut sent = vec![0u8; pattern.frame_len()];
+    let mut worst = f64::INFINITY;
+    for i in 0..60 {
+        pattern.render(i as u64, &mut sent);
+        let got = &dec[i * frame_len..][..640 * 360];
+        let mse = sent[..640 * 360]
+            .iter()
+            .zip(got)
+            .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+            .sum::<f64>()
+            / (640.0 * 360.0);
+        worst = worst.min(10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10());
+    }
+    eprintln!("{arch}: worst luma PSNR of the 60 decoded pictures {worst:.1} dB");
+    assert!(
+        worst > 30.0,
+        "decoded pictures differ from the sent ones: {worst:.1} dB"
+    );
+    // the queue stopped under it: an encoder failure, reported, exit 1
+    let fail = read("fail.txt") + &read("fail.err");
+    eprintln!("--- encoder-check --stream-off-after 20 ({arch})\n{fail}");
+    assert_eq!(read("fail.rc").trim(), "rc=1", "{fail}");
+    assert!(fail.contains("encoder failure: "), "{fail}");
+    assert!(
+        fail.contains("/dev/video"),
+        "the failure names the device: {fail}"
+    );
+    // probe sees vicodec as an M2M node that does not offer H.264
+    let probe = read("probe.txt");
+    assert!(
+        probe.contains("v4l2-m2m  not available: no H264 encoder:") && probe.contains("FWHT"),
+        "{probe}"
+    );
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_m2m_encoder_on_vicodec_single_planar() {
+    let bin = repo().join("target/release/livepush");
+    m2m_on_vicodec("amd64", &bin, "", "single-planar");
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn arm64_m2m_encoder_on_vicodec_multi_planar() {
+    let bin = repo().join("target/aarch64-unknown-linux-gnu/release/livepush");
+    m2m_on_vicodec("arm64", &bin, "multiplanar=1", "multi-planar");
+}

@@ -35,13 +35,8 @@ pub fn backend_availability(backend: Backend, m2m_device: Option<&str>) -> Resul
             "OpenH264 2.7 (bundled)".into()
         }),
         #[cfg(feature = "v4l2-m2m")]
-        Backend::V4l2M2m => match m2m::find_h264_encoder(m2m_device) {
-            Ok(n) => Err(format!(
-                "{} {} offers H.264, but encoding through V4L2 M2M is not built yet",
-                n.path, n.driver
-            )),
-            Err(e) => Err(e),
-        },
+        Backend::V4l2M2m => m2m::find_h264_encoder(m2m_device)
+            .map(|n| format!("{} {} offers H.264", n.path, n.driver)),
         #[cfg(not(feature = "v4l2-m2m"))]
         Backend::V4l2M2m => {
             let _ = m2m_device;
@@ -77,6 +72,14 @@ pub fn open_backend(
 ) -> Result<Box<dyn VideoEncoder>, String> {
     match backend {
         Backend::Software => open_video_encoder(choice, s),
+        #[cfg(feature = "v4l2-m2m")]
+        Backend::V4l2M2m => {
+            let node = m2m::find_h264_encoder(m2m_device).map_err(|e| format!("v4l2-m2m: {e}"))?;
+            let e = m2m::encoder::M2mEncoder::open(&node.path, *b"H264", s)
+                .map_err(|e| format!("v4l2-m2m: {e}"))?;
+            log::info!("v4l2-m2m encoder {} ({})", node.path, node.driver);
+            Ok(Box::new(e))
+        }
         hw => Err(match backend_availability(hw, m2m_device) {
             Ok(found) => format!("{hw}: {found}"),
             Err(why) => format!("{hw}: {why}"),

@@ -8,7 +8,9 @@
 # 2. downloads (apt-get download, nothing is installed) the kernel that
 #    linux-image-$ARCH depends on, busybox-static, v4l-utils, alsa-utils and the
 #    libraries, unpacks them into a scratch sysroot and runs depmod;
-# 3. writes $CACHE/out/$ARCH/{vmlinux (amd64) | vmlinuz (arm64), initramfs.cpio}.
+# 3. builds vicodec (virtual M2M codec) for that kernel with vicodec.sh and puts
+#    it in the initramfs unloaded (/usr/bin/load-vicodec loads it, prints the node);
+# 4. writes $CACHE/out/$ARCH/{vmlinux (amd64) | vmlinuz (arm64), initramfs.cpio}.
 # CACHE = ${LIVEPUSH_HIL_CACHE:-<repo>/target/hil}.  A stamp (hash of this script and
 # init.sh) makes reruns a no-op that takes well under a second.
 set -euo pipefail
@@ -25,11 +27,11 @@ log() { echo "hil-setup: $*" >&2; }
 has_candidate() { apt-cache policy "$1" 2>/dev/null | grep 'Candidate: [^(]' >/dev/null; }
 
 # ---- 1. host packages ---------------------------------------------------------
-want=(kmod cpio python3 binutils xz-utils)
+want=(kmod cpio python3 binutils xz-utils make gcc)
 for a in "$@"; do
   case $a in
     amd64) want+=(qemu-system-x86) ;;
-    arm64) want+=(qemu-system-arm) ;;
+    arm64) want+=(qemu-system-arm gcc-aarch64-linux-gnu) ;;
     *) echo "usage: $0 [amd64] [arm64]" >&2; exit 2 ;;
   esac
 done
@@ -47,7 +49,7 @@ fi
 # ---- 2./3. per architecture ---------------------------------------------------
 # The outputs are self-contained: once built they stay valid (even when Debian moves
 # linux-image-$ARCH to a new ABI) until setup.sh or init.sh change, or out/ is removed.
-KEY=$(cat "$HIL/setup.sh" "$HIL/init.sh" | sha256sum | cut -c1-16)
+KEY=$(cat "$HIL/setup.sh" "$HIL/init.sh" "$HIL/vicodec.sh" | sha256sum | cut -c1-16)
 build() {
   local ARCH=$1 TRIPLET KPKG KREL OUT=$CACHE/out/$1 DL=$CACHE/dl/$1 W=$CACHE/build/$1
   if [ "$(cat "$OUT/stamp" 2>/dev/null)" = "$KEY" ] && [ -s "$OUT/initramfs.cpio" ]; then
@@ -131,6 +133,26 @@ build() {
       echo "$rel" >> "$ROOT/etc/hil-modules"
     done < "$W/deps"
   done
+
+  # -- vicodec, not loaded at boot (its nodes would follow vivid's): load-vicodec
+  local X=$ROOT/lib/modules/$KREL/extra
+  bash "$HIL/vicodec.sh" "$ARCH" "$KPKG" "$DL" "$W/vicodec" "$X"
+  # arm64's Debian kernel ships v4l2-mem2mem (amd64's is built by vicodec.sh)
+  [ -e "$X/v4l2-mem2mem.ko" ] || cp "$(find "$SYS/lib/modules/$KREL" -name 'v4l2-mem2mem.ko')" "$X/"
+  cat > "$ROOT/usr/bin/load-vicodec" <<'EOS'
+#!/bin/sh
+# loads vicodec (arguments: its module options) and prints its encoder node
+K=/lib/modules/$(uname -r)/extra
+insmod $K/v4l2-mem2mem.ko && insmod $K/vicodec.ko "$@" || exit 1
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  for d in /sys/class/video4linux/video*; do
+    [ "$(cat $d/name)" = stateful-encoder ] && [ -e /dev/${d##*/} ] && { echo /dev/${d##*/}; exit 0; }
+  done
+  sleep 0.1
+done
+exit 1
+EOS
+  chmod 755 "$ROOT/usr/bin/load-vicodec"
 
   install -m 755 "$HIL/init.sh" "$ROOT/init"
   mkdir -p "$OUT"

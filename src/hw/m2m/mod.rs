@@ -5,10 +5,18 @@
 //! on both the single- and multi-planar capture types), so it runs on any
 //! kernel; under qemu it meets vicodec (FWHT, not H.264) and says so.
 //!
-//! Encoding through the M2M queues is not built yet: a node that offers
-//! H.264 is reported as found, and the chain moves on to the next backend.
+//! The encoder itself is [`encoder::M2mEncoder`]; [`uapi`] holds the kernel
+//! structs and numbers both use.
+
+pub mod encoder;
+pub mod uapi;
 
 use std::os::fd::AsRawFd;
+
+use uapi::{
+    Capability, FmtDesc, BUF_VIDEO_CAPTURE, BUF_VIDEO_CAPTURE_MPLANE, CAP_DEVICE_CAPS,
+    CAP_VIDEO_M2M, CAP_VIDEO_M2M_MPLANE, VIDIOC_ENUM_FMT, VIDIOC_QUERYCAP,
+};
 
 /// What one /dev/video* node is, as far as encoding goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,36 +31,6 @@ pub struct M2mNode {
     pub capture_formats: Vec<String>,
 }
 
-#[repr(C)]
-struct Capability {
-    driver: [u8; 16],
-    card: [u8; 32],
-    bus_info: [u8; 32],
-    version: u32,
-    capabilities: u32,
-    device_caps: u32,
-    reserved: [u32; 3],
-}
-
-#[repr(C)]
-struct FmtDesc {
-    index: u32,
-    kind: u32,
-    flags: u32,
-    description: [u8; 32],
-    pixelformat: u32,
-    mbus_code: u32,
-    reserved: [u32; 3],
-}
-
-const VIDIOC_QUERYCAP: libc::c_ulong = 0x8068_5600;
-const VIDIOC_ENUM_FMT: libc::c_ulong = 0xc040_5602;
-const CAP_VIDEO_M2M_MPLANE: u32 = 0x0000_4000;
-const CAP_VIDEO_M2M: u32 = 0x0000_8000;
-const CAP_DEVICE_CAPS: u32 = 0x8000_0000;
-const BUF_VIDEO_CAPTURE: u32 = 1;
-const BUF_VIDEO_CAPTURE_MPLANE: u32 = 9;
-
 fn text(b: &[u8]) -> String {
     let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
@@ -66,15 +44,10 @@ pub fn query(path: &str) -> Result<M2mNode, String> {
         .open(path)
         .map_err(|e| format!("{path}: {e}"))?;
     let fd = f.as_raw_fd();
-    // SAFETY: a zeroed plain-data struct of the kernel's layout (104 bytes).
-    let mut cap: Capability = unsafe { std::mem::zeroed() };
+    let mut cap: Capability = uapi::zeroed();
     // SAFETY: VIDIOC_QUERYCAP fills a struct v4l2_capability.
-    if unsafe { libc::ioctl(fd, VIDIOC_QUERYCAP as _, &mut cap) } < 0 {
-        return Err(format!(
-            "{path}: VIDIOC_QUERYCAP: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
+    unsafe { uapi::ioctl(fd, VIDIOC_QUERYCAP, &mut cap) }
+        .map_err(|e| format!("{path}: VIDIOC_QUERYCAP: {e}"))?;
     let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
         cap.device_caps
     } else {
@@ -85,12 +58,11 @@ pub fn query(path: &str) -> Result<M2mNode, String> {
     if m2m {
         for kind in [BUF_VIDEO_CAPTURE, BUF_VIDEO_CAPTURE_MPLANE] {
             for index in 0..64 {
-                // SAFETY: zeroed struct v4l2_fmtdesc (64 bytes) with index and type set.
-                let mut d: FmtDesc = unsafe { std::mem::zeroed() };
+                let mut d: FmtDesc = uapi::zeroed();
                 d.index = index;
                 d.kind = kind;
                 // SAFETY: VIDIOC_ENUM_FMT fills the struct or fails with EINVAL at the end.
-                if unsafe { libc::ioctl(fd, VIDIOC_ENUM_FMT as _, &mut d) } < 0 {
+                if unsafe { uapi::ioctl(fd, VIDIOC_ENUM_FMT, &mut d) }.is_err() {
                     break;
                 }
                 let f = String::from_utf8_lossy(&d.pixelformat.to_le_bytes()).into_owned();
@@ -118,13 +90,19 @@ pub fn scan() -> Vec<M2mNode> {
 
 /// The first M2M node whose capture side offers H.264, or why there is none.
 pub fn find_h264_encoder(preferred: Option<&str>) -> Result<M2mNode, String> {
+    find_encoder(preferred, b"H264")
+}
+
+/// The first M2M node whose capture side offers `codec` (a fourcc), or why there is none.
+pub fn find_encoder(preferred: Option<&str>, codec: &[u8; 4]) -> Result<M2mNode, String> {
+    let name = String::from_utf8_lossy(codec);
     let nodes = match preferred {
         Some(p) => vec![query(p)?],
         None => scan(),
     };
     if let Some(n) = nodes
         .iter()
-        .find(|n| n.m2m && n.capture_formats.iter().any(|f| f == "H264"))
+        .find(|n| n.m2m && n.capture_formats.iter().any(|f| *f == name))
     {
         return Ok(n.clone());
     }
@@ -146,6 +124,6 @@ pub fn find_h264_encoder(preferred: Option<&str>) -> Result<M2mNode, String> {
             nodes.len()
         )
     } else {
-        format!("no H.264 encoder: {}", m2m.join("; "))
+        format!("no {name} encoder: {}", m2m.join("; "))
     })
 }

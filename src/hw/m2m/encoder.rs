@@ -1,0 +1,848 @@
+//! The V4L2 stateful M2M encoder (the kernel's "Memory-to-Memory Stateful
+//! Video Encoder Interface"): raw pictures go into OUTPUT buffers, compressed
+//! frames come out of CAPTURE buffers, the driver copies each picture's
+//! timestamp to its frame. Single- and multi-planar queues (vicodec uses the
+//! first by default and the second with `multiplanar=1`; the Raspberry Pi's
+//! bcm2835-codec the second), MMAP buffers, I420 (YU12) or NV12 input.
+//!
+//! Setup follows the interface's order: CAPTURE format (the codec), OUTPUT
+//! format (the driver may round the coded size up: vicodec makes 640x360
+//! 640x368, whose extra rows are filled by repeating the last one), frame
+//! rate, controls, buffers, STREAMON. Controls a driver lacks are reported
+//! once and skipped (the key-frame check after encoding catches an ignored
+//! GOP). `drain` is ENCODER_CMD STOP; the last frame carries
+//! V4L2_BUF_FLAG_LAST and the EOS event follows. Every ioctl error names the
+//! device and is an encoder failure for the chain (a device that stops
+//! streaming under us, one that was unplugged, a buffer marked ERROR).
+//!
+//! The codec is a parameter (H.264 for pushing; the HIL test runs vicodec's
+//! FWHT through the same code). DMABUF import of camera buffers is not done:
+//! pictures are copied into the encoder's MMAP buffers.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use livepush_core::encoder::settings::{EncoderSettings, Profile};
+
+use super::uapi::{self, *};
+use crate::hw::video_encoder::{Coded, Polled, Submitted, Tuning, VideoEncoder, I420};
+
+/// Buffers on each queue.
+const BUFFERS: u32 = 4;
+
+/// One mmap()ed buffer plane.
+struct Mapped {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: mapped in `map`, unmapped once.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// The raw picture layout the driver settled on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawLayout {
+    /// YU12 or NV12.
+    pub fourcc: u32,
+    /// Coded width and height (at least the picture's).
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// Bytes per luma row.
+    pub stride: u32,
+    /// Bytes per buffer.
+    pub size: u32,
+}
+
+impl RawLayout {
+    /// Writes `pic` into `dst` in this layout; rows and columns beyond the
+    /// picture repeat its last row/column (cheap for the encoder to code).
+    pub fn fill(&self, pic: &I420<'_>, dst: &mut [u8]) -> Result<(), String> {
+        let (w, h) = (pic.width as usize, pic.height as usize);
+        let (cw, chh) = (w / 2, h / 2);
+        let stride = self.stride as usize;
+        let rows = self.height as usize;
+        let cstride = stride / 2;
+        let crows = rows / 2;
+        if w > stride || h > rows {
+            return Err(format!(
+                "picture {w}x{h} larger than the encoder's {}x{}",
+                self.stride, self.height
+            ));
+        }
+        let need = stride * rows * 3 / 2;
+        if dst.len() < need || pic.data.len() < w * h * 3 / 2 {
+            return Err(format!(
+                "buffer of {} bytes, layout needs {need}",
+                dst.len()
+            ));
+        }
+        let (y, uv) = pic.data.split_at(w * h);
+        let (u, v) = uv.split_at(cw * chh);
+        let (dy, dc) = dst[..need].split_at_mut(stride * rows);
+        plane(y, w, h, dy, stride, rows);
+        if self.fourcc == fourcc(b"NV12") {
+            for r in 0..crows {
+                let sr = r.min(chh - 1);
+                let row = &mut dc[r * stride..(r + 1) * stride];
+                for c in 0..stride / 2 {
+                    let sc = c.min(cw - 1);
+                    row[2 * c] = u[sr * cw + sc];
+                    row[2 * c + 1] = v[sr * cw + sc];
+                }
+            }
+        } else {
+            let (du, dv) = dc.split_at_mut(cstride * crows);
+            plane(u, cw, chh, du, cstride, crows);
+            plane(v, cw, chh, dv, cstride, crows);
+        }
+        Ok(())
+    }
+}
+
+/// Copies a `w`x`h` plane into `rows` rows of `stride` bytes, repeating the
+/// last column and row into the padding.
+fn plane(src: &[u8], w: usize, h: usize, dst: &mut [u8], stride: usize, rows: usize) {
+    for r in 0..rows {
+        let s = &src[r.min(h - 1) * w..][..w];
+        let d = &mut dst[r * stride..(r + 1) * stride];
+        d[..w].copy_from_slice(s);
+        let last = s[w - 1];
+        d[w..].fill(last);
+    }
+}
+
+/// The controls that carry `s` to an encoder of `coded` (name, id, value).
+/// H.264-only ones are left out for other codecs.
+pub fn controls(s: &EncoderSettings, h264: bool) -> Vec<(&'static str, u32, i32)> {
+    let mut c = vec![
+        ("GOP size", CID_GOP_SIZE, s.gop_frames as i32),
+        ("B-frames", CID_B_FRAMES, 0),
+        ("bitrate mode CBR", CID_BITRATE_MODE, BITRATE_MODE_CBR),
+        ("bitrate", CID_BITRATE, (s.kbps * 1000) as i32),
+        ("peak bitrate", CID_BITRATE_PEAK, (s.max_kbps * 1000) as i32),
+    ];
+    if h264 {
+        let profile = match s.profile {
+            Profile::ConstrainedBaseline => 1, // V4L2_MPEG_VIDEO_H264_PROFILE_CONSTRAINED_BASELINE
+            Profile::Main => 2,
+            Profile::High => 4,
+        };
+        c.extend([
+            ("H.264 I period", CID_H264_I_PERIOD, s.gop_frames as i32),
+            ("H.264 profile", CID_H264_PROFILE, profile),
+            ("H.264 level", CID_H264_LEVEL, v4l2_level(s.level)),
+            // SPS/PPS with every key frame (a restarted stream, a new viewer)
+            ("repeat sequence header", CID_REPEAT_SEQ_HEADER, 1),
+            (
+                "header with first frame",
+                CID_HEADER_MODE,
+                HEADER_MODE_JOINED_WITH_1ST_FRAME,
+            ),
+        ]);
+    }
+    c
+}
+
+/// Whether a coded frame is a key frame: H.264 by its NAL units (an IDR),
+/// vicodec's FWHT by its header's I-frame flag (vicodec's encoder does not
+/// set the buffer flag), anything else by V4L2_BUF_FLAG_KEYFRAME.
+pub fn is_key(codec: u32, data: &[u8], buf_flags: u32) -> bool {
+    if codec == fourcc(b"H264") {
+        livepush_core::codec::h264::is_keyframe(data)
+    } else if codec == fourcc(b"FWHT") && data.len() >= 24 && data[..4] == [0x4f; 4] {
+        // struct fwht_cframe_hdr: magic1, magic2, version, width, height, flags (big-endian)
+        const FWHT_FL_I_FRAME: u32 = 1 << 10;
+        u32::from_be_bytes([data[20], data[21], data[22], data[23]]) & FWHT_FL_I_FRAME != 0
+    } else {
+        buf_flags & BUF_FLAG_KEYFRAME != 0
+    }
+}
+
+/// enum v4l2_mpeg_video_h264_level for a level_idc.
+pub fn v4l2_level(idc: u8) -> i32 {
+    const ORDER: [u8; 16] = [
+        10, 11, 12, 13, 20, 21, 22, 30, 31, 32, 40, 41, 42, 50, 51, 52,
+    ];
+    // 1b (index 1) sits between 1.0 and 1.1 in the enum
+    match ORDER.iter().position(|l| *l == idc) {
+        Some(0) => 0,
+        Some(i) => i as i32 + 1,
+        None => 16, // 5.2
+    }
+}
+
+/// A running M2M encoder.
+pub struct M2mEncoder {
+    fd: OwnedFd,
+    path: String,
+    codec: u32,
+    out_kind: u32,
+    cap_kind: u32,
+    mplane: bool,
+    raw: RawLayout,
+    outputs: Vec<Mapped>,
+    free: Vec<u32>,
+    captures: Vec<Mapped>,
+    /// Controls the device refused (reported once at open).
+    pub missing_controls: Vec<&'static str>,
+    key_next: bool,
+    draining: bool,
+    drained: bool,
+    settings: EncoderSettings,
+}
+
+// SAFETY: the mappings belong to this encoder alone; it is used from one thread at a time.
+unsafe impl Send for M2mEncoder {}
+
+impl M2mEncoder {
+    /// Opens `path` and starts encoding `s`'s pictures into `codec` (a fourcc:
+    /// `H264`, or `FWHT` for vicodec).
+    pub fn open(path: &str, codec: [u8; 4], s: &EncoderSettings) -> Result<Self, String> {
+        let err = |what: &str, e: io::Error| format!("{path}: {what}: {e}");
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| format!("{path}: {e}"))?;
+        // SAFETY: the descriptor was just opened and is owned here from now on.
+        let fd = unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(f)) };
+        let raw_fd = fd.as_raw_fd();
+        let mut cap: Capability = zeroed();
+        // SAFETY: VIDIOC_QUERYCAP fills a struct v4l2_capability.
+        unsafe { uapi::ioctl(raw_fd, VIDIOC_QUERYCAP, &mut cap) }
+            .map_err(|e| err("VIDIOC_QUERYCAP", e))?;
+        let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
+            cap.device_caps
+        } else {
+            cap.capabilities
+        };
+        let mplane = caps & CAP_VIDEO_M2M_MPLANE != 0;
+        if !mplane && caps & CAP_VIDEO_M2M == 0 {
+            return Err(format!("{path}: not a memory-to-memory device"));
+        }
+        let (out_kind, cap_kind) = if mplane {
+            (BUF_VIDEO_OUTPUT_MPLANE, BUF_VIDEO_CAPTURE_MPLANE)
+        } else {
+            (BUF_VIDEO_OUTPUT, BUF_VIDEO_CAPTURE)
+        };
+        let coded = fourcc(&codec);
+        let offered = enum_formats(raw_fd, cap_kind);
+        if !offered.contains(&coded) {
+            return Err(format!(
+                "{path}: does not encode {} (offers {})",
+                fourcc_text(coded),
+                list(&offered)
+            ));
+        }
+        let inputs = enum_formats(raw_fd, out_kind);
+        let raw_fourcc = [fourcc(b"YU12"), fourcc(b"NV12")]
+            .into_iter()
+            .find(|f| inputs.contains(f))
+            .ok_or_else(|| {
+                format!(
+                    "{path}: takes neither YU12 nor NV12 pictures (takes {})",
+                    list(&inputs)
+                )
+            })?;
+        // 1. CAPTURE: the codec (a compressed frame is at most a raw one)
+        let mut f = Format {
+            kind: cap_kind,
+            fmt: FormatUnion { raw: [0; 200] },
+        };
+        set_pix(
+            &mut f,
+            mplane,
+            s.width,
+            s.height,
+            coded,
+            s.width * s.height * 3 / 2,
+        );
+        // SAFETY: VIDIOC_S_FMT with a struct v4l2_format.
+        unsafe { uapi::ioctl(raw_fd, VIDIOC_S_FMT, &mut f) }
+            .map_err(|e| err("VIDIOC_S_FMT (CAPTURE)", e))?;
+        // 2. OUTPUT: raw pictures; read back the layout the driver chose
+        let mut f = Format {
+            kind: out_kind,
+            fmt: FormatUnion { raw: [0; 200] },
+        };
+        set_pix(&mut f, mplane, s.width, s.height, raw_fourcc, 0);
+        // SAFETY: as above.
+        unsafe { uapi::ioctl(raw_fd, VIDIOC_S_FMT, &mut f) }
+            .map_err(|e| err("VIDIOC_S_FMT (OUTPUT)", e))?;
+        let raw = read_layout(&f, mplane).map_err(|e| format!("{path}: {e}"))?;
+        if raw.fourcc != raw_fourcc || raw.width < s.width || raw.height < s.height {
+            return Err(format!(
+                "{path}: asked for {} {}x{}, the driver gives {} {}x{}",
+                fourcc_text(raw_fourcc),
+                s.width,
+                s.height,
+                fourcc_text(raw.fourcc),
+                raw.width,
+                raw.height
+            ));
+        }
+        // 3. frame rate (for rate control; a driver without it is fine)
+        if let Err(e) = set_fps(raw_fd, out_kind, s.fps) {
+            log::info!("{path}: frame rate not set ({e})");
+        }
+        // 4. controls
+        let mut missing = Vec::new();
+        for (name, id, value) in controls(s, codec == *b"H264") {
+            if set_ctrl(raw_fd, id, value).is_err() {
+                missing.push(name);
+            }
+        }
+        if !missing.is_empty() {
+            log::warn!(
+                "{path}: the encoder has no control for: {} (left at its defaults)",
+                missing.join(", ")
+            );
+        }
+        let mut enc = M2mEncoder {
+            fd,
+            path: path.to_string(),
+            codec: coded,
+            out_kind,
+            cap_kind,
+            mplane,
+            raw,
+            outputs: Vec::new(),
+            free: Vec::new(),
+            captures: Vec::new(),
+            missing_controls: missing,
+            key_next: false,
+            draining: false,
+            drained: false,
+            settings: *s,
+        };
+        // 5. buffers, CAPTURE ones queued, EOS event, streaming
+        enc.outputs = enc.request(out_kind)?;
+        enc.free = (0..enc.outputs.len() as u32).rev().collect();
+        enc.captures = enc.request(cap_kind)?;
+        for i in 0..enc.captures.len() as u32 {
+            enc.queue_capture(i)?;
+        }
+        let mut sub: EventSubscription = zeroed();
+        sub.kind = EVENT_EOS;
+        // SAFETY: VIDIOC_SUBSCRIBE_EVENT with a struct v4l2_event_subscription.
+        if let Err(e) = unsafe { uapi::ioctl(raw_fd, VIDIOC_SUBSCRIBE_EVENT, &mut sub) } {
+            log::info!("{path}: no EOS event ({e}); the LAST flag ends a drain");
+        }
+        for kind in [out_kind, cap_kind] {
+            let mut k = kind as i32;
+            // SAFETY: VIDIOC_STREAMON takes the buffer type as an int.
+            unsafe { uapi::ioctl(raw_fd, VIDIOC_STREAMON, &mut k) }
+                .map_err(|e| err("VIDIOC_STREAMON", e))?;
+        }
+        Ok(enc)
+    }
+
+    /// The raw layout in use.
+    pub fn layout(&self) -> RawLayout {
+        self.raw
+    }
+
+    /// Whether the queues are multi-planar.
+    pub fn multiplanar(&self) -> bool {
+        self.mplane
+    }
+
+    /// Test hook for the failure path: stops the CAPTURE queue under the
+    /// encoder, as a driver that gave up would.
+    pub fn stream_off_capture(&mut self) -> Result<(), String> {
+        let mut k = self.cap_kind as i32;
+        // SAFETY: VIDIOC_STREAMOFF takes the buffer type as an int.
+        unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_STREAMOFF, &mut k) }
+            .map_err(|e| self.err("VIDIOC_STREAMOFF", e))
+    }
+
+    fn err(&self, what: &str, e: io::Error) -> String {
+        format!("{}: {what}: {e}", self.path)
+    }
+
+    /// REQBUFS + QUERYBUF + mmap for one queue.
+    fn request(&self, kind: u32) -> Result<Vec<Mapped>, String> {
+        let fd = self.fd.as_raw_fd();
+        let mut rb: RequestBuffers = zeroed();
+        rb.count = BUFFERS;
+        rb.kind = kind;
+        rb.memory = MEMORY_MMAP;
+        // SAFETY: VIDIOC_REQBUFS with a struct v4l2_requestbuffers.
+        unsafe { uapi::ioctl(fd, VIDIOC_REQBUFS, &mut rb) }
+            .map_err(|e| self.err("VIDIOC_REQBUFS", e))?;
+        if rb.count == 0 {
+            return Err(format!("{}: no buffers granted", self.path));
+        }
+        let mut maps = Vec::new();
+        for i in 0..rb.count {
+            let mut planes = [zeroed::<Plane>(); 1];
+            let mut b = self.buffer(kind, i, &mut planes);
+            // SAFETY: VIDIOC_QUERYBUF with a struct v4l2_buffer (planes array for mplane).
+            unsafe { uapi::ioctl(fd, VIDIOC_QUERYBUF, &mut b) }
+                .map_err(|e| self.err("VIDIOC_QUERYBUF", e))?;
+            let (offset, len) = if self.mplane {
+                (planes[0].m, planes[0].length)
+            } else {
+                (b.m, b.length)
+            };
+            // SAFETY: mapping the buffer the driver just described, shared, read/write.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd,
+                    offset as libc::off_t,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err(self.err("mmap", io::Error::last_os_error()));
+            }
+            maps.push(Mapped {
+                ptr: ptr.cast(),
+                len: len as usize,
+            });
+        }
+        Ok(maps)
+    }
+
+    /// A struct v4l2_buffer for buffer `index` of queue `kind` (pointing at
+    /// `planes` on a multi-planar queue).
+    fn buffer(&self, kind: u32, index: u32, planes: &mut [Plane; 1]) -> Buffer {
+        let mut b: Buffer = zeroed();
+        b.kind = kind;
+        b.index = index;
+        b.memory = MEMORY_MMAP;
+        if self.mplane {
+            b.m = planes.as_mut_ptr() as u64;
+            b.length = 1;
+        }
+        b
+    }
+
+    fn queue_capture(&mut self, index: u32) -> Result<(), String> {
+        let mut planes = [zeroed::<Plane>(); 1];
+        planes[0].length = self.captures[index as usize].len as u32;
+        let mut b = self.buffer(self.cap_kind, index, &mut planes);
+        // SAFETY: VIDIOC_QBUF with a struct v4l2_buffer.
+        unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_QBUF, &mut b) }
+            .map_err(|e| self.err("VIDIOC_QBUF (CAPTURE)", e))
+    }
+
+    /// Dequeues a buffer from `kind` without waiting: Ok(None) when none is ready.
+    fn dequeue(&self, kind: u32, planes: &mut [Plane; 1]) -> Result<Option<Buffer>, DqError> {
+        let mut b = self.buffer(kind, 0, planes);
+        // SAFETY: VIDIOC_DQBUF with a struct v4l2_buffer.
+        match unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_DQBUF, &mut b) } {
+            Ok(()) => Ok(Some(b)),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => Err(DqError::Drained),
+            Err(e) => Err(DqError::Io(e)),
+        }
+    }
+
+    /// Takes back OUTPUT buffers the driver is done with.
+    fn reclaim(&mut self) -> Result<(), String> {
+        loop {
+            let mut planes = [zeroed::<Plane>(); 1];
+            match self.dequeue(self.out_kind, &mut planes) {
+                Ok(Some(b)) => self.free.push(b.index),
+                Ok(None) | Err(DqError::Drained) => return Ok(()),
+                Err(DqError::Io(e)) => return Err(self.err("VIDIOC_DQBUF (OUTPUT)", e)),
+            }
+        }
+    }
+
+    /// Reads pending events (EOS ends a drain).
+    fn events(&mut self) {
+        loop {
+            let mut ev: Event = zeroed();
+            // SAFETY: VIDIOC_DQEVENT fills a struct v4l2_event.
+            if unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_DQEVENT, &mut ev) }.is_err() {
+                return;
+            }
+            if ev.kind == EVENT_EOS && self.draining {
+                log::debug!("{}: EOS", self.path);
+            }
+        }
+    }
+}
+
+enum DqError {
+    /// EPIPE: the queue is past its LAST buffer.
+    Drained,
+    Io(io::Error),
+}
+
+impl VideoEncoder for M2mEncoder {
+    fn name(&self) -> &'static str {
+        "v4l2-m2m"
+    }
+
+    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, String> {
+        if self.draining {
+            return Err(format!("{}: picture submitted while draining", self.path));
+        }
+        self.reclaim()?;
+        let Some(index) = self.free.pop() else {
+            return Ok(Submitted::Busy);
+        };
+        let map = &self.outputs[index as usize];
+        // SAFETY: the buffer is dequeued (ours until QBUF) and `len` bytes are mapped.
+        let dst = unsafe { std::slice::from_raw_parts_mut(map.ptr, map.len) };
+        if let Err(e) = self.raw.fill(pic, dst) {
+            self.free.push(index);
+            return Err(format!("{}: {e}", self.path));
+        }
+        if std::mem::take(&mut self.key_next) {
+            // best effort: the key-frame check catches a driver that ignores it
+            let _ = set_ctrl(self.fd.as_raw_fd(), CID_FORCE_KEY_FRAME, 1);
+        }
+        let mut planes = [zeroed::<Plane>(); 1];
+        planes[0].bytesused = self.raw.size;
+        planes[0].length = map.len as u32;
+        let mut b = self.buffer(self.out_kind, index, &mut planes);
+        b.timestamp = Timeval {
+            sec: (pts_us / 1_000_000) as i64,
+            usec: (pts_us % 1_000_000) as i64,
+        };
+        if !self.mplane {
+            b.bytesused = self.raw.size;
+        }
+        // SAFETY: VIDIOC_QBUF with a struct v4l2_buffer.
+        if let Err(e) = unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_QBUF, &mut b) } {
+            self.free.push(index);
+            return Err(self.err("VIDIOC_QBUF (OUTPUT)", e));
+        }
+        Ok(Submitted::Taken)
+    }
+
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String> {
+        if self.drained {
+            return Ok(Polled::Drained);
+        }
+        self.events();
+        let mut planes = [zeroed::<Plane>(); 1];
+        let b = match self.dequeue(self.cap_kind, &mut planes) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(Polled::Pending),
+            Err(DqError::Drained) if self.draining => {
+                self.drained = true;
+                return Ok(Polled::Drained);
+            }
+            Err(DqError::Drained) => {
+                return Err(format!("{}: CAPTURE queue stopped", self.path));
+            }
+            Err(DqError::Io(e)) => return Err(self.err("VIDIOC_DQBUF (CAPTURE)", e)),
+        };
+        if b.flags & BUF_FLAG_ERROR != 0 {
+            return Err(format!(
+                "{}: frame {} came back marked as an error",
+                self.path, b.sequence
+            ));
+        }
+        let (used, offset) = if self.mplane {
+            (planes[0].bytesused, planes[0].data_offset)
+        } else {
+            (b.bytesused, 0)
+        };
+        let map = &self.captures[b.index as usize];
+        let used = (used as usize).min(map.len);
+        let offset = (offset as usize).min(used);
+        // SAFETY: dequeued buffer, `map.len` bytes mapped, `used` clamped to it.
+        let data = unsafe { std::slice::from_raw_parts(map.ptr, used) };
+        let start = out.len();
+        out.extend_from_slice(&data[offset..]);
+        let last = b.flags & BUF_FLAG_LAST != 0;
+        if last {
+            self.drained = true;
+        } else {
+            self.queue_capture(b.index)?;
+        }
+        if out.len() == start {
+            // an empty LAST buffer only ends the drain
+            return Ok(if last {
+                Polled::Drained
+            } else {
+                Polled::Pending
+            });
+        }
+        let key = is_key(self.codec, &out[start..], b.flags);
+        let pts_us = b.timestamp.sec as u64 * 1_000_000 + b.timestamp.usec as u64;
+        Ok(Polled::Unit(Coded { pts_us, key }))
+    }
+
+    fn drain(&mut self) -> Result<(), String> {
+        if self.draining {
+            return Ok(());
+        }
+        let mut cmd: EncoderCmd = zeroed();
+        cmd.cmd = ENC_CMD_STOP;
+        // SAFETY: VIDIOC_ENCODER_CMD with a struct v4l2_encoder_cmd.
+        unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_ENCODER_CMD, &mut cmd) }
+            .map_err(|e| self.err("VIDIOC_ENCODER_CMD (STOP)", e))?;
+        self.draining = true;
+        Ok(())
+    }
+
+    fn tune(&mut self, t: Tuning) -> Result<(), String> {
+        let fd = self.fd.as_raw_fd();
+        if let Some(k) = t.kbps {
+            // the peak first when it must rise
+            let peak = self.settings.max_kbps.max(k);
+            if peak != self.settings.max_kbps {
+                let _ = set_ctrl(fd, CID_BITRATE_PEAK, (peak * 1000) as i32);
+                self.settings.max_kbps = peak;
+            }
+            set_ctrl(fd, CID_BITRATE, (k * 1000) as i32)
+                .map_err(|e| self.err("bitrate control", e))?;
+            self.settings.kbps = k;
+        }
+        if let Some(f) = t.fps {
+            set_fps(fd, self.out_kind, f).map_err(|e| self.err("VIDIOC_S_PARM", e))?;
+            self.settings.fps = f;
+        }
+        Ok(())
+    }
+
+    fn force_key(&mut self) {
+        self.key_next = true;
+    }
+}
+
+impl Drop for M2mEncoder {
+    fn drop(&mut self) {
+        for kind in [self.out_kind, self.cap_kind] {
+            let mut k = kind as i32;
+            // SAFETY: VIDIOC_STREAMOFF takes the buffer type as an int.
+            let _ = unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_STREAMOFF, &mut k) };
+        }
+        // the mappings go before the descriptor (field order would too; be explicit)
+        self.outputs.clear();
+        self.captures.clear();
+    }
+}
+
+fn list(f: &[u32]) -> String {
+    if f.is_empty() {
+        return "nothing".into();
+    }
+    f.iter()
+        .map(|v| fourcc_text(*v))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn enum_formats(fd: RawFd, kind: u32) -> Vec<u32> {
+    let mut v = Vec::new();
+    for index in 0..64 {
+        let mut d: FmtDesc = zeroed();
+        d.index = index;
+        d.kind = kind;
+        // SAFETY: VIDIOC_ENUM_FMT fills the struct or fails with EINVAL at the end.
+        if unsafe { uapi::ioctl(fd, VIDIOC_ENUM_FMT, &mut d) }.is_err() {
+            break;
+        }
+        v.push(d.pixelformat);
+    }
+    v
+}
+
+fn set_pix(f: &mut Format, mplane: bool, w: u32, h: u32, fourcc: u32, sizeimage: u32) {
+    if mplane {
+        let mut p: PixFormatMplane = zeroed();
+        p.width = w;
+        p.height = h;
+        p.pixelformat = fourcc;
+        p.num_planes = 1;
+        p.plane_fmt[0].sizeimage = sizeimage;
+        f.fmt.pix_mp = p;
+    } else {
+        let mut p: PixFormat = zeroed();
+        p.width = w;
+        p.height = h;
+        p.pixelformat = fourcc;
+        p.sizeimage = sizeimage;
+        f.fmt.pix = p;
+    }
+}
+
+/// The raw layout in a format the driver filled in.
+fn read_layout(f: &Format, mplane: bool) -> Result<RawLayout, String> {
+    // SAFETY: reading the union member that matches the queue type.
+    let (fourcc, width, height, stride, size, planes) = unsafe {
+        if mplane {
+            let p = f.fmt.pix_mp;
+            let pf = p.plane_fmt[0];
+            (
+                p.pixelformat,
+                p.width,
+                p.height,
+                pf.bytesperline,
+                pf.sizeimage,
+                p.num_planes,
+            )
+        } else {
+            let p = f.fmt.pix;
+            (
+                p.pixelformat,
+                p.width,
+                p.height,
+                p.bytesperline,
+                p.sizeimage,
+                1,
+            )
+        }
+    };
+    if planes != 1 {
+        return Err(format!(
+            "the driver wants {planes} separate planes (only one contiguous buffer is supported)"
+        ));
+    }
+    let stride = if stride == 0 { width } else { stride };
+    if (size as u64) < u64::from(stride) * u64::from(height) * 3 / 2 {
+        return Err(format!(
+            "buffer size {size} too small for {width}x{height} (stride {stride})"
+        ));
+    }
+    Ok(RawLayout {
+        fourcc,
+        width,
+        height,
+        stride,
+        size,
+    })
+}
+
+fn set_ctrl(fd: RawFd, id: u32, value: i32) -> io::Result<()> {
+    let mut c = Control { id, value };
+    // SAFETY: VIDIOC_S_CTRL with a struct v4l2_control.
+    unsafe { uapi::ioctl(fd, VIDIOC_S_CTRL, &mut c) }
+}
+
+fn set_fps(fd: RawFd, out_kind: u32, fps: u32) -> io::Result<()> {
+    let mut p: StreamParm = zeroed();
+    p.kind = out_kind;
+    p.numerator = 1;
+    p.denominator = fps;
+    // SAFETY: VIDIOC_S_PARM with a struct v4l2_streamparm.
+    unsafe { uapi::ioctl(fd, VIDIOC_S_PARM, &mut p) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livepush_core::config::VideoParams;
+
+    fn settings(rtc: bool) -> EncoderSettings {
+        EncoderSettings::new(
+            &VideoParams {
+                width: 1280,
+                height: 720,
+                fps: 30,
+                gop_frames: 60,
+                bitrate_kbps: 1800,
+                max_kbps: 2500,
+            },
+            rtc,
+        )
+    }
+
+    #[test]
+    fn controls_carry_gop_cbr_peak_profile_level_and_no_b_frames() {
+        let c = controls(&settings(true), true);
+        let get = |id| c.iter().find(|x| x.1 == id).map(|x| x.2);
+        assert_eq!(get(CID_GOP_SIZE), Some(60));
+        assert_eq!(get(CID_H264_I_PERIOD), Some(60));
+        assert_eq!(get(CID_B_FRAMES), Some(0));
+        assert_eq!(get(CID_BITRATE_MODE), Some(BITRATE_MODE_CBR));
+        assert_eq!(get(CID_BITRATE), Some(1_800_000));
+        assert_eq!(get(CID_BITRATE_PEAK), Some(2_500_000));
+        assert_eq!(get(CID_H264_PROFILE), Some(1)); // constrained baseline
+        assert_eq!(get(CID_H264_LEVEL), Some(9)); // 3.1
+        assert_eq!(get(CID_REPEAT_SEQ_HEADER), Some(1));
+        let c = controls(&settings(false), true);
+        assert_eq!(
+            c.iter().find(|x| x.1 == CID_H264_PROFILE).map(|x| x.2),
+            Some(4)
+        );
+        // another codec gets only the generic ones
+        assert!(controls(&settings(true), false)
+            .iter()
+            .all(|x| x.1 != CID_H264_PROFILE && x.1 != CID_H264_LEVEL));
+    }
+
+    #[test]
+    fn key_frames_are_found_per_codec() {
+        let mut fwht = vec![0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
+        fwht.extend([0, 0, 0, 3, 0, 0, 2, 0x80, 0, 0, 1, 0x68]); // version, 640, 360
+        fwht.extend((1u32 << 10 | 0x40).to_be_bytes());
+        assert!(is_key(fourcc(b"FWHT"), &fwht, 0));
+        fwht[22] = 0;
+        assert!(!is_key(fourcc(b"FWHT"), &fwht, BUF_FLAG_KEYFRAME));
+        let idr = [0, 0, 0, 1, 0x65, 0x88];
+        let p = [0, 0, 0, 1, 0x41, 0x9a];
+        assert!(is_key(fourcc(b"H264"), &idr, 0));
+        assert!(!is_key(fourcc(b"H264"), &p, BUF_FLAG_KEYFRAME));
+        assert!(is_key(fourcc(b"VP80"), &p, BUF_FLAG_KEYFRAME));
+    }
+
+    #[test]
+    fn levels_map_to_the_v4l2_enum() {
+        assert_eq!(v4l2_level(10), 0);
+        assert_eq!(v4l2_level(11), 2); // after 1b
+        assert_eq!(v4l2_level(31), 9);
+        assert_eq!(v4l2_level(40), 11);
+        assert_eq!(v4l2_level(52), 16);
+    }
+
+    #[test]
+    fn pictures_fill_padded_i420_and_nv12_layouts() {
+        // 4x2 picture: Y 0..8, U 100,101, V 200,201
+        let mut data: Vec<u8> = (0..8).collect();
+        data.extend([100, 101, 200, 201]);
+        let pic = I420 {
+            width: 4,
+            height: 2,
+            data: &data,
+        };
+        // YU12 with stride 6 and 4 rows: padding repeats the last column/row
+        let l = RawLayout {
+            fourcc: fourcc(b"YU12"),
+            width: 6,
+            height: 4,
+            stride: 6,
+            size: 36,
+        };
+        let mut dst = vec![9u8; 36];
+        l.fill(&pic, &mut dst).unwrap();
+        assert_eq!(&dst[..6], &[0, 1, 2, 3, 3, 3]);
+        assert_eq!(&dst[6..12], &[4, 5, 6, 7, 7, 7]);
+        assert_eq!(&dst[18..24], &[4, 5, 6, 7, 7, 7]); // row 3 repeats row 1
+        assert_eq!(&dst[24..30], &[100, 101, 101, 100, 101, 101]); // U: 3 wide, 2 rows
+        assert_eq!(&dst[30..36], &[200, 201, 201, 200, 201, 201]);
+        let l = RawLayout {
+            fourcc: fourcc(b"NV12"),
+            ..l
+        };
+        let mut dst = vec![9u8; 36];
+        l.fill(&pic, &mut dst).unwrap();
+        assert_eq!(&dst[24..30], &[100, 200, 101, 201, 101, 201]);
+        assert_eq!(&dst[30..36], &[100, 200, 101, 201, 101, 201]);
+        // a picture larger than the layout is refused, not cut
+        let small = RawLayout {
+            width: 2,
+            stride: 2,
+            ..l
+        };
+        assert!(small.fill(&pic, &mut dst).is_err());
+    }
+}

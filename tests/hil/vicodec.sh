@@ -1,0 +1,55 @@
+#!/bin/bash
+# tests/hil/vicodec.sh: builds vicodec (the kernel's virtual stateful M2M codec)
+# as an out-of-tree module for the guest kernel. Debian does not build it; its
+# source comes from Debian's linux-source package of the kernel's exact
+# version, against that version's linux-headers. On amd64 Debian also leaves
+# out v4l2-mem2mem (CONFIG_V4L2_MEM2MEM_DEV unset), so it is built alongside.
+# Nothing is installed: the packages are downloaded into DL and unpacked in W.
+#
+# Usage: vicodec.sh ARCH KPKG DL W OUTDIR      (setup.sh calls it)
+#   KPKG: the kernel package (linux-image-6.1.0-56-amd64), already in DL
+#   OUTDIR: gets vicodec.ko (and v4l2-mem2mem.ko on amd64)
+# Needs gcc, make, and for arm64 gcc-aarch64-linux-gnu.
+set -euo pipefail
+ARCH=$1 KPKG=$2 DL=$3 W=$4 OUT=$5
+APT=(apt-get -o DPkg::Lock::Timeout=600 -q -o APT::Sandbox::User=root)
+log() { echo "hil-setup: vicodec: $*" >&2; }
+KABI=${KPKG#linux-image-}; KABI=${KABI%-"$ARCH"}        # 6.1.0-56
+V=$(dpkg-deb -f "$(ls "$DL/${KPKG}"_*.deb | tail -1)" Version)   # 6.1.192-2
+MAJ=$(echo "$KABI" | cut -d. -f1-2)                      # 6.1
+mkdir -p "$DL" "$W/hdr" "$W/src" "$OUT"
+get=()
+for p in "linux-source-$MAJ" "linux-headers-$KABI-common" "linux-kbuild-$MAJ"; do
+  ls "$DL/${p}_${V}"_*.deb >/dev/null 2>&1 || get+=("$p=$V")
+done
+ls "$DL/linux-headers-$KABI-${ARCH}_${V}"_*.deb >/dev/null 2>&1 || get+=("linux-headers-$KABI-$ARCH:$ARCH=$V")
+[ ${#get[@]} -eq 0 ] || (cd "$DL" && "${APT[@]}" download "${get[@]}")
+for p in "linux-headers-$KABI-common" "linux-kbuild-$MAJ" "linux-headers-$KABI-$ARCH"; do
+  dpkg -x "$(ls "$DL/${p}_${V}"_*.deb | tail -1)" "$W/hdr"
+done
+H=$W/hdr/usr/src/linux-headers-$KABI-$ARCH
+# the headers are not under /usr/src: point the flavour Makefile at the common tree
+sed -i "s#^include /usr/src/#include $W/hdr/usr/src/#" "$H/Makefile"
+S=linux-source-$MAJ
+dpkg-deb --fsys-tarfile "$(ls "$DL/${S}_${V}"_all.deb | tail -1)" \
+  | tar -x -C "$W/src" "./usr/src/$S.tar.xz"
+tar -xJf "$W/src/usr/src/$S.tar.xz" -C "$W/src" \
+  "$S/drivers/media/test-drivers/vicodec" "$S/drivers/media/v4l2-core/v4l2-mem2mem.c"
+M=$W/mod; mkdir -p "$M"
+cp "$W/src/$S"/drivers/media/test-drivers/vicodec/*.[ch] "$M/"
+objs="vicodec.o"
+if [ "$ARCH" = amd64 ]; then
+  cp "$W/src/$S/drivers/media/v4l2-core/v4l2-mem2mem.c" "$M/"
+  objs="$objs v4l2-mem2mem.o"
+fi
+printf 'obj-m := %s\nvicodec-objs := codec-fwht.o codec-v4l2-fwht.o vicodec-core.o\n' "$objs" > "$M/Kbuild"
+case $ARCH in
+  amd64) make -s -C "$H" M="$M" -j"$(nproc)" modules ;;
+  arm64) make -s -C "$H" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- M="$M" -j"$(nproc)" modules ;;
+esac
+for k in "$M"/*.ko; do
+  # debug info makes them ten times larger; the guest does not need it
+  objcopy --strip-debug "$k" "$OUT/$(basename "$k")" 2>/dev/null \
+    || aarch64-linux-gnu-objcopy --strip-debug "$k" "$OUT/$(basename "$k")"
+done
+log "$ARCH: built $(cd "$OUT" && ls ./*.ko | xargs -n1 basename | tr '\n' ' ')for $KABI-$ARCH ($V)"
