@@ -15,7 +15,6 @@ pub mod synthetic;
 pub mod v4l2;
 #[cfg(feature = "vaapi")]
 pub mod vaapi;
-pub mod video_encoder;
 #[cfg(feature = "x264")]
 pub mod x264;
 
@@ -23,7 +22,9 @@ use livepush_core::config::EncoderChoice;
 use livepush_core::encoder::settings::EncoderSettings;
 use livepush_core::encoder::Backend;
 
-pub use video_encoder::{Immediate, Polled, Submitted, Tuning, VideoEncoder, I420};
+pub use livepush_core::encoder::interface::{
+    Immediate, Polled, Submitted, Tuning, VideoEncoder, I420,
+};
 
 /// Whether `backend` can run here: Ok(what was found) or the precise reason not
 /// (no device, no library, feature not built, not built yet).

@@ -15,7 +15,7 @@ use openh264::OpenH264API;
 
 use livepush_core::encoder::settings::EncoderSettings;
 
-use super::video_encoder::{SyncEncoder, I420};
+use livepush_core::encoder::interface::{SyncEncoder, I420};
 
 /// The OpenH264 backend.
 pub struct OpenH264 {

@@ -11,7 +11,7 @@ use x264_sys as x;
 
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
-use super::video_encoder::{SyncEncoder, I420};
+use livepush_core::encoder::interface::{SyncEncoder, I420};
 
 /// The libx264 backend.
 pub struct X264 {

@@ -2,13 +2,13 @@
 //! encoded frames to the loop. A frame the loop cannot take right now is
 //! dropped here (and the next one is made a key frame), never queued without bound.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
-use livepush_core::encoder::chain::{ChainConfig, EncoderChain, Next};
-use livepush_core::encoder::gop_check::GopCheck;
+use livepush_core::encoder::chain::ChainConfig;
+use livepush_core::encoder::runner::{Delivery, Opener, Report, Runner, Sink, Step, Unit};
 use livepush_core::encoder::settings::EncoderSettings;
+use livepush_core::encoder::Backend;
 
 use super::{sleep_until, take_commands, EncodedVideo, MediaMsg, Wiring};
 use crate::hw::synthetic::VideoSource;
@@ -143,15 +143,6 @@ fn run(job: VideoJob, wiring: Wiring) {
         rtc,
         still,
     } = job;
-    let wedge_ms = chain.wedge_after.as_millis();
-    let mut chain = EncoderChain::new(chain);
-    let mut gop = GopCheck::new(p.gop_frames);
-    // once a backend is seen ignoring the key-frame interval, key frames are
-    // forced at the interval instead
-    let mut enforce_gop = false;
-    let mut since_key: u32 = 0;
-    let mut frames_on_encoder: u64 = 0;
-    let mut fault_injected = false;
     let Wiring {
         origin,
         mb,
@@ -172,18 +163,18 @@ fn run(job: VideoJob, wiring: Wiring) {
     let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];
     // the adaptive-bitrate controller may ask for a smaller size: pictures
     // are then scaled into `scaled` and a new encoder runs at that size
-    let mut out_size = (p.width, p.height);
     let mut scaled: Vec<u8> = Vec::new();
-    let mut kbps = p.bitrate_kbps;
-    let mut announced = false;
+    let mut runner = Runner::new(chain, EncoderSettings::new(&p, rtc));
+    let mut opener = Backends {
+        software: encoder_choice,
+        m2m_device,
+        inject_fault_after,
+    };
     let frame_us = 1_000_000f64 / f64::from(p.fps);
     let start = Instant::now();
     let start_us = start.duration_since(origin).as_micros() as u64;
     let origin_mono_us =
         crate::clock::monotonic_us().saturating_sub(origin.elapsed().as_micros() as u64);
-    let mut encoder: Option<Box<dyn VideoEncoder>> = None;
-    let mut force_key = false;
-    let mut forced_pts: VecDeque<u64> = VecDeque::new();
     let mut index: u64 = 0;
     let mut lost_due = Instant::now();
     loop {
@@ -194,42 +185,27 @@ fn run(job: VideoJob, wiring: Wiring) {
         match take_commands(&ctl) {
             None => return,
             Some(c) => {
-                force_key |= c.key;
+                if c.key {
+                    runner.force_key();
+                }
                 if let Some(k) = c.bitrate {
-                    kbps = k;
                     // a refused change keeps the old rate (the next encoder
                     // opens at the new one); it is not a reason to stop
-                    let t = Tuning {
-                        kbps: Some(k),
-                        fps: None,
-                    };
-                    match encoder.as_mut().map(|e| e.tune(t)) {
-                        Some(Err(e)) => log::warn!("video bitrate {k} kbps not applied: {e}"),
-                        _ => log::info!("video bitrate now {k} kbps"),
+                    match runner.set_bitrate(k) {
+                        Err(e) => log::warn!("video bitrate {k} kbps not applied: {e}"),
+                        Ok(()) => log::info!("video bitrate now {k} kbps"),
                     }
                 }
-                if let Some(size) = c.size.filter(|s| *s != out_size) {
-                    // what the old encoder still holds goes out first
-                    if let Some(mut old) = encoder.take() {
-                        let mut units = Units {
-                            size: out_size,
-                            forced: &mut forced_pts,
-                            since_key: &mut since_key,
-                            gop: &mut gop,
-                            enforce_gop: &mut enforce_gop,
-                            chain: &mut chain,
-                            recycle: &recycle,
-                            force_key: &mut force_key,
-                        };
-                        match finish(old.as_mut(), &mut units, &mb) {
-                            Err(e) if e == CLOSED => return,
-                            Err(e) => log::warn!("draining {}: {e}", old.name()),
-                            Ok(()) => {}
-                        }
-                    }
-                    out_size = size; // a new encoder opens below at this size
-                    scaled.resize(livepush_core::video::convert::i420_len(size.0, size.1), 0);
-                    log::info!("video size now {}x{}", size.0, size.1);
+                if let Some((w, h)) = c.size.filter(|s| *s != runner.size()) {
+                    let now = livepush_core::time::Instant::from_micros(
+                        Instant::now().duration_since(origin).as_micros() as u64,
+                    );
+                    let mut sink = ToLoop {
+                        mb: &mb,
+                        recycle: &recycle,
+                    };
+                    runner.set_size(now, w, h, &mut sink);
+                    log::info!("video size now {w}x{h}");
                 }
             }
         }
@@ -239,7 +215,7 @@ fn run(job: VideoJob, wiring: Wiring) {
                 let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
                 if late > frame_us * 2.0 {
                     index += (late / frame_us) as u64;
-                    force_key = true;
+                    runner.force_key();
                     continue;
                 }
                 if let Err(e) = s.next(index, &mut picture) {
@@ -279,7 +255,7 @@ fn run(job: VideoJob, wiring: Wiring) {
                         match Camera::open(spec, p.width, p.height, p.fps, auto_focus) {
                             Ok(c) => {
                                 source = Source::Camera(c);
-                                force_key = true;
+                                runner.force_key();
                                 if !announce(&source, &p, &send) {
                                     return;
                                 }
@@ -309,63 +285,11 @@ fn run(job: VideoJob, wiring: Wiring) {
                 Instant::now().duration_since(origin).as_micros() as u64
             }
         };
-        if encoder.is_none() {
-            if index == 0 && !send(MediaMsg::FirstFrame) {
-                return;
-            }
-            let now_p = VideoParams {
-                width: out_size.0,
-                height: out_size.1,
-                bitrate_kbps: kbps,
-                ..p
-            };
-            // the chain: try each backend in order; the ones that do not
-            // start are reported together (1103), then the encoder runs (1008)
-            let mut failed = Vec::new();
-            while encoder.is_none() {
-                let Some(b) = chain.current() else {
-                    send(MediaMsg::VideoEncoderFailed(format!(
-                        "no video encoder could start: {}",
-                        failed.join("; ")
-                    )));
-                    return;
-                };
-                let settings = EncoderSettings::new(&now_p, rtc);
-                match crate::hw::open_backend(b, encoder_choice, &settings, m2m_device.as_deref()) {
-                    Ok(e) => encoder = Some(e),
-                    Err(why) => {
-                        log::warn!("encoder {b} did not start: {why}");
-                        failed.push(why);
-                        if chain.start_failed() == Next::NoneLeft {
-                            send(MediaMsg::VideoEncoderFailed(format!(
-                                "no video encoder could start: {}",
-                                failed.join("; ")
-                            )));
-                            return;
-                        }
-                    }
-                }
-            }
-            if !failed.is_empty() && !send(MediaMsg::EncoderFellBack(failed.join("; "))) {
-                return;
-            }
-            let backend = encoder.as_ref().map_or("?", |e| e.name());
-            chain.reset_watch();
-            force_key = true;
-            forced_pts.clear();
-            frames_on_encoder = 0;
-            gop = GopCheck::new(p.gop_frames);
-            if !announced {
-                announced = true;
-                if !send(MediaMsg::VideoEncoderStarted { backend }) {
-                    return;
-                }
-            } else {
-                log::info!("video encoder {backend} running");
-            }
+        if index == 0 && !send(MediaMsg::FirstFrame) {
+            return;
         }
-        let enc = encoder.as_mut().expect("encoder started");
-        let pic = if out_size == (p.width, p.height) {
+        let (ow, oh) = runner.size();
+        let pic = if (ow, oh) == (p.width, p.height) {
             I420 {
                 width: p.width,
                 height: p.height,
@@ -379,189 +303,138 @@ fn run(job: VideoJob, wiring: Wiring) {
                 stride: 0,
                 data: &picture,
             };
-            if let Err(e) =
-                livepush_core::video::convert::to_i420(&full, &mut scaled, out_size.0, out_size.1)
-            {
+            scaled.resize(livepush_core::video::convert::i420_len(ow, oh), 0);
+            if let Err(e) = livepush_core::video::convert::to_i420(&full, &mut scaled, ow, oh) {
                 send(MediaMsg::VideoEncoderFailed(format!("scaling: {e:?}")));
                 return;
             }
             I420 {
-                width: out_size.0,
-                height: out_size.1,
+                width: ow,
+                height: oh,
                 data: &scaled,
             }
         };
-        if enforce_gop && since_key + 1 >= p.gop_frames {
-            force_key = true;
-        }
         let now = livepush_core::time::Instant::from_micros(
             Instant::now().duration_since(origin).as_micros() as u64,
         );
-        chain.frame_in(now);
-        frames_on_encoder += 1;
-        let injected = inject_fault_after
-            .is_some_and(|n| !fault_injected && frames_on_encoder > n)
-            .then(|| {
-                fault_injected = true;
-                format!("injected fault after {frames_on_encoder} frames (LIVEPUSH_INJECT_ENCODER_FAULT)")
-            });
-        let mut units = Units {
-            size: out_size,
-            forced: &mut forced_pts,
-            since_key: &mut since_key,
-            gop: &mut gop,
-            enforce_gop: &mut enforce_gop,
-            chain: &mut chain,
-            recycle: &recycle,
-            force_key: &mut force_key,
-        };
-        let result = match injected {
-            Some(e) => Err(e),
-            None => submit(enc.as_mut(), &pic, pts_us, &mut units, &mb),
-        };
-        let result = match result {
-            Ok(false) if chain.wedged(now) => Err(format!(
-                "no output for {wedge_ms} ms while frames went in (wedged)"
-            )),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
         index += 1;
-        if let Err(e) = result {
-            if e == CLOSED {
-                return;
-            }
-            let why = format!("{}: {e}", enc.name());
-            log::warn!("video encoder failed: {why}");
-            encoder = None;
-            let msg = match chain.failed() {
-                Next::Restart(b) => MediaMsg::EncoderRestarted(format!("{why}; restarting {b}")),
-                Next::FallTo(b) => MediaMsg::EncoderFellBack(format!("{why}; falling back to {b}")),
-                Next::NoneLeft => {
-                    send(MediaMsg::VideoEncoderFailed(format!(
-                        "{why}; no encoder left"
-                    )));
-                    return;
-                }
-            };
-            if !send(msg) {
-                return;
-            }
+        let mut sink = ToLoop {
+            mb: &mb,
+            recycle: &recycle,
+        };
+        if runner.encode(now, &pic, pts_us, &mut opener, &mut sink) == Step::Stop {
+            return;
         }
     }
 }
 
-/// The error `submit` returns when the event loop has gone.
-const CLOSED: &str = "event loop closed";
+/// Opens the chain's backends (with the fault-injection test hook).
+struct Backends {
+    software: EncoderChoice,
+    m2m_device: Option<String>,
+    /// LIVEPUSH_INJECT_ENCODER_FAULT: the first encoder fails after this many pictures.
+    inject_fault_after: Option<u64>,
+}
 
-/// Where finished access units go, and the facts kept about them.
-struct Units<'a> {
-    size: (u32, u32),
-    /// Timestamps of pictures submitted with a forced key frame.
-    forced: &'a mut VecDeque<u64>,
-    since_key: &'a mut u32,
-    gop: &'a mut GopCheck,
-    enforce_gop: &'a mut bool,
-    chain: &'a mut EncoderChain,
+impl Opener for Backends {
+    fn open(
+        &mut self,
+        backend: Backend,
+        s: &EncoderSettings,
+    ) -> Result<Box<dyn VideoEncoder>, String> {
+        let e = crate::hw::open_backend(backend, self.software, s, self.m2m_device.as_deref())?;
+        Ok(match self.inject_fault_after.take() {
+            Some(after) => Box::new(Faulty {
+                inner: e,
+                after,
+                n: 0,
+            }),
+            None => e,
+        })
+    }
+}
+
+/// Test hook: an encoder that fails once after `after` pictures.
+struct Faulty {
+    inner: Box<dyn VideoEncoder>,
+    after: u64,
+    n: u64,
+}
+
+impl VideoEncoder for Faulty {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, String> {
+        self.n += 1;
+        if self.n > self.after {
+            return Err(format!(
+                "injected fault after {} frames (LIVEPUSH_INJECT_ENCODER_FAULT)",
+                self.n
+            ));
+        }
+        self.inner.submit(pic, pts_us)
+    }
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String> {
+        self.inner.poll(out)
+    }
+    fn drain(&mut self) -> Result<(), String> {
+        self.inner.drain()
+    }
+    fn tune(&mut self, t: Tuning) -> Result<(), String> {
+        self.inner.tune(t)
+    }
+    fn force_key(&mut self) {
+        self.inner.force_key()
+    }
+}
+
+/// Units and reports to the event loop; buffers from its recycling channel.
+struct ToLoop<'a> {
+    mb: &'a crate::mailbox::Mailbox,
     recycle: &'a smol::channel::Receiver<Vec<u8>>,
-    /// Set when a unit had to be dropped (the next picture becomes a key frame).
-    force_key: &'a mut bool,
 }
 
-/// Offers `pic` to the encoder (a forced key frame if one is owed), passing
-/// on every access unit that is ready. When the encoder is busy, what it has
-/// finished is taken and the picture offered once more; still busy, the
-/// picture is dropped (a live source does not wait). Ok(whether anything came out).
-fn submit(
-    enc: &mut dyn VideoEncoder,
-    pic: &I420<'_>,
-    pts_us: u64,
-    units: &mut Units<'_>,
-    mb: &crate::mailbox::Mailbox,
-) -> Result<bool, String> {
-    let forced = std::mem::take(units.force_key);
-    if forced {
-        enc.force_key();
-        units.forced.push_back(pts_us);
+impl Sink for ToLoop<'_> {
+    fn buffer(&mut self) -> Vec<u8> {
+        self.recycle.try_recv().unwrap_or_default()
     }
-    let mut any = false;
-    for attempt in 0..2 {
-        match enc.submit(pic, pts_us)? {
-            Submitted::Taken => break,
-            Submitted::Busy if attempt == 0 => any |= take_units(enc, units, mb)?.0,
-            Submitted::Busy => {
-                log::warn!("video encoder {} busy: frame dropped", enc.name());
-                if forced {
-                    *units.force_key = true;
+
+    fn unit(&mut self, u: Unit) -> Delivery {
+        let v = EncodedVideo {
+            pts_us: u.pts_us,
+            key: u.key,
+            width: u.width,
+            height: u.height,
+            data: u.data,
+        };
+        if self.mb.try_send(Msg::Media(MediaMsg::Video(v))).is_ok() {
+            return Delivery::Taken;
+        }
+        if self.mb.is_closed() {
+            return Delivery::Gone;
+        }
+        log::warn!("event loop busy: video frame dropped");
+        Delivery::Dropped
+    }
+
+    fn report(&mut self, r: Report) -> bool {
+        let m = match r {
+            Report::Started { backend, first } => {
+                if !first {
+                    log::info!("video encoder {backend} running");
+                    return true;
                 }
+                MediaMsg::VideoEncoderStarted { backend }
             }
-        }
-    }
-    Ok(take_units(enc, units, mb)?.0 || any)
-}
-
-/// Drains `enc`, passing on what it still holds (for at most half a second).
-fn finish(
-    enc: &mut dyn VideoEncoder,
-    u: &mut Units<'_>,
-    mb: &crate::mailbox::Mailbox,
-) -> Result<(), String> {
-    enc.drain()?;
-    let until = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < until {
-        if take_units(enc, u, mb)?.1 {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Err("did not drain within 500 ms".into())
-}
-
-/// Passes every finished access unit to the loop. Ok((whether there was
-/// one, whether the encoder is drained)).
-fn take_units(
-    enc: &mut dyn VideoEncoder,
-    u: &mut Units<'_>,
-    mb: &crate::mailbox::Mailbox,
-) -> Result<(bool, bool), String> {
-    let mut any = false;
-    loop {
-        let mut out = u.recycle.try_recv().unwrap_or_default();
-        out.clear();
-        let c = match enc.poll(&mut out)? {
-            Polled::Unit(c) => c,
-            Polled::Pending => return Ok((any, false)),
-            Polled::Drained => return Ok((any, true)),
+            Report::FellBack(m) => MediaMsg::EncoderFellBack(m),
+            Report::Restarted(m) => MediaMsg::EncoderRestarted(m),
+            Report::NoneLeft(m) => MediaMsg::VideoEncoderFailed(m),
         };
-        any = true;
-        u.chain.frame_out();
-        let mut forced = false;
-        while u.forced.front().is_some_and(|t| *t <= c.pts_us) {
-            forced |= u.forced.pop_front() == Some(c.pts_us);
-        }
-        *u.since_key = if c.key { 0 } else { *u.since_key + 1 };
-        if let Some(m) = u.gop.frame(c.key, forced) {
-            log::warn!(
-                "video encoder {} ignores the key-frame interval: asked every {} frames, got {}; forcing key frames at the interval from now on",
-                enc.name(),
-                m.expected,
-                m.observed
-            );
-            *u.enforce_gop = true;
-        }
-        let unit = EncodedVideo {
-            pts_us: c.pts_us,
-            key: c.key,
-            width: u.size.0,
-            height: u.size.1,
-            data: out,
-        };
-        if mb.try_send(Msg::Media(MediaMsg::Video(unit))).is_err() {
-            if mb.is_closed() {
-                return Err(CLOSED.into());
-            }
-            log::warn!("event loop busy: video frame dropped");
-            *u.force_key = true;
-        }
+        self.mb.send_blocking(Msg::Media(m))
+    }
+
+    fn warn(&mut self, msg: String) {
+        log::warn!("{msg}");
     }
 }

@@ -26,7 +26,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
 use super::uapi::{self, *};
-use crate::hw::video_encoder::{Coded, Polled, Submitted, Tuning, VideoEncoder, I420};
+use livepush_core::encoder::interface::{Coded, Polled, Submitted, Tuning, VideoEncoder, I420};
 
 /// Buffers on each queue.
 const BUFFERS: u32 = 4;

@@ -5,6 +5,8 @@
 
 pub mod chain;
 pub mod gop_check;
+pub mod interface;
+pub mod runner;
 pub mod settings;
 
 use core::fmt;

@@ -8,6 +8,8 @@
 //!
 //! Software encoders work synchronously: [`Immediate`] gives any
 //! [`SyncEncoder`] this interface (it encodes in `submit` and queues the result).
+//! The backends live in the shell (`src/hw/`); the core's [`super::runner`]
+//! drives whichever runs, and its tests drive scripted ones.
 
 use std::collections::VecDeque;
 

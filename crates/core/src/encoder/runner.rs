@@ -1,0 +1,418 @@
+//! The encoder runner: what the video thread does with each picture, without
+//! the thread. It opens the chain's backends in order through an [`Opener`]
+//! (those that do not start are reported together as one fall-back, 1103,
+//! then the start, 1008), offers pictures (a busy encoder's finished units
+//! are taken and the picture offered once more, else it is dropped), passes
+//! access units on to a [`Sink`] with their timestamps, watches the key-frame
+//! interval (a backend that ignores it gets key frames forced at the
+//! interval), and turns a failure or a wedge (frames in, nothing out for the
+//! chain's `wedge_after`) into a restart (1104), a fall to the next backend
+//! (1103) or the end (-1303). A new encoder always starts with a key frame,
+//! so the stream continues on the same RTMP session. A size change drains
+//! the old encoder (its last units still go out, at the old size) while the
+//! new one starts.
+//!
+//! All time enters as `now`; the tests drive scripted encoders.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::chain::{ChainConfig, EncoderChain, Next};
+use super::gop_check::GopCheck;
+use super::interface::{Polled, Submitted, Tuning, VideoEncoder, I420};
+use super::settings::EncoderSettings;
+use super::Backend;
+use crate::supervisor::Input;
+use crate::time::Instant;
+
+/// Opens backends.
+pub trait Opener {
+    /// Opens `backend` for `s`, or says why it cannot.
+    fn open(
+        &mut self,
+        backend: Backend,
+        s: &EncoderSettings,
+    ) -> Result<Box<dyn VideoEncoder>, String>;
+}
+
+/// Facts for the supervisor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// The encoder runs (1008 the first time; a `FellBack` came first when
+    /// earlier backends did not start).
+    Started {
+        /// Its name.
+        backend: &'static str,
+        /// The first encoder of the run.
+        first: bool,
+    },
+    /// Backends did not start, or one failed and the next takes over (1103).
+    FellBack(String),
+    /// The running one failed and is restarted (1104).
+    Restarted(String),
+    /// No backend is left (-1303): video ends.
+    NoneLeft(String),
+}
+
+impl Report {
+    /// What the supervisor makes of it (None: only for the log).
+    pub fn input(&self) -> Option<Input> {
+        Some(match self {
+            Report::Started { first: true, .. } => Input::VideoEncoderStarted { fell_back: false },
+            Report::Started { first: false, .. } => return None,
+            Report::FellBack(m) => Input::EncoderFellBack(m.clone()),
+            Report::Restarted(m) => Input::EncoderRestarted(m.clone()),
+            Report::NoneLeft(m) => Input::VideoEncoderFailed(m.clone()),
+        })
+    }
+}
+
+/// One access unit for the muxer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    /// The picture's timestamp, µs.
+    pub pts_us: u64,
+    /// IDR.
+    pub key: bool,
+    /// Encoded size.
+    pub width: u32,
+    /// Encoded size.
+    pub height: u32,
+    /// Annex-B bytes.
+    pub data: Vec<u8>,
+}
+
+/// What became of a unit handed to the sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// On its way.
+    Taken,
+    /// Dropped (the receiver was busy): the next picture becomes a key frame.
+    Dropped,
+    /// The receiver is gone: stop.
+    Gone,
+}
+
+/// Where units and reports go.
+pub trait Sink {
+    /// An empty buffer for the next unit (recycled ones first).
+    fn buffer(&mut self) -> Vec<u8>;
+    /// One unit.
+    fn unit(&mut self, u: Unit) -> Delivery;
+    /// One report; false when the receiver is gone.
+    fn report(&mut self, r: Report) -> bool;
+    /// A warning for the log.
+    fn warn(&mut self, msg: String);
+}
+
+/// The runner's answer to a picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Go on.
+    Go,
+    /// Stop the video thread (no encoder left, or the receiver is gone).
+    Stop,
+}
+
+/// An old encoder draining after a size change.
+struct Draining {
+    enc: Box<dyn VideoEncoder>,
+    size: (u32, u32),
+    until: Instant,
+}
+
+/// The runner's state.
+pub struct Runner {
+    chain: EncoderChain,
+    wedge_after: Duration,
+    settings: EncoderSettings,
+    enc: Option<Box<dyn VideoEncoder>>,
+    draining: Option<Draining>,
+    gop: GopCheck,
+    /// Once a backend is seen ignoring the interval, keys are forced at it.
+    enforce_gop: bool,
+    since_key: u32,
+    force_key: bool,
+    /// Timestamps of pictures submitted with a forced key frame.
+    forced: VecDeque<u64>,
+    announced: bool,
+}
+
+impl Runner {
+    /// A runner for the chain `cfg`, encoding as `s` says.
+    pub fn new(cfg: ChainConfig, s: EncoderSettings) -> Self {
+        Runner {
+            wedge_after: cfg.wedge_after,
+            chain: EncoderChain::new(cfg),
+            gop: GopCheck::new(s.gop_frames),
+            settings: s,
+            enc: None,
+            draining: None,
+            enforce_gop: false,
+            since_key: 0,
+            force_key: false,
+            forced: VecDeque::new(),
+            announced: false,
+        }
+    }
+
+    /// The running encoder's name.
+    pub fn backend(&self) -> Option<&'static str> {
+        self.enc.as_ref().map(|e| e.name())
+    }
+
+    /// The size pictures must have now.
+    pub fn size(&self) -> (u32, u32) {
+        (self.settings.width, self.settings.height)
+    }
+
+    /// Makes the next picture a key frame.
+    pub fn force_key(&mut self) {
+        self.force_key = true;
+    }
+
+    /// A new target bitrate (the next encoder opens at it too). Err: the
+    /// running encoder refused it and keeps its old rate.
+    pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+        self.settings.kbps = kbps;
+        self.settings.max_kbps = self.settings.max_kbps.max(kbps);
+        match self.enc.as_mut() {
+            Some(e) => e.tune(Tuning {
+                kbps: Some(kbps),
+                fps: None,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A new picture size: the running encoder drains (for at most half a
+    /// second) and a new one opens at the next picture.
+    pub fn set_size(&mut self, now: Instant, width: u32, height: u32, sink: &mut dyn Sink) {
+        if (width, height) == self.size() {
+            return;
+        }
+        if let Some(mut enc) = self.enc.take() {
+            match enc.drain() {
+                Ok(()) => {
+                    self.draining = Some(Draining {
+                        enc,
+                        size: self.size(),
+                        until: now + Duration::from_millis(500),
+                    })
+                }
+                Err(e) => sink.warn(format!("draining {}: {e}", enc.name())),
+            }
+        }
+        self.settings.width = width;
+        self.settings.height = height;
+    }
+
+    /// Encodes one picture of the current size.
+    pub fn encode(
+        &mut self,
+        now: Instant,
+        pic: &I420<'_>,
+        pts_us: u64,
+        opener: &mut dyn Opener,
+        sink: &mut dyn Sink,
+    ) -> Step {
+        if self.finish_draining(now, sink) == Step::Stop {
+            return Step::Stop;
+        }
+        if self.enc.is_none() && self.start(opener, sink) == Step::Stop {
+            return Step::Stop;
+        }
+        if self.enforce_gop && self.since_key + 1 >= self.settings.gop_frames {
+            self.force_key = true;
+        }
+        self.chain.frame_in(now);
+        let result = self.submit(pic, pts_us, sink);
+        let result = match result {
+            Ok(false) if self.chain.wedged(now) => Err(format!(
+                "no output for {} ms while frames went in (wedged)",
+                self.wedge_after.as_millis()
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => Step::Go,
+            Err(e) if e == GONE => Step::Stop,
+            Err(e) => self.failed(e, sink),
+        }
+    }
+
+    /// Opens the current backend, or the next ones.
+    fn start(&mut self, opener: &mut dyn Opener, sink: &mut dyn Sink) -> Step {
+        let mut failed = Vec::new();
+        while self.enc.is_none() {
+            let Some(b) = self.chain.current() else {
+                sink.report(Report::NoneLeft(format!(
+                    "no video encoder could start: {}",
+                    failed.join("; ")
+                )));
+                return Step::Stop;
+            };
+            match opener.open(b, &self.settings) {
+                Ok(e) => self.enc = Some(e),
+                Err(why) => {
+                    sink.warn(format!("encoder {b} did not start: {why}"));
+                    failed.push(why);
+                    if self.chain.start_failed() == Next::NoneLeft {
+                        sink.report(Report::NoneLeft(format!(
+                            "no video encoder could start: {}",
+                            failed.join("; ")
+                        )));
+                        return Step::Stop;
+                    }
+                }
+            }
+        }
+        if !failed.is_empty() && !sink.report(Report::FellBack(failed.join("; "))) {
+            return Step::Stop;
+        }
+        let backend = self.backend().unwrap_or("?");
+        self.chain.reset_watch();
+        self.force_key = true;
+        self.forced.clear();
+        self.gop = GopCheck::new(self.settings.gop_frames);
+        let first = !self.announced;
+        self.announced = true;
+        if !sink.report(Report::Started { backend, first }) {
+            return Step::Stop;
+        }
+        Step::Go
+    }
+
+    /// A run-time failure: restart, fall back, or stop.
+    fn failed(&mut self, e: String, sink: &mut dyn Sink) -> Step {
+        let name = self.backend().unwrap_or("?");
+        let why = format!("{name}: {e}");
+        sink.warn(format!("video encoder failed: {why}"));
+        self.enc = None;
+        let r = match self.chain.failed() {
+            Next::Restart(b) => Report::Restarted(format!("{why}; restarting {b}")),
+            Next::FallTo(b) => Report::FellBack(format!("{why}; falling back to {b}")),
+            Next::NoneLeft => {
+                sink.report(Report::NoneLeft(format!("{why}; no encoder left")));
+                return Step::Stop;
+            }
+        };
+        if sink.report(r) {
+            Step::Go
+        } else {
+            Step::Stop
+        }
+    }
+
+    /// Offers `pic` (a forced key frame if one is owed), passing on every
+    /// unit that is ready. Ok(whether anything came out).
+    fn submit(&mut self, pic: &I420<'_>, pts_us: u64, sink: &mut dyn Sink) -> Result<bool, String> {
+        let forced = std::mem::take(&mut self.force_key);
+        let enc = self.enc.as_mut().expect("started");
+        if forced {
+            enc.force_key();
+            self.forced.push_back(pts_us);
+        }
+        let mut any = false;
+        for attempt in 0..2 {
+            match self.enc.as_mut().expect("started").submit(pic, pts_us)? {
+                Submitted::Taken => break,
+                Submitted::Busy if attempt == 0 => any |= self.take_units(sink)?,
+                Submitted::Busy => {
+                    let name = self.backend().unwrap_or("?");
+                    sink.warn(format!("video encoder {name} busy: frame dropped"));
+                    if forced {
+                        self.force_key = true;
+                    }
+                }
+            }
+        }
+        Ok(self.take_units(sink)? || any)
+    }
+
+    /// Passes every finished unit on. Ok(whether there was one).
+    fn take_units(&mut self, sink: &mut dyn Sink) -> Result<bool, String> {
+        let mut any = false;
+        loop {
+            let mut out = sink.buffer();
+            out.clear();
+            let enc = self.enc.as_mut().expect("started");
+            let c = match enc.poll(&mut out)? {
+                Polled::Unit(c) => c,
+                Polled::Pending | Polled::Drained => return Ok(any),
+            };
+            any = true;
+            self.chain.frame_out();
+            let mut forced = false;
+            while self.forced.front().is_some_and(|t| *t <= c.pts_us) {
+                forced |= self.forced.pop_front() == Some(c.pts_us);
+            }
+            self.since_key = if c.key { 0 } else { self.since_key + 1 };
+            if let Some(m) = self.gop.frame(c.key, forced) {
+                let name = self.backend().unwrap_or("?");
+                sink.warn(format!(
+                    "video encoder {name} ignores the key-frame interval: asked every {} frames, got {}; forcing key frames at the interval from now on",
+                    m.expected, m.observed
+                ));
+                self.enforce_gop = true;
+            }
+            let unit = Unit {
+                pts_us: c.pts_us,
+                key: c.key,
+                width: self.settings.width,
+                height: self.settings.height,
+                data: out,
+            };
+            match sink.unit(unit) {
+                Delivery::Taken => {}
+                Delivery::Dropped => self.force_key = true,
+                Delivery::Gone => return Err(GONE.into()),
+            }
+        }
+    }
+
+    /// Passes on what a draining encoder still gives; drops it once drained,
+    /// failed or out of time.
+    fn finish_draining(&mut self, now: Instant, sink: &mut dyn Sink) -> Step {
+        let Some(d) = self.draining.as_mut() else {
+            return Step::Go;
+        };
+        loop {
+            let mut out = sink.buffer();
+            out.clear();
+            match d.enc.poll(&mut out) {
+                Ok(Polled::Unit(c)) => {
+                    let u = Unit {
+                        pts_us: c.pts_us,
+                        key: c.key,
+                        width: d.size.0,
+                        height: d.size.1,
+                        data: out,
+                    };
+                    if sink.unit(u) == Delivery::Gone {
+                        return Step::Stop;
+                    }
+                }
+                Ok(Polled::Pending) if now < d.until => return Step::Go,
+                Ok(Polled::Pending) => {
+                    sink.warn(format!("{} did not drain within 500 ms", d.enc.name()));
+                    break;
+                }
+                Ok(Polled::Drained) => break,
+                Err(e) => {
+                    sink.warn(format!("draining {}: {e}", d.enc.name()));
+                    break;
+                }
+            }
+        }
+        self.draining = None;
+        Step::Go
+    }
+}
+
+/// The internal error that means the sink is gone.
+const GONE: &str = "\u{0}receiver gone";
+
+#[cfg(test)]
+mod tests;
