@@ -4,6 +4,7 @@
 
 pub mod aac;
 pub mod alsa;
+pub mod layout;
 #[cfg(feature = "v4l2-m2m")]
 pub mod m2m;
 pub mod mjpeg;
@@ -44,12 +45,7 @@ pub fn backend_availability(backend: Backend, m2m_device: Option<&str>) -> Resul
             Err("feature not built (cargo build --features v4l2-m2m)".into())
         }
         #[cfg(feature = "mpp")]
-        Backend::Mpp => match mpp::probe() {
-            Ok(lib) => Err(format!(
-                "{lib} found, but encoding through MPP is not built yet"
-            )),
-            Err(e) => Err(e),
-        },
+        Backend::Mpp => mpp::probe().map(|lib| format!("{lib} with every entry point")),
         #[cfg(not(feature = "mpp"))]
         Backend::Mpp => Err("feature not built (cargo build --features mpp)".into()),
         #[cfg(feature = "vaapi")]
@@ -81,6 +77,10 @@ pub fn open_backend(
             log::info!("v4l2-m2m encoder {} ({})", node.path, node.driver);
             Ok(Box::new(e))
         }
+        #[cfg(feature = "mpp")]
+        Backend::Mpp => Ok(Box::new(
+            mpp::encoder::MppEncoder::open(s).map_err(|e| format!("mpp: {e}"))?,
+        )),
         hw => Err(match backend_availability(hw, m2m_device) {
             Ok(found) => format!("{hw}: {found}"),
             Err(why) => format!("{hw}: {why}"),
