@@ -49,12 +49,7 @@ pub fn backend_availability(backend: Backend, m2m_device: Option<&str>) -> Resul
         #[cfg(not(feature = "mpp"))]
         Backend::Mpp => Err("feature not built (cargo build --features mpp)".into()),
         #[cfg(feature = "vaapi")]
-        Backend::Vaapi => match vaapi::probe() {
-            Ok(found) => Err(format!(
-                "{found}, but encoding through VAAPI is not built yet"
-            )),
-            Err(e) => Err(e),
-        },
+        Backend::Vaapi => vaapi::probe(),
         #[cfg(not(feature = "vaapi"))]
         Backend::Vaapi => Err("feature not built (cargo build --features vaapi)".into()),
     }
@@ -77,10 +72,16 @@ pub fn open_backend(
             log::info!("v4l2-m2m encoder {} ({})", node.path, node.driver);
             Ok(Box::new(e))
         }
+        #[cfg(feature = "vaapi")]
+        Backend::Vaapi => Ok(Box::new(Immediate::new(
+            vaapi::encoder::VaapiEncoder::open(s).map_err(|e| format!("vaapi: {e}"))?,
+        ))),
         #[cfg(feature = "mpp")]
         Backend::Mpp => Ok(Box::new(
             mpp::encoder::MppEncoder::open(s).map_err(|e| format!("mpp: {e}"))?,
         )),
+        // reachable when a backend's feature is not built
+        #[allow(unreachable_patterns)]
         hw => Err(match backend_availability(hw, m2m_device) {
             Ok(found) => format!("{hw}: {found}"),
             Err(why) => format!("{hw}: {why}"),

@@ -251,6 +251,30 @@ impl BitReader<'_> {
     }
 }
 
+/// Makes an IDR access unit carry SPS and PPS: remembers them when it has
+/// them, prepends the remembered ones when it has not.
+pub fn ensure_parameter_sets(unit: &mut Vec<u8>, sets: &mut Vec<u8>) {
+    let nals: Vec<&[u8]> = nal_units(unit).collect();
+    let has = |t: u8| {
+        nals.iter()
+            .any(|n| n.first().is_some_and(|b| b & 0x1f == t))
+    };
+    if has(7) && has(8) {
+        sets.clear();
+        for n in nals
+            .iter()
+            .filter(|n| matches!(n.first().map(|b| b & 0x1f), Some(7 | 8)))
+        {
+            sets.extend_from_slice(&[0, 0, 0, 1]);
+            sets.extend_from_slice(n);
+        }
+    } else if has(5) && !sets.is_empty() {
+        let mut v = sets.clone();
+        v.extend_from_slice(unit);
+        *unit = v;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +341,29 @@ mod tests {
             }
         );
         assert_eq!(parse_sps(&PPS), None);
+    }
+    #[test]
+    fn an_idr_without_parameter_sets_gets_the_last_ones() {
+        let sps = [0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e];
+        let pps = [0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80];
+        let idr = [0, 0, 0, 1, 0x65, 0x88, 0x84];
+        let p = [0, 0, 0, 1, 0x41, 0x9a];
+        let mut sets = Vec::new();
+        // an IDR before any parameter set: left as it is
+        let mut u = idr.to_vec();
+        ensure_parameter_sets(&mut u, &mut sets);
+        assert_eq!(u, idr);
+        // a full one: remembered
+        let mut u = [&sps[..], &pps, &idr].concat();
+        ensure_parameter_sets(&mut u, &mut sets);
+        assert_eq!(sets, [&sps[..], &pps].concat());
+        // a P frame: untouched; a bare IDR: completed
+        let mut u = p.to_vec();
+        ensure_parameter_sets(&mut u, &mut sets);
+        assert_eq!(u, p);
+        let mut u = idr.to_vec();
+        ensure_parameter_sets(&mut u, &mut sets);
+        assert_eq!(u, [&sps[..], &pps, &idr].concat());
+        assert!(is_keyframe(&u));
     }
 }

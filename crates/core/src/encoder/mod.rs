@@ -6,6 +6,7 @@
 pub mod chain;
 pub mod gop_check;
 pub mod interface;
+pub mod ipp;
 pub mod runner;
 pub mod settings;
 
