@@ -34,10 +34,22 @@ pub struct Check {
     pub out: Option<String>,
     /// M2M test hook: STREAMOFF the CAPTURE queue after this many pictures.
     pub stream_off_after: Option<u64>,
+    /// Take pictures from this camera instead of the test pattern (M2M
+    /// only): imported as DMABUFs when the layouts agree, copied otherwise.
+    pub camera: Option<String>,
+    /// With `camera`: write the pictures taken (I420) here too.
+    pub raw_out: Option<String>,
 }
 
 /// Runs the check; Ok(the report) or Err(the report so far and the failure).
 pub fn run(c: &Check) -> Result<String, String> {
+    #[cfg(feature = "v4l2-m2m")]
+    if let Some(cam) = &c.camera {
+        return run_camera(c, cam);
+    }
+    if c.camera.is_some() {
+        return Err("--camera needs the v4l2-m2m feature".into());
+    }
     let s = EncoderSettings::new(&c.params, false);
     let mut report = String::new();
     let mut opened = open(c, &s, &mut report)?;
@@ -96,9 +108,19 @@ pub fn run(c: &Check) -> Result<String, String> {
             return fail(&st, &report, e);
         }
     }
-    let enc = opened.encoder();
+    finish(opened.encoder(), st, file, report, started)
+}
+
+/// Drains `enc` (5 s at most) and completes the report.
+fn finish(
+    enc: &mut dyn VideoEncoder,
+    mut st: Stats,
+    mut file: Option<std::fs::File>,
+    mut report: String,
+    started: Instant,
+) -> Result<String, String> {
     if let Err(e) = enc.drain() {
-        return fail(&st, &report, e);
+        return Err(format!("{report}{}encoder failure: {e}", st.line()));
     }
     let until = Instant::now() + Duration::from_secs(5);
     loop {
@@ -109,7 +131,7 @@ pub fn run(c: &Check) -> Result<String, String> {
             }
             Ok(false) if Instant::now() > until => break,
             Ok(false) => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return fail(&st, &report, e),
+            Err(e) => return Err(format!("{report}{}encoder failure: {e}", st.line())),
         }
     }
     let _ = writeln!(
@@ -124,6 +146,121 @@ pub fn run(c: &Check) -> Result<String, String> {
         ));
     }
     Ok(report)
+}
+
+/// The camera variant: pictures from `cam_path` into the M2M encoder,
+/// imported as DMABUFs (zero copy) when the camera's buffers have the
+/// encoder's layout, copied otherwise; the report says which and why.
+#[cfg(feature = "v4l2-m2m")]
+fn run_camera(c: &Check, cam_path: &str) -> Result<String, String> {
+    use crate::hw::capture_dmabuf::{zero_copy_fits, ExportingCamera};
+    use crate::hw::layout::YU12;
+    use crate::hw::m2m::encoder::M2mEncoder;
+    if c.backend != Backend::V4l2M2m {
+        return Err("--camera works with the v4l2-m2m backend only".into());
+    }
+    let s = EncoderSettings::new(&c.params, false);
+    let (w, h) = (c.params.width, c.params.height);
+    let path = match &c.device {
+        Some(p) => p.clone(),
+        None => crate::hw::m2m::find_encoder(None, &c.codec)?.path,
+    };
+    let mut enc = M2mEncoder::open_with(&path, c.codec, &s, true)?;
+    let want = enc.layout();
+    let mut cam = ExportingCamera::open(cam_path, w, h, want.fourcc)?;
+    let got = cam.layout();
+    let copy_why = zero_copy_fits(&got, &want).err();
+    if copy_why.is_some() {
+        enc = M2mEncoder::open_with(&path, c.codec, &s, false)?;
+    }
+    let mut report = format!(
+        "encoder v4l2-m2m {path}: {} {w}x{h}; camera {cam_path}: {} {w}x{h} stride {}, {} bytes\n",
+        String::from_utf8_lossy(&c.codec),
+        crate::hw::v4l2_uapi::fourcc_text(got.fourcc),
+        got.stride,
+        got.size
+    );
+    match &copy_why {
+        None => report.push_str("input: dmabuf import (zero copy)\n"),
+        Some(why) => {
+            let _ = writeln!(report, "input: copy ({why})");
+            if got.fourcc != YU12 || got.stride != w {
+                return Err(format!(
+                    "{report}the copy path takes YU12 without row padding"
+                ));
+            }
+        }
+    }
+    let mut file = match &c.out {
+        Some(p) => Some(std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?),
+        None => None,
+    };
+    let mut raw = match &c.raw_out {
+        Some(p) => Some(std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?),
+        None => None,
+    };
+    let mut st = Stats::default();
+    let started = Instant::now();
+    let pic_len = (w * h * 3 / 2) as usize;
+    for _ in 0..c.frames {
+        let cap = cam.next(Duration::from_secs(2))?;
+        if (cap.bytesused as usize) < pic_len {
+            return Err(format!(
+                "{cam_path}: a picture of {} bytes, {pic_len} expected",
+                cap.bytesused
+            ));
+        }
+        if let Some(f) = raw.as_mut() {
+            let data = &cam.data(cap.index)[..pic_len];
+            f.write_all(data)
+                .map_err(|e| format!("writing raw pictures: {e}"))?;
+        }
+        let until = Instant::now() + Duration::from_secs(2);
+        loop {
+            let r = if copy_why.is_none() {
+                let (fd, len) = cam.dmabuf(cap.index);
+                enc.submit_dmabuf(fd, len, cap.pts_us)
+            } else {
+                let pic = I420 {
+                    width: w,
+                    height: h,
+                    data: &cam.data(cap.index)[..pic_len],
+                };
+                enc.submit(&pic, cap.pts_us)
+            };
+            match r {
+                Ok(Submitted::Taken) => break,
+                Ok(Submitted::Busy) => st.busy += 1,
+                Err(e) => return Err(format!("{report}{}encoder failure: {e}", st.line())),
+            }
+            take(&mut enc, &mut st, &mut file)?;
+            if Instant::now() > until {
+                return Err(format!(
+                    "{report}{}encoder failure: busy for 2 s",
+                    st.line()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        st.submitted += 1;
+        // the camera buffer goes back only once the encoder has let go of it
+        if copy_why.is_none() {
+            let until = Instant::now() + Duration::from_secs(2);
+            while !enc.imports_done()? {
+                take(&mut enc, &mut st, &mut file)?;
+                if Instant::now() > until {
+                    return Err(format!(
+                        "{report}{}encoder failure: an imported buffer was not released within 2 s",
+                        st.line()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        cam.release(cap.index)?;
+        take(&mut enc, &mut st, &mut file)?;
+    }
+    finish(&mut enc, st, file, report, started)
 }
 
 /// The backend under test (the M2M one kept concrete for its test hook).
@@ -159,7 +296,7 @@ fn open(c: &Check, s: &EncoderSettings, report: &mut String) -> Result<Opened, S
                 String::from_utf8_lossy(&c.codec),
                 s.width,
                 s.height,
-                crate::hw::m2m::uapi::fourcc_text(l.fourcc),
+                crate::hw::v4l2_uapi::fourcc_text(l.fourcc),
                 l.width,
                 l.height,
                 l.stride,

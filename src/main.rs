@@ -81,6 +81,12 @@ struct EncoderCheckCmd {
     /// test hook: stop the M2M CAPTURE queue after this many pictures
     #[argh(option)]
     stream_off_after: Option<u64>,
+    /// take pictures from this V4L2 camera (v4l2-m2m only; DMABUF import when the layouts agree)
+    #[argh(option)]
+    camera: Option<String>,
+    /// with --camera: also write the pictures taken (I420) to this file
+    #[argh(option)]
+    raw_out: Option<String>,
 }
 
 /// Record from an ALSA capture PCM (field check of a microphone): raw s16le to a file.
@@ -520,6 +526,8 @@ fn encoder_check(c: EncoderCheckCmd) -> ExitCode {
         frames: c.frames,
         out: c.out,
         stream_off_after: c.stream_off_after,
+        camera: c.camera,
+        raw_out: c.raw_out,
     };
     match encoder_check::run(&check) {
         Ok(report) => {

@@ -4,6 +4,8 @@
 
 pub mod aac;
 pub mod alsa;
+#[cfg(feature = "v4l2-m2m")]
+pub mod capture_dmabuf;
 pub mod layout;
 #[cfg(feature = "v4l2-m2m")]
 pub mod m2m;
@@ -14,6 +16,7 @@ pub mod openh264;
 pub mod still;
 pub mod synthetic;
 pub mod v4l2;
+pub mod v4l2_uapi;
 #[cfg(feature = "vaapi")]
 pub mod vaapi;
 #[cfg(feature = "x264")]

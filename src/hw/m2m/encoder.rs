@@ -25,8 +25,8 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
-use super::uapi::{self, *};
 use crate::hw::layout::{RawLayout, NV12, YU12};
+use crate::hw::v4l2_uapi::{self as uapi, *};
 use livepush_core::encoder::interface::{Coded, Polled, Submitted, Tuning, VideoEncoder, I420};
 
 /// Buffers on each queue.
@@ -115,6 +115,11 @@ pub struct M2mEncoder {
     mplane: bool,
     raw: RawLayout,
     outputs: Vec<Mapped>,
+    /// OUTPUT buffers import DMABUFs (camera buffers) instead of being mapped.
+    dmabuf_input: bool,
+    /// OUTPUT buffers granted, and the DMABUF each one last imported.
+    out_count: u32,
+    last_fd: Vec<RawFd>,
     free: Vec<u32>,
     captures: Vec<Mapped>,
     /// Controls the device refused (reported once at open).
@@ -132,6 +137,17 @@ impl M2mEncoder {
     /// Opens `path` and starts encoding `s`'s pictures into `codec` (a fourcc:
     /// `H264`, or `FWHT` for vicodec).
     pub fn open(path: &str, codec: [u8; 4], s: &EncoderSettings) -> Result<Self, String> {
+        Self::open_with(path, codec, s, false)
+    }
+
+    /// Same; with `dmabuf_input` the OUTPUT queue imports DMABUFs
+    /// ([`M2mEncoder::submit_dmabuf`]) instead of taking copies.
+    pub fn open_with(
+        path: &str,
+        codec: [u8; 4],
+        s: &EncoderSettings,
+        dmabuf_input: bool,
+    ) -> Result<Self, String> {
         let err = |what: &str, e: io::Error| format!("{path}: {what}: {e}");
         let f = std::fs::OpenOptions::new()
             .read(true)
@@ -242,6 +258,9 @@ impl M2mEncoder {
             mplane,
             raw,
             outputs: Vec::new(),
+            dmabuf_input,
+            out_count: 0,
+            last_fd: Vec::new(),
             free: Vec::new(),
             captures: Vec::new(),
             missing_controls: missing,
@@ -251,9 +270,12 @@ impl M2mEncoder {
             settings: *s,
         };
         // 5. buffers, CAPTURE ones queued, EOS event, streaming
-        enc.outputs = enc.request(out_kind)?;
-        enc.free = (0..enc.outputs.len() as u32).rev().collect();
-        enc.captures = enc.request(cap_kind)?;
+        let (count, maps) = enc.request(out_kind)?;
+        enc.outputs = maps;
+        enc.out_count = count;
+        enc.last_fd = vec![-1; count as usize];
+        enc.free = (0..count).rev().collect();
+        enc.captures = enc.request(cap_kind)?.1;
         for i in 0..enc.captures.len() as u32 {
             enc.queue_capture(i)?;
         }
@@ -277,6 +299,75 @@ impl M2mEncoder {
         self.raw
     }
 
+    fn memory(&self, kind: u32) -> u32 {
+        if self.dmabuf_input && kind == self.out_kind {
+            MEMORY_DMABUF
+        } else {
+            MEMORY_MMAP
+        }
+    }
+
+    /// Offers a picture that lives in a DMABUF of `len` bytes (a camera
+    /// buffer in [`M2mEncoder::layout`]): the encoder reads it in place, so
+    /// the buffer must not be reused until [`M2mEncoder::imports_done`].
+    pub fn submit_dmabuf(
+        &mut self,
+        fd: RawFd,
+        len: usize,
+        pts_us: u64,
+    ) -> Result<Submitted, String> {
+        if !self.dmabuf_input {
+            return Err(format!(
+                "{}: opened for copies, not DMABUF import",
+                self.path
+            ));
+        }
+        if self.draining {
+            return Err(format!("{}: picture submitted while draining", self.path));
+        }
+        self.reclaim()?;
+        // the index that imported this buffer before keeps its mapping
+        let pos = self
+            .free
+            .iter()
+            .position(|i| self.last_fd[*i as usize] == fd)
+            .or_else(|| self.free.len().checked_sub(1));
+        let Some(pos) = pos else {
+            return Ok(Submitted::Busy);
+        };
+        let index = self.free.remove(pos);
+        if std::mem::take(&mut self.key_next) {
+            let _ = set_ctrl(self.fd.as_raw_fd(), CID_FORCE_KEY_FRAME, 1);
+        }
+        let mut planes = [zeroed::<Plane>(); 1];
+        planes[0].bytesused = self.raw.size;
+        planes[0].length = len as u32;
+        planes[0].m = fd as u32 as u64;
+        let mut b = self.buffer(self.out_kind, index, &mut planes);
+        b.timestamp = Timeval {
+            sec: (pts_us / 1_000_000) as i64,
+            usec: (pts_us % 1_000_000) as i64,
+        };
+        if !self.mplane {
+            b.m = fd as u32 as u64;
+            b.length = len as u32;
+            b.bytesused = self.raw.size;
+        }
+        // SAFETY: VIDIOC_QBUF with a struct v4l2_buffer (DMABUF memory).
+        if let Err(e) = unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_QBUF, &mut b) } {
+            self.free.push(index);
+            return Err(self.err("VIDIOC_QBUF (OUTPUT, DMABUF import)", e));
+        }
+        self.last_fd[index as usize] = fd;
+        Ok(Submitted::Taken)
+    }
+
+    /// Whether the encoder has released every imported buffer.
+    pub fn imports_done(&mut self) -> Result<bool, String> {
+        self.reclaim()?;
+        Ok(self.free.len() as u32 == self.out_count)
+    }
+
     /// Whether the queues are multi-planar.
     pub fn multiplanar(&self) -> bool {
         self.mplane
@@ -296,12 +387,12 @@ impl M2mEncoder {
     }
 
     /// REQBUFS + QUERYBUF + mmap for one queue.
-    fn request(&self, kind: u32) -> Result<Vec<Mapped>, String> {
+    fn request(&self, kind: u32) -> Result<(u32, Vec<Mapped>), String> {
         let fd = self.fd.as_raw_fd();
         let mut rb: RequestBuffers = zeroed();
         rb.count = BUFFERS;
         rb.kind = kind;
-        rb.memory = MEMORY_MMAP;
+        rb.memory = self.memory(kind);
         // SAFETY: VIDIOC_REQBUFS with a struct v4l2_requestbuffers.
         unsafe { uapi::ioctl(fd, VIDIOC_REQBUFS, &mut rb) }
             .map_err(|e| self.err("VIDIOC_REQBUFS", e))?;
@@ -309,6 +400,9 @@ impl M2mEncoder {
             return Err(format!("{}: no buffers granted", self.path));
         }
         let mut maps = Vec::new();
+        if self.memory(kind) == MEMORY_DMABUF {
+            return Ok((rb.count, maps));
+        }
         for i in 0..rb.count {
             let mut planes = [zeroed::<Plane>(); 1];
             let mut b = self.buffer(kind, i, &mut planes);
@@ -339,7 +433,7 @@ impl M2mEncoder {
                 len: len as usize,
             });
         }
-        Ok(maps)
+        Ok((rb.count, maps))
     }
 
     /// A struct v4l2_buffer for buffer `index` of queue `kind` (pointing at
@@ -348,7 +442,7 @@ impl M2mEncoder {
         let mut b: Buffer = zeroed();
         b.kind = kind;
         b.index = index;
-        b.memory = MEMORY_MMAP;
+        b.memory = self.memory(kind);
         if self.mplane {
             b.m = planes.as_mut_ptr() as u64;
             b.length = 1;

@@ -5,16 +5,15 @@
 //! on both the single- and multi-planar capture types), so it runs on any
 //! kernel; under qemu it meets vicodec (FWHT, not H.264) and says so.
 //!
-//! The encoder itself is [`encoder::M2mEncoder`]; [`uapi`] holds the kernel
-//! structs and numbers both use.
+//! The encoder itself is [`encoder::M2mEncoder`]; `hw::v4l2_uapi` holds the
+//! kernel structs and numbers both use.
 
 pub mod encoder;
-pub mod uapi;
 
 use std::os::fd::AsRawFd;
 
-use uapi::{
-    Capability, FmtDesc, BUF_VIDEO_CAPTURE, BUF_VIDEO_CAPTURE_MPLANE, CAP_DEVICE_CAPS,
+use crate::hw::v4l2_uapi::{
+    self, Capability, FmtDesc, BUF_VIDEO_CAPTURE, BUF_VIDEO_CAPTURE_MPLANE, CAP_DEVICE_CAPS,
     CAP_VIDEO_M2M, CAP_VIDEO_M2M_MPLANE, VIDIOC_ENUM_FMT, VIDIOC_QUERYCAP,
 };
 
@@ -44,9 +43,9 @@ pub fn query(path: &str) -> Result<M2mNode, String> {
         .open(path)
         .map_err(|e| format!("{path}: {e}"))?;
     let fd = f.as_raw_fd();
-    let mut cap: Capability = uapi::zeroed();
+    let mut cap: Capability = v4l2_uapi::zeroed();
     // SAFETY: VIDIOC_QUERYCAP fills a struct v4l2_capability.
-    unsafe { uapi::ioctl(fd, VIDIOC_QUERYCAP, &mut cap) }
+    unsafe { v4l2_uapi::ioctl(fd, VIDIOC_QUERYCAP, &mut cap) }
         .map_err(|e| format!("{path}: VIDIOC_QUERYCAP: {e}"))?;
     let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
         cap.device_caps
@@ -58,11 +57,11 @@ pub fn query(path: &str) -> Result<M2mNode, String> {
     if m2m {
         for kind in [BUF_VIDEO_CAPTURE, BUF_VIDEO_CAPTURE_MPLANE] {
             for index in 0..64 {
-                let mut d: FmtDesc = uapi::zeroed();
+                let mut d: FmtDesc = v4l2_uapi::zeroed();
                 d.index = index;
                 d.kind = kind;
                 // SAFETY: VIDIOC_ENUM_FMT fills the struct or fails with EINVAL at the end.
-                if unsafe { uapi::ioctl(fd, VIDIOC_ENUM_FMT, &mut d) }.is_err() {
+                if unsafe { v4l2_uapi::ioctl(fd, VIDIOC_ENUM_FMT, &mut d) }.is_err() {
                     break;
                 }
                 let f = String::from_utf8_lossy(&d.pixelformat.to_le_bytes()).into_owned();

@@ -1,5 +1,6 @@
 //! The slice of the V4L2 kernel interface (linux/videodev2.h,
-//! linux/v4l2-controls.h) the M2M encoder uses: struct layouts for 64-bit
+//! linux/v4l2-controls.h) the M2M encoder and the DMABUF-exporting capture
+//! stream use: struct layouts for 64-bit
 //! Linux (x86_64 and aarch64 share them), ioctl numbers, control ids and
 //! flags. Sizes and numbers were checked against the kernel headers with a C
 //! program; the tests below recompute every ioctl number from the struct sizes.
@@ -160,6 +161,17 @@ pub struct Buffer {
     pub request_fd: i32,
 }
 
+/// struct v4l2_exportbuffer.
+#[repr(C)]
+pub struct ExportBuffer {
+    pub kind: u32,
+    pub index: u32,
+    pub plane: u32,
+    pub flags: u32,
+    pub fd: i32,
+    pub reserved: [u32; 11],
+}
+
 /// struct v4l2_encoder_cmd.
 #[repr(C)]
 pub struct EncoderCmd {
@@ -227,6 +239,7 @@ pub const VIDIOC_S_FMT: u64 = iowr(5, size_of::<Format>());
 pub const VIDIOC_REQBUFS: u64 = iowr(8, size_of::<RequestBuffers>());
 pub const VIDIOC_QUERYBUF: u64 = iowr(9, size_of::<Buffer>());
 pub const VIDIOC_QBUF: u64 = iowr(15, size_of::<Buffer>());
+pub const VIDIOC_EXPBUF: u64 = iowr(16, size_of::<ExportBuffer>());
 pub const VIDIOC_DQBUF: u64 = iowr(17, size_of::<Buffer>());
 pub const VIDIOC_STREAMON: u64 = iow(18, size_of::<i32>());
 pub const VIDIOC_STREAMOFF: u64 = iow(19, size_of::<i32>());
@@ -245,6 +258,7 @@ pub const BUF_VIDEO_OUTPUT: u32 = 2;
 pub const BUF_VIDEO_CAPTURE_MPLANE: u32 = 9;
 pub const BUF_VIDEO_OUTPUT_MPLANE: u32 = 10;
 pub const MEMORY_MMAP: u32 = 1;
+pub const MEMORY_DMABUF: u32 = 4;
 
 pub const BUF_FLAG_KEYFRAME: u32 = 0x0000_0008;
 pub const BUF_FLAG_ERROR: u32 = 0x0000_0040;
@@ -338,6 +352,8 @@ mod tests {
         assert_eq!(VIDIOC_S_CTRL, 0xc008_561c);
         assert_eq!(VIDIOC_S_PARM, 0xc0cc_5616);
         assert_eq!(VIDIOC_QUERYCAP, 0x8068_5600);
+        assert_eq!(VIDIOC_EXPBUF, 0xc040_5610);
+        assert_eq!(size_of::<ExportBuffer>(), 64);
         assert_eq!(VIDIOC_ENUM_FMT, 0xc040_5602);
         assert_eq!(fourcc(b"H264"), 0x3436_3248);
     }
