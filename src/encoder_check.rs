@@ -153,9 +153,11 @@ fn finish(
 /// encoder's layout, copied otherwise; the report says which and why.
 #[cfg(feature = "v4l2-m2m")]
 fn run_camera(c: &Check, cam_path: &str) -> Result<String, String> {
-    use crate::hw::capture_dmabuf::{zero_copy_fits, ExportingCamera};
-    use crate::hw::layout::YU12;
+    use crate::hw::capture_dmabuf::ExportingCamera;
     use crate::hw::m2m::encoder::M2mEncoder;
+    use livepush_core::encoder::interface::DmaPicture;
+    use livepush_core::video::layout::zero_copy_fits;
+    use livepush_core::video::layout::YU12;
     if c.backend != Backend::V4l2M2m {
         return Err("--camera works with the v4l2-m2m backend only".into());
     }
@@ -219,7 +221,7 @@ fn run_camera(c: &Check, cam_path: &str) -> Result<String, String> {
         loop {
             let r = if copy_why.is_none() {
                 let (fd, len) = cam.dmabuf(cap.index);
-                enc.submit_dmabuf(fd, len, cap.pts_us)
+                enc.submit_dmabuf(&DmaPicture { fd, len }, cap.pts_us)
             } else {
                 let pic = I420 {
                     width: w,

@@ -854,7 +854,10 @@ fn amd64_m2m_zero_copy_from_vivid_into_vicodec() {
         "zero copy: worst luma PSNR of 30 camera pictures decoded back {psnr:.1} dB (against the next picture: {shifted:.1} dB)"
     );
     assert!(psnr > 30.0, "{psnr:.1} dB");
-    assert!(psnr > shifted + 5.0, "pictures too alike to tell buffers apart: {psnr:.1} vs {shifted:.1} dB");
+    assert!(
+        psnr > shifted + 5.0,
+        "pictures too alike to tell buffers apart: {psnr:.1} vs {shifted:.1} dB"
+    );
     // the padded size: copied, with the reason
     let copy = read("copy.txt");
     eprintln!("--- copy\n{copy}");

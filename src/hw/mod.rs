@@ -4,9 +4,7 @@
 
 pub mod aac;
 pub mod alsa;
-#[cfg(feature = "v4l2-m2m")]
 pub mod capture_dmabuf;
-pub mod layout;
 #[cfg(feature = "v4l2-m2m")]
 pub mod m2m;
 pub mod mjpeg;
@@ -70,8 +68,18 @@ pub fn open_backend(
         #[cfg(feature = "v4l2-m2m")]
         Backend::V4l2M2m => {
             let node = m2m::find_h264_encoder(m2m_device).map_err(|e| format!("v4l2-m2m: {e}"))?;
-            let e = m2m::encoder::M2mEncoder::open(&node.path, *b"H264", s)
-                .map_err(|e| format!("v4l2-m2m: {e}"))?;
+            let open = |dmabuf| {
+                m2m::encoder::M2mEncoder::open_with(&node.path, *b"H264", s, dmabuf)
+                    .map_err(|e| format!("v4l2-m2m: {e}"))
+            };
+            // zero copy when the camera's buffers have the encoder's layout
+            let mut e = open(s.import.is_some())?;
+            if let Some(cam) = &s.import {
+                if let Err(why) = livepush_core::video::layout::zero_copy_fits(cam, &e.layout()) {
+                    log::info!("v4l2-m2m: copying pictures: {why}");
+                    e = open(false)?;
+                }
+            }
             log::info!("v4l2-m2m encoder {} ({})", node.path, node.driver);
             Ok(Box::new(e))
         }

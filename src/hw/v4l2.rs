@@ -4,21 +4,26 @@
 //! `livepush_core::video::negotiate`, streams MMAP buffers and converts each
 //! picture to I420 at the output size (MJPEG through `super::mjpeg`). Dequeueing waits in poll(2) with a
 //! deadline on the video thread, so a camera that stops delivering is noticed.
+//! Streaming is `super::capture_dmabuf::CaptureQueue` (raw ioctls), whose
+//! buffers are also exported as DMABUFs where the driver can: when the
+//! camera's raw format and size are what the encoder takes, the video thread
+//! hands the buffer itself to a hardware encoder (zero copy).
 
 use std::io;
 use std::time::Duration;
 
 use livepush_core::video::convert::{self, Picture};
 use livepush_core::video::negotiate::{self, Mode, Offer, PixelFormat, SizeOffer};
-use v4l::buffer::Type;
 use v4l::control::{Control, Value};
 use v4l::framesize::FrameSizeEnum;
-use v4l::io::mmap::Stream;
-use v4l::io::traits::CaptureStream;
 use v4l::video::capture::Parameters;
 use v4l::video::Capture;
 use v4l::{Device, Format, FourCC};
 
+use livepush_core::encoder::interface::DmaPicture;
+use livepush_core::video::layout::RawLayout;
+
+use super::capture_dmabuf::{CaptureQueue, Captured};
 use super::mjpeg::Mjpeg;
 
 /// V4L2 control id of continuous auto focus.
@@ -42,8 +47,9 @@ pub enum CameraError {
 
 /// An open, streaming camera.
 pub struct Camera {
+    // the queue goes before the device whose descriptor it borrows
+    queue: CaptureQueue,
     _dev: Device,
-    stream: Stream<'static>,
     path: String,
     mode: Mode,
     stride: u32,
@@ -173,12 +179,17 @@ impl Camera {
                     value: Value::Boolean(true),
                 })
                 .is_ok();
-        let mut stream = Stream::with_buffers(&dev, Type::VideoCapture, 4)
-            .map_err(|e| os_error(&path, "MMAP buffers", &e))?;
-        stream.set_timeout(Duration::from_secs(2));
+        // exported buffers only matter for raw formats an encoder can take
+        let export = matches!(mode.format, PixelFormat::I420 | PixelFormat::Nv12);
+        let queue = CaptureQueue::start(dev.handle().fd(), &path, 4, export).map_err(|msg| {
+            CameraError::Open {
+                msg,
+                permission: false,
+            }
+        })?;
         Ok(Camera {
+            queue,
             _dev: dev,
-            stream,
             path,
             mode,
             stride: got.stride,
@@ -197,30 +208,66 @@ impl Camera {
         &self.path
     }
 
-    /// Waits for the next picture, converts it into `out` (I420, `out_w` x
-    /// `out_h`) and returns its capture time on CLOCK_MONOTONIC in µs.
-    pub fn next(&mut self, out: &mut [u8], out_w: u32, out_h: u32) -> Result<u64, CameraError> {
-        let (buf, meta) = self
-            .stream
-            .next()
-            .map_err(|e| CameraError::Lost(format!("{}: {e}", self.path)))?;
-        let used = (meta.bytesused as usize).min(buf.len());
+    /// Waits for the next picture and keeps it in its buffer: [`Camera::dma`]
+    /// or [`Camera::convert`] it, then [`Camera::release`] it.
+    pub fn capture(&mut self) -> Result<Captured, CameraError> {
+        self.queue
+            .next(Duration::from_secs(2))
+            .map_err(CameraError::Lost)
+    }
+
+    /// Converts a captured picture into `out` (I420, `out_w` x `out_h`).
+    pub fn convert(
+        &mut self,
+        cap: &Captured,
+        out: &mut [u8],
+        out_w: u32,
+        out_h: u32,
+    ) -> Result<(), CameraError> {
+        let buf = self.queue.data(cap.index);
+        let used = cap.bytesused as usize;
         if self.mode.format == PixelFormat::Mjpeg {
             // a corrupt JPEG is one bad frame, not a lost camera: keep the previous picture
             if let Err(e) = self.mjpeg.decode(&buf[..used], out, out_w, out_h) {
                 log::warn!("{}: {e}", self.path);
             }
-        } else {
-            let pic = Picture {
-                format: self.mode.format,
-                width: self.mode.width,
-                height: self.mode.height,
-                stride: self.stride,
-                data: &buf[..used],
-            };
-            convert::to_i420(&pic, out, out_w, out_h)
-                .map_err(|e| CameraError::Lost(format!("{}: bad frame: {e:?}", self.path)))?;
+            return Ok(());
         }
-        Ok(meta.timestamp.sec as u64 * 1_000_000 + meta.timestamp.usec as u64)
+        let pic = Picture {
+            format: self.mode.format,
+            width: self.mode.width,
+            height: self.mode.height,
+            stride: self.stride,
+            data: &buf[..used],
+        };
+        convert::to_i420(&pic, out, out_w, out_h)
+            .map_err(|e| CameraError::Lost(format!("{}: bad frame: {e:?}", self.path)))
+    }
+
+    /// A captured picture as a DMABUF an encoder can read in place, with its
+    /// layout, when it needs no conversion for an `out_w` x `out_h` output.
+    pub fn dma(&self, cap: &Captured, out_w: u32, out_h: u32) -> Option<(DmaPicture, RawLayout)> {
+        let fourcc = match self.mode.format {
+            PixelFormat::I420 => u32::from_le_bytes(*b"YU12"),
+            PixelFormat::Nv12 => u32::from_le_bytes(*b"NV12"),
+            _ => return None,
+        };
+        if (self.mode.width, self.mode.height) != (out_w, out_h) {
+            return None;
+        }
+        let (fd, len) = self.queue.dmabuf(cap.index)?;
+        let layout = RawLayout {
+            fourcc,
+            width: out_w,
+            height: out_h,
+            stride: self.stride,
+            size: cap.bytesused,
+        };
+        Some((DmaPicture { fd, len }, layout))
+    }
+
+    /// Gives a captured picture's buffer back to the camera.
+    pub fn release(&mut self, index: u32) -> Result<(), CameraError> {
+        self.queue.release(index).map_err(CameraError::Lost)
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
 use livepush_core::encoder::chain::ChainConfig;
-use livepush_core::encoder::runner::{Delivery, Opener, Report, Runner, Sink, Step, Unit};
+use livepush_core::encoder::runner::{Delivery, Frame, Opener, Report, Runner, Sink, Step, Unit};
 use livepush_core::encoder::settings::EncoderSettings;
 use livepush_core::encoder::Backend;
 
@@ -227,11 +227,30 @@ fn run(job: VideoJob, wiring: Wiring) {
                 }
                 start_us + (index as f64 * frame_us) as u64
             }
-            Source::Camera(c) => match c.next(&mut picture, p.width, p.height) {
-                Ok(mono_us) => {
+            Source::Camera(c) => match capture(
+                c,
+                &mut picture,
+                &p,
+                CaptureCtx {
+                    runner: &mut runner,
+                    opener: &mut opener,
+                    mb: &mb,
+                    recycle: &recycle,
+                    origin,
+                    origin_mono_us,
+                    first: index == 0,
+                },
+            ) {
+                Ok(Captured::Pixels(pts)) => {
                     lost_due = Instant::now();
-                    mono_us.saturating_sub(origin_mono_us)
+                    pts
                 }
+                Ok(Captured::Encoded) => {
+                    lost_due = Instant::now();
+                    index += 1;
+                    continue;
+                }
+                Ok(Captured::Stop) => return,
                 Err(e) => {
                     // keep the stream alive: the "no signal" card, and retry the camera
                     log::warn!("camera lost; pushing the waiting image (or the no-signal card) and retrying");
@@ -326,6 +345,88 @@ fn run(job: VideoJob, wiring: Wiring) {
             return;
         }
     }
+}
+
+/// What became of a camera picture.
+enum Captured {
+    /// Converted into the picture buffer, with its timestamp.
+    Pixels(u64),
+    /// Its buffer went to the encoder as it is (zero copy) and is back.
+    Encoded,
+    /// The loop is gone or no encoder is left.
+    Stop,
+}
+
+/// What `capture` needs besides the camera.
+struct CaptureCtx<'a> {
+    runner: &'a mut Runner,
+    opener: &'a mut Backends,
+    mb: &'a crate::mailbox::Mailbox,
+    recycle: &'a smol::channel::Receiver<Vec<u8>>,
+    origin: Instant,
+    origin_mono_us: u64,
+    first: bool,
+}
+
+/// Takes the next camera picture. When it needs no conversion and the
+/// encoder imports camera buffers, the buffer itself is encoded (zero copy)
+/// and goes back to the camera once the encoder has released it; otherwise
+/// it is converted into `picture` for the ordinary path.
+fn capture(
+    c: &mut Camera,
+    picture: &mut [u8],
+    p: &VideoParams,
+    cx: CaptureCtx<'_>,
+) -> Result<Captured, CameraError> {
+    let cap = c.capture()?;
+    let pts = cap.pts_us.saturating_sub(cx.origin_mono_us);
+    let dma = (cx.runner.size() == (p.width, p.height))
+        .then(|| c.dma(&cap, p.width, p.height))
+        .flatten();
+    if let Some((dma, layout)) = dma {
+        if cx.first && !cx.mb.send_blocking(Msg::Media(MediaMsg::FirstFrame)) {
+            return Ok(Captured::Stop);
+        }
+        let mut sink = ToLoop {
+            mb: cx.mb,
+            recycle: cx.recycle,
+        };
+        let now = livepush_core::time::Instant::from_micros(
+            Instant::now().duration_since(cx.origin).as_micros() as u64,
+        );
+        match cx
+            .runner
+            .encode_frame(now, Frame::Dma(&dma, layout), pts, cx.opener, &mut sink)
+        {
+            Step::Stop => return Ok(Captured::Stop),
+            Step::Go => {
+                // the buffer goes back to the camera only once released
+                let until = Instant::now() + Duration::from_secs(1);
+                loop {
+                    let why = match cx.runner.imports_done() {
+                        Ok(true) => break,
+                        Ok(false) if Instant::now() < until => {
+                            std::thread::sleep(Duration::from_millis(1));
+                            continue;
+                        }
+                        Ok(false) => "an imported camera buffer was not released within 1 s".into(),
+                        Err(e) => e,
+                    };
+                    // the failed encoder is closed, which releases its imports
+                    if cx.runner.fail_now(why, &mut sink) == Step::Stop {
+                        return Ok(Captured::Stop);
+                    }
+                    break;
+                }
+                c.release(cap.index)?;
+                return Ok(Captured::Encoded);
+            }
+            Step::NeedPixels => {}
+        }
+    }
+    let r = c.convert(&cap, picture, p.width, p.height);
+    c.release(cap.index)?;
+    r.map(|()| Captured::Pixels(pts))
 }
 
 /// Opens the chain's backends (with the fault-injection test hook).

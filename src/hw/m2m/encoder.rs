@@ -25,9 +25,11 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
-use crate::hw::layout::{RawLayout, NV12, YU12};
 use crate::hw::v4l2_uapi::{self as uapi, *};
-use livepush_core::encoder::interface::{Coded, Polled, Submitted, Tuning, VideoEncoder, I420};
+use livepush_core::encoder::interface::{
+    Coded, DmaPicture, Polled, Submitted, Tuning, VideoEncoder, I420,
+};
+use livepush_core::video::layout::{RawLayout, NV12, YU12};
 
 /// Buffers on each queue.
 const BUFFERS: u32 = 4;
@@ -307,67 +309,6 @@ impl M2mEncoder {
         }
     }
 
-    /// Offers a picture that lives in a DMABUF of `len` bytes (a camera
-    /// buffer in [`M2mEncoder::layout`]): the encoder reads it in place, so
-    /// the buffer must not be reused until [`M2mEncoder::imports_done`].
-    pub fn submit_dmabuf(
-        &mut self,
-        fd: RawFd,
-        len: usize,
-        pts_us: u64,
-    ) -> Result<Submitted, String> {
-        if !self.dmabuf_input {
-            return Err(format!(
-                "{}: opened for copies, not DMABUF import",
-                self.path
-            ));
-        }
-        if self.draining {
-            return Err(format!("{}: picture submitted while draining", self.path));
-        }
-        self.reclaim()?;
-        // the index that imported this buffer before keeps its mapping
-        let pos = self
-            .free
-            .iter()
-            .position(|i| self.last_fd[*i as usize] == fd)
-            .or_else(|| self.free.len().checked_sub(1));
-        let Some(pos) = pos else {
-            return Ok(Submitted::Busy);
-        };
-        let index = self.free.remove(pos);
-        if std::mem::take(&mut self.key_next) {
-            let _ = set_ctrl(self.fd.as_raw_fd(), CID_FORCE_KEY_FRAME, 1);
-        }
-        let mut planes = [zeroed::<Plane>(); 1];
-        planes[0].bytesused = self.raw.size;
-        planes[0].length = len as u32;
-        planes[0].m = fd as u32 as u64;
-        let mut b = self.buffer(self.out_kind, index, &mut planes);
-        b.timestamp = Timeval {
-            sec: (pts_us / 1_000_000) as i64,
-            usec: (pts_us % 1_000_000) as i64,
-        };
-        if !self.mplane {
-            b.m = fd as u32 as u64;
-            b.length = len as u32;
-            b.bytesused = self.raw.size;
-        }
-        // SAFETY: VIDIOC_QBUF with a struct v4l2_buffer (DMABUF memory).
-        if let Err(e) = unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_QBUF, &mut b) } {
-            self.free.push(index);
-            return Err(self.err("VIDIOC_QBUF (OUTPUT, DMABUF import)", e));
-        }
-        self.last_fd[index as usize] = fd;
-        Ok(Submitted::Taken)
-    }
-
-    /// Whether the encoder has released every imported buffer.
-    pub fn imports_done(&mut self) -> Result<bool, String> {
-        self.reclaim()?;
-        Ok(self.free.len() as u32 == self.out_count)
-    }
-
     /// Whether the queues are multi-planar.
     pub fn multiplanar(&self) -> bool {
         self.mplane
@@ -637,6 +578,66 @@ impl VideoEncoder for M2mEncoder {
 
     fn force_key(&mut self) {
         self.key_next = true;
+    }
+
+    fn imports(&self) -> bool {
+        self.dmabuf_input
+    }
+
+    // a camera buffer in this encoder's layout, read in place: it must not
+    // be reused until imports_done
+    fn submit_dmabuf(&mut self, pic: &DmaPicture, pts_us: u64) -> Result<Submitted, String> {
+        let (fd, len) = (pic.fd as RawFd, pic.len);
+        if !self.dmabuf_input {
+            return Err(format!(
+                "{}: opened for copies, not DMABUF import",
+                self.path
+            ));
+        }
+        if self.draining {
+            return Err(format!("{}: picture submitted while draining", self.path));
+        }
+        self.reclaim()?;
+        // the index that imported this buffer before keeps its mapping
+        let pos = self
+            .free
+            .iter()
+            .position(|i| self.last_fd[*i as usize] == fd)
+            .or_else(|| self.free.len().checked_sub(1));
+        let Some(pos) = pos else {
+            return Ok(Submitted::Busy);
+        };
+        let index = self.free.remove(pos);
+        if std::mem::take(&mut self.key_next) {
+            let _ = set_ctrl(self.fd.as_raw_fd(), CID_FORCE_KEY_FRAME, 1);
+        }
+        let mut planes = [zeroed::<Plane>(); 1];
+        planes[0].bytesused = self.raw.size;
+        planes[0].length = len as u32;
+        planes[0].m = fd as u32 as u64;
+        let mut b = self.buffer(self.out_kind, index, &mut planes);
+        b.timestamp = Timeval {
+            sec: (pts_us / 1_000_000) as i64,
+            usec: (pts_us % 1_000_000) as i64,
+        };
+        if !self.mplane {
+            b.m = fd as u32 as u64;
+            b.length = len as u32;
+            b.bytesused = self.raw.size;
+        }
+        // SAFETY: VIDIOC_QBUF with a struct v4l2_buffer (DMABUF memory).
+        if let Err(e) = unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_QBUF, &mut b) } {
+            self.free.push(index);
+            return Err(self.err("VIDIOC_QBUF (OUTPUT, DMABUF import)", e));
+        }
+        self.last_fd[index as usize] = fd;
+        Ok(Submitted::Taken)
+    }
+
+    /// Whether the encoder has released every imported buffer.
+    fn imports_done(&mut self) -> Result<bool, String> {
+        self.reclaim()?;
+        Ok(self.free.len() as u32 == self.out_count)
     }
 }
 

@@ -18,7 +18,7 @@ use livepush_core::encoder::interface::{Coded, Polled, Submitted, Tuning, VideoE
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
 use super::ffi::{self, Lib, MppApi, MppBuffer, MppBufferGroup, MppCtx, MppEncCfg, TAG};
-use crate::hw::layout::{RawLayout, NV12};
+use livepush_core::video::layout::{RawLayout, NV12};
 
 /// The configuration keys and values for `s`.
 pub fn config_keys(s: &EncoderSettings) -> Vec<(&'static str, i32)> {

@@ -33,7 +33,7 @@ use livepush_core::encoder::ipp::{
 };
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
-use crate::hw::layout::{RawLayout, NV12};
+use livepush_core::video::layout::{RawLayout, NV12};
 
 /// A running VAAPI encoder.
 pub struct VaapiEncoder {

@@ -23,6 +23,17 @@ pub struct I420<'a> {
     pub data: &'a [u8],
 }
 
+/// A picture that stays in a camera buffer exported as a DMABUF: an encoder
+/// that imports it reads it in place (zero copy). The camera may reuse the
+/// buffer only once the encoder's `imports_done` says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaPicture {
+    /// The DMABUF file descriptor.
+    pub fd: i32,
+    /// Its length in bytes.
+    pub len: usize,
+}
+
 /// What `submit` did with a picture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Submitted {
@@ -76,6 +87,19 @@ pub trait VideoEncoder: Send {
     fn tune(&mut self, t: Tuning) -> Result<(), String>;
     /// Makes the next submitted picture a key frame.
     fn force_key(&mut self);
+    /// Whether it was opened to import DMABUFs (`settings.import`): then it
+    /// takes pictures through `submit_dmabuf` only.
+    fn imports(&self) -> bool {
+        false
+    }
+    /// Offers a picture in a DMABUF of the import layout.
+    fn submit_dmabuf(&mut self, _pic: &DmaPicture, _pts_us: u64) -> Result<Submitted, String> {
+        Err(format!("{}: cannot import DMABUFs", self.name()))
+    }
+    /// Whether every imported buffer has been released.
+    fn imports_done(&mut self) -> Result<bool, String> {
+        Ok(true)
+    }
 }
 
 /// A synchronous encoder: one picture in, zero or one access unit out, now.

@@ -10,7 +10,11 @@
 //! (1103) or the end (-1303). A new encoder always starts with a key frame,
 //! so the stream continues on the same RTMP session. A size change drains
 //! the old encoder (its last units still go out, at the old size) while the
-//! new one starts.
+//! new one starts. Pictures that stay in camera buffers (DMABUFs) go to a
+//! backend opened to import them (zero copy); switching between such
+//! pictures and ordinary ones (the camera lost, a smaller size) reopens the
+//! encoder like a size change, and a backend that cannot import the
+//! camera's layout is asked for ordinary pictures instead (`NeedPixels`).
 //!
 //! All time enters as `now`; the tests drive scripted encoders.
 
@@ -19,11 +23,12 @@ use std::time::Duration;
 
 use super::chain::{ChainConfig, EncoderChain, Next};
 use super::gop_check::GopCheck;
-use super::interface::{Polled, Submitted, Tuning, VideoEncoder, I420};
+use super::interface::{DmaPicture, Polled, Submitted, Tuning, VideoEncoder, I420};
 use super::settings::EncoderSettings;
 use super::Backend;
 use crate::supervisor::Input;
 use crate::time::Instant;
+use crate::video::layout::RawLayout;
 
 /// Opens backends.
 pub trait Opener {
@@ -112,6 +117,17 @@ pub enum Step {
     Go,
     /// Stop the video thread (no encoder left, or the receiver is gone).
     Stop,
+    /// The encoder cannot import this DMABUF picture: offer it as pixels.
+    NeedPixels,
+}
+
+/// One picture: pixels, or a camera buffer to import in place.
+#[derive(Clone, Copy)]
+pub enum Frame<'a> {
+    /// I420 pixels (copied by hardware backends).
+    Pixels(&'a I420<'a>),
+    /// A DMABUF in `layout`.
+    Dma(&'a DmaPicture, RawLayout),
 }
 
 /// An old encoder draining after a size change.
@@ -136,6 +152,8 @@ pub struct Runner {
     /// Timestamps of pictures submitted with a forced key frame.
     forced: VecDeque<u64>,
     announced: bool,
+    /// A DMABUF layout the running backend could not import.
+    import_refused: Option<RawLayout>,
 }
 
 impl Runner {
@@ -153,7 +171,26 @@ impl Runner {
             force_key: false,
             forced: VecDeque::new(),
             announced: false,
+            import_refused: None,
         }
+    }
+
+    /// Whether the running encoder has released every imported picture
+    /// (the camera may then reuse its buffers).
+    pub fn imports_done(&mut self) -> Result<bool, String> {
+        match self.enc.as_mut() {
+            Some(e) => e.imports_done(),
+            None => Ok(true),
+        }
+    }
+
+    /// A failure the caller saw (an imported buffer never released): the
+    /// same path as an encoder error.
+    pub fn fail_now(&mut self, why: String, sink: &mut dyn Sink) -> Step {
+        if self.enc.is_none() {
+            return Step::Go;
+        }
+        self.failed(why, sink)
     }
 
     /// The running encoder's name.
@@ -191,6 +228,14 @@ impl Runner {
         if (width, height) == self.size() {
             return;
         }
+        self.retire(now, sink);
+        self.settings.width = width;
+        self.settings.height = height;
+    }
+
+    /// Drains the running encoder (its last units still go out); a new one
+    /// opens at the next picture.
+    fn retire(&mut self, now: Instant, sink: &mut dyn Sink) {
         if let Some(mut enc) = self.enc.take() {
             match enc.drain() {
                 Ok(()) => {
@@ -203,8 +248,6 @@ impl Runner {
                 Err(e) => sink.warn(format!("draining {}: {e}", enc.name())),
             }
         }
-        self.settings.width = width;
-        self.settings.height = height;
     }
 
     /// Encodes one picture of the current size.
@@ -216,17 +259,58 @@ impl Runner {
         opener: &mut dyn Opener,
         sink: &mut dyn Sink,
     ) -> Step {
+        self.encode_frame(now, Frame::Pixels(pic), pts_us, opener, sink)
+    }
+
+    /// Encodes one picture, pixels or DMABUF. `NeedPixels`: offer this
+    /// picture again as pixels (the backend cannot import it).
+    pub fn encode_frame(
+        &mut self,
+        now: Instant,
+        frame: Frame<'_>,
+        pts_us: u64,
+        opener: &mut dyn Opener,
+        sink: &mut dyn Sink,
+    ) -> Step {
+        let import = match frame {
+            Frame::Dma(_, l) if self.import_refused == Some(l) => return Step::NeedPixels,
+            Frame::Dma(_, l) => Some(l),
+            Frame::Pixels(_) => None,
+        };
+        if import != self.settings.import {
+            // an encoder opened for the other kind of picture: reopen,
+            // unless it copies anyway (then it takes pixels as it is)
+            let copies = self.enc.as_ref().is_some_and(|e| !e.imports());
+            if !(copies && import.is_none()) {
+                self.retire(now, sink);
+            }
+            self.settings.import = import;
+        }
         if self.finish_draining(now, sink) == Step::Stop {
             return Step::Stop;
         }
         if self.enc.is_none() && self.start(opener, sink) == Step::Stop {
             return Step::Stop;
         }
+        if let Some(l) = import {
+            if !self.enc.as_ref().is_some_and(|e| e.imports()) {
+                // this backend copies: pictures as pixels from now on
+                sink.warn(format!(
+                    "video encoder {} does not import the camera's buffers ({}x{}): copying",
+                    self.backend().unwrap_or("?"),
+                    l.width,
+                    l.height
+                ));
+                self.import_refused = Some(l);
+                self.settings.import = None;
+                return Step::NeedPixels;
+            }
+        }
         if self.enforce_gop && self.since_key + 1 >= self.settings.gop_frames {
             self.force_key = true;
         }
         self.chain.frame_in(now);
-        let result = self.submit(pic, pts_us, sink);
+        let result = self.submit(frame, pts_us, sink);
         let result = match result {
             Ok(false) if self.chain.wedged(now) => Err(format!(
                 "no output for {} ms while frames went in (wedged)",
@@ -307,7 +391,12 @@ impl Runner {
 
     /// Offers `pic` (a forced key frame if one is owed), passing on every
     /// unit that is ready. Ok(whether anything came out).
-    fn submit(&mut self, pic: &I420<'_>, pts_us: u64, sink: &mut dyn Sink) -> Result<bool, String> {
+    fn submit(
+        &mut self,
+        frame: Frame<'_>,
+        pts_us: u64,
+        sink: &mut dyn Sink,
+    ) -> Result<bool, String> {
         let forced = std::mem::take(&mut self.force_key);
         let enc = self.enc.as_mut().expect("started");
         if forced {
@@ -316,7 +405,12 @@ impl Runner {
         }
         let mut any = false;
         for attempt in 0..2 {
-            match self.enc.as_mut().expect("started").submit(pic, pts_us)? {
+            let enc = self.enc.as_mut().expect("started");
+            let r = match frame {
+                Frame::Pixels(pic) => enc.submit(pic, pts_us)?,
+                Frame::Dma(d, _) => enc.submit_dmabuf(d, pts_us)?,
+            };
+            match r {
                 Submitted::Taken => break,
                 Submitted::Busy if attempt == 0 => any |= self.take_units(sink)?,
                 Submitted::Busy => {

@@ -92,6 +92,9 @@ pub struct EncoderSettings {
     pub profile: Profile,
     /// level_idc (e.g. 31 for 3.1).
     pub level: u8,
+    /// Pictures will come as DMABUFs in this layout: a backend that can
+    /// import them in place opens for that (zero copy).
+    pub import: Option<crate::video::layout::RawLayout>,
 }
 
 impl EncoderSettings {
@@ -112,6 +115,7 @@ impl EncoderSettings {
             max_kbps,
             profile,
             level: level_idc(p.width, p.height, p.fps, max_kbps, profile).unwrap_or(52),
+            import: None,
         }
     }
 }

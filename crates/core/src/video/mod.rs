@@ -3,4 +3,5 @@
 //! encoder's I420 at the output size ([`convert`]).
 
 pub mod convert;
+pub mod layout;
 pub mod negotiate;

@@ -8,8 +8,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::*;
-use crate::encoder::interface::Coded;
+use crate::encoder::interface::{Coded, DmaPicture};
 use crate::supervisor::{Backoff, Output, Supervisor, SupervisorConfig};
+use crate::video::layout::{RawLayout, YU12};
 
 /// How a scripted backend behaves.
 #[derive(Clone, Copy, Default)]
@@ -23,6 +24,8 @@ struct Script {
     own_gop: Option<u32>,
     /// Units held inside before they come out (hardware latency).
     latency: usize,
+    /// Can import DMABUFs (when opened with an import layout).
+    imports: bool,
 }
 
 struct Scripted {
@@ -35,6 +38,8 @@ struct Scripted {
     held: VecDeque<(Coded, Vec<u8>)>,
     script: Script,
     draining: bool,
+    /// Opened for DMABUF import.
+    importing: bool,
 }
 
 impl VideoEncoder for Scripted {
@@ -83,6 +88,19 @@ impl VideoEncoder for Scripted {
     fn force_key(&mut self) {
         self.key_next = true;
     }
+    fn imports(&self) -> bool {
+        self.importing
+    }
+    fn submit_dmabuf(&mut self, d: &DmaPicture, pts_us: u64) -> Result<Submitted, String> {
+        assert!(self.importing, "a DMABUF to an encoder opened for copies");
+        let data = vec![0u8; d.len];
+        let pic = I420 {
+            width: 2,
+            height: 2,
+            data: &data,
+        };
+        self.submit(&pic, pts_us)
+    }
 }
 
 struct Backends {
@@ -112,6 +130,7 @@ impl Opener for Backends {
             held: VecDeque::new(),
             script,
             draining: false,
+            importing: script.imports && s.import.is_some(),
         }))
     }
 }
@@ -486,5 +505,104 @@ fn a_size_change_drains_the_old_encoder_before_the_new_one_speaks() {
     assert!(sink.units[first_small].key);
     assert!(rising(&sink.units));
     assert_eq!(opener.opened, [(HW, 640, 360), (HW, 320, 180)]);
+    assert_eq!(decode(&sink.units).1, 0);
+}
+
+/// Runs `frames` ('d' a DMABUF picture, 'p' pixels) through a runner over
+/// `script`; returns the steps, the opened backends' import flags and the units.
+fn run_frames(script: Script, frames: &str) -> (Vec<Step>, Vec<bool>, Collect) {
+    let mut sink = Collect {
+        units: Vec::new(),
+        reports: Vec::new(),
+        sup: supervisor(),
+        now: Instant::from_millis(0),
+    };
+    let mut opener = Imports {
+        inner: Backends {
+            scripts: vec![(HW, script)],
+            opened: Vec::new(),
+        },
+        importing: Vec::new(),
+    };
+    let mut r = Runner::new(chain(&[HW, SW], 2), settings());
+    let layout = RawLayout {
+        fourcc: YU12,
+        width: 640,
+        height: 360,
+        stride: 640,
+        size: 640 * 360 * 3 / 2,
+    };
+    let data = vec![0u8; 640 * 360 * 3 / 2];
+    let pic = I420 {
+        width: 640,
+        height: 360,
+        data: &data,
+    };
+    let dma = DmaPicture { fd: 7, len: 16 };
+    let mut steps = Vec::new();
+    for (i, f) in frames.chars().enumerate() {
+        sink.now = Instant::from_micros(i as u64 * 33_333);
+        let pts = i as u64 * 33_333;
+        let mut step = if f == 'd' {
+            r.encode_frame(
+                sink.now,
+                Frame::Dma(&dma, layout),
+                pts,
+                &mut opener,
+                &mut sink,
+            )
+        } else {
+            r.encode(sink.now, &pic, pts, &mut opener, &mut sink)
+        };
+        steps.push(step);
+        if step == Step::NeedPixels {
+            step = r.encode(sink.now, &pic, pts, &mut opener, &mut sink);
+            assert_eq!(step, Step::Go);
+        }
+        assert!(r.imports_done().unwrap());
+    }
+    (steps, opener.importing, sink)
+}
+
+/// Records whether each opened encoder imports.
+struct Imports {
+    inner: Backends,
+    importing: Vec<bool>,
+}
+
+impl Opener for Imports {
+    fn open(&mut self, b: Backend, s: &EncoderSettings) -> Result<Box<dyn VideoEncoder>, String> {
+        let e = self.inner.open(b, s)?;
+        self.importing.push(e.imports());
+        Ok(e)
+    }
+}
+
+#[test]
+fn camera_buffers_go_to_an_importing_encoder_and_pixels_reopen_it_for_copies() {
+    let hw = Script {
+        imports: true,
+        ..Script::default()
+    };
+    // camera pictures, the camera lost (pixels: the no-signal card), back
+    let (steps, importing, sink) = run_frames(hw, "ddddpppdd");
+    assert!(steps.iter().all(|s| *s == Step::Go), "{steps:?}");
+    // opened to import, reopened for copies, reopened to import
+    assert_eq!(importing, [true, false, true]);
+    assert_eq!(sink.units.len(), 9);
+    assert!(rising(&sink.units));
+    assert_eq!(decode(&sink.units).1, 0);
+    // each reopening starts on a key frame
+    let keys: Vec<usize> = (0..9).filter(|i| sink.units[*i].key).collect();
+    assert_eq!(keys, [0, 4, 7]);
+}
+
+#[test]
+fn an_encoder_that_cannot_import_gets_pixels_without_reopening() {
+    let (steps, importing, sink) = run_frames(Script::default(), "ddddd");
+    // asked once (the encoder opened for the import said no), then at once
+    assert!(steps.iter().all(|s| *s == Step::NeedPixels), "{steps:?}");
+    assert_eq!(importing, [false]);
+    assert_eq!(sink.units.len(), 5);
     assert_eq!(decode(&sink.units).1, 0);
 }

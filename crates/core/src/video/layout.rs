@@ -4,7 +4,7 @@
 //! copies an I420 picture in, repeating its last row and column into the
 //! padding, which costs the encoder nothing to code.
 
-use livepush_core::encoder::interface::I420;
+use crate::encoder::interface::I420;
 
 /// The fourcc of planar I420 (V4L2's YU12).
 pub const YU12: u32 = u32::from_le_bytes(*b"YU12");
@@ -84,6 +84,34 @@ fn plane(src: &[u8], w: usize, h: usize, dst: &mut [u8], stride: usize, rows: us
     }
 }
 
+/// Whether a camera buffer in `camera` layout can be handed to an encoder
+/// expecting `encoder` as it is: same format, stride and rows (the chroma
+/// planes sit where the encoder looks), and large enough.
+pub fn zero_copy_fits(camera: &RawLayout, encoder: &RawLayout) -> Result<(), String> {
+    let text = |l: &RawLayout| {
+        format!(
+            "{} {} rows of {} bytes",
+            String::from_utf8_lossy(&l.fourcc.to_le_bytes()),
+            l.height,
+            l.stride
+        )
+    };
+    if camera.fourcc != encoder.fourcc
+        || camera.stride != encoder.stride
+        || camera.height != encoder.height
+        || camera.size < encoder.size
+    {
+        return Err(format!(
+            "the camera gives {} ({} bytes), the encoder wants {} ({} bytes)",
+            text(camera),
+            camera.size,
+            text(encoder),
+            encoder.size
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +153,21 @@ mod tests {
             ..l
         };
         assert!(small.fill(&pic, &mut dst).is_err());
+    }
+    #[test]
+    fn zero_copy_needs_the_same_layout() {
+        let l = |fourcc, stride, height| RawLayout {
+            fourcc,
+            width: 640,
+            height,
+            stride,
+            size: stride * height * 3 / 2,
+        };
+        assert!(zero_copy_fits(&l(YU12, 640, 480), &l(YU12, 640, 480)).is_ok());
+        // vicodec pads 360 rows to 368: the chroma planes would be misplaced
+        let e = zero_copy_fits(&l(YU12, 640, 360), &l(YU12, 640, 368)).unwrap_err();
+        assert!(e.contains("360 rows") && e.contains("368 rows"), "{e}");
+        assert!(zero_copy_fits(&l(NV12, 640, 480), &l(YU12, 640, 480)).is_err());
+        assert!(zero_copy_fits(&l(YU12, 704, 480), &l(YU12, 640, 480)).is_err());
     }
 }
