@@ -33,6 +33,8 @@ struct Buf {
     ptr: *mut u8,
     len: usize,
     dmabuf: Option<OwnedFd>,
+    /// Dequeued: ours until released (the driver does not write it).
+    held: bool,
 }
 
 impl Drop for Buf {
@@ -101,6 +103,7 @@ impl CaptureQueue {
                 ptr: ptr.cast(),
                 len: b.length as usize,
                 dmabuf: None,
+                held: true,
             };
             if export && export_error.is_none() {
                 let mut x: ExportBuffer = zeroed();
@@ -148,6 +151,7 @@ impl CaptureQueue {
         // SAFETY: VIDIOC_DQBUF with a struct v4l2_buffer.
         unsafe { uapi::ioctl(self.fd, VIDIOC_DQBUF, &mut b) }
             .map_err(|e| format!("{}: VIDIOC_DQBUF: {e}", self.path))?;
+        self.bufs[b.index as usize].held = true;
         Ok(Captured {
             index: b.index,
             bytesused: b.bytesused.min(self.bufs[b.index as usize].len as u32),
@@ -155,9 +159,11 @@ impl CaptureQueue {
         })
     }
 
-    /// The bytes of buffer `index` (valid until it is released).
+    /// The bytes of buffer `index`, which must be one we hold (dequeued and
+    /// not released: the driver does not write it meanwhile).
     pub fn data(&self, index: u32) -> &[u8] {
         let b = &self.bufs[index as usize];
+        assert!(b.held, "buffer {index} is queued to the driver");
         // SAFETY: a live read-only mapping of `len` bytes.
         unsafe { std::slice::from_raw_parts(b.ptr, b.len) }
     }
@@ -181,7 +187,9 @@ impl CaptureQueue {
         b.index = index;
         // SAFETY: VIDIOC_QBUF with a struct v4l2_buffer.
         unsafe { uapi::ioctl(self.fd, VIDIOC_QBUF, &mut b) }
-            .map_err(|e| format!("{}: VIDIOC_QBUF: {e}", self.path))
+            .map_err(|e| format!("{}: VIDIOC_QBUF: {e}", self.path))?;
+        self.bufs[index as usize].held = false;
+        Ok(())
     }
 }
 

@@ -1,8 +1,9 @@
 //! Software H.264 with libx264 (Debian's libx264, GPL: behind the `x264` cargo
 //! feature, so a default build stays BSD/MIT-licensed). ultrafast +
 //! zerolatency, the asked profile (Constrained Baseline in RTC mode, High
-//! otherwise) and level, never B-frames, ABR with a VBV cap at the peak
-//! bitrate, SPS/PPS repeated on every key frame, Annex-B output.
+//! otherwise) and level, never B-frames, ABR with a VBV cap at the target
+//! (CBR-like; the peak is never needed), SPS/PPS repeated on every key
+//! frame, Annex-B output.
 
 use std::ffi::CString;
 use std::ptr;

@@ -23,6 +23,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
+use livepush_core::codec::h264;
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
 use crate::hw::v4l2_uapi::{self as uapi, *};
@@ -84,7 +85,7 @@ pub fn controls(s: &EncoderSettings, h264: bool) -> Vec<(&'static str, u32, i32)
 /// set the buffer flag), anything else by V4L2_BUF_FLAG_KEYFRAME.
 pub fn is_key(codec: u32, data: &[u8], buf_flags: u32) -> bool {
     if codec == fourcc(b"H264") {
-        livepush_core::codec::h264::is_keyframe(data)
+        h264::is_keyframe(data)
     } else if codec == fourcc(b"FWHT") && data.len() >= 24 && data[..4] == [0x4f; 4] {
         // struct fwht_cframe_hdr: magic1, magic2, version, width, height, flags (big-endian)
         const FWHT_FL_I_FRAME: u32 = 1 << 10;
@@ -122,6 +123,10 @@ pub struct M2mEncoder {
     /// OUTPUT buffers granted, and the DMABUF each one last imported.
     out_count: u32,
     last_fd: Vec<RawFd>,
+    /// SPS/PPS that came in a buffer of their own, for the next frame.
+    headers: Vec<u8>,
+    /// The last SPS/PPS seen, for an IDR that comes without them.
+    sets: Vec<u8>,
     free: Vec<u32>,
     captures: Vec<Mapped>,
     /// Controls the device refused (reported once at open).
@@ -263,6 +268,8 @@ impl M2mEncoder {
             dmabuf_input,
             out_count: 0,
             last_fd: Vec::new(),
+            headers: Vec::new(),
+            sets: Vec::new(),
             free: Vec::new(),
             captures: Vec::new(),
             missing_controls: missing,
@@ -454,6 +461,12 @@ impl VideoEncoder for M2mEncoder {
         if self.draining {
             return Err(format!("{}: picture submitted while draining", self.path));
         }
+        if self.dmabuf_input {
+            return Err(format!(
+                "{}: opened for DMABUF import, not copies",
+                self.path
+            ));
+        }
         self.reclaim()?;
         let Some(index) = self.free.pop() else {
             return Ok(Submitted::Busy);
@@ -525,6 +538,12 @@ impl VideoEncoder for M2mEncoder {
         let start = out.len();
         out.extend_from_slice(&data[offset..]);
         let last = b.flags & BUF_FLAG_LAST != 0;
+        if last && !self.draining {
+            return Err(format!(
+                "{}: the encoder stopped (LAST buffer) without being asked",
+                self.path
+            ));
+        }
         if last {
             self.drained = true;
         } else {
@@ -537,6 +556,28 @@ impl VideoEncoder for M2mEncoder {
             } else {
                 Polled::Pending
             });
+        }
+        if self.codec == fourcc(b"H264") {
+            let mut unit = out.split_off(start);
+            let vcl =
+                h264::nal_units(&unit).any(|n| matches!(n.first().map(|b| b & 0x1f), Some(1..=5)));
+            if !vcl {
+                // SPS/PPS in a buffer of their own (a driver without the
+                // "joined with first frame" header mode): they go with the next frame
+                self.headers.extend_from_slice(&unit);
+                return if last {
+                    Ok(Polled::Drained)
+                } else {
+                    self.poll(out)
+                };
+            }
+            if !self.headers.is_empty() {
+                let mut v = std::mem::take(&mut self.headers);
+                v.extend_from_slice(&unit);
+                unit = v;
+            }
+            h264::ensure_parameter_sets(&mut unit, &mut self.sets);
+            out.extend_from_slice(&unit);
         }
         let key = is_key(self.codec, &out[start..], b.flags);
         let pts_us = b.timestamp.sec as u64 * 1_000_000 + b.timestamp.usec as u64;

@@ -374,13 +374,36 @@ mod tests {
         assert_eq!(get("h264:profile"), Some(66));
         assert_eq!(get("h264:cabac_en"), Some(0));
         assert_eq!(get("h264:trans8x8"), Some(0));
-        // every key is one MPP knows (rk_venc_cfg.h names)
+        // every key is one MPP's own encoder test sets (mpi_enc_test.c,
+        // mpp_enc_cfg.c; "denorm" is MPP's spelling)
+        const KNOWN: [&str; 22] = [
+            "prep:width",
+            "prep:height",
+            "prep:hor_stride",
+            "prep:ver_stride",
+            "prep:format",
+            "rc:mode",
+            "rc:bps_target",
+            "rc:bps_max",
+            "rc:bps_min",
+            "rc:fps_in_flex",
+            "rc:fps_in_num",
+            "rc:fps_in_denorm",
+            "rc:fps_out_flex",
+            "rc:fps_out_num",
+            "rc:fps_out_denorm",
+            "rc:gop",
+            "rc:drop_mode",
+            "h264:profile",
+            "h264:level",
+            "h264:cabac_en",
+            "h264:cabac_idc",
+            "h264:trans8x8",
+        ];
         for (n, _) in &k {
-            assert!(
-                n.starts_with("prep:") || n.starts_with("rc:") || n.starts_with("h264:"),
-                "{n}"
-            );
+            assert!(KNOWN.contains(n), "{n} is not an MPP configuration key");
         }
+        assert_eq!(k.len(), KNOWN.len(), "each key once");
     }
 
     #[test]

@@ -147,7 +147,8 @@ pub struct Runner {
     gop: GopCheck,
     /// Once a backend is seen ignoring the interval, keys are forced at it.
     enforce_gop: bool,
-    since_key: u32,
+    /// Pictures submitted since (and with) the last forced key frame.
+    in_since_forced: u32,
     force_key: bool,
     /// Timestamps of pictures submitted with a forced key frame.
     forced: VecDeque<u64>,
@@ -167,7 +168,7 @@ impl Runner {
             enc: None,
             draining: None,
             enforce_gop: false,
-            since_key: 0,
+            in_since_forced: 0,
             force_key: false,
             forced: VecDeque::new(),
             announced: false,
@@ -236,6 +237,12 @@ impl Runner {
     /// Drains the running encoder (its last units still go out); a new one
     /// opens at the next picture.
     fn retire(&mut self, now: Instant, sink: &mut dyn Sink) {
+        if let Some(old) = self.draining.take() {
+            sink.warn(format!(
+                "{} still draining at the next change: its last units are dropped",
+                old.enc.name()
+            ));
+        }
         if let Some(mut enc) = self.enc.take() {
             match enc.drain() {
                 Ok(()) => {
@@ -289,6 +296,12 @@ impl Runner {
         if self.finish_draining(now, sink) == Step::Stop {
             return Step::Stop;
         }
+        if self.draining.is_some() {
+            // the old encoder still holds units: the new one starts once they
+            // are out, so no new-size unit overtakes them (this picture is
+            // dropped; the new encoder starts on a key frame anyway)
+            return Step::Go;
+        }
         if self.enc.is_none() && self.start(opener, sink) == Step::Stop {
             return Step::Stop;
         }
@@ -306,7 +319,7 @@ impl Runner {
                 return Step::NeedPixels;
             }
         }
-        if self.enforce_gop && self.since_key + 1 >= self.settings.gop_frames {
+        if self.enforce_gop && self.in_since_forced >= self.settings.gop_frames {
             self.force_key = true;
         }
         self.chain.frame_in(now);
@@ -402,7 +415,9 @@ impl Runner {
         if forced {
             enc.force_key();
             self.forced.push_back(pts_us);
+            self.in_since_forced = 0;
         }
+        self.in_since_forced += 1;
         let mut any = false;
         for attempt in 0..2 {
             let enc = self.enc.as_mut().expect("started");
@@ -442,7 +457,11 @@ impl Runner {
             while self.forced.front().is_some_and(|t| *t <= c.pts_us) {
                 forced |= self.forced.pop_front() == Some(c.pts_us);
             }
-            self.since_key = if c.key { 0 } else { self.since_key + 1 };
+            if c.key && !forced && self.forced.pop_front().is_some() {
+                // hardware applies a key request to the next picture it
+                // processes, which may be one queued before the request
+                forced = true;
+            }
             if let Some(m) = self.gop.frame(c.key, forced) {
                 let name = self.backend().unwrap_or("?");
                 sink.warn(format!(
@@ -484,8 +503,10 @@ impl Runner {
                         height: d.size.1,
                         data: out,
                     };
-                    if sink.unit(u) == Delivery::Gone {
-                        return Step::Stop;
+                    match sink.unit(u) {
+                        Delivery::Gone => return Step::Stop,
+                        Delivery::Dropped => self.force_key = true,
+                        Delivery::Taken => {}
                     }
                 }
                 Ok(Polled::Pending) if now < d.until => return Step::Go,

@@ -26,6 +26,8 @@ struct Script {
     latency: usize,
     /// Can import DMABUFs (when opened with an import layout).
     imports: bool,
+    /// After `drain`, this many polls say "pending" first (hardware finishing).
+    drain_polls: u32,
 }
 
 struct Scripted {
@@ -67,6 +69,10 @@ impl VideoEncoder for Scripted {
         Ok(Submitted::Taken)
     }
     fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String> {
+        if self.draining && self.script.drain_polls > 0 {
+            self.script.drain_polls -= 1;
+            return Ok(Polled::Pending);
+        }
         if self.held.len() > self.script.latency || (self.draining && !self.held.is_empty()) {
             let (c, d) = self.held.pop_front().unwrap();
             out.extend_from_slice(&d);
@@ -440,6 +446,7 @@ fn everything_failing_is_1303_and_video_stops() {
 fn a_backend_ignoring_the_interval_gets_key_frames_forced_at_it() {
     let hw = Script {
         own_gop: Some(250),
+        latency: 2,
         ..Script::default()
     };
     let (sink, _, _, _) = run(chain(&[HW, SW], 2), vec![(HW, hw)], 200);
@@ -462,6 +469,7 @@ fn a_backend_ignoring_the_interval_gets_key_frames_forced_at_it() {
 fn a_size_change_drains_the_old_encoder_before_the_new_one_speaks() {
     let hw = Script {
         latency: 3,
+        drain_polls: 2,
         ..Script::default()
     };
     let mut sink = Collect {
@@ -497,11 +505,18 @@ fn a_size_change_drains_the_old_encoder_before_the_new_one_speaks() {
             Step::Go
         );
     }
-    // all ten big pictures came out (three were still inside at the change)
+    // all ten big pictures came out (three were still inside at the change,
+    // and the encoder took two more polls to finish), all before any small one
     let sizes: Vec<(u32, u32)> = sink.units.iter().map(|u| (u.width, u.height)).collect();
     assert_eq!(sizes.iter().filter(|s| **s == (640, 360)).count(), 10);
     let first_small = sizes.iter().position(|s| *s == (320, 180)).unwrap();
-    assert!(sizes[first_small..].iter().all(|s| *s == (320, 180)));
+    assert!(
+        sizes[first_small..].iter().all(|s| *s == (320, 180)),
+        "{sizes:?}"
+    );
+    // two pictures were dropped while the old encoder drained; the new one
+    // still holds its last three at the end
+    assert_eq!(sizes.len(), 20 - 2 - 3);
     assert!(sink.units[first_small].key);
     assert!(rising(&sink.units));
     assert_eq!(opener.opened, [(HW, 640, 360), (HW, 320, 180)]);
