@@ -29,7 +29,7 @@ pub use livepush_core::encoder::interface::{
 };
 
 /// Whether `backend` can run here: Ok(what was found) or the precise reason not
-/// (no device, no library, feature not built, not built yet).
+/// (no device, no library, feature not built).
 pub fn backend_availability(backend: Backend, m2m_device: Option<&str>) -> Result<String, String> {
     match backend {
         Backend::Software => Ok(if cfg!(feature = "x264") {

@@ -176,6 +176,8 @@ fn run(job: VideoJob, wiring: Wiring) {
     let origin_mono_us =
         crate::clock::monotonic_us().saturating_sub(origin.elapsed().as_micros() as u64);
     let mut index: u64 = 0;
+    let mut last_pts: Option<u64> = None;
+    let min_gap_us = (frame_us / 2.0) as u64;
     let mut lost_due = Instant::now();
     loop {
         let due = start + Duration::from_micros((index as f64 * frame_us) as u64);
@@ -239,6 +241,8 @@ fn run(job: VideoJob, wiring: Wiring) {
                     origin,
                     origin_mono_us,
                     first: index == 0,
+                    last_pts: &mut last_pts,
+                    min_gap_us,
                 },
             ) {
                 Ok(Captured::Pixels(pts)) => {
@@ -251,6 +255,10 @@ fn run(job: VideoJob, wiring: Wiring) {
                     continue;
                 }
                 Ok(Captured::Stop) => return,
+                Ok(Captured::Skipped) => {
+                    lost_due = Instant::now();
+                    continue;
+                }
                 Err(e) => {
                     // keep the stream alive: the "no signal" card, and retry the camera
                     log::warn!("camera lost; pushing the waiting image (or the no-signal card) and retrying");
@@ -304,6 +312,13 @@ fn run(job: VideoJob, wiring: Wiring) {
                 Instant::now().duration_since(origin).as_micros() as u64
             }
         };
+        // a picture less than half a frame after the last one (a camera's
+        // queued buffers after a reopen, a camera faster than asked) is
+        // dropped: the stream keeps its frame rate and rising timestamps
+        if last_pts.is_some_and(|t| pts_us < t + min_gap_us) {
+            continue;
+        }
+        last_pts = Some(pts_us);
         if index == 0 && !send(MediaMsg::FirstFrame) {
             return;
         }
@@ -355,6 +370,8 @@ enum Captured {
     Encoded,
     /// The loop is gone or no encoder is left.
     Stop,
+    /// Too soon after the last picture: dropped (buffer back to the camera).
+    Skipped,
 }
 
 /// What `capture` needs besides the camera.
@@ -366,6 +383,9 @@ struct CaptureCtx<'a> {
     origin: Instant,
     origin_mono_us: u64,
     first: bool,
+    /// The last picture's timestamp (updated when this one is encoded here).
+    last_pts: &'a mut Option<u64>,
+    min_gap_us: u64,
 }
 
 /// Takes the next camera picture. When it needs no conversion and the
@@ -380,6 +400,10 @@ fn capture(
 ) -> Result<Captured, CameraError> {
     let cap = c.capture()?;
     let pts = cap.pts_us.saturating_sub(cx.origin_mono_us);
+    if cx.last_pts.is_some_and(|t| pts < t + cx.min_gap_us) {
+        c.release(cap.index)?;
+        return Ok(Captured::Skipped);
+    }
     let dma = (cx.runner.size() == (p.width, p.height))
         .then(|| c.dma(&cap, p.width, p.height))
         .flatten();
@@ -400,6 +424,7 @@ fn capture(
         {
             Step::Stop => return Ok(Captured::Stop),
             Step::Go => {
+                *cx.last_pts = Some(pts);
                 // the buffer goes back to the camera only once released
                 let until = Instant::now() + Duration::from_secs(1);
                 loop {
