@@ -15,8 +15,8 @@ cargo test --release --workspace --locked --features x264,vaapi "$@"
 # hardware in the loop: real kernel drivers (vivid, snd-aloop) under qemu, the
 # x86_64 binary and the aarch64 one cross-built with Debian's gcc
 hil_start=$(date +%s)
-cargo build --release --locked --target aarch64-unknown-linux-gnu --features vaapi
-# the guests have no libva: the binaries they run are built without vaapi
+cargo build --release --locked --target aarch64-unknown-linux-gnu --features vaapi,x264
+# the guests have no libva or libx264: the binaries they run are built without them
 cargo build --release --locked --target aarch64-unknown-linux-gnu
 bash tests/hil/setup.sh amd64 arm64
 cargo test --release --locked --test hil -- --ignored --test-threads 1
