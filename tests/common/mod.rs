@@ -502,10 +502,22 @@ pub fn probe(file: &Path) -> Probe {
 /// Everything ffmpeg complains about when decoding the whole file (empty = clean).
 pub fn decode_errors(file: &Path) -> String {
     need("ffmpeg");
+    // every frame at its own time, in milliseconds like FLV: ffmpeg's null
+    // output otherwise counts in 1/fps ticks and calls two frames 85 ms apart
+    // at 10 fps (camera jitter, valid FLV) "non monotonically increasing dts"
+    // (equal FLV timestamps would still be caught)
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(file)
-        .args(["-f", "null", "-"])
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base:v",
+            "1/1000",
+            "-f",
+            "null",
+            "-",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "ffmpeg failed on {}", file.display());

@@ -155,6 +155,9 @@ pub struct Runner {
     announced: bool,
     /// A DMABUF layout the running backend could not import.
     import_refused: Option<RawLayout>,
+    /// A unit buffer taken from the sink but not filled (kept for the next
+    /// unit: handing one back per picture would empty the recycling pool).
+    spare: Option<Vec<u8>>,
 }
 
 impl Runner {
@@ -173,7 +176,15 @@ impl Runner {
             forced: VecDeque::new(),
             announced: false,
             import_refused: None,
+            spare: None,
         }
+    }
+
+    /// An empty buffer for the next unit: the spare one, else the sink's.
+    fn buffer(&mut self, sink: &mut dyn Sink) -> Vec<u8> {
+        let mut b = self.spare.take().unwrap_or_else(|| sink.buffer());
+        b.clear();
+        b
     }
 
     /// Whether the running encoder has released every imported picture
@@ -444,12 +455,18 @@ impl Runner {
     fn take_units(&mut self, sink: &mut dyn Sink) -> Result<bool, String> {
         let mut any = false;
         loop {
-            let mut out = sink.buffer();
-            out.clear();
+            let mut out = self.buffer(sink);
             let enc = self.enc.as_mut().expect("started");
-            let c = match enc.poll(&mut out)? {
-                Polled::Unit(c) => c,
-                Polled::Pending | Polled::Drained => return Ok(any),
+            let c = match enc.poll(&mut out) {
+                Ok(Polled::Unit(c)) => c,
+                Ok(Polled::Pending | Polled::Drained) => {
+                    self.spare = Some(out);
+                    return Ok(any);
+                }
+                Err(e) => {
+                    self.spare = Some(out);
+                    return Err(e);
+                }
             };
             any = true;
             self.chain.frame_out();
@@ -488,13 +505,19 @@ impl Runner {
     /// Passes on what a draining encoder still gives; drops it once drained,
     /// failed or out of time.
     fn finish_draining(&mut self, now: Instant, sink: &mut dyn Sink) -> Step {
-        let Some(d) = self.draining.as_mut() else {
+        if self.draining.is_none() {
             return Step::Go;
-        };
+        }
         loop {
-            let mut out = sink.buffer();
-            out.clear();
-            match d.enc.poll(&mut out) {
+            let mut out = self.buffer(sink);
+            let d = self.draining.as_mut().expect("checked");
+            let polled = d.enc.poll(&mut out);
+            if !matches!(polled, Ok(Polled::Unit(_))) {
+                self.spare = Some(out);
+                out = Vec::new();
+            }
+            let d = self.draining.as_mut().expect("checked");
+            match polled {
                 Ok(Polled::Unit(c)) => {
                     let u = Unit {
                         pts_us: c.pts_us,
