@@ -10,8 +10,7 @@
 //! `livepush encoder-check --camera`.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use livepush_core::video::layout::RawLayout;
@@ -218,14 +217,7 @@ pub struct ExportingCamera {
 impl ExportingCamera {
     /// Opens `path` at `width`x`height` in `fourcc` (YU12 or NV12) and starts streaming.
     pub fn open(path: &str, width: u32, height: u32, fourcc: u32) -> Result<Self, String> {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| format!("{path}: {e}"))?;
-        // SAFETY: just opened; owned from here on.
-        let fd = unsafe { OwnedFd::from_raw_fd(f.into_raw_fd()) };
+        let fd = uapi::open_device(path)?;
         let raw = fd.as_raw_fd();
         let mut f = Format {
             kind: BUF_VIDEO_CAPTURE,

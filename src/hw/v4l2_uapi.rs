@@ -310,6 +310,19 @@ pub unsafe fn ioctl<T>(fd: RawFd, req: u64, arg: *mut T) -> io::Result<()> {
     }
 }
 
+/// Opens a device node read/write, non-blocking and close-on-exec; the
+/// error names the path.
+pub fn open_device(path: &str) -> Result<std::os::fd::OwnedFd, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map(std::os::fd::OwnedFd::from)
+        .map_err(|e| format!("{path}: {e}"))
+}
+
 /// A zeroed kernel struct.
 pub fn zeroed<T>() -> T {
     // SAFETY: only used for the plain-data structs above, for which all-zero is valid.

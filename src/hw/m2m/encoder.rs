@@ -20,8 +20,7 @@
 //! pictures are copied into the encoder's MMAP buffers.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use livepush_core::codec::h264;
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
@@ -156,14 +155,7 @@ impl M2mEncoder {
         dmabuf_input: bool,
     ) -> Result<Self, String> {
         let err = |what: &str, e: io::Error| format!("{path}: {what}: {e}");
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| format!("{path}: {e}"))?;
-        // SAFETY: the descriptor was just opened and is owned here from now on.
-        let fd = unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(f)) };
+        let fd = uapi::open_device(path)?;
         let raw_fd = fd.as_raw_fd();
         let mut cap: Capability = zeroed();
         // SAFETY: VIDIOC_QUERYCAP fills a struct v4l2_capability.
