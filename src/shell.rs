@@ -490,7 +490,7 @@ impl Shell {
             let window = now.saturating_since(self.meter.window_start());
             let r = self.meter.report(now);
             self.emit(now, Event::NetStatus(r));
-            self.adapt(now, window, r.net_speed);
+            self.adapt(now, window, r.net_speed, r.video_bitrate);
         }
         if self.stop_at.is_some_and(|t| now >= t) {
             self.begin_stop(now);
@@ -500,7 +500,7 @@ impl Shell {
     /// One netstatus window has closed: the adaptive-bitrate controller gets
     /// what the socket took and how old the queue is, and its decision goes
     /// to the encoder (and, as 1006/1005, to the supervisor).
-    fn adapt(&mut self, now: Instant, length: Duration, sent_kbps: u32) {
+    fn adapt(&mut self, now: Instant, length: Duration, sent_kbps: u32, video_kbps: u32) {
         let publishing = self
             .conn
             .as_ref()
@@ -518,7 +518,13 @@ impl Shell {
             length,
             queue_age,
             shed,
+            video_kbps,
         };
+        log::debug!(
+            "abr window: queue age {} ms, shed {shed}, sent {sent_kbps} kbps, video delivered {video_kbps} of {} kbps",
+            queue_age.as_millis(),
+            abr.kbps()
+        );
         let Some(d) = abr.on_window(now, w) else {
             return;
         };

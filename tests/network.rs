@@ -152,6 +152,18 @@ fn under_cap(dir: &std::path::Path, nginx: &Nginx, extra: &str, cap: u64, secs: 
         r.worst.as_millis()
     );
     println!("delay behind live (s since cap, ms): {series:?}");
+    println!(
+        "netstatus from 10 s on (video, audio, netSpeed kbit/s): {:?}",
+        r.settled
+    );
+    for l in r
+        .pushed
+        .stderr
+        .lines()
+        .filter(|l| l.contains("kbps") || l.contains("1005"))
+    {
+        println!("  {l}");
+    }
     r
 }
 

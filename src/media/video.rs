@@ -544,6 +544,10 @@ impl Sink for ToLoop<'_> {
         Delivery::Dropped
     }
 
+    fn note(&mut self, msg: String) {
+        log::info!("{msg}");
+    }
+
     fn report(&mut self, r: Report) -> bool {
         let m = match r {
             Report::Started { backend, first } => {

@@ -6,7 +6,10 @@
 //! each time a raise is followed by congestion), between min-bitrate and
 //! max-bitrate. When it sits at min-bitrate and the link is still congested it
 //! steps the resolution down, and steps it back up once the bitrate has
-//! climbed to twice min-bitrate at the smaller size.
+//! climbed to twice min-bitrate at the smaller size. An encoder that keeps
+//! delivering well over min-bitrate there (its floor on this scene at this
+//! size, which no target brings lower) gets the smaller size after one more
+//! congested window instead of the full wait.
 //!
 //! Pure logic on fake time (the tests drive it through caps and recoveries).
 
@@ -41,6 +44,10 @@ const MIN_WIDTH: u32 = 160;
 const DECREASE_HOLD: Duration = Duration::from_millis(1500);
 /// Congested at min-bitrate this long before the resolution steps down.
 const SCALE_DOWN_AFTER: Duration = Duration::from_secs(3);
+/// ... or this long when the encoder delivers over `FLOOR_PCT` percent of
+/// min-bitrate (it cannot go lower at this size).
+const SCALE_DOWN_AT_FLOOR_AFTER: Duration = Duration::from_millis(900);
+const FLOOR_PCT: u32 = 115;
 /// First calm spell before a raise; doubled after a raise that did not hold.
 const RAISE_FIRST: Duration = Duration::from_secs(8);
 const RAISE_MAX: Duration = Duration::from_secs(64);
@@ -83,6 +90,8 @@ pub struct Window {
     pub queue_age: Duration,
     /// Frames were shed in the window.
     pub shed: bool,
+    /// What the video encoder delivered in the window, kbps (0: unknown).
+    pub video_kbps: u32,
 }
 
 /// The controller.
@@ -227,11 +236,13 @@ impl Abr {
         if self.kbps > self.cfg.min_kbps {
             self.at_min_congested_since = None;
             // what the link carried, less audio, with 15% headroom to drain the
-            // queue; at least a tenth down, at most half (one window's
-            // measurement may catch the link mid-stall)
+            // queue, less what the encoder delivers over its target (it has
+            // not caught up with the last decrease, or it is at its floor);
+            // at least a tenth down, at most half (one window's measurement
+            // may catch the link mid-stall)
             let fit = (f64::from(uplink) * 0.85) as u32;
-            let to = fit
-                .saturating_sub(self.cfg.audio_kbps)
+            let over = f64::from(w.video_kbps.max(self.kbps)) / f64::from(self.kbps.max(1));
+            let to = ((f64::from(fit.saturating_sub(self.cfg.audio_kbps)) / over) as u32)
                 .clamp(self.kbps / 2, self.kbps * 9 / 10)
                 .max(self.cfg.min_kbps);
             let from = self.kbps;
@@ -248,7 +259,13 @@ impl Abr {
             });
         }
         let since = *self.at_min_congested_since.get_or_insert(now);
-        if now.saturating_since(since) < SCALE_DOWN_AFTER || self.scale + 1 >= SCALES.len() {
+        let at_floor = w.video_kbps > self.cfg.min_kbps.saturating_mul(FLOOR_PCT) / 100;
+        let wait = if at_floor {
+            SCALE_DOWN_AT_FLOOR_AFTER
+        } else {
+            SCALE_DOWN_AFTER
+        };
+        if now.saturating_since(since) < wait || self.scale + 1 >= SCALES.len() {
             return None;
         }
         let (w, _) = size_at(self.cfg.width, self.cfg.height, SCALES[self.scale + 1]);
@@ -300,6 +317,11 @@ mod tests {
 
     impl Link {
         fn second(&mut self, offered_kbps: u32) -> Window {
+            self.second_of(offered_kbps, 0)
+        }
+
+        /// A second of `offered_kbps`, `video_kbps` of it from the encoder.
+        fn second_of(&mut self, offered_kbps: u32, video_kbps: u32) -> Window {
             let offered = f64::from(offered_kbps) * 1000.0;
             let cap = f64::from(self.cap_kbps) * 1000.0;
             let backlog = self.queue_bits + offered;
@@ -311,6 +333,7 @@ mod tests {
                 length: Duration::from_secs(1),
                 queue_age: Duration::from_secs_f64(age_s),
                 shed: false,
+                video_kbps,
             }
         }
     }
@@ -415,6 +438,7 @@ mod tests {
             length: Duration::from_secs(1),
             queue_age: Duration::ZERO,
             shed: true,
+            video_kbps: 0,
         };
         let d = abr.on_window(Instant::from_millis(0), w);
         assert_eq!(
@@ -427,6 +451,50 @@ mod tests {
         );
         assert_eq!(abr.on_window(Instant::from_millis(1000), w), None, "held");
         assert!(abr.on_window(Instant::from_millis(2000), w).is_some());
+    }
+
+    #[test]
+    fn an_encoder_at_its_floor_gets_the_smaller_size_without_the_full_wait() {
+        // the encoder cannot deliver under 300 kbit/s at full size (a noisy
+        // scene), 9/16 of that at 3/4; the link carries 330
+        let floor = |abr: &Abr| 300 * abr.size().0 * abr.size().0 / (1280 * 1280);
+        // (min reached at a decrease, the next window held: then one window
+        // at min suffices, where unknown delivery waits the full 3 s)
+        let mut steps_to_min = Vec::new();
+        for (reports, least, most) in [(true, 2, 3), (false, 5, 6)] {
+            let mut abr = Abr::new(cfg());
+            let mut link = Link {
+                cap_kbps: 330,
+                queue_bits: 0.0,
+            };
+            let mut at_min = None;
+            let mut down = None;
+            let mut steps = 0;
+            for s in 0..40 {
+                let video = abr.kbps().max(floor(&abr));
+                let w = link.second_of(video + abr.cfg.audio_kbps, if reports { video } else { 0 });
+                let d = abr.on_window(Instant::from_millis(s * 1000), w);
+                if at_min.is_none() && matches!(d, Some(Decision::Bitrate { .. })) {
+                    steps += 1;
+                }
+                if abr.kbps() == 200 && at_min.is_none() {
+                    at_min = Some(s);
+                }
+                if let Some(Decision::Resolution { down: true, .. }) = d {
+                    down = Some(s);
+                    break;
+                }
+            }
+            let (at_min, down) = (at_min.expect("reached min"), down.expect("stepped down"));
+            assert!(
+                (least..=most).contains(&(down - at_min)),
+                "reports {reports}: min at {at_min} s, smaller at {down} s"
+            );
+            steps_to_min.push(steps);
+        }
+        // knowing the encoder delivers over its target, the decreases take
+        // that off too: min-bitrate in fewer steps
+        assert!(steps_to_min[0] < steps_to_min[1], "{steps_to_min:?}");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Video encoder backends as the core sees them: their names, the chain that
 //! orders them and decides restarts and fall-backs ([`chain`]), and the check
 //! that a backend really produces the key-frame interval it was asked for
-//! ([`gop_check`]). The backends themselves live in the shell (`src/hw/`).
+//! ([`gop_check`]), and the matcher that takes an encoder's overshoot off
+//! what it is asked for ([`rate_match`]). The backends themselves live in the shell (`src/hw/`).
 
 pub mod chain;
 pub mod gop_check;
 pub mod interface;
 pub mod ipp;
+pub mod rate_match;
 pub mod runner;
 pub mod settings;
 

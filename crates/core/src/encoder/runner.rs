@@ -15,6 +15,8 @@
 //! pictures and ordinary ones (the camera lost, a smaller size) reopens the
 //! encoder like a size change, and a backend that cannot import the
 //! camera's layout is asked for ordinary pictures instead (`NeedPixels`).
+//! The bitrate asked of each backend is the wanted one less the overshoot
+//! the backend shows ([`RateMatch`]): what comes out is what was wanted.
 //!
 //! All time enters as `now`; the tests drive scripted encoders.
 
@@ -24,6 +26,7 @@ use std::time::Duration;
 use super::chain::{ChainConfig, EncoderChain, Next};
 use super::gop_check::GopCheck;
 use super::interface::{DmaPicture, Polled, Submitted, Tuning, VideoEncoder, I420};
+use super::rate_match::RateMatch;
 use super::settings::EncoderSettings;
 use super::Backend;
 use crate::supervisor::Input;
@@ -108,6 +111,8 @@ pub trait Sink {
     fn report(&mut self, r: Report) -> bool;
     /// A warning for the log.
     fn warn(&mut self, msg: String);
+    /// A notice for the log (a rate correction).
+    fn note(&mut self, _msg: String) {}
 }
 
 /// The runner's answer to a picture.
@@ -158,6 +163,10 @@ pub struct Runner {
     /// A unit buffer taken from the sink but not filled (kept for the next
     /// unit: handing one back per picture would empty the recycling pool).
     spare: Option<Vec<u8>>,
+    /// The wanted bitrate and what the running backend is asked for.
+    rate: RateMatch,
+    /// The backend the rate match has learned (another one starts afresh).
+    rate_backend: Option<&'static str>,
 }
 
 impl Runner {
@@ -167,6 +176,13 @@ impl Runner {
             wedge_after: cfg.wedge_after,
             chain: EncoderChain::new(cfg),
             gop: GopCheck::new(s.gop_frames),
+            rate: RateMatch::new(
+                s.kbps,
+                Duration::from_micros(
+                    u64::from(s.gop_frames) * 1_000_000 / u64::from(s.fps.max(1)),
+                ),
+            ),
+            rate_backend: None,
             settings: s,
             enc: None,
             draining: None,
@@ -220,11 +236,24 @@ impl Runner {
         self.force_key = true;
     }
 
-    /// A new target bitrate (the next encoder opens at it too). Err: the
+    /// A new wanted bitrate (the next encoder opens at it too); the running
+    /// encoder is asked for it less the overshoot it has shown. Err: the
     /// running encoder refused it and keeps its old rate.
     pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
-        self.settings.kbps = kbps;
         self.settings.max_kbps = self.settings.max_kbps.max(kbps);
+        let asked = self.rate.set_wanted(kbps);
+        self.ask(asked)
+    }
+
+    /// The bitrate the running encoder is asked for, kbps (the wanted one
+    /// less its overshoot).
+    pub fn asked_kbps(&self) -> u32 {
+        self.rate.asked()
+    }
+
+    /// Asks the running encoder (and the next one opened) for `kbps`.
+    fn ask(&mut self, kbps: u32) -> Result<(), String> {
+        self.settings.kbps = kbps;
         match self.enc.as_mut() {
             Some(e) => e.tune(Tuning {
                 kbps: Some(kbps),
@@ -361,8 +390,16 @@ impl Runner {
                 )));
                 return Step::Stop;
             };
+            if self.rate_backend != Some(b.name()) {
+                // another backend's rate control: its overshoot is not known
+                self.settings.kbps = self.rate.forget();
+            }
             match opener.open(b, &self.settings) {
-                Ok(e) => self.enc = Some(e),
+                Ok(e) => {
+                    self.enc = Some(e);
+                    self.rate_backend = Some(b.name());
+                    self.rate.restart();
+                }
                 Err(why) => {
                     sink.warn(format!("encoder {b} did not start: {why}"));
                     failed.push(why);
@@ -487,6 +524,7 @@ impl Runner {
                 ));
                 self.enforce_gop = true;
             }
+            let retune = self.rate.unit(c.pts_us, out.len());
             let unit = Unit {
                 pts_us: c.pts_us,
                 key: c.key,
@@ -498,6 +536,16 @@ impl Runner {
                 Delivery::Taken => {}
                 Delivery::Dropped => self.force_key = true,
                 Delivery::Gone => return Err(GONE.into()),
+            }
+            if let Some(k) = retune {
+                let name = self.backend().unwrap_or("?");
+                let wanted = self.rate.wanted();
+                match self.ask(k) {
+                    Ok(()) => sink.note(format!(
+                        "video encoder {name}: asking for {k} kbps so that it delivers the wanted {wanted} kbps"
+                    )),
+                    Err(e) => sink.warn(format!("video encoder {name}: {k} kbps not applied: {e}")),
+                }
             }
         }
     }

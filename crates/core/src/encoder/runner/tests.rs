@@ -28,6 +28,8 @@ struct Script {
     imports: bool,
     /// After `drain`, this many polls say "pending" first (hardware finishing).
     drain_polls: u32,
+    /// Units carry this percentage of the asked bitrate (0: a few bytes each).
+    rate_pct: u32,
 }
 
 struct Scripted {
@@ -42,6 +44,9 @@ struct Scripted {
     draining: bool,
     /// Opened for DMABUF import.
     importing: bool,
+    /// Asked bitrate and the frame rate it is spread over.
+    kbps: u32,
+    fps: u32,
 }
 
 impl VideoEncoder for Scripted {
@@ -64,7 +69,11 @@ impl VideoEncoder for Scripted {
         let key = self.n == 1 || asked || self.since_key + 1 >= gop;
         self.since_key = if key { 0 } else { self.since_key + 1 };
         // the "bitstream": encoder instance, picture number within it
-        let data = vec![self.id, key as u8, (self.n >> 8) as u8, self.n as u8];
+        let mut data = vec![self.id, key as u8, (self.n >> 8) as u8, self.n as u8];
+        if self.script.rate_pct > 0 {
+            let bytes = self.kbps * 1000 / 8 / self.fps * self.script.rate_pct / 100;
+            data.resize((bytes as usize).max(4), 0);
+        }
         self.held.push_back((Coded { pts_us, key }, data));
         Ok(Submitted::Taken)
     }
@@ -88,7 +97,10 @@ impl VideoEncoder for Scripted {
         self.draining = true;
         Ok(())
     }
-    fn tune(&mut self, _t: Tuning) -> Result<(), String> {
+    fn tune(&mut self, t: Tuning) -> Result<(), String> {
+        if let Some(k) = t.kbps {
+            self.kbps = k;
+        }
         Ok(())
     }
     fn force_key(&mut self) {
@@ -137,6 +149,8 @@ impl Opener for Backends {
             script,
             draining: false,
             importing: script.imports && s.import.is_some(),
+            kbps: s.kbps,
+            fps: s.fps,
         }))
     }
 }
@@ -620,4 +634,85 @@ fn an_encoder_that_cannot_import_gets_pixels_without_reopening() {
     assert_eq!(importing, [false]);
     assert_eq!(sink.units.len(), 5);
     assert_eq!(decode(&sink.units).1, 0);
+}
+
+/// The stream's bitrate over the units from `from_us` on, kbps.
+fn kbps_since(units: &[Unit], from_us: u64) -> u64 {
+    let span: Vec<_> = units.iter().filter(|u| u.pts_us >= from_us).collect();
+    let bytes: usize = span.iter().map(|u| u.data.len()).sum();
+    let us = span.last().unwrap().pts_us + 33_333 - span[0].pts_us;
+    bytes as u64 * 8 * 1000 / us
+}
+
+#[test]
+fn a_backend_overshooting_by_30_percent_is_asked_for_less_and_delivers_the_wanted_rate() {
+    let hw = Script {
+        rate_pct: 130,
+        ..Script::default()
+    };
+    // 20 s at 30 fps, 800 kbps wanted
+    let (sink, _, _, _) = run(chain(&[HW, SW], 2), vec![(HW, hw)], 600);
+    let start = kbps_since(&sink.units[..60], 0);
+    assert!((1000..=1080).contains(&start), "at first: {start}");
+    let settled = kbps_since(&sink.units, 12_000_000);
+    assert!(
+        (760..=840).contains(&settled),
+        "after 12 s: {settled} kbps for 800 wanted"
+    );
+    assert_eq!(decode(&sink.units).1, 0);
+}
+
+#[test]
+fn the_next_backend_starts_at_the_wanted_rate_not_the_last_ones_correction() {
+    let hw = Script {
+        rate_pct: 130,
+        fail_at: Some(450),
+        ..Script::default()
+    };
+    let sw = Script {
+        rate_pct: 100,
+        ..Script::default()
+    };
+    let (sink, out, opener, _) = run(chain(&[HW, SW], 0), vec![(HW, hw), (SW, sw)], 900);
+    assert!(out.contains(&"1103".to_string()), "{out:?}");
+    assert_eq!(opener.opened, [(HW, 640, 360), (SW, 640, 360)]);
+    // the hardware was corrected; software, on target, runs at the wanted rate
+    let hw_late = kbps_since(&sink.units[..449], 10_000_000);
+    assert!((760..=840).contains(&hw_late), "hardware: {hw_late}");
+    let sw = kbps_since(&sink.units, 16_000_000);
+    assert!((790..=810).contains(&sw), "software: {sw}");
+}
+
+#[test]
+fn a_new_wanted_rate_is_asked_less_the_overshoot_already_measured() {
+    let mut sink = Collect {
+        units: Vec::new(),
+        reports: Vec::new(),
+        sup: supervisor(),
+        now: Instant::from_millis(0),
+    };
+    let mut opener = Backends {
+        scripts: vec![(
+            HW,
+            Script {
+                rate_pct: 125,
+                ..Script::default()
+            },
+        )],
+        opened: Vec::new(),
+    };
+    let mut r = Runner::new(chain(&[HW, SW], 2), settings());
+    let data = vec![0u8; 640 * 360 * 3 / 2];
+    let pic = I420 {
+        width: 640,
+        height: 360,
+        data: &data,
+    };
+    for i in 0..300 {
+        sink.now = Instant::from_micros(i * 33_333);
+        r.encode(sink.now, &pic, i * 33_333, &mut opener, &mut sink);
+    }
+    assert_eq!(r.asked_kbps(), 640);
+    r.set_bitrate(400).unwrap();
+    assert_eq!(r.asked_kbps(), 320);
 }
