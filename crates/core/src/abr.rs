@@ -8,8 +8,12 @@
 //! steps the resolution down, and steps it back up once the bitrate has
 //! climbed to twice min-bitrate at the smaller size. An encoder that keeps
 //! delivering well over min-bitrate there (its floor on this scene at this
-//! size, which no target brings lower) gets the smaller size after one more
-//! congested window instead of the full wait.
+//! size, which no target brings lower; measured over the last three windows)
+//! gets the smaller size at the second congested window at min-bitrate
+//! instead of after three seconds. A decrease also takes off what the
+//! encoder delivers over its target: the link has to carry what comes out.
+//! (The runner's rate match corrects the same overshoot more slowly; the two
+//! together may undershoot for a while, which the raises then take back.)
 //!
 //! Pure logic on fake time (the tests drive it through caps and recoveries).
 
@@ -110,6 +114,9 @@ pub struct Abr {
     ceiling: Option<(u32, Instant)>,
     /// The socket's rate in the last windows, kbps (newest last).
     recent: [u32; 3],
+    /// What the encoder delivered in the last windows, kbps (newest last;
+    /// three of them so a key frame in one does not read as overshoot).
+    recent_video: [u32; 3],
     /// The queue's age at the last window.
     last_age: Duration,
 }
@@ -128,6 +135,7 @@ impl Abr {
             raise_wait: RAISE_FIRST,
             ceiling: None,
             recent: [0; 3],
+            recent_video: [0; 3],
             last_age: Duration::ZERO,
         }
     }
@@ -149,6 +157,7 @@ impl Abr {
         self.calm_since = None;
         self.at_min_congested_since = None;
         self.recent = [0; 3];
+        self.recent_video = [0; 3];
         self.last_age = Duration::ZERO;
     }
 
@@ -158,6 +167,9 @@ impl Abr {
         let rate = (w.sent_bytes as f64 * 8.0 / 1000.0 / secs) as u32;
         self.recent.rotate_left(1);
         self.recent[2] = rate;
+        self.recent_video.rotate_left(1);
+        self.recent_video[2] = w.video_kbps;
+        let video = mean_nonzero(&self.recent_video);
         // draining: the backlog shrank by a quarter since the last window, so
         // the last decrease is working (another would overshoot downwards)
         let draining = !w.shed && w.queue_age * 4 < self.last_age * 3;
@@ -227,12 +239,10 @@ impl Abr {
         }
         // while backed up the socket runs at the link's rate: the mean of the
         // last windows is the uplink (one window alone swings with buffering)
-        let (sum, n) = self
-            .recent
-            .iter()
-            .filter(|r| **r > 0)
-            .fold((0u32, 0u32), |(s, n), r| (s + r, n + 1));
-        let uplink = if n == 0 { rate } else { sum / n };
+        let uplink = match mean_nonzero(&self.recent) {
+            0 => rate,
+            m => m,
+        };
         if self.kbps > self.cfg.min_kbps {
             self.at_min_congested_since = None;
             // what the link carried, less audio, with 15% headroom to drain the
@@ -241,7 +251,7 @@ impl Abr {
             // at least a tenth down, at most half (one window's measurement
             // may catch the link mid-stall)
             let fit = (f64::from(uplink) * 0.85) as u32;
-            let over = f64::from(w.video_kbps.max(self.kbps)) / f64::from(self.kbps.max(1));
+            let over = f64::from(video.max(self.kbps)) / f64::from(self.kbps.max(1));
             let to = ((f64::from(fit.saturating_sub(self.cfg.audio_kbps)) / over) as u32)
                 .clamp(self.kbps / 2, self.kbps * 9 / 10)
                 .max(self.cfg.min_kbps);
@@ -259,7 +269,7 @@ impl Abr {
             });
         }
         let since = *self.at_min_congested_since.get_or_insert(now);
-        let at_floor = w.video_kbps > self.cfg.min_kbps.saturating_mul(FLOOR_PCT) / 100;
+        let at_floor = video > self.cfg.min_kbps.saturating_mul(FLOOR_PCT) / 100;
         let wait = if at_floor {
             SCALE_DOWN_AT_FLOOR_AFTER
         } else {
@@ -282,6 +292,15 @@ impl Abr {
             down: true,
         })
     }
+}
+
+/// The mean of the nonzero figures (0 when there are none).
+fn mean_nonzero(xs: &[u32; 3]) -> u32 {
+    let (sum, n) = xs
+        .iter()
+        .filter(|x| **x > 0)
+        .fold((0u32, 0u32), |(s, n), x| (s + x, n + 1));
+    sum.checked_div(n).unwrap_or(0)
 }
 
 /// `width`x`height` scaled by `num`/4, rounded down to multiples of 4.

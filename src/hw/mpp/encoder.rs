@@ -88,6 +88,19 @@ pub struct MppEncoder {
 // SAFETY: the context and buffers belong to this encoder, used from one thread at a time.
 unsafe impl Send for MppEncoder {}
 
+/// The keys a run-time change sets: the rate ones for a bitrate, the frame
+/// rate ones for a frame rate; never the GOP or the mode (setting those again
+/// may restart MPP's rate control or the GOP).
+fn tune_keys(s: &EncoderSettings, t: Tuning) -> Vec<(&'static str, i32)> {
+    config_keys(s)
+        .into_iter()
+        .filter(|(k, _)| {
+            (t.kbps.is_some() && k.starts_with("rc:bps_"))
+                || (t.fps.is_some() && k.starts_with("rc:fps_"))
+        })
+        .collect()
+}
+
 fn check(what: &str, rc: i32) -> Result<(), String> {
     if rc == 0 {
         Ok(())
@@ -270,11 +283,7 @@ impl VideoEncoder for MppEncoder {
         if let Some(f) = t.fps {
             self.settings.fps = f;
         }
-        let keys: Vec<_> = config_keys(&self.settings)
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("rc:"))
-            .collect();
-        self.apply(&keys)
+        self.apply(&tune_keys(&self.settings, t))
     }
 
     fn force_key(&mut self) {
@@ -348,6 +357,27 @@ mod tests {
             },
             rtc,
         )
+    }
+
+    #[test]
+    fn a_bitrate_change_sets_the_rate_keys_only() {
+        let keys = |t| {
+            tune_keys(&settings(false), t)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        };
+        let kbps = Tuning {
+            kbps: Some(3000),
+            fps: None,
+        };
+        assert_eq!(keys(kbps), ["rc:bps_target", "rc:bps_max", "rc:bps_min"]);
+        let fps = Tuning {
+            kbps: None,
+            fps: Some(25),
+        };
+        assert!(keys(fps).iter().all(|k| k.starts_with("rc:fps_")));
+        assert_eq!(keys(fps).len(), 6);
     }
 
     #[test]

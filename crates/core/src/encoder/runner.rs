@@ -167,6 +167,9 @@ pub struct Runner {
     rate: RateMatch,
     /// The backend the rate match has learned (another one starts afresh).
     rate_backend: Option<&'static str>,
+    /// The running encoder refused a corrected rate: no more corrections
+    /// for it (the matcher would measure against a rate never applied).
+    rate_refused: bool,
 }
 
 impl Runner {
@@ -183,6 +186,7 @@ impl Runner {
                 ),
             ),
             rate_backend: None,
+            rate_refused: false,
             settings: s,
             enc: None,
             draining: None,
@@ -241,8 +245,15 @@ impl Runner {
     /// running encoder refused it and keeps its old rate.
     pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
         self.settings.max_kbps = self.settings.max_kbps.max(kbps);
+        let before = self.rate.asked();
         let asked = self.rate.set_wanted(kbps);
-        self.ask(asked)
+        if asked == before {
+            return Ok(());
+        }
+        self.ask(asked).inspect_err(|_| {
+            self.rate.refused(before);
+            self.settings.kbps = before;
+        })
     }
 
     /// The bitrate the running encoder is asked for, kbps (the wanted one
@@ -272,6 +283,8 @@ impl Runner {
         self.retire(now, sink);
         self.settings.width = width;
         self.settings.height = height;
+        // an encoder's overshoot (its floor above all) differs with the size
+        self.settings.kbps = self.rate.forget();
     }
 
     /// Drains the running encoder (its last units still go out); a new one
@@ -398,6 +411,7 @@ impl Runner {
                 Ok(e) => {
                     self.enc = Some(e);
                     self.rate_backend = Some(b.name());
+                    self.rate_refused = false;
                     self.rate.restart();
                 }
                 Err(why) => {
@@ -524,7 +538,11 @@ impl Runner {
                 ));
                 self.enforce_gop = true;
             }
-            let retune = self.rate.unit(c.pts_us, out.len());
+            let retune = if self.rate_refused {
+                None
+            } else {
+                self.rate.unit(c.pts_us, out.len(), c.key)
+            };
             let unit = Unit {
                 pts_us: c.pts_us,
                 key: c.key,
@@ -540,11 +558,19 @@ impl Runner {
             if let Some(k) = retune {
                 let name = self.backend().unwrap_or("?");
                 let wanted = self.rate.wanted();
+                let before = self.settings.kbps;
                 match self.ask(k) {
                     Ok(()) => sink.note(format!(
                         "video encoder {name}: asking for {k} kbps so that it delivers the wanted {wanted} kbps"
                     )),
-                    Err(e) => sink.warn(format!("video encoder {name}: {k} kbps not applied: {e}")),
+                    Err(e) => {
+                        sink.warn(format!(
+                            "video encoder {name}: {k} kbps not applied ({e}); its rate is not corrected from now on"
+                        ));
+                        self.rate.refused(before);
+                        self.settings.kbps = before;
+                        self.rate_refused = true;
+                    }
                 }
             }
         }

@@ -30,6 +30,8 @@ struct Script {
     drain_polls: u32,
     /// Units carry this percentage of the asked bitrate (0: a few bytes each).
     rate_pct: u32,
+    /// Refuses bitrate changes.
+    refuse_tune: bool,
 }
 
 struct Scripted {
@@ -98,6 +100,9 @@ impl VideoEncoder for Scripted {
         Ok(())
     }
     fn tune(&mut self, t: Tuning) -> Result<(), String> {
+        if self.script.refuse_tune {
+            return Err("scripted refusal".into());
+        }
         if let Some(k) = t.kbps {
             self.kbps = k;
         }
@@ -157,6 +162,8 @@ impl Opener for Backends {
 
 /// Collects units and hands reports to a supervisor.
 struct Collect {
+    /// Warnings and notes for the log.
+    logged: Vec<String>,
     units: Vec<Unit>,
     reports: Vec<Report>,
     sup: Supervisor,
@@ -178,7 +185,12 @@ impl Sink for Collect {
         self.reports.push(r);
         true
     }
-    fn warn(&mut self, _msg: String) {}
+    fn warn(&mut self, msg: String) {
+        self.logged.push(msg);
+    }
+    fn note(&mut self, msg: String) {
+        self.logged.push(msg);
+    }
 }
 
 fn supervisor() -> Supervisor {
@@ -227,6 +239,7 @@ fn run(
     pictures: u64,
 ) -> (Collect, Vec<String>, Backends, u64) {
     let mut sink = Collect {
+        logged: Vec::new(),
         units: Vec::new(),
         reports: Vec::new(),
         sup: supervisor(),
@@ -487,6 +500,7 @@ fn a_size_change_drains_the_old_encoder_before_the_new_one_speaks() {
         ..Script::default()
     };
     let mut sink = Collect {
+        logged: Vec::new(),
         units: Vec::new(),
         reports: Vec::new(),
         sup: supervisor(),
@@ -541,6 +555,7 @@ fn a_size_change_drains_the_old_encoder_before_the_new_one_speaks() {
 /// `script`; returns the steps, the opened backends' import flags and the units.
 fn run_frames(script: Script, frames: &str) -> (Vec<Step>, Vec<bool>, Collect) {
     let mut sink = Collect {
+        logged: Vec::new(),
         units: Vec::new(),
         reports: Vec::new(),
         sup: supervisor(),
@@ -683,22 +698,22 @@ fn the_next_backend_starts_at_the_wanted_rate_not_the_last_ones_correction() {
     assert!((790..=810).contains(&sw), "software: {sw}");
 }
 
-#[test]
-fn a_new_wanted_rate_is_asked_less_the_overshoot_already_measured() {
+/// A runner whose backend delivered 125% of its target for 10 s (30 fps):
+/// it is asked for 640 kbps to deliver the wanted 800.
+fn corrected_runner() -> (Runner, Collect) {
     let mut sink = Collect {
+        logged: Vec::new(),
         units: Vec::new(),
         reports: Vec::new(),
         sup: supervisor(),
         now: Instant::from_millis(0),
     };
+    let hw = Script {
+        rate_pct: 125,
+        ..Script::default()
+    };
     let mut opener = Backends {
-        scripts: vec![(
-            HW,
-            Script {
-                rate_pct: 125,
-                ..Script::default()
-            },
-        )],
+        scripts: vec![(HW, hw)],
         opened: Vec::new(),
     };
     let mut r = Runner::new(chain(&[HW, SW], 2), settings());
@@ -713,6 +728,46 @@ fn a_new_wanted_rate_is_asked_less_the_overshoot_already_measured() {
         r.encode(sink.now, &pic, i * 33_333, &mut opener, &mut sink);
     }
     assert_eq!(r.asked_kbps(), 640);
+    (r, sink)
+}
+
+#[test]
+fn a_new_wanted_rate_is_asked_less_the_overshoot_already_measured() {
+    let (mut r, _) = corrected_runner();
     r.set_bitrate(400).unwrap();
     assert_eq!(r.asked_kbps(), 320);
+}
+
+#[test]
+fn a_backend_refusing_the_corrected_rate_keeps_its_own_and_is_not_corrected_again() {
+    let hw = Script {
+        rate_pct: 130,
+        refuse_tune: true,
+        ..Script::default()
+    };
+    let (sink, _, _, _) = run(chain(&[HW, SW], 2), vec![(HW, hw)], 900);
+    let refusals: Vec<_> = sink
+        .logged
+        .iter()
+        .filter(|l| l.contains("not applied"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "{:?}", sink.logged);
+    assert!(
+        refusals[0].contains("not corrected from now on"),
+        "{refusals:?}"
+    );
+    // it runs on at its own rate (800 asked, 1040 out), nothing else changed
+    let late = kbps_since(&sink.units, 20_000_000);
+    assert!((1000..=1080).contains(&late), "{late}");
+}
+
+#[test]
+fn a_new_size_opens_at_the_wanted_rate() {
+    let (mut r, mut sink) = corrected_runner();
+    r.set_size(sink.now, 320, 180, &mut sink);
+    assert_eq!(
+        r.asked_kbps(),
+        800,
+        "the overshoot at 640x360 says nothing of 320x180"
+    );
 }
