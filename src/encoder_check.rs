@@ -256,7 +256,7 @@ fn run_camera(c: &Check, cam_path: &str) -> Result<String, String> {
                         st.line()
                     ));
                 }
-                std::thread::sleep(Duration::from_millis(1));
+                crate::hw::v4l2_uapi::wait_ready(enc.release_fd(), libc::POLLOUT, until);
             }
         }
         cam.release(cap.index)?;

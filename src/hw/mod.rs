@@ -1,6 +1,9 @@
 //! Adapters to the outside world, one file per backend: software H.264
-//! ([`openh264`]), AAC ([`aac`]), synthetic and raw-file sources ([`synthetic`]).
-//! V4L2, ALSA and the hardware encoders arrive here with their issues.
+//! ([`openh264`], x264), AAC ([`aac`]), synthetic and raw-file sources
+//! ([`synthetic`]), stills, V4L2 cameras ([`v4l2`], [`capture_dmabuf`],
+//! [`mjpeg`]) over raw ioctls ([`v4l2_uapi`]), ALSA ([`alsa`]), and the
+//! hardware H.264 encoders (V4L2 M2M, VAAPI, Rockchip MPP), with the chain's
+//! probe and open entry points below.
 
 pub mod aac;
 pub mod alsa;

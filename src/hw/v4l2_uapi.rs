@@ -310,6 +310,23 @@ pub unsafe fn ioctl<T>(fd: RawFd, req: u64, arg: *mut T) -> io::Result<()> {
     }
 }
 
+/// Waits until `fd` polls ready for `events` (or in error), at most until
+/// `until`; without a descriptor, a millisecond (the caller polls).
+pub fn wait_ready(fd: Option<RawFd>, events: i16, until: std::time::Instant) {
+    let Some(fd) = fd else {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        return;
+    };
+    let left = until.saturating_duration_since(std::time::Instant::now());
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; an interrupted or failed wait only returns early.
+    unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+}
+
 /// Opens a device node read/write, non-blocking and close-on-exec; the
 /// error names the path.
 pub fn open_device(path: &str) -> Result<std::os::fd::OwnedFd, String> {

@@ -431,7 +431,8 @@ fn capture(
                     let why = match cx.runner.imports_done() {
                         Ok(true) => break,
                         Ok(false) if Instant::now() < until => {
-                            std::thread::sleep(Duration::from_millis(1));
+                            let fd = cx.runner.release_fd();
+                            crate::hw::v4l2_uapi::wait_ready(fd, libc::POLLOUT, until);
                             continue;
                         }
                         Ok(false) => "an imported camera buffer was not released within 1 s".into(),

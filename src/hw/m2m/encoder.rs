@@ -550,13 +550,13 @@ impl VideoEncoder for M2mEncoder {
             });
         }
         if self.codec == fourcc(b"H264") {
-            let mut unit = out.split_off(start);
-            let vcl =
-                h264::nal_units(&unit).any(|n| matches!(n.first().map(|b| b & 0x1f), Some(1..=5)));
+            let vcl = h264::nal_units(&out[start..])
+                .any(|n| matches!(n.first().map(|b| b & 0x1f), Some(1..=5)));
             if !vcl {
                 // SPS/PPS in a buffer of their own (a driver without the
                 // "joined with first frame" header mode): they go with the next frame
-                self.headers.extend_from_slice(&unit);
+                self.headers.extend_from_slice(&out[start..]);
+                out.truncate(start);
                 return if last {
                     Ok(Polled::Drained)
                 } else {
@@ -564,12 +564,9 @@ impl VideoEncoder for M2mEncoder {
                 };
             }
             if !self.headers.is_empty() {
-                let mut v = std::mem::take(&mut self.headers);
-                v.extend_from_slice(&unit);
-                unit = v;
+                out.splice(start..start, self.headers.drain(..));
             }
-            h264::ensure_parameter_sets(&mut unit, &mut self.sets);
-            out.extend_from_slice(&unit);
+            h264::ensure_parameter_sets(out, start, &mut self.sets);
         }
         let key = is_key(self.codec, &out[start..], b.flags);
         let pts_us = b.timestamp.sec as u64 * 1_000_000 + b.timestamp.usec as u64;
@@ -671,6 +668,11 @@ impl VideoEncoder for M2mEncoder {
     fn imports_done(&mut self) -> Result<bool, String> {
         self.reclaim()?;
         Ok(self.free.len() as u32 == self.out_count)
+    }
+
+    fn release_fd(&self) -> Option<i32> {
+        // POLLOUT: an OUTPUT buffer is done and can be dequeued
+        Some(self.fd.as_raw_fd())
     }
 }
 

@@ -257,9 +257,7 @@ impl VideoEncoder for MppEncoder {
             }
             let pts = (self.lib.mpp_packet_get_pts)(packet);
             (self.lib.mpp_packet_deinit)(&mut packet);
-            let mut unit = out.split_off(start);
-            h264::ensure_parameter_sets(&mut unit, &mut self.sets);
-            out.extend_from_slice(&unit);
+            h264::ensure_parameter_sets(out, start, &mut self.sets);
             pts
         };
         self.in_flight = false;

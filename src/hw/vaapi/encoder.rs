@@ -374,15 +374,14 @@ impl SyncEncoder for VaapiEncoder {
                 out.extend_from_slice(seg.buf);
             }
         }
-        let mut unit = out.split_off(start);
-        h264::ensure_parameter_sets(&mut unit, &mut self.sets);
+        h264::ensure_parameter_sets(out, start, &mut self.sets);
         if plan.idr && self.sets.is_empty() {
+            out.truncate(start);
             return Err(self.err(
                 "bitstream",
                 "the driver wrote no SPS/PPS (packed headers are not supported here)",
             ));
         }
-        out.extend_from_slice(&unit);
         self.reference = Some((cur, plan.frame_num, plan.poc));
         Ok(plan.idr)
     }

@@ -251,27 +251,20 @@ impl BitReader<'_> {
     }
 }
 
-/// Makes an IDR access unit carry SPS and PPS: remembers them when it has
-/// them, prepends the remembered ones when it has not.
-pub fn ensure_parameter_sets(unit: &mut Vec<u8>, sets: &mut Vec<u8>) {
-    let nals: Vec<&[u8]> = nal_units(unit).collect();
-    let has = |t: u8| {
-        nals.iter()
-            .any(|n| n.first().is_some_and(|b| b & 0x1f == t))
-    };
-    if has(7) && has(8) {
+/// Makes the IDR access unit in `buf[start..]` carry SPS and PPS: remembers
+/// them when it has them, inserts the remembered ones before it when it has
+/// not. In place: nothing is allocated once `buf` and `sets` have grown.
+pub fn ensure_parameter_sets(buf: &mut Vec<u8>, start: usize, sets: &mut Vec<u8>) {
+    let has = |buf: &[u8], t: u8| nal_units(buf).any(|n| n.first().is_some_and(|b| b & 0x1f == t));
+    let unit = &buf[start..];
+    if has(unit, 7) && has(unit, 8) {
         sets.clear();
-        for n in nals
-            .iter()
-            .filter(|n| matches!(n.first().map(|b| b & 0x1f), Some(7 | 8)))
-        {
+        for n in nal_units(unit).filter(|n| matches!(n.first().map(|b| b & 0x1f), Some(7 | 8))) {
             sets.extend_from_slice(&[0, 0, 0, 1]);
             sets.extend_from_slice(n);
         }
-    } else if has(5) && !sets.is_empty() {
-        let mut v = sets.clone();
-        v.extend_from_slice(unit);
-        *unit = v;
+    } else if has(unit, 5) && !sets.is_empty() {
+        buf.splice(start..start, sets.iter().copied());
     }
 }
 
@@ -351,19 +344,27 @@ mod tests {
         let mut sets = Vec::new();
         // an IDR before any parameter set: left as it is
         let mut u = idr.to_vec();
-        ensure_parameter_sets(&mut u, &mut sets);
+        ensure_parameter_sets(&mut u, 0, &mut sets);
         assert_eq!(u, idr);
         // a full one: remembered
         let mut u = [&sps[..], &pps, &idr].concat();
-        ensure_parameter_sets(&mut u, &mut sets);
+        ensure_parameter_sets(&mut u, 0, &mut sets);
         assert_eq!(sets, [&sps[..], &pps].concat());
         // a P frame: untouched; a bare IDR: completed
         let mut u = p.to_vec();
-        ensure_parameter_sets(&mut u, &mut sets);
+        ensure_parameter_sets(&mut u, 0, &mut sets);
         assert_eq!(u, p);
         let mut u = idr.to_vec();
-        ensure_parameter_sets(&mut u, &mut sets);
+        ensure_parameter_sets(&mut u, 0, &mut sets);
         assert_eq!(u, [&sps[..], &pps, &idr].concat());
         assert!(is_keyframe(&u));
+        // behind other bytes, in a buffer with room: completed in place
+        let mut u = Vec::with_capacity(64);
+        u.extend_from_slice(&[7, 7]);
+        u.extend_from_slice(&idr);
+        let at = u.as_ptr();
+        ensure_parameter_sets(&mut u, 2, &mut sets);
+        assert_eq!(u, [&[7, 7][..], &sps, &pps, &idr].concat());
+        assert_eq!(u.as_ptr(), at, "not reallocated");
     }
 }

@@ -100,6 +100,12 @@ pub trait VideoEncoder: Send {
     fn imports_done(&mut self) -> Result<bool, String> {
         Ok(true)
     }
+    /// A descriptor that polls writable (POLLOUT) when an imported buffer
+    /// may have been released: the shell sleeps on it between
+    /// `imports_done` calls. None: the shell polls on a short timer.
+    fn release_fd(&self) -> Option<i32> {
+        None
+    }
 }
 
 /// A synchronous encoder: one picture in, zero or one access unit out, now.

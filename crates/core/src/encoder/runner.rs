@@ -216,6 +216,11 @@ impl Runner {
         }
     }
 
+    /// The running encoder's descriptor to wait on for released imports.
+    pub fn release_fd(&self) -> Option<i32> {
+        self.enc.as_ref().and_then(|e| e.release_fd())
+    }
+
     /// A failure the caller saw (an imported buffer never released): the
     /// same path as an encoder error.
     pub fn fail_now(&mut self, why: String, sink: &mut dyn Sink) -> Step {
