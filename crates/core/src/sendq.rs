@@ -141,7 +141,8 @@ impl<B> SendQueue<B> {
     }
 
     /// Removes the packets after the first `skip` that match `drop`, keeping
-    /// the order of the rest; returns how many went.
+    /// the order of the rest; returns how many went. One pass: each packet
+    /// is taken from the front and put back at the end unless it goes.
     fn remove(
         &mut self,
         skip: usize,
@@ -149,15 +150,13 @@ impl<B> SendQueue<B> {
         back: &mut impl FnMut(B),
     ) -> u32 {
         let mut n = 0;
-        let mut i = skip;
-        while i < self.q.len() {
-            if drop(&self.q[i]) {
-                if let Some(p) = self.q.remove(i) {
-                    back(p.bytes);
-                    n += 1;
-                }
+        for i in 0..self.q.len() {
+            let Some(p) = self.q.pop_front() else { break };
+            if i >= skip && drop(&p) {
+                back(p.bytes);
+                n += 1;
             } else {
-                i += 1;
+                self.q.push_back(p);
             }
         }
         n
