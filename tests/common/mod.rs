@@ -116,7 +116,12 @@ http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp
     }
 
     fn spawn(dir: &Path) -> Child {
+        use std::os::unix::process::CommandExt;
         Command::new("nginx")
+            // its own process group: `kill` reaches the master and every
+            // worker at once (one by one, a master could respawn a worker
+            // between the two kills, and that orphan would go on serving)
+            .process_group(0)
             .arg("-p")
             .arg(dir)
             .arg("-c")
@@ -129,18 +134,20 @@ http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp
             .expect("start nginx")
     }
 
-    /// SIGKILL to the master and its workers (a crash, not a shutdown).
+    /// SIGKILL to the master and its workers, all at once (a crash, not a
+    /// shutdown); returns once nothing listens on the port any more.
     pub fn kill(&mut self) {
-        let master = self.child.id();
-        for pid in children_of(master) {
-            // SAFETY: kill(2) on a pid we just read as nginx's child.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        }
-        let _ = self.child.kill();
+        let group = self.child.id() as i32;
+        // SAFETY: kill(2) on nginx's own process group (spawned with it).
+        unsafe { libc::kill(-group, libc::SIGKILL) };
         let _ = self.child.wait();
-        // the workers are gone once nothing listens any more
         let t = Instant::now();
-        while is_listening(self.rtmp_port) && t.elapsed() < Duration::from_secs(5) {
+        while is_listening(self.rtmp_port) {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "port {} still listening 5 s after nginx was killed",
+                self.rtmp_port
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
     }
@@ -617,26 +624,6 @@ pub fn check_recording(file: &Path, e: &Expect) {
     for w in read.windows(2) {
         assert_eq!(w[1], w[0] + 1, "frame counter gap: {} then {}", w[0], w[1]);
     }
-}
-
-/// Pids whose parent is `pid`.
-pub fn children_of(pid: u32) -> Vec<u32> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-        // the fields after the command's closing parenthesis: state, ppid, ...
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|s| s.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            v.push(p);
-        }
-    }
-    v
 }
 
 /// Whether a socket listens on 127.0.0.1:`port` (read from /proc/net/tcp,
