@@ -8,7 +8,8 @@
 //! steps the resolution down, and steps it back up once the bitrate has
 //! climbed to twice min-bitrate at the smaller size. An encoder that keeps
 //! delivering well over min-bitrate there (its floor on this scene at this
-//! size, which no target brings lower; measured over the last three windows)
+//! size, which no target brings lower; delivered over each window's own
+//! target, averaged over the last three windows)
 //! gets the smaller size at the second congested window at min-bitrate
 //! instead of after three seconds. A decrease also takes off what the
 //! encoder delivers over its target: the link has to carry what comes out.
@@ -114,9 +115,11 @@ pub struct Abr {
     ceiling: Option<(u32, Instant)>,
     /// The socket's rate in the last windows, kbps (newest last).
     recent: [u32; 3],
-    /// What the encoder delivered in the last windows, kbps (newest last;
-    /// three of them so a key frame in one does not read as overshoot).
-    recent_video: [u32; 3],
+    /// What the encoder delivered over the target in effect, in the last
+    /// windows (newest last; 0: unknown). Three of them, so a key frame in
+    /// one does not read as overshoot; against each window's own target, so
+    /// the windows before a decrease do not either.
+    recent_over: [f64; 3],
     /// The queue's age at the last window.
     last_age: Duration,
 }
@@ -135,7 +138,7 @@ impl Abr {
             raise_wait: RAISE_FIRST,
             ceiling: None,
             recent: [0; 3],
-            recent_video: [0; 3],
+            recent_over: [0.0; 3],
             last_age: Duration::ZERO,
         }
     }
@@ -157,7 +160,7 @@ impl Abr {
         self.calm_since = None;
         self.at_min_congested_since = None;
         self.recent = [0; 3];
-        self.recent_video = [0; 3];
+        self.recent_over = [0.0; 3];
         self.last_age = Duration::ZERO;
     }
 
@@ -167,9 +170,19 @@ impl Abr {
         let rate = (w.sent_bytes as f64 * 8.0 / 1000.0 / secs) as u32;
         self.recent.rotate_left(1);
         self.recent[2] = rate;
-        self.recent_video.rotate_left(1);
-        self.recent_video[2] = w.video_kbps;
-        let video = mean_nonzero(&self.recent_video);
+        self.recent_over.rotate_left(1);
+        self.recent_over[2] = f64::from(w.video_kbps) / f64::from(self.kbps.max(1));
+        // delivered over target (1: on target, under it, or unknown)
+        let (sum, n) = self
+            .recent_over
+            .iter()
+            .filter(|r| **r > 0.0)
+            .fold((0.0, 0u32), |(s, n), r| (s + r, n + 1));
+        let over = if n == 0 {
+            1.0
+        } else {
+            (sum / f64::from(n)).max(1.0)
+        };
         // draining: the backlog shrank by a quarter since the last window, so
         // the last decrease is working (another would overshoot downwards)
         let draining = !w.shed && w.queue_age * 4 < self.last_age * 3;
@@ -251,7 +264,6 @@ impl Abr {
             // at least a tenth down, at most half (one window's measurement
             // may catch the link mid-stall)
             let fit = (f64::from(uplink) * 0.85) as u32;
-            let over = f64::from(video.max(self.kbps)) / f64::from(self.kbps.max(1));
             let to = ((f64::from(fit.saturating_sub(self.cfg.audio_kbps)) / over) as u32)
                 .clamp(self.kbps / 2, self.kbps * 9 / 10)
                 .max(self.cfg.min_kbps);
@@ -269,7 +281,7 @@ impl Abr {
             });
         }
         let since = *self.at_min_congested_since.get_or_insert(now);
-        let at_floor = video > self.cfg.min_kbps.saturating_mul(FLOOR_PCT) / 100;
+        let at_floor = over * 100.0 > f64::from(FLOOR_PCT);
         let wait = if at_floor {
             SCALE_DOWN_AT_FLOOR_AFTER
         } else {
@@ -514,6 +526,32 @@ mod tests {
         // knowing the encoder delivers over its target, the decreases take
         // that off too: min-bitrate in fewer steps
         assert!(steps_to_min[0] < steps_to_min[1], "{steps_to_min:?}");
+    }
+
+    #[test]
+    fn an_encoder_on_target_decreases_as_if_unmeasured() {
+        // delivered == target every window: the windows before a decrease
+        // (at the higher target) are no overshoot, so the steps are the
+        // same as without the figure
+        let steps = |reports: bool| {
+            let mut abr = Abr::new(cfg());
+            let mut link = Link {
+                cap_kbps: 500,
+                queue_bits: 0.0,
+            };
+            let mut log = Vec::new();
+            for s in 0..30 {
+                let video = abr.kbps();
+                let w = link.second_of(video + abr.cfg.audio_kbps, if reports { video } else { 0 });
+                if let Some(d) = abr.on_window(Instant::from_millis(s * 1000), w) {
+                    log.push((s, d));
+                }
+            }
+            log
+        };
+        let measured = steps(true);
+        assert!(measured.len() >= 2, "{measured:?}");
+        assert_eq!(measured, steps(false));
     }
 
     #[test]
