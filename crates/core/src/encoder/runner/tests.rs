@@ -170,6 +170,19 @@ struct Collect {
     now: Instant,
 }
 
+impl Collect {
+    /// Empty, with a fresh supervisor, at time 0.
+    fn new() -> Self {
+        Collect {
+            logged: Vec::new(),
+            units: Vec::new(),
+            reports: Vec::new(),
+            sup: supervisor(),
+            now: Instant::from_millis(0),
+        }
+    }
+}
+
 impl Sink for Collect {
     fn buffer(&mut self) -> Vec<u8> {
         Vec::new()
@@ -238,13 +251,7 @@ fn run(
     scripts: Vec<(Backend, Script)>,
     pictures: u64,
 ) -> (Collect, Vec<String>, Backends, u64) {
-    let mut sink = Collect {
-        logged: Vec::new(),
-        units: Vec::new(),
-        reports: Vec::new(),
-        sup: supervisor(),
-        now: Instant::from_millis(0),
-    };
+    let mut sink = Collect::new();
     let mut opener = Backends {
         scripts,
         opened: Vec::new(),
@@ -499,13 +506,7 @@ fn a_size_change_drains_the_old_encoder_before_the_new_one_speaks() {
         drain_polls: 2,
         ..Script::default()
     };
-    let mut sink = Collect {
-        logged: Vec::new(),
-        units: Vec::new(),
-        reports: Vec::new(),
-        sup: supervisor(),
-        now: Instant::from_millis(0),
-    };
+    let mut sink = Collect::new();
     let mut opener = Backends {
         scripts: vec![(HW, hw)],
         opened: Vec::new(),
@@ -554,13 +555,7 @@ fn a_size_change_drains_the_old_encoder_before_the_new_one_speaks() {
 /// Runs `frames` ('d' a DMABUF picture, 'p' pixels) through a runner over
 /// `script`; returns the steps, the opened backends' import flags and the units.
 fn run_frames(script: Script, frames: &str) -> (Vec<Step>, Vec<bool>, Collect) {
-    let mut sink = Collect {
-        logged: Vec::new(),
-        units: Vec::new(),
-        reports: Vec::new(),
-        sup: supervisor(),
-        now: Instant::from_millis(0),
-    };
+    let mut sink = Collect::new();
     let mut opener = Imports {
         inner: Backends {
             scripts: vec![(HW, script)],
@@ -701,13 +696,7 @@ fn the_next_backend_starts_at_the_wanted_rate_not_the_last_ones_correction() {
 /// A runner whose backend delivered 125% of its target for 10 s (30 fps):
 /// it is asked for 640 kbps to deliver the wanted 800.
 fn corrected_runner() -> (Runner, Collect) {
-    let mut sink = Collect {
-        logged: Vec::new(),
-        units: Vec::new(),
-        reports: Vec::new(),
-        sup: supervisor(),
-        now: Instant::from_millis(0),
-    };
+    let mut sink = Collect::new();
     let hw = Script {
         rate_pct: 125,
         ..Script::default()
