@@ -2,5 +2,6 @@
 
 pub mod chunk;
 pub mod failure;
+pub mod hostile;
 pub mod publish;
 pub mod url;

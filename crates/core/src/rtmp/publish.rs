@@ -13,6 +13,12 @@
 //! itself (a second chunk reader; the server sends little) to get the
 //! `tcUrl`, and ends with [`PublishEvent::ReconnectRequested`].
 //!
+//! Hostile servers: rml_rtmp is the patched copy in `vendor/` (no panic on
+//! malformed chunks or AMF0, a limit on inbound message size, here
+//! [`MAX_INBOUND_MESSAGE`]); as a last line, a panic inside its decoding is
+//! caught and ends this session as a protocol failure (3003 before
+//! publishing, 3005 after), never the process.
+//!
 //! rml_rtmp facts this relies on (`shared/reference/style.md` section 3): the
 //! handshake's leftover bytes belong to the session; the session switches its
 //! outbound chunk size while producing the `connect` result batch, so every
@@ -96,6 +102,22 @@ pub struct PublishSession {
 /// A connection reset this soon after `NetStream.Publish.Start` counts as a rejection.
 pub const REJECT_WINDOW: Duration = Duration::from_secs(1);
 
+/// The longest message a server may send us: servers send commands and
+/// control messages, never media, so this is generous.
+pub const MAX_INBOUND_MESSAGE: usize = 1024 * 1024;
+
+/// Runs `f`; a panic inside it (a decoder bug) becomes `Err` with its message.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("the server's bytes crashed the RTMP decoder ({what})")
+    })
+}
+
 /// Outbound chunk size announced to the server (rml_rtmp sends the SetChunkSize).
 const CHUNK_SIZE: u32 = 4096;
 
@@ -113,7 +135,7 @@ impl PublishSession {
             events: VecDeque::new(),
             bytes_in: 0,
             shadow: Some(ChunkDeserializer::new()),
-            inbound: ChunkDeserializer::new(),
+            inbound: inbound_reader(),
             media: None,
             publish_stream_id: None,
             publishing_since: None,
@@ -216,15 +238,16 @@ impl PublishSession {
         self.bytes_in += data.len() as u64;
         match self.phase {
             Phase::Done => {}
-            Phase::Handshake => match self.handshake.process_bytes(data) {
-                Err(e) => self.fail(PushFailure::Handshake(format!("{e:?}"))),
-                Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
+            Phase::Handshake => match guarded(|| self.handshake.process_bytes(data)) {
+                Err(e) => self.fail(PushFailure::Handshake(e)),
+                Ok(Err(e)) => self.fail(PushFailure::Handshake(format!("{e:?}"))),
+                Ok(Ok(HandshakeProcessResult::InProgress { response_bytes })) => {
                     self.queue_raw(response_bytes);
                 }
-                Ok(HandshakeProcessResult::Completed {
+                Ok(Ok(HandshakeProcessResult::Completed {
                     response_bytes,
                     remaining_bytes,
-                }) => {
+                })) => {
                     self.queue_raw(response_bytes);
                     self.start_session(&remaining_bytes);
                 }
@@ -234,11 +257,13 @@ impl PublishSession {
                 if self.phase == Phase::Done {
                     return;
                 }
-                let r = match self.session.as_mut() {
-                    Some(s) => s.handle_input(data),
-                    None => return,
+                let Some(session) = self.session.as_mut() else {
+                    return;
                 };
-                self.absorb(r);
+                match guarded(|| session.handle_input(data)) {
+                    Ok(r) => self.absorb(r),
+                    Err(e) => self.fail_protocol(e),
+                }
             }
         }
     }
@@ -247,18 +272,22 @@ impl PublishSession {
     fn watch_inbound(&mut self, data: &[u8]) {
         let mut input = data;
         loop {
-            let p = match self.inbound.get_next_message(input) {
-                Ok(Some(p)) => p,
-                Ok(None) => return,
+            let inbound = &mut self.inbound;
+            let p = match guarded(|| inbound.get_next_message(input)) {
+                Ok(Ok(Some(p))) => p,
+                Ok(Ok(None)) => return,
                 // out of step with the server's chunks (rml_rtmp's own reader
                 // is what the session relies on): start over at the next message
-                Err(_) => {
-                    self.inbound = ChunkDeserializer::new();
+                Ok(Err(_)) => {
+                    self.inbound = inbound_reader();
                     return;
                 }
+                Err(e) => return self.fail_protocol(e),
             };
             input = &[];
-            match p.to_rtmp_message() {
+            match guarded(|| p.to_rtmp_message()).unwrap_or(Err(
+                rml_rtmp::messages::MessageDeserializationError::InvalidMessageFormat,
+            )) {
                 Ok(RtmpMessage::SetChunkSize { size }) => {
                     let _ = self.inbound.set_max_chunk_size(size as usize);
                 }
@@ -353,6 +382,7 @@ impl PublishSession {
             Ok(x) => x,
             Err(e) => return self.fail(PushFailure::Handshake(format!("{e:?}"))),
         };
+        session.set_max_message_size(MAX_INBOUND_MESSAGE);
         self.phase = Phase::Connecting;
         let first = session.request_connection(self.url.app.clone());
         self.session = Some(session);
@@ -481,6 +511,15 @@ impl PublishSession {
         }
     }
 
+    /// The server's bytes could not be decoded (or crashed the decoder).
+    fn fail_protocol(&mut self, what: String) {
+        let f = match self.phase {
+            Phase::Publishing => PushFailure::Io(format!("protocol error: {what}")),
+            _ => PushFailure::Handshake(what),
+        };
+        self.fail(f);
+    }
+
     fn fail(&mut self, f: PushFailure) {
         if self.phase == Phase::Done {
             return;
@@ -489,6 +528,13 @@ impl PublishSession {
         self.deadline = None;
         self.events.push_back(PublishEvent::Failed(f));
     }
+}
+
+/// A reader of the server's messages with the inbound size limit.
+fn inbound_reader() -> ChunkDeserializer {
+    let mut d = ChunkDeserializer::new();
+    d.set_max_message_size(MAX_INBOUND_MESSAGE);
+    d
 }
 
 #[cfg(test)]

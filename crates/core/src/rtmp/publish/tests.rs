@@ -340,3 +340,83 @@ fn an_enhanced_rtmp_reconnect_request_ends_the_session_with_the_new_tc_url() {
         assert!(!c.write_media(Media::Audio, 0, &[1], &mut out));
     }
 }
+
+/// Runs the client's handshake against an in-memory server handshake only:
+/// the client is then connecting (its connect request sent, no reply).
+fn handshaken_client() -> PublishSession {
+    let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+    let mut hs = Handshake::new(PeerType::Server);
+    for _ in 0..4 {
+        while let Some(t) = c.poll_transmit() {
+            if let Ok(HandshakeProcessResult::InProgress { response_bytes }) =
+                hs.process_bytes(&t.bytes)
+            {
+                c.handle_input(Instant::from_millis(1), &response_bytes);
+            }
+        }
+    }
+    assert!(!c.has_event(), "handshake done, nothing to report");
+    c
+}
+
+#[test]
+fn hostile_server_messages_end_the_session_with_a_code_never_a_panic() {
+    use crate::rtmp::hostile;
+    use crate::status::StatusCode;
+    // right after the handshake (connecting): 3003
+    for (name, bytes) in [
+        ("short command", hostile::short_command()),
+        ("nested", hostile::deeply_nested_command(12_500)),
+    ] {
+        let mut c = handshaken_client();
+        c.handle_input(Instant::from_millis(2), &bytes);
+        match c.poll_event() {
+            Some(PublishEvent::Failed(f)) => {
+                assert_eq!(f.status(), StatusCode::HandshakeFail, "{name}: {f}")
+            }
+            e => panic!("{name}: {e:?}"),
+        }
+    }
+    // interleaved chunk streams are legal: read and ignored, still connecting
+    let mut c = handshaken_client();
+    c.handle_input(Instant::from_millis(2), &hostile::interleaved_messages());
+    assert!(c.poll_event().is_none());
+    // while publishing: 3005 (the server's chunk size is 4096 by then)
+    for depth in [12_500] {
+        let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
+        let mut s = Server::new(Verdict::Accept);
+        assert_eq!(pump(&mut c, &mut s), vec![PublishEvent::Publishing]);
+        let payload = hostile::deeply_nested_payload(depth);
+        let bytes = hostile::chunks(3, hostile::TYPE_AMF0_COMMAND, 0, &payload, 4096);
+        c.handle_input(Instant::from_millis(100), &bytes);
+        match c.poll_event() {
+            Some(PublishEvent::Failed(f)) => {
+                assert_eq!(f.status(), StatusCode::ReadWriteFail, "{f}")
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_server_message_over_the_inbound_limit_is_refused() {
+    let mut c = handshaken_client();
+    let header = crate::rtmp::hostile::chunks(
+        3,
+        crate::rtmp::hostile::TYPE_AMF0_COMMAND,
+        0,
+        &vec![0u8; MAX_INBOUND_MESSAGE + 1][..1],
+        128,
+    );
+    // a type 0 header announcing MAX_INBOUND_MESSAGE + 1 bytes
+    let mut b = header[..4].to_vec();
+    b.extend_from_slice(&((MAX_INBOUND_MESSAGE + 1) as u32).to_be_bytes()[1..]);
+    b.extend_from_slice(&header[7..12]);
+    c.handle_input(Instant::from_millis(2), &b);
+    match c.poll_event() {
+        Some(PublishEvent::Failed(f)) => {
+            assert!(f.to_string().contains("limit"), "{f}")
+        }
+        e => panic!("{e:?}"),
+    }
+}
