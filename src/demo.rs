@@ -29,11 +29,7 @@ pub fn run(seconds: f64, out: &str, mode: &str) -> Result<String, String> {
         "demo: receiver on 127.0.0.1:{port} -> {out}; pushing {}x{} {} fps test pattern + 1 kHz tone for {seconds} s (mode {mode})",
         p.width, p.height, p.fps
     );
-    let ropts = ReceiveOptions {
-        out: out.to_string(),
-        key: None,
-        keep_listening: false,
-    };
+    let ropts = ReceiveOptions::new(out);
     let recv = std::thread::spawn(move || receiver::serve(listener, &ropts));
     let summary = shell::run(RunOptions {
         config: parsed.config,

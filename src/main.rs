@@ -168,6 +168,14 @@ struct ReceiveCmd {
     /// keep accepting publishers after the first one ends (appends)
     #[argh(switch)]
     keep_listening: bool,
+    /// connections open at once; more are closed at accept (default 128)
+    #[argh(option, default = "128")]
+    max_connections: usize,
+    /// seconds a connection may take to finish the RTMP handshake, and a
+    /// read or write may make no progress (default 10; the handshake gets
+    /// half of it)
+    #[argh(option, default = "10")]
+    io_timeout: u64,
 }
 
 /// Demo: built-in receiver + pusher on loopback with a test pattern and a tone.
@@ -421,10 +429,19 @@ fn receive(r: &ReceiveCmd) -> ExitCode {
         }
     };
     log::info!("receive: listening on {}", r.listen);
+    if r.max_connections == 0 || r.io_timeout == 0 {
+        eprintln!("livepush receive: --max-connections and --io-timeout must be at least 1");
+        return ExitCode::from(2);
+    }
+    let io = Duration::from_secs(r.io_timeout);
     let opts = receiver::ReceiveOptions {
-        out: r.out.clone(),
         key: r.key.clone(),
         keep_listening: r.keep_listening,
+        max_connections: r.max_connections,
+        handshake_timeout: io / 2,
+        publish_timeout: io,
+        io_timeout: io,
+        ..receiver::ReceiveOptions::new(&r.out)
     };
     match receiver::serve(listener, &opts) {
         Ok(s) => {

@@ -33,5 +33,6 @@ pub mod silence_watch;
 pub mod status;
 pub mod supervisor;
 pub mod synth;
+pub mod text;
 pub mod time;
 pub mod video;

@@ -79,7 +79,10 @@ pub fn interleaved_messages() -> Vec<u8> {
     let message = |fill: u8| {
         let mut p = Vec::new();
         amf0_string("onTextData", &mut p);
-        amf0_string(&String::from_utf8(vec![fill; 300]).unwrap_or_default(), &mut p);
+        amf0_string(
+            &String::from_utf8(vec![fill; 300]).unwrap_or_default(),
+            &mut p,
+        );
         p
     };
     let (a, b) = (message(b'a'), message(b'b'));

@@ -200,7 +200,7 @@ impl PublishSession {
     /// publish` and `on_publish` rejections answer Publish.Start, then close
     /// with our media unread, which resets the connection): 3004, not 3005.
     pub fn handle_io_error(&mut self, now: Instant, what: &str) {
-        let what = self.url.redact(what);
+        let what = self.peer_text(what);
         let f = match self.phase {
             Phase::Handshake => PushFailure::Handshake(what),
             Phase::Connecting => PushFailure::Rejected(format!("{what} before publishing started")),
@@ -308,7 +308,7 @@ impl PublishSession {
                         self.deadline = None;
                         self.events.push_back(PublishEvent::ReconnectRequested {
                             tc_url: text("tcUrl").filter(|s| !s.is_empty()),
-                            description: self.url.redact(&text("description").unwrap_or_default()),
+                            description: self.peer_text(&text("description").unwrap_or_default()),
                         });
                         return;
                     }
@@ -403,9 +403,9 @@ impl PublishSession {
                         PushFailure::Rejected("createStream failed".into())
                     }
                     (Phase::Publishing, e) => {
-                        PushFailure::Io(self.url.redact(&format!("protocol error: {e}")))
+                        PushFailure::Io(self.peer_text(&format!("protocol error: {e}")))
                     }
-                    (_, e) => PushFailure::Handshake(self.url.redact(&format!("{e}"))),
+                    (_, e) => PushFailure::Handshake(self.peer_text(&format!("{e}"))),
                 };
                 return self.fail(f);
             }
@@ -441,7 +441,7 @@ impl PublishSession {
                 }
                 ClientSessionEvent::ConnectionRequestRejected { description } => {
                     self.fail(PushFailure::Rejected(
-                        self.url.redact(&format!("connect rejected: {description}")),
+                        self.peer_text(&format!("connect rejected: {description}")),
                     ))
                 }
                 ClientSessionEvent::PublishRequestAccepted => {
@@ -473,7 +473,7 @@ impl PublishSession {
                             }
                         }
                     }
-                    self.fail(PushFailure::Rejected(self.url.redact(&why)));
+                    self.fail(PushFailure::Rejected(self.peer_text(&why)));
                 }
                 ClientSessionEvent::UnhandleableOnStatusCode { code } => {
                     if code == RECONNECT_REQUEST {
@@ -482,7 +482,7 @@ impl PublishSession {
                         || code.contains("Connect")
                         || self.phase != Phase::Publishing
                     {
-                        self.fail(PushFailure::Rejected(self.url.redact(&code)));
+                        self.fail(PushFailure::Rejected(self.peer_text(&code)));
                     }
                 }
                 _ => {}
@@ -509,6 +509,12 @@ impl PublishSession {
                 _ => {}
             }
         }
+    }
+
+    /// A string from the server (or the OS) made fit for logs and events:
+    /// the stream key replaced, control characters escaped.
+    fn peer_text(&self, s: &str) -> String {
+        crate::text::printable(&self.url.redact(s))
     }
 
     /// The server's bytes could not be decoded (or crashed the decoder).

@@ -89,8 +89,10 @@ impl PushUrl {
         let scheme = match scheme.as_str() {
             "rtmp" => Scheme::Rtmp,
             "rtmps" => Scheme::Rtmps,
-            // the scheme is never the secret part; keep it short anyway
-            other => return Err(UrlError::Scheme(other.chars().take(16).collect())),
+            // shown only when it looks like a scheme: in a mistyped URL the
+            // text before "://" may hold the key (`rtmp:/h/live/KEY?r=x://`)
+            other if looks_like_scheme(other) => return Err(UrlError::Scheme(other.to_string())),
+            _ => return Err(UrlError::Scheme("something that is not a scheme".into())),
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -158,6 +160,20 @@ impl PushUrl {
         )
     }
 
+    /// The URL for people (logs, events, errors, `check-config`):
+    /// `scheme://host:port/app` with the application's query (Wowza and SRS
+    /// put tokens there: `rtmp://h/live?auth=TOKEN/KEY`), the key and any
+    /// password left out, and control characters escaped.
+    pub fn for_people(&self) -> String {
+        let app = self.app.split('?').next().unwrap_or("");
+        crate::text::printable(&format!(
+            "{}://{}/{}",
+            self.scheme.as_str(),
+            self.host_port(),
+            app
+        ))
+    }
+
     /// Replaces every occurrence of the stream key (and of its part before
     /// `?`) in a message that came from outside, e.g. a server's description.
     pub fn redact(&self, msg: &str) -> String {
@@ -183,7 +199,7 @@ impl PushUrl {
 
 impl fmt::Display for PushUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/<key hidden>", self.tc_url())
+        write!(f, "{}/<key hidden>", self.for_people())
     }
 }
 
@@ -191,6 +207,36 @@ impl fmt::Debug for PushUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PushUrl({self})")
     }
+}
+
+/// Up to 10 characters, a letter then letters, digits, `+`, `-` or `.` (RFC 3986).
+fn looks_like_scheme(s: &str) -> bool {
+    let mut c = s.chars();
+    s.len() <= 10
+        && c.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && c.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// Any URL-like text for people, parsed or not: `scheme://host[:port]/app`
+/// (the first path segment without its query), never what follows it, no
+/// `user:password@`, control characters escaped. For strings that may not
+/// parse as a [`PushUrl`] (a server's redirect target, a mistyped url).
+pub fn for_people(s: &str) -> String {
+    let s = s.trim();
+    let Some((scheme, rest)) = s
+        .split_once("://")
+        .filter(|(sch, _)| looks_like_scheme(sch))
+    else {
+        return "<not a URL>".into();
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let authority = authority.split(['?', '#']).next().unwrap_or("");
+    let app = path.split(['/', '?', '#']).next().unwrap_or("");
+    crate::text::printable(&format!(
+        "{}://{authority}/{app}",
+        scheme.to_ascii_lowercase()
+    ))
 }
 
 #[cfg(test)]
@@ -250,5 +296,67 @@ mod tests {
         assert_eq!(PushUrl::parse("rtmp://h/"), Err(UrlError::NoApp));
         assert_eq!(PushUrl::parse("rtmp://h/live"), Err(UrlError::NoKey));
         assert_eq!(PushUrl::parse("rtmp://h/live/"), Err(UrlError::NoKey));
+    }
+
+    /// Every URL shape the issue names, and what people may see of it.
+    #[test]
+    fn urls_for_people_show_no_query_key_or_password() {
+        let cases = [
+            ("rtmp://h/live/KEY", "rtmp://h:1935/live"),
+            ("rtmp://h/live/KEY?token=TOK", "rtmp://h:1935/live"),
+            ("rtmp://h/live?auth=TOK/KEY", "rtmp://h:1935/live"),
+            (
+                "rtmp://h:1936/app?wowzatoken=TOK&x=1/KEY",
+                "rtmp://h:1936/app",
+            ),
+            ("rtmps://user:PASS@h:443/live/KEY", "rtmps://h:443/live"),
+            ("rtmp://[::1]:1935/live/KEY", "rtmp://[::1]:1935/live"),
+            ("rtmp://h/app/_definst_/KEY", "rtmp://h:1935/app"),
+            ("rtmp://h/live\n/KEY", "rtmp://h:1935/live\\n"),
+        ];
+        for (raw, shown) in cases {
+            let u = PushUrl::parse(raw).unwrap();
+            assert_eq!(u.for_people(), shown, "{raw}");
+            for s in [u.to_string(), format!("{u:?}"), for_people(raw)] {
+                for secret in ["KEY", "TOK", "PASS"] {
+                    assert!(!s.contains(secret), "{raw} -> {s}");
+                }
+            }
+            assert!(u.to_string().starts_with(shown), "{raw}");
+        }
+        // the protocol still gets the application's query (servers need it)
+        let u = PushUrl::parse("rtmp://h/live?auth=TOK/KEY").unwrap();
+        assert_eq!(u.tc_url(), "rtmp://h:1935/live?auth=TOK");
+        // unparsed text: a redirect target or anything else
+        assert_eq!(
+            for_people("rtmp://u:PASS@h:1/live?auth=TOK/KEY"),
+            "rtmp://h:1/live"
+        );
+        assert_eq!(for_people("RTMPS://h/live/KEY"), "rtmps://h/live");
+        assert_eq!(for_people("h/live/KEY"), "<not a URL>");
+        assert_eq!(
+            for_people("rtmp://h/a\nINFO forged/KEY"),
+            "rtmp://h/a\\nINFO forged"
+        );
+        assert_eq!(for_people("rtmp://h/a\nb/K"), "rtmp://h/a\\nb");
+        assert_eq!(for_people("rtmp://h/a\nb"), "rtmp://h/a\\nb");
+        assert!(!for_people("rtmp://h/a\nb").contains('\n'));
+    }
+
+    #[test]
+    fn a_mistyped_scheme_never_echoes_the_key() {
+        for raw in [
+            "rtmp:/h/live/SECRETKEY?next=rtmp://x",
+            "rtmpx://h/live/SECRETKEY",
+            "rtmp//h/live/SECRETKEY",
+            "live/SECRETKEY?x=http://y",
+        ] {
+            let e = PushUrl::parse(raw).unwrap_err().to_string();
+            assert!(!e.contains("SECRET"), "{raw} -> {e}");
+        }
+        assert_eq!(
+            PushUrl::parse("htp://h/live/k").unwrap_err().to_string(),
+            "scheme must be rtmp:// or rtmps://, got htp"
+        );
     }
 }
