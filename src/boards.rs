@@ -19,8 +19,14 @@ pub const SITE_DIR: &str = "/etc/livepush/boards";
 /// Loads board `id`. Errors name the file, or list the known ids.
 pub fn load(id: &str) -> Result<Board, String> {
     let site = format!("{SITE_DIR}/{id}.toml");
-    let (text, origin) = match std::fs::read_to_string(&site) {
+    let (text, origin) = match crate::files::read_text(
+        &site,
+        "board profile",
+        crate::files::BOARD_LIMIT,
+    ) {
         Ok(t) => (t, site),
+        // a site file that exists but cannot be used is an error, not a fall-back
+        Err(e) if std::fs::symlink_metadata(&site).is_ok() => return Err(e),
         Err(_) => match BUILT_IN.iter().find(|(b, _)| *b == id) {
             Some((_, t)) => (t.to_string(), format!("built-in boards/{id}.toml")),
             None => {

@@ -11,6 +11,7 @@ mod clock;
 mod demo;
 mod encoder_check;
 mod events_out;
+mod files;
 mod hw;
 mod mailbox;
 mod media;
@@ -240,9 +241,21 @@ fn main() -> ExitCode {
 }
 
 fn load(path: &str) -> Result<livepush_core::config::Parsed, Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{path}: {e}")])?;
+    let text = files::read_text(path, "config", files::CONFIG_LIMIT).map_err(|e| vec![e])?;
     livepush_core::config::parse(&text)
         .map_err(|errs| errs.iter().map(|e| format!("{path}: {e}")).collect())
+}
+
+/// The waiting image as I420 at the output size, checked and decoded exactly
+/// as `run` uses it (`check-config` calls this too), when one is configured.
+fn waiting_image(config: &livepush_core::config::Config) -> Result<Option<Vec<u8>>, String> {
+    match &config.waiting_image {
+        Some(path) if !path.contains("://") && config.enable_camera => {
+            let v = config.video_params();
+            hw::still::load(path, config.waiting_image_md5.as_deref(), v.width, v.height).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 fn check_config(path: &str) -> ExitCode {
@@ -266,6 +279,10 @@ fn check_config(path: &str) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            if let Err(e) = waiting_image(&p.config) {
+                println!("{path}: {e}");
+                return ExitCode::from(2);
+            }
             let chain = p
                 .config
                 .video
@@ -325,23 +342,12 @@ fn run(r: &RunCmd) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let v = parsed.config.video_params();
-    let waiting_image = match &parsed.config.waiting_image {
-        Some(path) if !path.contains("://") && parsed.config.enable_camera => {
-            match hw::still::load(
-                path,
-                parsed.config.waiting_image_md5.as_deref(),
-                v.width,
-                v.height,
-            ) {
-                Ok(i) => Some(i),
-                Err(e) => {
-                    eprintln!("{}: {e}", r.config);
-                    return ExitCode::from(2);
-                }
-            }
+    let waiting_image = match waiting_image(&parsed.config) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{}: {e}", r.config);
+            return ExitCode::from(2);
         }
-        _ => None,
     };
     let tls = match parsed.config.url.scheme {
         livepush_core::rtmp::url::Scheme::Rtmps => {

@@ -9,6 +9,28 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+/// The widest or tallest picture decoded (a camera frame or the waiting
+/// image): a JPEG or PNG header claiming more is refused before decoding.
+pub const MAX_SIDE: usize = 4096;
+/// The most pixels decoded (4096 x 2304, a little over 4K UHD): about 28 MB
+/// of YCbCr at most, whatever a header claims.
+pub const MAX_PIXELS: usize = 4096 * 2304;
+
+/// Decoder options with the picture-size limits set.
+pub fn limited(opts: DecoderOptions) -> DecoderOptions {
+    opts.set_max_width(MAX_SIDE).set_max_height(MAX_SIDE)
+}
+
+/// Refuses a picture over [`MAX_PIXELS`] (the decoder checks each side).
+pub fn check_size(kind: &str, w: usize, h: usize) -> Result<(), String> {
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || w * h > MAX_PIXELS {
+        return Err(format!(
+            "{kind}: {w}x{h} pictures are not decoded (at most {MAX_SIDE} on a side and {MAX_PIXELS} pixels)"
+        ));
+    }
+    Ok(())
+}
+
 /// A reusable MJPEG decoder.
 #[derive(Default)]
 pub struct Mjpeg {
@@ -24,10 +46,11 @@ impl Mjpeg {
         out_w: u32,
         out_h: u32,
     ) -> Result<(u32, u32), String> {
-        let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::YCbCr);
+        let opts = limited(DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::YCbCr));
         let mut d = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
         d.decode_headers().map_err(|e| format!("JPEG: {e:?}"))?;
         let (w, h) = d.dimensions().ok_or("JPEG: no dimensions")?;
+        check_size("JPEG", w, h)?;
         let need = d.output_buffer_size().ok_or("JPEG: no output size")?;
         self.ycbcr.resize(need, 0);
         d.decode_into(&mut self.ycbcr)

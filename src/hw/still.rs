@@ -1,6 +1,12 @@
 //! The waiting image: a JPEG or PNG file pushed instead of camera video while
 //! the camera is lost, checked against `waiting-image-md5` and converted once
 //! to I420 at the output size (centred crop, never stretched).
+//!
+//! The file is hostile until checked: a regular file under
+//! [`files::IMAGE_LIMIT`], its MD5 checked before anything decodes it, and
+//! the picture size read from its header and refused over
+//! [`mjpeg::MAX_SIDE`]/[`mjpeg::MAX_PIXELS`] before any pixel memory is
+//! allocated (a 422-byte JPEG claiming 16384x16384, a PNG bomb).
 
 use md5::{Digest, Md5};
 use zune_core::bytestream::ZCursor;
@@ -9,12 +15,13 @@ use zune_core::options::DecoderOptions;
 use zune_core::result::DecodingResult;
 use zune_png::PngDecoder;
 
-use super::mjpeg::Mjpeg;
+use super::mjpeg::{self, Mjpeg};
+use crate::files;
 use livepush_core::video::convert;
 
 /// Loads `path` as an I420 picture of `w` x `h`. Errors name the file and what is wrong.
 pub fn load(path: &str, md5: Option<&str>, w: u32, h: u32) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("waiting-image {path}: {e}"))?;
+    let bytes = files::read_regular(path, "waiting-image", files::IMAGE_LIMIT)?;
     if let Some(want) = md5 {
         let got: String = Md5::digest(&bytes)
             .iter()
@@ -32,13 +39,14 @@ pub fn load(path: &str, md5: Option<&str>, w: u32, h: u32) -> Result<Vec<u8>, St
             .decode(&bytes, &mut out, w, h)
             .map_err(|e| format!("waiting-image {path}: {e}"))?;
     } else if bytes.starts_with(b"\x89PNG") {
-        let opts = DecoderOptions::default().png_set_strip_to_8bit(true);
+        let opts = mjpeg::limited(DecoderOptions::default().png_set_strip_to_8bit(true));
         let mut d = PngDecoder::new_with_options(ZCursor::new(&bytes), opts);
         d.decode_headers()
             .map_err(|e| format!("waiting-image {path}: PNG: {e:?}"))?;
         let (pw, ph) = d
             .dimensions()
             .ok_or_else(|| format!("waiting-image {path}: PNG without a size"))?;
+        mjpeg::check_size("PNG", pw, ph).map_err(|e| format!("waiting-image {path}: {e}"))?;
         let cs = d
             .colorspace()
             .ok_or_else(|| format!("waiting-image {path}: PNG without a colour type"))?;

@@ -23,7 +23,8 @@ pub fn client_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>, String>
         },
     };
     let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(&path).map_err(|e| format!("{what} {path}: {e}"))?;
+    let pem = crate::files::read_regular(&path, what, crate::files::CA_LIMIT)?;
+    let certs = CertificateDer::pem_slice_iter(&pem);
     let mut n = 0usize;
     for c in certs {
         let c = c.map_err(|e| format!("{what} {path}: {e}"))?;

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 /// The most characters of a peer's string that are printed.
-pub const MAX_PRINTED: usize = 200;
+pub const MAX_PRINTED: usize = 512;
 
 /// `s` with every control character written as `\n`, `\r`, `\t` or
 /// `\u{1b}`, and cut after [`MAX_PRINTED`] characters (marked with `...`).

@@ -1,0 +1,112 @@
+//! Reading files a person or a peer controls (the config, board profiles, the
+//! CA file, the waiting image): [`read_regular`] opens without blocking (a
+//! FIFO or a device never hangs the start), takes only regular files, and
+//! refuses one over its limit before reading it. Errors name the file.
+
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+
+/// The largest config file read.
+pub const CONFIG_LIMIT: u64 = 1024 * 1024;
+/// The largest board profile read.
+pub const BOARD_LIMIT: u64 = 256 * 1024;
+/// The largest CA bundle read (Debian's whole bundle is about 220 KB).
+pub const CA_LIMIT: u64 = 4 * 1024 * 1024;
+/// The largest waiting image read.
+pub const IMAGE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The bytes of regular file `path`, at most `limit` of them; `what` names it
+/// in errors ("config", "waiting-image", ...).
+pub fn read_regular(path: &str, what: &str, limit: u64) -> Result<Vec<u8>, String> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("{what} {path}: {e}"))?;
+    let meta = f.metadata().map_err(|e| format!("{what} {path}: {e}"))?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let kind = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_char_device() || ft.is_block_device() {
+            "a device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "not a plain file"
+        };
+        return Err(format!("{what} {path}: is {kind}, not a regular file"));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "{what} {path}: is {} bytes, more than the {} bytes allowed",
+            meta.len(),
+            limit
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{what} {path}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "{what} {path}: grew past the {limit} bytes allowed while being read"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_regular`] as UTF-8 text.
+pub fn read_text(path: &str, what: &str, limit: u64) -> Result<String, String> {
+    String::from_utf8(read_regular(path, what, limit)?).map_err(|e| {
+        format!(
+            "{what} {path}: not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_fifo_a_device_and_a_directory_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let t = Instant::now();
+        let e = read_regular(fifo.to_str().unwrap(), "config", CONFIG_LIMIT).unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(2), "did not block");
+        assert!(
+            e.contains("is a FIFO, not a regular file") && e.contains("config "),
+            "{e}"
+        );
+        let e = read_regular("/dev/zero", "waiting-image", IMAGE_LIMIT).unwrap_err();
+        assert!(e.contains("/dev/zero: is a device"), "{e}");
+        let e = read_regular(dir.path().to_str().unwrap(), "config", 10).unwrap_err();
+        assert!(e.contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.toml");
+        std::fs::write(&p, vec![b'#'; 2000]).unwrap();
+        let p = p.to_str().unwrap();
+        let e = read_regular(p, "config", 1000).unwrap_err();
+        assert!(
+            e.contains("is 2000 bytes, more than the 1000 bytes allowed"),
+            "{e}"
+        );
+        assert_eq!(read_regular(p, "config", 2000).unwrap().len(), 2000);
+        let e = read_text("/nonexistent/x.toml", "config", 10).unwrap_err();
+        assert!(e.starts_with("config /nonexistent/x.toml: "), "{e}");
+    }
+}
