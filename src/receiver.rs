@@ -6,18 +6,23 @@
 //! Every connection is hostile until it publishes: each runs on its own
 //! thread with a handshake deadline, a deadline to publish, read and write
 //! timeouts and a small message limit ([`PRE_PUBLISH_MESSAGE_LIMIT`]); at
-//! most [`ReceiveOptions::max_connections`] are open at once (more are
-//! closed at accept). One publisher records at a time (the recording is one
+//! most [`ReceiveOptions::max_connections`] are open at once. At the limit a
+//! new connection closes the oldest one that is not publishing, so a flood of
+//! idle or slow connections cannot hold a real publisher off (a publisher
+//! needs well under a second from connect to publish; the flood's
+//! connections are the ones that get closed). One publisher records at a time (the recording is one
 //! file): a second publish is refused while one is on. A connection that
 //! fails, or whose bytes crash the decoder (a caught panic), ends alone; it
 //! never ends the receiver. Without `keep_listening` the receiver ends after
 //! the first *successful* publish (one that was accepted) finishes.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
+use std::net::Shutdown;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -42,7 +47,8 @@ pub struct ReceiveOptions {
     pub key: Option<String>,
     /// Keep accepting publishers after the first one ends (appending to the file).
     pub keep_listening: bool,
-    /// Connections open at once; more are closed at accept.
+    /// Connections open at once; at the limit the oldest that is not
+    /// publishing is closed for a new one.
     pub max_connections: usize,
     /// From accept to the end of the RTMP handshake.
     pub handshake_timeout: Duration,
@@ -78,8 +84,8 @@ pub struct ReceiveSummary {
     pub last_ts_ms: u32,
     /// Publish sessions recorded.
     pub publishers: u32,
-    /// Connections closed at accept because `max_connections` were open.
-    pub refused_connections: u64,
+    /// Connections closed to make room because `max_connections` were open.
+    pub evicted_connections: u64,
     /// Connections that ended in an error (timeouts, protocol errors).
     pub failed_connections: u64,
 }
@@ -120,10 +126,16 @@ struct Shared {
     done: AtomicBool,
     /// A write to the recording failed: the receiver ends with this error.
     fatal: Mutex<Option<String>>,
-    open: AtomicUsize,
+    /// Open connections by accept order: a handle to close each, and
+    /// whether it publishes (those are never evicted).
+    open: Mutex<BTreeMap<u64, (TcpStream, bool)>>,
 }
 
 impl Shared {
+    fn open(&self) -> MutexGuard<'_, BTreeMap<u64, (TcpStream, bool)>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn recorder(&self) -> MutexGuard<'_, Recorder> {
         // a connection thread never panics holding it (rml_rtmp is not
         // called under it), but a poisoned lock must not end the receiver
@@ -131,12 +143,12 @@ impl Shared {
     }
 }
 
-/// Decrements the open-connection count when a connection thread ends.
-struct OpenGuard(Arc<Shared>);
+/// Removes a connection from the open ones when its thread ends.
+struct OpenGuard(Arc<Shared>, u64);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::SeqCst);
+        self.0.open().remove(&self.1);
     }
 }
 
@@ -159,8 +171,9 @@ pub fn serve(listener: TcpListener, opts: &ReceiveOptions) -> Result<ReceiveSumm
         publishing: AtomicBool::new(false),
         done: AtomicBool::new(false),
         fatal: Mutex::new(None),
-        open: AtomicUsize::new(0),
+        open: Mutex::new(BTreeMap::new()),
     });
+    let mut next_id = 0u64;
     listener
         .set_nonblocking(true)
         .map_err(|e| format!("listener: {e}"))?;
@@ -186,23 +199,40 @@ pub fn serve(listener: TcpListener, opts: &ReceiveOptions) -> Result<ReceiveSumm
                 continue;
             }
         };
-        if shared.open.load(Ordering::SeqCst) >= opts.max_connections {
-            shared.recorder().summary.refused_connections += 1;
-            log::warn!(
-                "receive: {peer}: refused, {} connections are open (the limit)",
-                opts.max_connections
-            );
-            drop(stream);
-            continue;
+        next_id += 1;
+        let id = next_id;
+        let handle = match stream.try_clone() {
+            Ok(h) => h,
+            Err(e) => {
+                log::warn!("receive: {peer}: {e}");
+                continue;
+            }
+        };
+        {
+            let mut open = shared.open();
+            if open.len() >= opts.max_connections {
+                let oldest = open
+                    .iter()
+                    .find(|(_, (_, publishing))| !publishing)
+                    .map(|(k, _)| *k);
+                if let Some((s, _)) = oldest.and_then(|k| open.remove(&k)) {
+                    let _ = s.shutdown(Shutdown::Both);
+                    shared.recorder().summary.evicted_connections += 1;
+                    log::warn!(
+                        "receive: {} connections open (the limit): the oldest one not publishing closed for {peer}",
+                        opts.max_connections
+                    );
+                }
+            }
+            open.insert(id, (handle, false));
         }
-        shared.open.fetch_add(1, Ordering::SeqCst);
-        let guard = OpenGuard(shared.clone());
+        let guard = OpenGuard(shared.clone(), id);
         let spawned = std::thread::Builder::new()
             .name("receive-conn".into())
             .stack_size(512 * 1024)
             .spawn(move || {
                 let shared = guard.0.clone();
-                connection(stream, &peer.to_string(), &shared);
+                connection(stream, id, &peer.to_string(), &shared);
                 drop(guard);
             });
         if let Err(e) = spawned {
@@ -235,10 +265,11 @@ fn wait_readable(listener: &TcpListener, timeout: Duration) -> bool {
 }
 
 /// One connection, start to end; errors are logged, never returned.
-fn connection(stream: TcpStream, peer: &str, shared: &Shared) {
+fn connection(stream: TcpStream, id: u64, peer: &str, shared: &Shared) {
     let mut conn = Conn {
         s: stream,
         shared,
+        id,
         recording: false,
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.run()))
@@ -280,6 +311,8 @@ fn record_fatal(shared: &Shared, e: String) {
 struct Conn<'a> {
     s: TcpStream,
     shared: &'a Shared,
+    /// Its key among the open connections.
+    id: u64,
     /// This connection holds the recording.
     recording: bool,
 }
@@ -448,6 +481,9 @@ impl Conn<'_> {
                 }
                 log::info!("receive: publish accepted (key hidden)");
                 self.recording = true;
+                if let Some(c) = self.shared.open().get_mut(&self.id) {
+                    c.1 = true;
+                }
                 session.set_max_message_size(MEDIA_MESSAGE_LIMIT);
                 more.extend(
                     session

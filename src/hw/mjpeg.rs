@@ -64,6 +64,16 @@ impl Mjpeg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn picture_size_limits() {
+        assert!(check_size("JPEG", 3840, 2160).is_ok());
+        assert!(check_size("JPEG", 4096, 2304).is_ok());
+        let e = check_size("JPEG", 4096, 4096).unwrap_err();
+        assert!(e.contains("4096x4096 pictures are not decoded"), "{e}");
+        assert!(check_size("PNG", 5000, 10).is_err());
+        assert!(check_size("PNG", 0, 10).is_err());
+    }
     use std::process::Command;
 
     /// A JPEG made by ffmpeg (Debian's), like a UVC camera's MJPEG frame.

@@ -26,6 +26,9 @@ pub enum Fault {
     /// Accepts the publish, then after this many media messages sends Enhanced
     /// RTMP's reconnect request (with this tcUrl, if any) and waits for the close.
     ReconnectRequestAfterMedia(usize, Option<String>),
+    /// Completes the handshake, sends these bytes (a hostile message), then
+    /// reads until the client closes.
+    Hostile(Vec<u8>),
 }
 
 /// A running fault server; counts connections.
@@ -86,6 +89,11 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
             }
         }
     };
+    if let Fault::Hostile(bytes) = &fault {
+        s.write_all(bytes)?;
+        while s.read(&mut buf)? > 0 {}
+        return Ok(());
+    }
     let limit = match fault {
         Fault::ResetAfterMedia(n)
         | Fault::StallAfterMedia(n)

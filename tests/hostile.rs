@@ -1,0 +1,743 @@
+//! Hostile peers and hostile files against the real binary (issue 11): each
+//! finding of the hostile-input probe is a test here. A hostile RTMP server
+//! against `livepush run`; hostile publishers and connection floods against
+//! `livepush receive` with a real publisher (ffmpeg) getting through; config
+//! files and waiting images that used to hang the start or take gigabytes,
+//! with the peak memory of the process measured (`wait4`'s rusage).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::fault_server::{Fault, FaultServer};
+use common::*;
+use livepush_core::rtmp::hostile;
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+
+const SECRET: &str = "SECRETKEY42";
+
+/// What a finished command printed, how it ended, and its peak memory.
+struct Measured {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    max_rss_kb: i64,
+    took: Duration,
+}
+
+/// Runs `livepush args...` to the end and measures its peak resident memory
+/// with wait4 (this child's own rusage, not the test process's other children).
+fn run_measured(args: &[&str], within: Duration) -> Measured {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, e) = (dir.path().join("out"), dir.path().join("err"));
+    let t = Instant::now();
+    let child = Command::new(bin())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let (mut status, mut ru) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    loop {
+        // SAFETY: valid out-pointers; WNOHANG so the deadline is kept
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+        if r == pid {
+            break;
+        }
+        if t.elapsed() > within {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("livepush {args:?} still running after {within:?} (blocked?)");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -libc::WTERMSIG(status)
+    };
+    Measured {
+        code,
+        stdout: std::fs::read_to_string(&o).unwrap(),
+        stderr: std::fs::read_to_string(&e).unwrap(),
+        max_rss_kb: ru.ru_maxrss,
+        took: t.elapsed(),
+    }
+}
+
+fn config(url: &str, extra: &str) -> String {
+    format!("url = \"{url}\"\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\n[network]\nconnect-timeout = 1000\nhandshake-timeout = 2000\nreconnect-delay = 300\nreconnect-max-delay = 1000\n{extra}")
+}
+
+// ---------------------------------------------------------------- the pusher
+
+/// Each known-bad message, sent by a server right after the handshake: the
+/// pusher reports 3003, reconnects (1102, more connections) and never exits
+/// or panics; the key never shows.
+#[test]
+fn a_hostile_server_never_ends_the_pusher() {
+    for (name, bytes) in hostile::all() {
+        let server = FaultServer::start(Fault::Hostile(bytes));
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("rtmp://127.0.0.1:{}/live/{SECRET}", server.port);
+        let p = push(dir.path(), &config(&url, ""), 3.0);
+        assert!(
+            p.status.success(),
+            "{name}: pusher ended: {}\n{}",
+            p.status,
+            p.stderr
+        );
+        assert!(!p.stderr.contains("panicked"), "{name}: {}", p.stderr);
+        p.assert_secret_hidden(SECRET);
+        let codes = p.codes();
+        let conns = server.connections.load(Ordering::SeqCst);
+        if name.starts_with("interleaved") {
+            // legal RTMP: read and ignored; the server never answers connect
+            // so the publish times out (3003) and is retried
+            assert!(codes.contains(&3003), "{name}: {codes:?}");
+        } else {
+            let first = codes.iter().position(|c| *c == 3003);
+            assert!(
+                first.is_some(),
+                "{name}: no 3003 in {codes:?}\n{}",
+                p.stderr
+            );
+            assert!(
+                codes[first.unwrap()..].contains(&1102),
+                "{name}: no reconnect after 3003: {codes:?}"
+            );
+            assert!(conns >= 2, "{name}: {conns} connections: it did not retry");
+        }
+    }
+}
+
+// -------------------------------------------------------------- the receiver
+
+/// The client half of an RTMP handshake on `s`; returns false if the server
+/// closed or failed it.
+fn client_handshake(s: &mut TcpStream) -> bool {
+    let mut hs = Handshake::new(PeerType::Client);
+    if s.write_all(&hs.generate_outbound_p0_and_p1().unwrap())
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match s.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        match hs.process_bytes(&buf[..n]) {
+            Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
+                if s.write_all(&response_bytes).is_err() {
+                    return false;
+                }
+            }
+            Ok(HandshakeProcessResult::Completed { response_bytes, .. }) => {
+                return s.write_all(&response_bytes).is_ok();
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Reads until the server closes the connection; true if it did within `within`.
+fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 4096];
+    let t = Instant::now();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+        if t.elapsed() > within {
+            return false;
+        }
+    }
+}
+
+/// ffmpeg publishing 2 s of a test pattern and a tone to `port`.
+fn ffmpeg_publish(port: u16, key: &str) -> std::process::Child {
+    Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=320x180:rate=25:duration=2")
+        .args(["-f", "lavfi", "-i", "sine=frequency=1000:duration=2"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+        ])
+        .arg(format!("rtmp://127.0.0.1:{port}/live/{key}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg")
+}
+
+/// Collects a receiver's stderr lines with their arrival times.
+fn timed_lines(
+    child: &mut std::process::Child,
+) -> std::sync::Arc<std::sync::Mutex<Vec<(Instant, String)>>> {
+    use std::io::BufRead;
+    let err = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            l.lock().unwrap().push((Instant::now(), line));
+        }
+    });
+    lines
+}
+
+fn wait_line(
+    lines: &std::sync::Mutex<Vec<(Instant, String)>>,
+    needle: &str,
+    within: Duration,
+) -> Instant {
+    let t = Instant::now();
+    loop {
+        if let Some((at, _)) = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, l)| l.contains(needle))
+        {
+            return *at;
+        }
+        let all: Vec<String> = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        assert!(
+            t.elapsed() < within,
+            "no {needle:?} within {within:?}:\n{}",
+            all.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Hostile publishers (each known-bad message, an HTTP request, a silent
+/// client, garbage instead of a handshake) against the one-shot receiver
+/// (the demo's): each connection is closed, the receiver stays up, and the
+/// real publisher after them is recorded; then it ends, as one-shot does.
+#[test]
+fn hostile_publishers_never_end_the_receiver() {
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Receiver::start(dir.path(), &["--io-timeout", "2"]);
+    let lines = timed_lines(&mut r.child);
+    for (name, bytes) in hostile::all() {
+        let mut s = TcpStream::connect(("127.0.0.1", r.port)).unwrap();
+        assert!(client_handshake(&mut s), "{name}: handshake");
+        s.write_all(&bytes).unwrap();
+        assert!(
+            closed_within(&mut s, Duration::from_secs(15)),
+            "{name}: the receiver kept the connection"
+        );
+        assert!(
+            r.child.try_wait().unwrap().is_none(),
+            "{name}: receiver ended"
+        );
+    }
+    let mut http = TcpStream::connect(("127.0.0.1", r.port)).unwrap();
+    http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(
+        closed_within(&mut http, Duration::from_secs(5)),
+        "HTTP request"
+    );
+    let mut silent = TcpStream::connect(("127.0.0.1", r.port)).unwrap();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5)),
+        "silent client: handshake deadline"
+    );
+    assert!(r.child.try_wait().unwrap().is_none(), "receiver ended");
+    let mut ff = ffmpeg_publish(r.port, "cam");
+    assert!(ff.wait().unwrap().success(), "ffmpeg failed");
+    let out = r.out.clone();
+    let st = r.child.wait().unwrap();
+    let all: Vec<String> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect();
+    let all = all.join("\n");
+    assert!(st.success(), "receiver: {st}\n{all}");
+    assert!(!all.contains("panicked"), "{all}");
+    assert!(all.contains("publisher 127.0.0.1"), "{all}");
+    let p = probe(&out);
+    assert!(
+        p.video_packets.len() >= 40,
+        "recorded {} frames",
+        p.video_packets.len()
+    );
+}
+
+/// 100 hostile connections open (silent, a byte a second, handshaken and
+/// never reading, half a message): a real publisher is accepted within 1 s;
+/// 200 idle connections (more than the limit of 128): still within 1 s; the
+/// receiver's memory stays bounded.
+#[test]
+fn a_real_publisher_gets_through_a_flood_within_a_second() {
+    need("ffmpeg");
+    for flood in [100usize, 200] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Receiver::start(dir.path(), &["--keep-listening"]);
+        let lines = timed_lines(&mut r.child);
+        let rss_before = rss_kb(r.child.id());
+        let port = r.port;
+        let mut held = Vec::new();
+        let mut slow = Vec::new();
+        for i in 0..flood {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            match i % 4 {
+                0 if flood == 100 => {
+                    // never reads: handshake, then a command it never
+                    // finishes, with a tiny receive window
+                    let _ = client_handshake(&mut s);
+                    let _ = s.write_all(&hostile::deeply_nested_command(10)[..40]);
+                }
+                1 if flood == 100 => {
+                    let _ = s.write_all(&[3]);
+                    slow.push(s.try_clone().unwrap());
+                }
+                2 if flood == 100 => {
+                    let _ = client_handshake(&mut s);
+                }
+                _ => {}
+            }
+            held.push(s);
+        }
+        // a byte a second on the slow ones, while the publisher comes
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st = stop.clone();
+        let dripper = std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                for s in &mut slow {
+                    let _ = s.write_all(&[0]);
+                }
+                std::thread::sleep(Duration::from_millis(1000));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let rss_flood = rss_kb(r.child.id());
+        let t0 = Instant::now();
+        let mut ff = ffmpeg_publish(port, "cam");
+        let accepted = wait_line(&lines, "publish accepted", Duration::from_secs(10));
+        let delay = accepted.duration_since(t0);
+        eprintln!(
+            "flood of {flood}: publish accepted {} ms after ffmpeg started; receiver RSS {rss_before} kB idle, {rss_flood} kB with the flood",
+            delay.as_millis()
+        );
+        assert!(
+            ff.wait().unwrap().success(),
+            "ffmpeg failed under a flood of {flood}"
+        );
+        stop.store(true, Ordering::SeqCst);
+        dripper.join().unwrap();
+        assert!(
+            delay < Duration::from_secs(1),
+            "flood of {flood}: publish accepted after {delay:?}"
+        );
+        assert!(
+            rss_flood < rss_before + 64 * 1024,
+            "flood of {flood}: RSS {rss_before} -> {rss_flood} kB"
+        );
+        assert!(r.child.try_wait().unwrap().is_none(), "receiver ended");
+        let _ = r.child.kill();
+        let _ = r.child.wait();
+        let p = probe(&r.out);
+        assert!(
+            p.video_packets.len() >= 40,
+            "flood of {flood}: recorded {} frames",
+            p.video_packets.len()
+        );
+        drop(held);
+    }
+}
+
+/// A second publisher while one records is refused; a wrong key is refused;
+/// the receiver keeps the first recording going.
+#[test]
+fn one_publisher_records_at_a_time() {
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Receiver::start(dir.path(), &["--key", "cam"]);
+    let lines = timed_lines(&mut r.child);
+    let mut first = ffmpeg_publish(r.port, "cam");
+    wait_line(&lines, "publish accepted", Duration::from_secs(10));
+    let second = ffmpeg_publish(r.port, "cam").wait_with_output().unwrap();
+    assert!(!second.status.success(), "a second publisher was accepted");
+    let wrong = ffmpeg_publish(r.port, "other").wait_with_output().unwrap();
+    assert!(!wrong.status.success(), "a wrong key was accepted");
+    assert!(first.wait().unwrap().success());
+    assert!(r.child.wait().unwrap().success());
+    let all: Vec<String> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect();
+    let all = all.join("\n");
+    assert!(
+        all.contains("publish refused: another publisher is on"),
+        "{all}"
+    );
+    assert!(all.contains("publish refused: wrong stream key"), "{all}");
+    assert!(probe(&r.out).video_packets.len() >= 40);
+}
+
+/// An application name with a newline and terminal escapes cannot forge a
+/// log line: it is logged escaped.
+#[test]
+fn a_peers_strings_are_escaped_in_the_log() {
+    use rml_rtmp::sessions::{ClientSession, ClientSessionConfig, ClientSessionResult};
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Receiver::start(dir.path(), &[]);
+    let lines = timed_lines(&mut r.child);
+    let mut s = TcpStream::connect(("127.0.0.1", r.port)).unwrap();
+    assert!(client_handshake(&mut s));
+    let (mut c, initial) = ClientSession::new(ClientSessionConfig::new()).unwrap();
+    for x in initial {
+        if let ClientSessionResult::OutboundResponse(p) = x {
+            s.write_all(&p.bytes).unwrap();
+        }
+    }
+    let app = "live\n[2026-12-03T00:00:00Z INFO  livepush] FORGED\x1b[2J";
+    if let ClientSessionResult::OutboundResponse(p) = c.request_connection(app.into()).unwrap() {
+        s.write_all(&p.bytes).unwrap();
+    }
+    wait_line(&lines, "receive: connect app=", Duration::from_secs(5));
+    drop(s);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = r.child.kill();
+    let _ = r.child.wait();
+    let all: Vec<String> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect();
+    assert!(
+        all.iter().all(|l| !l.starts_with("[2026-12-03T00:00:00Z")),
+        "a forged line: {all:?}"
+    );
+    assert!(all.iter().all(|l| !l.contains('\x1b')), "{all:?}");
+    assert!(
+        all.iter().any(|l| l
+            .contains("connect app=live\\n[2026-12-03T00:00:00Z INFO  livepush] FORGED\\u{1b}[2J")),
+        "{all:?}"
+    );
+}
+
+// ------------------------------------------------------------------ files
+
+/// A FIFO as the config or the waiting image: refused at once, naming the
+/// path (it blocked forever with no log line).
+#[test]
+fn a_fifo_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("livepush.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let f = fifo.to_str().unwrap();
+    for args in [vec!["check-config", f], vec!["run", "--config", f]] {
+        let m = run_measured(&args, Duration::from_secs(10));
+        assert_eq!(m.code, 2, "{args:?}: {}{}", m.stdout, m.stderr);
+        let out = m.stdout + &m.stderr;
+        assert!(
+            out.contains(&format!("config {f}: is a FIFO, not a regular file")),
+            "{out}"
+        );
+    }
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!("url = \"rtmp://127.0.0.1:9/live/{SECRET}\"\nwaiting-image = \"{f}\"\n"),
+    )
+    .unwrap();
+    let m = run_measured(
+        &["check-config", cfg.to_str().unwrap()],
+        Duration::from_secs(10),
+    );
+    assert_eq!(m.code, 2, "{}{}", m.stdout, m.stderr);
+    assert!(
+        m.stdout.contains("waiting-image") && m.stdout.contains("is a FIFO"),
+        "{}",
+        m.stdout
+    );
+}
+
+/// 40,000 unknown keys: a hundred positioned errors and a count, quickly
+/// (22 s before); a 50 MB config is refused by its size, not read.
+#[test]
+fn huge_configs_are_cheap_to_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!("url = \"rtmp://h/live/{SECRET}\"\n");
+    for i in 0..40_000 {
+        text.push_str(&format!("unknown-{i} = 1\n"));
+    }
+    let p = dir.path().join("many.toml");
+    std::fs::write(&p, &text).unwrap();
+    let m = run_measured(
+        &["check-config", p.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    eprintln!(
+        "40,000 unknown keys: {:?}, peak RSS {} kB",
+        m.took, m.max_rss_kb
+    );
+    assert_eq!(m.code, 2);
+    assert_eq!(m.stdout.lines().count(), 101, "{}", &m.stdout[..500]);
+    assert!(
+        m.stdout.contains("and 39900 more errors"),
+        "{}",
+        m.stdout.lines().last().unwrap()
+    );
+    assert!(m.stdout.contains("line 2, column 1: key `unknown-0`"));
+    assert!(m.took < Duration::from_secs(10), "{:?}", m.took);
+    let big = dir.path().join("big.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(50 * 1024 * 1024).unwrap();
+    let m = run_measured(
+        &["check-config", big.to_str().unwrap()],
+        Duration::from_secs(20),
+    );
+    eprintln!("50 MB config: {:?}, peak RSS {} kB", m.took, m.max_rss_kb);
+    assert_eq!(m.code, 2);
+    assert!(
+        m.stdout
+            .contains("is 52428800 bytes, more than the 1048576 bytes allowed"),
+        "{}",
+        m.stdout
+    );
+    assert!(m.max_rss_kb < 64 * 1024, "peak RSS {} kB", m.max_rss_kb);
+}
+
+/// A tiny JPEG made by ffmpeg with its SOF0 size patched to 16384x16384.
+fn jpeg_claiming_16384(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("small.jpg");
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=red:s=16x16",
+        ])
+        .args(["-frames:v", "1"])
+        .arg(&p)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let mut b = std::fs::read(&p).unwrap();
+    let sof = b.windows(2).position(|w| w == [0xFF, 0xC0]).expect("SOF0");
+    // FFC0, length(2), precision(1), height(2), width(2)
+    b[sof + 5..sof + 9].copy_from_slice(&[0x40, 0x00, 0x40, 0x00]);
+    let out = dir.join("bomb.jpg");
+    std::fs::write(&out, &b).unwrap();
+    out
+}
+
+/// A PNG of 16384x16384 grey pixels, all zero: 268 MB of pixels in about
+/// 260 KB (a decompression bomb), made with python3's zlib.
+fn png_bomb(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("bomb.png");
+    let script = r#"
+import struct, sys, zlib
+w = h = 16384
+def chunk(t, d):
+    c = struct.pack('>I', len(d)) + t + d
+    return c + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+z = zlib.compressobj(9)
+row = b'\x00' * (w + 1)
+data = b''.join(z.compress(row) for _ in range(h)) + z.flush()
+png = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0)) + chunk(b'IDAT', data) + chunk(b'IEND', b'')
+open(sys.argv[1], 'wb').write(png)
+"#;
+    let ok = Command::new("python3")
+        .args(["-c", script])
+        .arg(&out)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "python3 made no PNG");
+    out
+}
+
+/// Waiting images that took 775 MiB and 1.5 GiB, and /dev/zero: refused by
+/// check-config and run with a clear error, in bounded memory.
+#[test]
+fn waiting_image_bombs_are_refused_in_bounded_memory() {
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let images = [
+        (
+            jpeg_claiming_16384(dir.path()),
+            "width 16384 greater than width limit 4096",
+        ),
+        (
+            png_bomb(dir.path()),
+            "Image width 16384, larger than maximum configured width 4096",
+        ),
+        (
+            "/dev/zero".into(),
+            "/dev/zero: is a device, not a regular file",
+        ),
+    ];
+    for (img, want) in &images {
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "url = \"rtmp://127.0.0.1:9/live/{SECRET}\"\nwaiting-image = \"{}\"\n[video]\nwidth = 320\nheight = 180\n",
+                img.display()
+            ),
+        )
+        .unwrap();
+        let c = cfg.to_str().unwrap();
+        for args in [
+            vec!["check-config", c],
+            vec!["run", "--config", c, "--seconds", "1"],
+        ] {
+            let m = run_measured(&args, Duration::from_secs(30));
+            eprintln!(
+                "{} via {}: peak RSS {} kB",
+                img.display(),
+                args[0],
+                m.max_rss_kb
+            );
+            let out = m.stdout + &m.stderr;
+            assert_eq!(m.code, 2, "{args:?} {}: {out}", img.display());
+            assert!(out.contains(want), "{}: {out}", img.display());
+            assert!(
+                m.max_rss_kb < 64 * 1024,
+                "{}: peak RSS {} kB",
+                img.display(),
+                m.max_rss_kb
+            );
+        }
+    }
+}
+
+/// The waiting image's MD5 is checked before anything decodes it, and
+/// check-config refuses an image that run would refuse.
+#[test]
+fn check_config_validates_the_waiting_image_as_run_does() {
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = jpeg_claiming_16384(dir.path());
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "url = \"rtmp://127.0.0.1:9/live/k\"\nwaiting-image = \"{}\"\nwaiting-image-md5 = \"00000000000000000000000000000000\"\n",
+            bomb.display()
+        ),
+    )
+    .unwrap();
+    let m = run_measured(
+        &["check-config", cfg.to_str().unwrap()],
+        Duration::from_secs(10),
+    );
+    assert_eq!(m.code, 2);
+    assert!(
+        m.stdout
+            .contains("waiting-image-md5 says 00000000000000000000000000000000: refused"),
+        "{}",
+        m.stdout
+    );
+}
+
+// --------------------------------------------------------------- redaction
+
+/// A token in the application's query (Wowza, SRS) and the key stay out of
+/// check-config's OK line and the "connecting to" log; a mistyped scheme
+/// does not echo the key.
+#[test]
+fn urls_are_shown_without_query_or_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        config(
+            &format!("rtmp://127.0.0.1:{port}/live?auth=TOKEN99/{SECRET}"),
+            "",
+        ),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let m = run_measured(&["check-config", c], Duration::from_secs(10));
+    assert_eq!(m.code, 0, "{}{}", m.stdout, m.stderr);
+    assert!(
+        m.stdout
+            .contains(&format!("OK: rtmp://127.0.0.1:{port}/live/<key hidden>")),
+        "{}",
+        m.stdout
+    );
+    let m2 = run_measured(
+        &["run", "--config", c, "--seconds", "1.5"],
+        Duration::from_secs(20),
+    );
+    assert!(
+        m2.stderr.contains(&format!(
+            "connecting to rtmp://127.0.0.1:{port}/live/<key hidden>"
+        )),
+        "{}",
+        m2.stderr
+    );
+    for out in [&m.stdout, &m.stderr, &m2.stdout, &m2.stderr] {
+        assert!(!out.contains("TOKEN99") && !out.contains(SECRET), "{out}");
+    }
+    std::fs::write(
+        &cfg,
+        config(&format!("rtmp:/127.0.0.1/live/{SECRET}?next=rtmp://x"), ""),
+    )
+    .unwrap();
+    let m = run_measured(&["check-config", c], Duration::from_secs(10));
+    assert_eq!(m.code, 2);
+    assert!(
+        m.stdout.contains("scheme must be rtmp:// or rtmps://"),
+        "{}",
+        m.stdout
+    );
+    assert!(!m.stdout.contains(SECRET), "{}", m.stdout);
+}
