@@ -10,7 +10,9 @@ use rml_rtmp::chunk_io::ChunkDeserializer;
 use rml_rtmp::messages::RtmpMessage;
 
 fn main() {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "fuzz/corpus".into());
     for (name, bytes) in livepush_core::rtmp::hostile::all() {
         let file = name.replace(' ', "-");
         for target in ["chunk_decoder", "receiver_session", "publish_session"] {

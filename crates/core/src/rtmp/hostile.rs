@@ -138,12 +138,22 @@ pub fn deeply_nested_payload(depth: usize) -> Vec<u8> {
     p
 }
 
+/// A command chunk header announcing RTMP's largest message (16 MiB - 1)
+/// followed by its first chunk: rml_rtmp reserved the whole length at once
+/// (a 12-byte header, 16 MiB of memory); now it is refused at the header.
+pub fn oversized_message() -> Vec<u8> {
+    let mut b = type0_header(3, TYPE_AMF0_COMMAND, 0, 0xFF_FFFF);
+    b.extend_from_slice(&[AMF0_NULL; INITIAL_CHUNK_SIZE]);
+    b
+}
+
 /// Every known-bad message, named.
 pub fn all() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("short command", short_command()),
         ("interleaved chunk streams", interleaved_messages()),
         ("nested 12500 deep", deeply_nested_command(12_500)),
+        ("16 MiB announced", oversized_message()),
     ]
 }
 

@@ -438,7 +438,8 @@ impl ChunkDeserializer {
         // partial message back into the map and start a new one
         let header = mem::replace(&mut self.current_header, ChunkHeader::new());
         let partial = mem::replace(&mut self.current_partial, BytesMut::new());
-        self.streams.insert(header.chunk_stream_id, ChunkStream { header, partial });
+        self.streams
+            .insert(header.chunk_stream_id, ChunkStream { header, partial });
         self.current_stage = ParseStage::Csid;
         Ok(ParseStageResult::Success)
     }
