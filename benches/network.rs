@@ -10,8 +10,15 @@
 //!   at the end (wall time since the first tag arrived minus the media time
 //!   that has arrived), the worst delay, and the video frames delivered.
 //!
+//! - outage (livepush only; the peers do not resume at all): nginx is down
+//!   for 2, 10 and 60 s, five times each, under one running pusher; measured:
+//!   time from nginx listening again to the first video tag of the new
+//!   publish (median and worst of five).
+//!
 //! Run: `cargo bench --bench network` (needs nginx, libnginx-mod-rtmp,
-//! ffmpeg, gstreamer1.0-tools, -plugins-bad, -libav; about 5 minutes).
+//! ffmpeg, gstreamer1.0-tools, -plugins-bad, -libav; about 5 minutes), or
+//! `cargo bench --bench network -- outage` for the outage table alone (about
+//! 8 minutes).
 
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
@@ -176,6 +183,63 @@ fn restart(p: Pusher, yuv: &Path) -> String {
     result
 }
 
+/// Outage scenario: nginx down for each of `downs` five times under one
+/// livepush; prints the resume delays (server listening -> first video tag).
+fn outages(yuv: &Path, downs: &[u64]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nginx = Nginx::start(dir.path(), "");
+    let child = Pusher::Livepush.spawn(dir.path(), yuv, nginx.rtmp_port);
+    println!(
+        "| server down for | resume delays after it listens again (5 runs) | median | worst |"
+    );
+    println!("|---|---|---|---|");
+    for &down in downs {
+        let mut delays = Vec::new();
+        for _ in 0..5 {
+            // a publish that held (the pusher's failure count resets after 5 s)
+            let t = Instant::now();
+            while first_video(&nginx, &[]).is_none() {
+                assert!(
+                    t.elapsed() < Duration::from_secs(30),
+                    "livepush did not publish"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_secs(6));
+            let before = nginx.recordings();
+            nginx.kill();
+            std::thread::sleep(Duration::from_secs(down));
+            let listening = nginx.restart();
+            let t = Instant::now();
+            while first_video(&nginx, &before).is_none() {
+                assert!(
+                    t.elapsed() < Duration::from_secs(60),
+                    "no resume after {down} s down"
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            delays.push(listening.elapsed().as_millis() as u64);
+            // the next run waits for this recording to be the one that holds
+            for p in before {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        let mut sorted = delays.clone();
+        sorted.sort_unstable();
+        println!(
+            "| {down} s | {} | {} ms | {} ms |",
+            delays
+                .iter()
+                .map(|d| format!("{d} ms"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            sorted[2],
+            sorted[4]
+        );
+    }
+    stop(child);
+}
+
 /// Cap scenario: (delay behind live at the end, worst delay, video frames delivered, state).
 fn cap(p: Pusher, yuv: &Path) -> (Duration, Duration, u32, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -234,7 +298,13 @@ fn cap(p: Pusher, yuv: &Path) -> (Duration, Duration, u32, String) {
 }
 
 fn main() {
-    for t in ["nginx", "ffmpeg", "gst-launch-1.0"] {
+    let outage_only = std::env::args().any(|a| a == "outage");
+    let tools: &[&str] = if outage_only {
+        &["nginx", "ffmpeg"]
+    } else {
+        &["nginx", "ffmpeg", "gst-launch-1.0"]
+    };
+    for t in tools {
         common::need(t);
     }
     let dir = tempfile::tempdir().unwrap();
@@ -244,6 +314,11 @@ fn main() {
         &format!("testsrc2=size={W}x{H}:rate={FPS},noise=alls=3:allf=t+u"),
         4 * FPS,
     );
+    if outage_only {
+        println!("outage benchmark: livepush under nginx outages, real nginx-rtmp on loopback\n");
+        outages(&yuv, &[2, 10, 60]);
+        return;
+    }
     println!(
         "network benchmark: {W}x{H}@{FPS} at {KBPS} kbit/s video + 64 kbit/s AAC, real nginx-rtmp on loopback\n"
     );
@@ -260,4 +335,6 @@ fn main() {
             60 * FPS
         );
     }
+    println!();
+    outages(&yuv, &[2, 10, 60]);
 }

@@ -5,18 +5,9 @@
 # livepush-demo.flv. Extra arguments go to `livepush demo` (--seconds, --out, --mode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-command -v g++ >/dev/null || need+=(g++)
-command -v nasm >/dev/null || need+=(nasm)
-command -v pkg-config >/dev/null || need+=(pkg-config)
-command -v ffprobe >/dev/null || need+=(ffmpeg)
-if ((${#need[@]})); then
-  if [[ $(id -u) == 0 ]]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-  else
-    echo "demo: missing ${need[*]}; install with: sudo apt-get install -y ${need[*]}" >&2
-  fi
-fi
+# the Debian packages it needs (scripts/deps.sh demo): installed when run as
+# root, else the apt-get line to run is printed and it stops here (exit 2)
+bash scripts/deps.sh demo
 cargo build --release --locked
 ./target/release/livepush demo "$@"
 out=livepush-demo.flv

@@ -8,7 +8,10 @@
 # A crash leaves its input in fuzz/artifacts/TARGET/ and fails the script.
 # Longer campaigns: RUNS_SCALE=100 bash scripts/fuzz.sh
 set -euo pipefail
-cd "$(dirname "$0")/../fuzz"
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh fuzz
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+cd fuzz
 scale=${RUNS_SCALE:-1}
 start=$(date +%s)
 if rustup toolchain list | grep -q '^nightly'; then

@@ -2,10 +2,24 @@
 # The test command (README's second command; .ci/run calls it).
 # Unit tests of the sans-IO core, then the loopback integration tests: the real
 # binary against nginx-rtmp, the built-in receiver and fault servers, read back
-# with ffprobe/ffmpeg. Needs: nginx libnginx-mod-rtmp ffmpeg (see .ci/run).
+# with ffprobe/ffmpeg, then the hardware-in-the-loop tier under qemu.
+#   bash scripts/test.sh          everything (Debian packages: deps.sh tests hil)
+#   bash scripts/test.sh --unit   the unit tests only (deps.sh demo), minutes
+# Run as root it installs the Debian packages it needs (scripts/deps.sh);
+# otherwise it prints the apt-get line and stops (exit 2) before building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+if [[ ${1:-} == --unit ]]; then
+  shift
+  bash scripts/deps.sh demo
+  cargo fmt --all -- --check
+  # the core, the vendored RTMP crates and the binary's own unit tests
+  cargo test --release --locked --workspace --lib --bins "$@"
+  echo "unit tests took $(( $(date +%s) - start )) s"
+  exit 0
+fi
+bash scripts/deps.sh tests hil
 cargo fmt --all -- --check
 # the default build (no GPL code) must build and refuse video.encoder = "x264"
 cargo build --release --locked

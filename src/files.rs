@@ -13,6 +13,8 @@ pub const CONFIG_LIMIT: u64 = 1024 * 1024;
 pub const BOARD_LIMIT: u64 = 256 * 1024;
 /// The largest CA bundle read (Debian's whole bundle is about 220 KB).
 pub const CA_LIMIT: u64 = 4 * 1024 * 1024;
+/// The largest stream-key file read.
+pub const KEY_LIMIT: u64 = 4 * 1024;
 /// The largest waiting image read.
 pub const IMAGE_LIMIT: u64 = 16 * 1024 * 1024;
 

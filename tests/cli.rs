@@ -122,33 +122,46 @@ fn help_names_every_command() {
 }
 
 #[test]
-fn a_missing_camera_is_1301_naming_the_device_and_nothing_is_pushed() {
+fn a_missing_camera_at_start_is_1301_once_then_the_card_is_pushed_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("c.toml");
-    std::fs::write(
-        &f,
-        "url = \"rtmp://127.0.0.1:1/live/k\"\n[video]\ndevice = \"/dev/video-none\"\n",
-    )
-    .unwrap();
-    let (code, out, err) = livepush(&["run", "--config", f.to_str().unwrap(), "--seconds", "5"]);
-    assert_eq!(code, 1, "{err}");
-    let ev: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let fail = ev
-        .iter()
-        .find(|e| e["code"] == -1301)
-        .unwrap_or_else(|| panic!("no -1301: {out}"));
+    let r = common::Receiver::start(dir.path(), &[]);
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/k\"\nmode = \"RTC\"\n[video]\ndevice = \"/dev/video-none\"\nwidth = 320\nheight = 180\n",
+        r.port
+    );
+    let p = common::push(dir.path(), &cfg, 4.0);
+    assert!(
+        p.status.success(),
+        "a missing camera ended the run: {}\n{}",
+        p.status,
+        p.stderr
+    );
+    let codes = p.codes();
+    assert_eq!(
+        codes.iter().filter(|c| **c == -1301).count(),
+        1,
+        "-1301 once: {codes:?}"
+    );
+    let fail = p.events.iter().find(|e| e["code"] == -1301).unwrap();
     assert!(
         fail["detail"].as_str().unwrap().contains("/dev/video-none"),
-        "{out}"
+        "{fail}"
     );
+    assert!(codes.contains(&1002), "the card is pushed: {codes:?}");
+    assert!(!codes.contains(&1003), "no camera opened: {codes:?}");
     assert!(
-        !ev.iter().any(|e| e["code"] == 1001),
-        "no connection without a camera: {out}"
+        p.stderr.contains("camera still unavailable"),
+        "it retries: {}",
+        p.stderr
     );
-    assert!(err.contains("camera: /dev/video-none"), "{err}");
+    let out = r.out.clone();
+    r.finish(std::time::Duration::from_secs(10));
+    let probe = common::probe(&out);
+    assert!(
+        probe.video_packets.len() >= 40,
+        "{} video packets",
+        probe.video_packets.len()
+    );
 }
 
 #[test]
@@ -240,5 +253,60 @@ fn a_waiting_image_with_the_wrong_md5_is_refused_before_anything_starts() {
         err.contains("wait.png: its MD5 is")
             && err.contains("waiting-image-md5 says 0123456789abcdef0123456789abcdef: refused"),
         "{err}"
+    );
+}
+
+/// `url-key-file`: the key comes from its own file (the receiver only takes
+/// that key), a file others may read gets a warning, and the key shows
+/// nowhere; a missing or empty key file is exit 2 naming it.
+#[test]
+fn the_stream_key_comes_from_url_key_file() {
+    use std::os::unix::fs::PermissionsExt;
+    const KEY: &str = "KEYFROMFILE7";
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, format!("{KEY}\n")).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = common::Receiver::start(dir.path(), &["--key", KEY]);
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live\"\nurl-key-file = \"{}\"\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\n",
+        r.port,
+        key.display()
+    );
+    let p = common::push(dir.path(), &cfg, 3.0);
+    assert!(p.status.success(), "{}", p.stderr);
+    assert!(
+        p.codes().contains(&1002),
+        "not published: {:?}\n{}",
+        p.codes(),
+        p.stderr
+    );
+    assert!(p.stderr.contains("wider than 0600"), "{}", p.stderr);
+    p.assert_secret_hidden(KEY);
+    r.finish(std::time::Duration::from_secs(10));
+    // 0600: no warning; check-config shows the application, not the key
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let c = dir.path().join("livepush.toml");
+    let (code, out, err) = livepush(&["check-config", c.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("/live/<key hidden>") && !out.contains(KEY),
+        "{out}"
+    );
+    assert!(!err.contains("wider than 0600"), "{err}");
+    // empty and missing key files
+    std::fs::write(&key, "\n").unwrap();
+    let (code, out, _) = livepush(&["check-config", c.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains(&format!("url-key-file {}: is empty", key.display())),
+        "{out}"
+    );
+    std::fs::remove_file(&key).unwrap();
+    let (code, out, _) = livepush(&["check-config", c.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains(&format!("url-key-file {}: No such file", key.display())),
+        "{out}"
     );
 }

@@ -95,8 +95,8 @@ fn push_in_guest(
     push_in_guest_with(arch, bin, device, width, height, secs, "", false)
 }
 
-/// Same, running `during` (guest shell commands) while livepush pushes. The
-/// tone starts with the push unless `during` plays tone.wav itself.
+/// Same, running `during` (guest shell commands) while livepush pushes.
+#[allow(clippy::too_many_arguments)]
 fn push_in_guest_with(
     arch: &str,
     bin: &Path,
@@ -104,6 +104,34 @@ fn push_in_guest_with(
     width: u32,
     height: u32,
     secs: u32,
+    during: &str,
+    waiting_image: bool,
+) -> GuestRun {
+    push_in_guest_full(
+        arch,
+        bin,
+        device,
+        width,
+        height,
+        secs,
+        "",
+        during,
+        waiting_image,
+    )
+}
+
+/// Same, running `before` (guest shell commands) before livepush starts and
+/// `during` while it pushes. The tone starts with the push unless `during`
+/// plays tone.wav itself.
+#[allow(clippy::too_many_arguments)]
+fn push_in_guest_full(
+    arch: &str,
+    bin: &Path,
+    device: &str,
+    width: u32,
+    height: u32,
+    secs: u32,
+    before: &str,
     during: &str,
     waiting_image: bool,
 ) -> GuestRun {
@@ -158,6 +186,7 @@ fn push_in_guest_with(
              ./livepush receive --listen 127.0.0.1:1935 --out /tmp/rec.flv 2> recv.log &\n\
              RPID=$!\n\
              {tone}\n\
+             {before}\n\
              ./livepush run --config hil.toml --seconds {secs} > events.jsonl 2> run.log &\n\
              LPID=$!\n\
              {during}\n\
@@ -870,4 +899,113 @@ fn amd64_m2m_zero_copy_from_vivid_into_vicodec() {
         copy.contains("in=20 ") && copy.contains("out=20 "),
         "{copy}"
     );
+}
+
+/// No camera when livepush starts (vivid is loaded 3 s later, as a USB camera
+/// that enumerates late): -1301 once, the no-signal card pushed at once on
+/// one publish, then 1003 and the camera's red; never an exit.
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_camera_missing_at_start_then_plugged_in() {
+    let bin = repo().join("target/release/livepush");
+    let run = push_in_guest_full(
+        "amd64",
+        &bin,
+        "card:vivid",
+        320,
+        180,
+        12,
+        "rmmod vivid",
+        "sleep 3; insmod $(grep /vivid.ko /etc/hil-modules); sleep 0.5; v4l2-ctl -d /dev/video0 -c osd_text_mode=2,test_pattern=7",
+        false,
+    );
+    let d = run.share.path();
+    let c = codes(d);
+    eprintln!("codes {c:?}");
+    assert_eq!(
+        c.iter().filter(|c| **c == -1301).count(),
+        1,
+        "-1301 once: {c:?}"
+    );
+    assert_eq!(
+        c.iter().filter(|c| **c == 1002).count(),
+        1,
+        "one publish: {c:?}"
+    );
+    let lost = c.iter().position(|c| *c == -1301).unwrap();
+    let opened = c
+        .iter()
+        .position(|c| *c == 1003)
+        .unwrap_or_else(|| panic!("no 1003: {c:?}"));
+    assert!(lost < opened, "the camera came later: {c:?}");
+    let rec = d.join("rec.flv");
+    let errors = decode_errors(&rec);
+    assert!(errors.is_empty(), "decode errors: {errors}");
+    let kinds = frame_kinds(&rec, 320, 180);
+    eprintln!("frames: {kinds}");
+    assert!(kinds.starts_with("nnnnn"), "the card first: {kinds}");
+    let first_red = kinds
+        .find('r')
+        .unwrap_or_else(|| panic!("never red: {kinds}"));
+    assert!(
+        !kinds[first_red..].contains('n'),
+        "then the camera only: {kinds}"
+    );
+    assert!(kinds.ends_with("rrrrr"), "red at the end: {kinds}");
+}
+
+/// The microphone goes away while streaming (snd-aloop unbound from its
+/// driver, as a USB sound card unplugged) and comes back (bound again):
+/// -1302 once, silence on the same AAC track meanwhile, the tone again after;
+/// one publish, no exit.
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_microphone_unplugged_and_plugged_back() {
+    let bin = repo().join("target/release/livepush");
+    let drv = "/sys/bus/platform/drivers/snd_aloop";
+    let run = push_in_guest_with(
+        "amd64",
+        &bin,
+        "/dev/video0",
+        320,
+        180,
+        14,
+        &format!(
+            "aplay -q -D hw:Loopback,0,0 tone.wav & sleep 4; echo snd_aloop.0 > {drv}/unbind; sleep 3; echo snd_aloop.0 > {drv}/bind; sleep 1; aplay -q -D hw:Loopback,0,0 tone.wav &"
+        ),
+        false,
+    );
+    let d = run.share.path();
+    let c = codes(d);
+    eprintln!("codes {c:?}");
+    assert_eq!(
+        c.iter().filter(|c| **c == -1302).count(),
+        1,
+        "-1302 once: {c:?}"
+    );
+    assert_eq!(
+        c.iter().filter(|c| **c == 1002).count(),
+        1,
+        "one publish: {c:?}"
+    );
+    let log = std::fs::read_to_string(d.join("run.log")).unwrap();
+    assert!(log.contains("microphone open again"), "{log}");
+    let rec = d.join("rec.flv");
+    let errors = decode_errors(&rec);
+    assert!(errors.is_empty(), "decode errors: {errors}");
+    // the audio track never stops: no gap over 100 ms between packets
+    let t = packet_times(&rec, "a");
+    let worst = t.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(worst < 0.1, "a {worst:.3} s hole in the audio track");
+    // tone, silence, tone
+    let pcm = decode_audio(&rec);
+    let rms = |a: f64, b: f64| {
+        let s = &pcm[(a * 48000.0) as usize..(b * 48000.0) as usize];
+        (s.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+    };
+    let (tone1, gap, tone2) = (rms(1.0, 3.5), rms(5.0, 6.5), rms(10.0, 12.5));
+    eprintln!("rms: tone {tone1:.0}, unplugged {gap:.0}, tone again {tone2:.0}");
+    assert!(tone1 > 1000.0, "tone before the unplug: rms {tone1:.0}");
+    assert!(gap < 50.0, "silence while unplugged: rms {gap:.0}");
+    assert!(tone2 > 1000.0, "tone after the replug: rms {tone2:.0}");
 }

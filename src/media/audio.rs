@@ -1,6 +1,12 @@
 //! The audio thread: paced samples from the configured source (silence when
 //! muted), AAC encoding, encoded frames to the loop. Audio time follows the
 //! sample count from the thread's start on the monotonic clock.
+//!
+//! A microphone that cannot be opened at start, or fails while running, is
+//! reported once (-1302) and replaced by silence paced here on the same AAC
+//! track (players never see the track vanish), while it is reopened every
+//! second for a minute, then every 30 s; when it opens, its sound comes back
+//! on the same timeline.
 
 use std::time::{Duration, Instant};
 
@@ -44,6 +50,24 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
     let frame = enc.frame_samples();
     let mut source = match Source::open(&cfg, frame) {
         Ok(s) => s,
+        // a sample rate the microphone cannot take is a configuration error
+        Err(input @ Input::MicRate(_)) => {
+            send(MediaMsg::Device { input, fatal: true });
+            return;
+        }
+        Err(input) if matches!(cfg.device, AudioDevice::Alsa(_)) => {
+            log::warn!(
+                "microphone unavailable at start ({}); pushing silence and retrying",
+                input.detail()
+            );
+            if !send(MediaMsg::Device {
+                input,
+                fatal: false,
+            }) {
+                return;
+            }
+            Source::lost()
+        }
         Err(input) => {
             send(MediaMsg::Device { input, fatal: true });
             return;
@@ -119,13 +143,56 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
                         last_read_us = origin.elapsed().as_micros() as u64;
                     }
                     Err(e) => {
-                        send(MediaMsg::Device {
+                        log::warn!("microphone failed ({e}); pushing silence and reopening it");
+                        if !send(MediaMsg::Device {
                             input: Input::MicFailed(e),
-                            fatal: true,
-                        });
-                        return;
+                            fatal: false,
+                        }) {
+                            return;
+                        }
+                        source = Source::lost();
+                        pcm.fill(0);
+                        has_signal = false;
                     }
                 },
+                Source::Lost {
+                    attempt,
+                    retry_at,
+                    due,
+                } => {
+                    *due += Duration::from_micros(frame as u64 * 1_000_000 / rate);
+                    sleep_until(*due);
+                    pcm.fill(0);
+                    has_signal = false;
+                    if Instant::now() >= *retry_at {
+                        match Source::open(&cfg, frame) {
+                            Ok(s) => {
+                                log::info!("microphone open again");
+                                source = s;
+                                watch = SilenceWatch::new(Duration::from_millis(u64::from(
+                                    cfg.no_data_timeout_ms,
+                                )));
+                                last_read_us = origin.elapsed().as_micros() as u64;
+                            }
+                            Err(input) => {
+                                *attempt += 1;
+                                // a second apart for the first minute (opening
+                                // a PCM is cheap), then every 30 s
+                                let wait = if *attempt < 60 {
+                                    MIC_RETRY_FIRST
+                                } else {
+                                    MIC_RETRY_MAX
+                                };
+                                log::info!(
+                                    "microphone still unavailable ({}); next try in {} s",
+                                    input.detail(),
+                                    wait.as_secs()
+                                );
+                                *retry_at = Instant::now() + wait;
+                            }
+                        }
+                    }
+                }
             }
             if let Source::Mic(_) = source {
                 let now =
@@ -151,7 +218,9 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
         }
         let chunk_us = match &source {
             Source::Synthetic(_) => start_us + fed * 1_000_000 / rate,
-            Source::Mic(_) => {
+            // silence in place of a lost microphone: on the microphone's
+            // clock, which follows the monotonic clock
+            Source::Mic(_) | Source::Lost { .. } => {
                 let now_us = origin.elapsed().as_micros() as u64;
                 let first = now_us.saturating_sub(frame as u64 * 1_000_000 / rate);
                 mic_clock
@@ -192,9 +261,31 @@ enum Source {
     Synthetic(AudioSource),
     /// An ALSA PCM, paced by the hardware.
     Mic(Mic),
+    /// The microphone could not be opened or failed: silence paced here,
+    /// and reopen attempts.
+    Lost {
+        /// Failed reopen attempts so far.
+        attempt: u32,
+        /// When to try again.
+        retry_at: Instant,
+        /// When the next chunk of silence is due.
+        due: Instant,
+    },
 }
 
+/// First and longest wait between attempts to reopen a lost microphone.
+const MIC_RETRY_FIRST: Duration = Duration::from_secs(1);
+const MIC_RETRY_MAX: Duration = Duration::from_secs(30);
+
 impl Source {
+    fn lost() -> Self {
+        Source::Lost {
+            attempt: 0,
+            retry_at: Instant::now() + MIC_RETRY_FIRST,
+            due: Instant::now(),
+        }
+    }
+
     fn open(cfg: &AudioConfig, frame: usize) -> Result<Self, Input> {
         match &cfg.device {
             AudioDevice::Alsa(name) => Mic::open(name, cfg.sample_rate, cfg.channels, frame)

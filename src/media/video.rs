@@ -152,12 +152,37 @@ fn run(job: VideoJob, wiring: Wiring) {
     let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
     let mut source = match Source::open(&device, &p, auto_focus) {
         Ok(s) => s,
+        // a camera that cannot be opened at start (not plugged in yet, busy,
+        // no usable format) is handled as one lost while running: -1301
+        // once, the waiting image or the no-signal card, and reopen attempts
+        // with back-off; never the end of the run
+        Err(input) if matches!(device, VideoDevice::V4l2(_)) => {
+            let input = match input {
+                Input::CameraMode(m) => Input::CameraFailed(m),
+                other => other,
+            };
+            log::warn!(
+                "camera unavailable at start ({}); pushing the waiting image (or the no-signal card) and retrying",
+                input.detail()
+            );
+            if !send(MediaMsg::Device {
+                input,
+                fatal: false,
+            }) {
+                return;
+            }
+            Source::Lost {
+                attempt: 0,
+                retry_at: Instant::now() + RETRY_FIRST,
+            }
+        }
         Err(input) => {
             send(MediaMsg::Device { input, fatal: true });
             return;
         }
     };
-    if !announce(&source, &p, &send) {
+    // 1003 once a camera (or a synthetic source) is open, not for the card
+    if !matches!(source, Source::Lost { .. }) && !announce(&source, &p, &send) {
         return;
     }
     let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];

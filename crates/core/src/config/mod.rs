@@ -158,7 +158,8 @@ pub struct NetworkConfig {
     pub connect_timeout_ms: u32,
     /// RTMP handshake + connect + publish deadline, ms.
     pub handshake_timeout_ms: u32,
-    /// First reconnect delay, ms (doubles up to `reconnect-max-delay`).
+    /// Spacing of reconnect attempts in the first minute of an outage, ms;
+    /// after it the delay doubles from twice this up to `reconnect-max-delay`.
     pub reconnect_delay_ms: u32,
     /// Longest reconnect delay, ms.
     pub reconnect_max_delay_ms: u32,
@@ -172,8 +173,11 @@ pub struct NetworkConfig {
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// Push address.
+    /// Push address. With [`Config::url_key_file`], its stream key is empty
+    /// until the caller reads the file and sets it ([`PushUrl::with_key`]).
     pub url: PushUrl,
+    /// `url-key-file`: the stream key lives in this file, not in `url`.
+    pub url_key_file: Option<String>,
     /// Preset.
     pub mode: Mode,
     /// Start pushing when the service starts.

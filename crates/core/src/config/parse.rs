@@ -107,6 +107,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let mut top = Section::new("", &root, root_span.start);
 
     let url_raw = top.string(&mut cx, "url");
+    let url_key_file = top.string(&mut cx, "url-key-file");
     let mode = top
         .choice(
             &mut cx,
@@ -180,14 +181,30 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             );
             None
         }
-        Some((s, span)) => match PushUrl::parse(s) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                cx.error("url", *span, e.to_string());
-                None
+        Some((s, span)) => {
+            // with url-key-file, the url ends at the application
+            let parsed = match &url_key_file {
+                Some(_) => PushUrl::parse_without_key(s),
+                None => PushUrl::parse(s),
+            };
+            match parsed {
+                Ok(u) => Some(u),
+                Err(e) => {
+                    cx.error("url", *span, e.to_string());
+                    None
+                }
             }
-        },
+        }
     };
+    if let Some((f, at)) = &url_key_file {
+        if f.is_empty() {
+            cx.error(
+                "url-key-file",
+                *at,
+                "must name a file holding the stream key".into(),
+            );
+        }
+    }
     let min_b = min_bitrate.map_or(200, |(v, _)| v as u32);
     let max_b = max_bitrate.map_or(1000, |(v, _)| v as u32);
     if min_b > max_b {
@@ -392,7 +409,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let mut network = NetworkConfig {
         connect_timeout_ms: 5000,
         handshake_timeout_ms: 10_000,
-        reconnect_delay_ms: 500,
+        reconnect_delay_ms: 1000,
         reconnect_max_delay_ms: 30_000,
         send_stall_timeout_ms: 10_000,
         ca_file: None,
@@ -469,6 +486,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     cx.notices.sort_by_key(|n| (n.line, n.column));
     let config = Config {
         url: url.expect("no errors means url parsed"),
+        url_key_file: url_key_file.map(|(f, _)| f),
         mode,
         autopush: autopush.map_or(false, |(v, _)| v),
         muted,
@@ -1086,5 +1104,19 @@ mod tests {
             errs.iter().any(|e| e.starts_with("line 3, column 20:")),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn the_stream_key_may_live_in_its_own_file() {
+        let p = parse("url = \"rtmp://h/app/_definst_\"\nurl-key-file = \"/etc/livepush/key\"\n")
+            .unwrap();
+        assert_eq!(p.config.url_key_file.as_deref(), Some("/etc/livepush/key"));
+        assert_eq!(p.config.url.app, "app/_definst_");
+        assert_eq!(p.config.url.stream_key(), "");
+        // without it, a url without a key is an error, as before
+        assert!(errors("url = \"rtmp://h/live\"\n")[0].contains("no stream key"));
+        assert!(errors("url = \"rtmp://h/live\"\nurl-key-file = \"\"\n")
+            .iter()
+            .any(|e| e.contains("url-key-file") && e.contains("must name a file")));
     }
 }

@@ -79,8 +79,31 @@ impl fmt::Display for UrlError {
 }
 
 impl PushUrl {
-    /// Parses a push URL.
+    /// Parses a push URL with its stream key: `rtmp[s]://host[:port]/app/key`.
+    /// The application is split from the key as ffmpeg splits it: with three
+    /// or more path segments the first two are the application (an
+    /// application instance: `app/_definst_/key`, `live/sub/key`), unless
+    /// the second holds a `:` (a play path such as `mp4:name`).
     pub fn parse(s: &str) -> Result<Self, UrlError> {
+        Self::parse_parts(s, true)
+    }
+
+    /// Parses a push URL whose whole path is the application (the stream key
+    /// comes from elsewhere, `url-key-file`): `rtmp[s]://host[:port]/app[/instance]`.
+    /// Give it its key with [`Self::with_key`].
+    pub fn parse_without_key(s: &str) -> Result<Self, UrlError> {
+        Self::parse_parts(s, false)
+    }
+
+    /// This URL with `key` as its stream key.
+    pub fn with_key(&self, key: &str) -> Self {
+        PushUrl {
+            key: key.to_string(),
+            ..self.clone()
+        }
+    }
+
+    fn parse_parts(s: &str, key_in_url: bool) -> Result<Self, UrlError> {
         let s = s.trim();
         let (scheme, rest) = match s.split_once("://") {
             Some((sch, rest)) => (sch.to_ascii_lowercase(), rest),
@@ -126,14 +149,15 @@ impl PushUrl {
                 _ => return Err(UrlError::BadPort),
             },
         };
-        let (app, key) = match path.split_once('/') {
-            Some((a, k)) => (a, k),
-            None => (path.split('?').next().unwrap_or(""), ""),
+        let (app, key) = if key_in_url {
+            split_app_key(path)
+        } else {
+            (path.trim_end_matches('/'), "")
         };
-        if app.is_empty() {
+        if app.is_empty() || app.starts_with('?') {
             return Err(UrlError::NoApp);
         }
-        if key.is_empty() || key.starts_with('?') {
+        if key_in_url && (key.is_empty() || key.starts_with('?')) {
             return Err(UrlError::NoKey);
         }
         Ok(PushUrl {
@@ -209,6 +233,23 @@ impl fmt::Debug for PushUrl {
     }
 }
 
+/// Splits a URL path into application and stream key the way ffmpeg's RTMP
+/// client does (`libavformat/rtmpproto.c`): `app/key`; `app/inst/key...`
+/// (three or more segments: the first two are the application) unless the
+/// second segment holds a `:` (`vod/mp4:name`). One deviation: a `?` in the
+/// second segment marks it as the key with a query (`live/key?t=a/b` keeps
+/// `live` as the application; ffmpeg would take `live/key?t=a`).
+fn split_app_key(path: &str) -> (&str, &str) {
+    let Some(p) = path.find('/') else {
+        return (path.split('?').next().unwrap_or(""), "");
+    };
+    let rest = &path[p + 1..];
+    match rest.find('/') {
+        Some(q) if !rest[..q].contains([':', '?']) && q > 0 => (&path[..p + 1 + q], &rest[q + 1..]),
+        _ => (&path[..p], rest),
+    }
+}
+
 /// Up to 10 characters, a letter then letters, digits, `+`, `-` or `.` (RFC 3986).
 fn looks_like_scheme(s: &str) -> bool {
     let mut c = s.chars();
@@ -256,7 +297,7 @@ mod tests {
         assert_eq!(u.scheme, Scheme::Rtmps);
         assert_eq!(u.host, "::1");
         assert_eq!(u.port, 8443);
-        assert_eq!(u.stream_key(), "k/x");
+        assert_eq!((u.app.as_str(), u.stream_key()), ("app/k", "x"));
         assert_eq!(u.host_port(), "[::1]:8443");
     }
 
@@ -311,7 +352,7 @@ mod tests {
             ),
             ("rtmps://user:PASS@h:443/live/KEY", "rtmps://h:443/live"),
             ("rtmp://[::1]:1935/live/KEY", "rtmp://[::1]:1935/live"),
-            ("rtmp://h/app/_definst_/KEY", "rtmp://h:1935/app"),
+            ("rtmp://h/app/_definst_/KEY", "rtmp://h:1935/app/_definst_"),
             ("rtmp://h/live\n/KEY", "rtmp://h:1935/live\\n"),
         ];
         for (raw, shown) in cases {
@@ -357,6 +398,108 @@ mod tests {
         assert_eq!(
             PushUrl::parse("htp://h/live/k").unwrap_err().to_string(),
             "scheme must be rtmp:// or rtmps://, got htp"
+        );
+    }
+
+    /// Real services' URL shapes, split as ffmpeg (and OBS, for these) split them.
+    #[test]
+    fn services_urls_are_split_like_ffmpeg() {
+        let cases = [
+            // YouTube, Twitch, Facebook (RTMPS), nginx-rtmp
+            (
+                "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop-qrst",
+                "a.rtmp.youtube.com",
+                1935,
+                "live2",
+                "abcd-efgh-ijkl-mnop-qrst",
+            ),
+            (
+                "rtmp://live.twitch.tv/app/live_123456_AbCdEf",
+                "live.twitch.tv",
+                1935,
+                "app",
+                "live_123456_AbCdEf",
+            ),
+            (
+                "rtmps://live-api-s.facebook.com:443/rtmp/FB-1234567890-0-AbCdEf",
+                "live-api-s.facebook.com",
+                443,
+                "rtmp",
+                "FB-1234567890-0-AbCdEf",
+            ),
+            (
+                "rtmp://10.0.0.5/live/cam1",
+                "10.0.0.5",
+                1935,
+                "live",
+                "cam1",
+            ),
+            // Wowza: application instance, and a token on the application
+            (
+                "rtmp://wowza.example:1935/live/_definst_/myStream",
+                "wowza.example",
+                1935,
+                "live/_definst_",
+                "myStream",
+            ),
+            (
+                "rtmp://wowza.example/app?wowzatoken=abc/myStream",
+                "wowza.example",
+                1935,
+                "app?wowzatoken=abc",
+                "myStream",
+            ),
+            // SRS: vhost on the application, token on the key
+            (
+                "rtmp://srs.example/live?vhost=v.example/livestream",
+                "srs.example",
+                1935,
+                "live?vhost=v.example",
+                "livestream",
+            ),
+            (
+                "rtmp://srs.example/live/livestream?secret=x/y",
+                "srs.example",
+                1935,
+                "live",
+                "livestream?secret=x/y",
+            ),
+            // more segments: the first two are the application
+            ("rtmp://h/live/sub/key", "h", 1935, "live/sub", "key"),
+            ("rtmp://h/a/b/c/d", "h", 1935, "a/b", "c/d"),
+            // a play path with a colon keeps one segment of application
+            ("rtmp://h/vod/mp4:clip/x", "h", 1935, "vod", "mp4:clip/x"),
+        ];
+        for (raw, host, port, app, key) in cases {
+            let u = PushUrl::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(
+                (u.host.as_str(), u.port, u.app.as_str(), u.stream_key()),
+                (host, port, app, key),
+                "{raw}"
+            );
+            assert_eq!(
+                u.tc_url(),
+                format!("{}://{}:{port}/{app}", u.scheme.as_str(), host),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_url_without_key_takes_its_key_from_elsewhere() {
+        let u = PushUrl::parse_without_key("rtmp://h/app/_definst_").unwrap();
+        assert_eq!((u.app.as_str(), u.stream_key()), ("app/_definst_", ""));
+        let k = u.with_key("SECRET");
+        assert_eq!(k.stream_key(), "SECRET");
+        assert_eq!(k.tc_url(), "rtmp://h:1935/app/_definst_");
+        assert!(!k.to_string().contains("SECRET"));
+        assert_eq!(
+            PushUrl::parse_without_key("rtmp://h/"),
+            Err(UrlError::NoApp)
+        );
+        assert_eq!(
+            PushUrl::parse_without_key("rtmp://h/live/").unwrap().app,
+            "live"
         );
     }
 }

@@ -5,9 +5,12 @@
 //! Happy path: 1003 -> 1007 -> 1008 -> 1001 -> 1002. The connection is only
 //! started once the media side is ready (encoder started), so 1001 can never
 //! overtake 1008. Every push failure emits its 300x code, then 1102 with a
-//! reconnect scheduled after an exponential back-off; the third consecutive
-//! failure also emits -1307, after which the appliance keeps retrying at the
-//! longest delay instead of giving up (nobody is in front of the box).
+//! reconnect scheduled: at once after the first failure, then one attempt
+//! about every `reconnect-delay` (1 s; a quarter of it while connections
+//! are refused) for the first minute of the outage,
+//! then an exponential back-off to `reconnect-max-delay` ([`Backoff`]); the
+//! third consecutive failure also emits -1307, after which the appliance
+//! keeps retrying instead of giving up (nobody is in front of the box).
 
 mod backoff;
 
@@ -157,6 +160,12 @@ pub struct Supervisor {
     link: Link,
     failures: u32,
     published_at: Option<Instant>,
+    /// When the current streak of failures began.
+    outage_since: Option<Instant>,
+    /// Failures of this streak after its fast period.
+    slow_failures: u32,
+    /// When the last connection attempt started.
+    attempt_at: Instant,
     jitter: Jitter,
     out: VecDeque<Output>,
 }
@@ -174,8 +183,18 @@ impl Supervisor {
             link: Link::WaitingForMedia,
             failures: 0,
             published_at: None,
+            outage_since: None,
+            slow_failures: 0,
+            attempt_at: Instant::ZERO,
             out: VecDeque::new(),
         }
+    }
+
+    /// Starts a connection attempt now.
+    fn connect(&mut self, now: Instant) {
+        self.link = Link::Connecting;
+        self.attempt_at = now;
+        self.out.push_back(Output::Connect);
     }
 
     /// Consecutive failed connection attempts (a publish shorter than
@@ -250,9 +269,8 @@ impl Supervisor {
             Input::ReconnectRequested(m) => {
                 // the request may come before Publish.Start, too
                 if matches!(self.link, Link::Publishing | Link::Connecting) {
-                    self.link = Link::Connecting;
                     self.status(StatusCode::Reconnect, Some(m));
-                    self.out.push_back(Output::Connect);
+                    self.connect(now);
                 }
             }
             Input::Published => {
@@ -272,6 +290,10 @@ impl Supervisor {
                 {
                     self.failures = 0;
                 }
+                if self.failures == 0 {
+                    self.outage_since = Some(now);
+                    self.slow_failures = 0;
+                }
                 self.failures += 1;
                 if self.failures == self.cfg.attempts_before_fatal {
                     self.status(
@@ -284,14 +306,29 @@ impl Supervisor {
                     );
                 }
                 // the first retry goes at once (a server restart is over in
-                // moments); then the back-off doubles up to its longest delay
-                // and stays there, past -1307, for as long as it takes
-                let base = match self.failures {
-                    1 => Duration::ZERO,
-                    n => self.cfg.backoff.delay(n - 1),
+                // moments); for the first minute of the outage an attempt
+                // starts about every `first` (a quarter of it while the port
+                // refuses connections), so the stream is back within about a
+                // second after the server is; then the back-off doubles up
+                // to its longest delay and stays there, past -1307
+                let outage = now.saturating_since(self.outage_since.unwrap_or(now));
+                let b = self.cfg.backoff;
+                let at = if self.failures == 1 {
+                    now
+                } else if outage < b.fast_for {
+                    // a refused connect reached no server process: probe
+                    // again sooner; anything the server saw, once a second
+                    let spacing = match f {
+                        PushFailure::Connect(_) => b.refused_spacing(self.jitter.next_u32()),
+                        _ => b.fast_spacing(self.jitter.next_u32()),
+                    };
+                    (self.attempt_at + spacing).max(now)
+                } else {
+                    self.slow_failures += 1;
+                    now + b.jittered(b.slow_delay(self.slow_failures), self.jitter.next_u32())
                 };
-                let delay = self.cfg.backoff.jittered(base, self.jitter.next_u32());
-                self.link = Link::RetryAt(now + delay);
+                let delay = at.saturating_since(now);
+                self.link = Link::RetryAt(at);
                 self.status(
                     StatusCode::Reconnect,
                     Some(format!("next attempt in {} ms", delay.as_millis())),
@@ -299,8 +336,7 @@ impl Supervisor {
             }
         }
         if self.link == Link::WaitingForMedia && self.video_ready && self.audio_ready {
-            self.link = Link::Connecting;
-            self.out.push_back(Output::Connect);
+            self.connect(now);
         }
     }
 
@@ -323,8 +359,7 @@ impl Supervisor {
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Link::RetryAt(t) = self.link {
             if now >= t {
-                self.link = Link::Connecting;
-                self.out.push_back(Output::Connect);
+                self.connect(now);
             }
         }
     }
@@ -335,6 +370,9 @@ impl Supervisor {
     }
 }
 
+/// How long into an outage attempts keep the short spacing.
+pub const FAST_RECONNECT_FOR: Duration = Duration::from_secs(60);
+
 /// Default settings from the config's `[network]` section.
 pub fn config_from(cfg: &crate::config::Config) -> SupervisorConfig {
     SupervisorConfig {
@@ -344,6 +382,7 @@ pub fn config_from(cfg: &crate::config::Config) -> SupervisorConfig {
             first: Duration::from_millis(u64::from(cfg.network.reconnect_delay_ms)),
             max: Duration::from_millis(u64::from(cfg.network.reconnect_max_delay_ms)),
             jitter_pct: 20,
+            fast_for: FAST_RECONNECT_FOR,
         },
         attempts_before_fatal: 3,
         stable_after: Duration::from_secs(5),

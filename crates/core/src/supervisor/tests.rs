@@ -10,6 +10,8 @@ fn sup(video: bool) -> Supervisor {
             first: Duration::from_millis(100),
             max: Duration::from_millis(1000),
             jitter_pct: 0,
+            // the back-off alone (the fast period has its own test)
+            fast_for: Duration::ZERO,
         },
         attempts_before_fatal: 3,
         stable_after: Duration::from_millis(2000),
@@ -81,23 +83,24 @@ fn failures_back_off_then_1307_then_keep_trying_and_success_resets() {
     assert_eq!(s.poll_timeout(), Some(t(0)));
     s.handle_timeout(t(0));
     assert_eq!(drain(&mut s), ["connect"]);
-    // then the back-off: 100, 200 (and -1307 at the third failure), 400, 800, 1000, 1000
+    // then (past the fast period) the back-off from twice the first delay:
+    // 200, 400 (and -1307 at the third failure), 800, 1000, 1000
     assert_eq!(
         fail(&mut s, 0, PushFailure::Dns("no such host".into())),
         ["3001", "1102"]
     );
-    assert_eq!(s.poll_timeout(), Some(t(100)));
-    s.handle_timeout(t(99));
+    assert_eq!(s.poll_timeout(), Some(t(200)));
+    s.handle_timeout(t(199));
     assert!(drain(&mut s).is_empty());
-    s.handle_timeout(t(100));
+    s.handle_timeout(t(200));
     assert_eq!(drain(&mut s), ["connect"]);
     assert_eq!(
-        fail(&mut s, 100, PushFailure::Handshake("garbage".into())),
+        fail(&mut s, 200, PushFailure::Handshake("garbage".into())),
         ["3003", "-1307", "1102"]
     );
-    assert_eq!(s.poll_timeout(), Some(t(300)));
-    let mut at = 300;
-    for want in [400, 800, 1000, 1000] {
+    assert_eq!(s.poll_timeout(), Some(t(600)));
+    let mut at = 600;
+    for want in [800, 1000, 1000, 1000] {
         s.handle_timeout(t(at));
         assert_eq!(drain(&mut s), ["connect"]);
         assert_eq!(
@@ -143,6 +146,7 @@ fn backoff_doubles_and_caps() {
         first: Duration::from_millis(500),
         max: Duration::from_secs(3),
         jitter_pct: 20,
+        fast_for: Duration::ZERO,
     };
     let d: Vec<u128> = (1..=5).map(|n| b.delay(n).as_millis()).collect();
     assert_eq!(d, [500, 1000, 2000, 3000, 3000]);
@@ -154,6 +158,7 @@ fn jitter_spreads_delays_within_bounds() {
         first: Duration::from_secs(1),
         max: Duration::from_secs(30),
         jitter_pct: 20,
+        fast_for: Duration::ZERO,
     };
     let mut j = Jitter::new(42);
     let delays: Vec<u128> = (0..1000)
@@ -234,7 +239,7 @@ fn a_server_that_drops_every_publish_at_once_is_not_hammered() {
     }
     assert_eq!(
         delays,
-        [0, 100, 200, 400, 800],
+        [0, 200, 400, 800, 1000],
         "publishes shorter than stable_after do not reset"
     );
 }
@@ -261,4 +266,135 @@ fn a_reconnect_request_is_1102_and_an_immediate_connect_without_counting_a_failu
     drain(&mut s);
     s.handle_input(t(700), Input::ReconnectRequested("stale".into()));
     assert!(drain(&mut s).is_empty());
+}
+
+/// Attempt start times (ms) over 180 s of an outage starting at 10 s, with
+/// the default schedule, each attempt failing 3 ms after it starts with `fail`.
+fn outage_attempts(fail: fn() -> PushFailure) -> Vec<u64> {
+    let mut s = Supervisor::new(SupervisorConfig {
+        video: false,
+        audio: true,
+        backoff: Backoff {
+            first: Duration::from_millis(1000),
+            max: Duration::from_secs(30),
+            jitter_pct: 20,
+            fast_for: Duration::from_secs(60),
+        },
+        attempts_before_fatal: 3,
+        stable_after: Duration::from_secs(5),
+        seed: 7,
+    });
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    drain(&mut s);
+    s.handle_input(t(0), Input::Connected);
+    s.handle_input(t(10), Input::Published);
+    let mut starts = Vec::new();
+    let mut now = t(10_000);
+    s.handle_input(now, Input::PushFailed(PushFailure::Io("reset".into())));
+    while now < t(10_000 + 180_000) {
+        drain(&mut s);
+        let next = s.poll_timeout().expect("a retry is scheduled");
+        assert!(next >= now, "a retry in the past");
+        now = next;
+        s.handle_timeout(now);
+        assert_eq!(drain(&mut s), ["connect"], "at {now:?}, after {starts:?}");
+        starts.push(now.as_micros() / 1000);
+        now = now + Duration::from_millis(3);
+        s.handle_input(now, Input::PushFailed(fail()));
+    }
+    starts
+}
+
+/// Checks an outage's attempts: the first at once; for the first minute
+/// `lo..=hi` ms apart, so that wherever in that minute the server comes
+/// back an attempt starts within `hi` ms; after it delays of about 2, 4, 8,
+/// 16 s, then 30 s, each within 20%.
+fn check_outage(starts: &[u64], lo: u64, hi: u64) {
+    assert_eq!(starts[0], 10_000, "the first retry goes at once");
+    let fast: Vec<u64> = starts
+        .windows(2)
+        .filter(|w| w[1] <= 70_000)
+        .map(|w| w[1] - w[0])
+        .collect();
+    assert!(
+        fast.len() as u64 >= 55_000 / hi,
+        "{} attempts in the first minute",
+        fast.len()
+    );
+    assert!(
+        fast.iter().all(|g| (lo..=hi).contains(g)),
+        "fast spacing: {fast:?}"
+    );
+    for back in (10_000..69_000).step_by(37) {
+        let next = starts.iter().find(|&&a| a >= back).unwrap();
+        assert!(
+            next - back <= hi,
+            "server back at {back}: next attempt at {next}"
+        );
+    }
+    let slow: Vec<u64> = starts
+        .windows(2)
+        .filter(|w| w[0] >= 70_000)
+        .map(|w| w[1] - w[0])
+        .collect();
+    for (g, want) in slow
+        .iter()
+        .zip([2_000u64, 4_000, 8_000, 16_000, 30_000, 30_000])
+    {
+        assert!(
+            (want * 8 / 10..=want * 12 / 10 + 10).contains(g),
+            "slow gaps {slow:?}: {g} for {want}"
+        );
+    }
+    assert!(slow.len() >= 6, "{slow:?}");
+}
+
+/// A server whose process answers and fails (here: the handshake) is tried
+/// about once a second (0.9-1.0 s apart, never more often) for the first
+/// minute of the outage, then with the back-off.
+#[test]
+fn an_outage_is_retried_about_every_second_for_a_minute_then_backed_off() {
+    let starts = outage_attempts(|| PushFailure::Handshake("garbage".into()));
+    check_outage(&starts, 900, 1000);
+}
+
+/// While the port refuses connections (nothing listens, no server process
+/// sees the attempt) it is probed four times as often, so a restarted
+/// server is published to within about a quarter of a second.
+#[test]
+fn a_refusing_port_is_probed_every_quarter_second_for_a_minute() {
+    let starts = outage_attempts(|| PushFailure::Connect("refused".into()));
+    check_outage(&starts, 225, 250);
+}
+
+/// An attempt that itself takes longer than the spacing (a handshake timing
+/// out after 5 s) is followed by the next one at once, not 1 s later.
+#[test]
+fn a_slow_failed_attempt_is_retried_at_once_in_the_fast_period() {
+    let mut s = Supervisor::new(SupervisorConfig {
+        video: false,
+        audio: true,
+        backoff: Backoff {
+            first: Duration::from_millis(1000),
+            max: Duration::from_secs(30),
+            jitter_pct: 20,
+            fast_for: Duration::from_secs(60),
+        },
+        attempts_before_fatal: 3,
+        stable_after: Duration::from_secs(5),
+        seed: 3,
+    });
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    drain(&mut s);
+    s.handle_input(
+        t(100),
+        Input::PushFailed(PushFailure::Handshake("slow".into())),
+    );
+    s.handle_timeout(t(100));
+    drain(&mut s);
+    s.handle_input(
+        t(5100),
+        Input::PushFailed(PushFailure::Handshake("timed out".into())),
+    );
+    assert_eq!(s.poll_timeout(), Some(t(5100)));
 }

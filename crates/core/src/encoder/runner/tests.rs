@@ -214,6 +214,7 @@ fn supervisor() -> Supervisor {
             first: Duration::from_millis(100),
             max: Duration::from_millis(1000),
             jitter_pct: 0,
+            fast_for: Duration::ZERO,
         },
         attempts_before_fatal: 3,
         stable_after: Duration::from_millis(2000),
