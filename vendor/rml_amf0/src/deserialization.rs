@@ -394,7 +394,7 @@ mod hostile_input_tests {
             let bytes = nested_objects(depth);
             match deserialize(&mut Cursor::new(bytes)) {
                 Err(Amf0DeserializationError::TooDeep { limit }) => assert_eq!(limit, MAX_NESTING),
-                other => panic!("depth {depth}: {other:?}"),
+                other => panic!("depth {}: {:?}", depth, other),
             }
         }
     }

@@ -1270,7 +1270,7 @@ mod hostile_input_tests {
             Err(ChunkDeserializationError::MessageTooLarge { length, limit }) => {
                 assert_eq!((length, limit), (64 * 1024 + 1, 64 * 1024));
             }
-            other => panic!("{other:?}"),
+            other => panic!("{:?}", other),
         }
         // the default limit, and RTMP's own largest length
         let mut d = ChunkDeserializer::new();
