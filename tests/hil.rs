@@ -940,7 +940,32 @@ fn amd64_camera_missing_at_start_then_plugged_in() {
     assert!(lost < opened, "the camera came later: {c:?}");
     let rec = d.join("rec.flv");
     let errors = decode_errors(&rec);
-    assert!(errors.is_empty(), "decode errors: {errors}");
+    if !errors.is_empty() {
+        // one run in eleven saw an audio timestamp going back at the start:
+        // print the packets so the next one can be explained
+        let packets = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "packet=stream_index,pts_time,flags,size",
+                "-of",
+                "csv",
+            ])
+            .arg(&rec)
+            .output()
+            .unwrap();
+        let head: Vec<String> = String::from_utf8_lossy(&packets.stdout)
+            .lines()
+            .take(40)
+            .map(String::from)
+            .collect();
+        panic!(
+            "decode errors: {errors}\nfirst packets:\n{}\n--- run.log\n{}",
+            head.join("\n"),
+            std::fs::read_to_string(d.join("run.log")).unwrap_or_default()
+        );
+    }
     let kinds = frame_kinds(&rec, 320, 180);
     eprintln!("frames: {kinds}");
     assert!(kinds.starts_with("nnnnn"), "the card first: {kinds}");
