@@ -316,7 +316,12 @@ fn main() {
     );
     if outage_only {
         println!("outage benchmark: livepush under nginx outages, real nginx-rtmp on loopback\n");
-        outages(&yuv, &[2, 10, 60]);
+        // LIVEPUSH_BENCH_OUTAGES="60" runs only those (seconds, comma-separated)
+        let downs: Vec<u64> = std::env::var("LIVEPUSH_BENCH_OUTAGES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![2, 10, 60]);
+        outages(&yuv, &downs);
         return;
     }
     println!(
