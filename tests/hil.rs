@@ -222,6 +222,12 @@ fn push_in_guest_full(
     GuestRun { share, console }
 }
 
+/// Asserts `code` appears exactly once in `c` (`what` says why it matters).
+fn assert_once(c: &[i64], code: i64, what: &str) {
+    let n = c.iter().filter(|x| **x == code).count();
+    assert_eq!(n, 1, "{what}: {code} {n} times in {c:?}");
+}
+
 fn codes(dir: &Path) -> Vec<i64> {
     std::fs::read_to_string(dir.join("events.jsonl"))
         .unwrap()
@@ -421,11 +427,7 @@ fn camera_loss_case(arch: &str, bin: &Path, during: &str, waiting_image: bool) {
     let d = run.share.path();
     let c = codes(d);
     eprintln!("codes {c:?}");
-    assert_eq!(
-        c.iter().filter(|c| **c == 1002).count(),
-        1,
-        "the push never restarted: {c:?}"
-    );
+    assert_once(&c, 1002, "the push never restarted");
     assert!(
         !c.iter().any(|c| (3001..=3005).contains(c) || *c == 1102),
         "no network trouble: {c:?}"
@@ -513,16 +515,8 @@ fn amd64_silent_microphone_is_1311_then_sound_returns() {
     let d = run.share.path();
     let c = codes(d);
     eprintln!("codes {c:?}");
-    assert_eq!(
-        c.iter().filter(|c| **c == -1311).count(),
-        1,
-        "-1311 once: {c:?}"
-    );
-    assert_eq!(
-        c.iter().filter(|c| **c == 1002).count(),
-        1,
-        "the push never stopped: {c:?}"
-    );
+    assert_once(&c, -1311, "-1311 once");
+    assert_once(&c, 1002, "the push never stopped");
     let log = std::fs::read_to_string(d.join("run.log")).unwrap();
     assert!(log.contains("microphone delivers sound again"), "{log}");
     let rec = d.join("rec.flv");
@@ -922,16 +916,8 @@ fn amd64_camera_missing_at_start_then_plugged_in() {
     let d = run.share.path();
     let c = codes(d);
     eprintln!("codes {c:?}");
-    assert_eq!(
-        c.iter().filter(|c| **c == -1301).count(),
-        1,
-        "-1301 once: {c:?}"
-    );
-    assert_eq!(
-        c.iter().filter(|c| **c == 1002).count(),
-        1,
-        "one publish: {c:?}"
-    );
+    assert_once(&c, -1301, "-1301 once");
+    assert_once(&c, 1002, "one publish");
     let lost = c.iter().position(|c| *c == -1301).unwrap();
     let opened = c
         .iter()
@@ -1003,16 +989,8 @@ fn amd64_microphone_unplugged_and_plugged_back() {
     let d = run.share.path();
     let c = codes(d);
     eprintln!("codes {c:?}");
-    assert_eq!(
-        c.iter().filter(|c| **c == -1302).count(),
-        1,
-        "-1302 once: {c:?}"
-    );
-    assert_eq!(
-        c.iter().filter(|c| **c == 1002).count(),
-        1,
-        "one publish: {c:?}"
-    );
+    assert_once(&c, -1302, "-1302 once");
+    assert_once(&c, 1002, "one publish");
     let log = std::fs::read_to_string(d.join("run.log")).unwrap();
     assert!(log.contains("microphone open again"), "{log}");
     let rec = d.join("rec.flv");

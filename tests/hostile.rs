@@ -228,6 +228,16 @@ fn timed_lines(
     lines
 }
 
+/// The lines so far, without their times.
+fn texts(lines: &std::sync::Mutex<Vec<(Instant, String)>>) -> Vec<String> {
+    lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect()
+}
+
 fn wait_line(
     lines: &std::sync::Mutex<Vec<(Instant, String)>>,
     needle: &str,
@@ -243,12 +253,7 @@ fn wait_line(
         {
             return *at;
         }
-        let all: Vec<String> = lines
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, l)| l.clone())
-            .collect();
+        let all: Vec<String> = texts(&lines);
         assert!(
             t.elapsed() < within,
             "no {needle:?} within {within:?}:\n{}",
@@ -306,12 +311,7 @@ fn hostile_publishers_never_end_the_receiver() {
     assert!(ff.wait().unwrap().success(), "ffmpeg failed");
     let out = r.out.clone();
     let st = r.child.wait().unwrap();
-    let all: Vec<String> = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, l)| l.clone())
-        .collect();
+    let all: Vec<String> = texts(&lines);
     let all = all.join("\n");
     assert!(st.success(), "receiver: {st}\n{all}");
     assert!(!all.contains("panicked"), "{all}");
@@ -423,12 +423,7 @@ fn one_publisher_records_at_a_time() {
     assert!(!wrong.status.success(), "a wrong key was accepted");
     assert!(first.wait().unwrap().success());
     assert!(r.child.wait().unwrap().success());
-    let all: Vec<String> = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, l)| l.clone())
-        .collect();
+    let all: Vec<String> = texts(&lines);
     let all = all.join("\n");
     assert!(
         all.contains("publish refused: another publisher is on"),
@@ -463,12 +458,7 @@ fn a_peers_strings_are_escaped_in_the_log() {
     std::thread::sleep(Duration::from_millis(200));
     let _ = r.child.kill();
     let _ = r.child.wait();
-    let all: Vec<String> = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, l)| l.clone())
-        .collect();
+    let all: Vec<String> = texts(&lines);
     assert!(
         all.iter().all(|l| !l.starts_with("[2026-12-03T00:00:00Z")),
         "a forged line: {all:?}"

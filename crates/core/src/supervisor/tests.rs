@@ -268,10 +268,10 @@ fn a_reconnect_request_is_1102_and_an_immediate_connect_without_counting_a_failu
     assert!(drain(&mut s).is_empty());
 }
 
-/// Attempt start times (ms) over 180 s of an outage starting at 10 s, with
-/// the default schedule, each attempt failing 3 ms after it starts with `fail`.
-fn outage_attempts(fail: fn() -> PushFailure) -> Vec<u64> {
-    let mut s = Supervisor::new(SupervisorConfig {
+/// An audio-only supervisor with the default schedule (1 s, 30 s, 20%
+/// jitter) and a fast period of 60 s.
+fn default_schedule(seed: u32) -> Supervisor {
+    Supervisor::new(SupervisorConfig {
         video: false,
         audio: true,
         backoff: Backoff {
@@ -282,8 +282,14 @@ fn outage_attempts(fail: fn() -> PushFailure) -> Vec<u64> {
         },
         attempts_before_fatal: 3,
         stable_after: Duration::from_secs(5),
-        seed: 7,
-    });
+        seed,
+    })
+}
+
+/// Attempt start times (ms) over 180 s of an outage starting at 10 s, with
+/// the default schedule, each attempt failing 3 ms after it starts with `fail`.
+fn outage_attempts(fail: fn() -> PushFailure) -> Vec<u64> {
+    let mut s = default_schedule(7);
     s.handle_input(t(0), Input::AudioEncoderStarted);
     drain(&mut s);
     s.handle_input(t(0), Input::Connected);
@@ -371,19 +377,7 @@ fn a_refusing_port_is_probed_every_quarter_second_for_a_minute() {
 /// out after 5 s) is followed by the next one at once, not 1 s later.
 #[test]
 fn a_slow_failed_attempt_is_retried_at_once_in_the_fast_period() {
-    let mut s = Supervisor::new(SupervisorConfig {
-        video: false,
-        audio: true,
-        backoff: Backoff {
-            first: Duration::from_millis(1000),
-            max: Duration::from_secs(30),
-            jitter_pct: 20,
-            fast_for: Duration::from_secs(60),
-        },
-        attempts_before_fatal: 3,
-        stable_after: Duration::from_secs(5),
-        seed: 3,
-    });
+    let mut s = default_schedule(3);
     s.handle_input(t(0), Input::AudioEncoderStarted);
     drain(&mut s);
     s.handle_input(
