@@ -289,10 +289,12 @@ fn connection(stream: TcpStream, id: u64, peer: &str, shared: &Shared) {
             f64::from(rec.summary.last_ts_ms) / 1000.0
         );
         drop(rec);
-        shared.publishing.store(false, Ordering::SeqCst);
+        // one-shot: done before the slot is free, so no second publisher
+        // starts recording into a file the receiver is about to leave
         if !shared.opts.keep_listening {
             shared.done.store(true, Ordering::SeqCst);
         }
+        shared.publishing.store(false, Ordering::SeqCst);
     }
     if let Err(e) = result {
         if !recorded {
@@ -463,13 +465,26 @@ impl Conn<'_> {
                 if self.recording {
                     return Ok(false);
                 }
+                // marked as publishing among the open connections first, so
+                // the accept loop cannot evict it between the two
+                let mark = |on: bool| {
+                    if let Some(c) = self.shared.open().get_mut(&self.id) {
+                        c.1 = on;
+                    }
+                };
+                mark(true);
                 let refusal = if opts.key.as_ref().is_some_and(|k| *k != stream_key) {
                     Some("wrong stream key")
+                } else if self.shared.done.load(Ordering::SeqCst) {
+                    Some("the receiver is finishing")
                 } else if self.shared.publishing.swap(true, Ordering::SeqCst) {
                     Some("another publisher is on")
                 } else {
                     None
                 };
+                if refusal.is_some() {
+                    mark(false);
+                }
                 if let Some(why) = refusal {
                     log::info!("receive: publish refused: {why}");
                     more.extend(
@@ -481,9 +496,6 @@ impl Conn<'_> {
                 }
                 log::info!("receive: publish accepted (key hidden)");
                 self.recording = true;
-                if let Some(c) = self.shared.open().get_mut(&self.id) {
-                    c.1 = true;
-                }
                 session.set_max_message_size(MEDIA_MESSAGE_LIMIT);
                 more.extend(
                     session

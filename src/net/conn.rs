@@ -105,15 +105,21 @@ async fn connect(
         return Err(PushFailure::Dns(format!("{host}: no addresses")));
     }
     let mut last = String::new();
+    // every address refused the connection: nothing listens there (the
+    // reconnect schedule probes such a port sooner: no server process saw it)
+    let mut all_refused = true;
     for a in addrs {
         let attempt = async {
-            Async::<TcpStream>::connect(a)
-                .await
-                .map_err(|e| e.to_string())
+            Async::<TcpStream>::connect(a).await.map_err(|e| {
+                (
+                    e.kind() == std::io::ErrorKind::ConnectionRefused,
+                    e.to_string(),
+                )
+            })
         };
         let expire = async {
             Timer::at(deadline).await;
-            Err(format!("timed out after {} ms", timeout.as_millis()))
+            Err((false, format!("timed out after {} ms", timeout.as_millis())))
         };
         match future::or(attempt, expire).await {
             Ok(s) => {
@@ -121,8 +127,14 @@ async fn connect(
                 tune(s.get_ref(), user_timeout, sndbuf);
                 return Ok(s);
             }
-            Err(e) => last = e,
+            Err((refused, e)) => {
+                all_refused &= refused;
+                last = e;
+            }
         }
+    }
+    if all_refused {
+        return Err(PushFailure::Refused(format!("{shown}: {last}")));
     }
     Err(PushFailure::Connect(format!("{shown}: {last}")))
 }

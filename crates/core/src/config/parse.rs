@@ -438,7 +438,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
                 network.ca_file = Some(v);
             }
         }
-        let d = sec.int(&mut cx, "reconnect-delay", 10, 600_000);
+        let d = sec.int(&mut cx, "reconnect-delay", 100, 600_000);
         let m = sec.int(&mut cx, "reconnect-max-delay", 10, 3_600_000);
         if let Some((v, _)) = d {
             network.reconnect_delay_ms = v as u32;

@@ -11,8 +11,10 @@ use crate::status::StatusCode;
 pub enum PushFailure {
     /// The host name did not resolve (3001).
     Dns(String),
-    /// TCP connect refused, unreachable or timed out (3002).
+    /// TCP connect unreachable or timed out (3002).
     Connect(String),
+    /// TCP connect refused by every address: nothing listens (3002).
+    Refused(String),
     /// The RTMP handshake or the connect/publish exchange failed or timed out (3003).
     Handshake(String),
     /// The server rejected the connect or publish request (3004).
@@ -28,7 +30,7 @@ impl PushFailure {
     pub const fn status(&self) -> StatusCode {
         match self {
             PushFailure::Dns(_) => StatusCode::DnsFail,
-            PushFailure::Connect(_) => StatusCode::ServerConnFail,
+            PushFailure::Connect(_) | PushFailure::Refused(_) => StatusCode::ServerConnFail,
             PushFailure::Handshake(_) => StatusCode::HandshakeFail,
             PushFailure::Rejected(_) | PushFailure::Closed(_) => StatusCode::ServerDisconnect,
             PushFailure::Io(_) => StatusCode::ReadWriteFail,
@@ -40,7 +42,7 @@ impl fmt::Display for PushFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PushFailure::Dns(m) => write!(f, "DNS lookup failed: {m}"),
-            PushFailure::Connect(m) => write!(f, "connect failed: {m}"),
+            PushFailure::Connect(m) | PushFailure::Refused(m) => write!(f, "connect failed: {m}"),
             PushFailure::Handshake(m) => write!(f, "handshake failed: {m}"),
             PushFailure::Rejected(m) => write!(f, "server rejected the stream: {m}"),
             PushFailure::Closed(when) => write!(f, "server closed the connection {when}"),

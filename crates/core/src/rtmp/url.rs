@@ -199,11 +199,13 @@ impl PushUrl {
     }
 
     /// Replaces every occurrence of the stream key (and of its part before
-    /// `?`) in a message that came from outside, e.g. a server's description.
+    /// `?`), and of a query on the application (`live?auth=TOKEN`), in a
+    /// message that came from outside, e.g. a server's description.
     pub fn redact(&self, msg: &str) -> String {
         let mut out = msg.to_string();
         let bare = self.key.split('?').next().unwrap_or("");
-        for secret in [self.key.as_str(), bare] {
+        let app_query = self.app.split_once('?').map_or("", |(_, q)| q);
+        for secret in [self.key.as_str(), bare, app_query] {
             if secret.len() >= 2 {
                 out = out.replace(secret, "<key>");
             }
@@ -318,6 +320,11 @@ mod tests {
         assert_eq!(
             u.redact("stream cam7 busy; cam7?sig=abc"),
             "stream <key> busy; <key>"
+        );
+        let u = PushUrl::parse("rtmp://h/live?auth=TOK99/cam7").unwrap();
+        assert_eq!(
+            u.redact("bad tcUrl rtmp://h/live?auth=TOK99"),
+            "bad tcUrl rtmp://h/live?<key>"
         );
     }
 

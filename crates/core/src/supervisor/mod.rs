@@ -319,7 +319,7 @@ impl Supervisor {
                     // a refused connect reached no server process: probe
                     // again sooner; anything the server saw, once a second
                     let spacing = match f {
-                        PushFailure::Connect(_) => b.refused_spacing(self.jitter.next_u32()),
+                        PushFailure::Refused(_) => b.refused_spacing(self.jitter.next_u32()),
                         _ => b.fast_spacing(self.jitter.next_u32()),
                     };
                     (self.attempt_at + spacing).max(now)

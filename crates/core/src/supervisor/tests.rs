@@ -364,12 +364,20 @@ fn an_outage_is_retried_about_every_second_for_a_minute_then_backed_off() {
     check_outage(&starts, 900, 1000);
 }
 
+/// A connect that times out or finds no route (an uplink that is down) is
+/// not probed sooner: once a second, as anything else.
+#[test]
+fn an_unreachable_server_is_tried_once_a_second() {
+    let starts = outage_attempts(|| PushFailure::Connect("timed out".into()));
+    check_outage(&starts, 900, 1000);
+}
+
 /// While the port refuses connections (nothing listens, no server process
 /// sees the attempt) it is probed four times as often, so a restarted
 /// server is published to within about a quarter of a second.
 #[test]
 fn a_refusing_port_is_probed_every_quarter_second_for_a_minute() {
-    let starts = outage_attempts(|| PushFailure::Connect("refused".into()));
+    let starts = outage_attempts(|| PushFailure::Refused("refused".into()));
     check_outage(&starts, 225, 250);
 }
 

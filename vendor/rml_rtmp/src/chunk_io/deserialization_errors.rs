@@ -28,6 +28,10 @@ pub enum ChunkDeserializationError {
     #[error("partial messages exceed {limit} bytes")]
     TooMuchPartialData { limit: usize },
 
+    /// More chunk streams in use than the limit (livepush patch).
+    #[error("more than {limit} chunk streams")]
+    TooManyChunkStreams { limit: usize },
+
     /// An I/O error occurred while reading the input buffer
     #[error("{0}")]
     Io(#[from] io::Error),

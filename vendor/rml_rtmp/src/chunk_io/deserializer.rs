@@ -26,6 +26,11 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
 /// than one message of the largest size (livepush patch).
 const PARTIAL_SLACK: usize = 64 * 1024;
 
+/// Chunk streams remembered at once (livepush patch): real peers use a
+/// handful; without a limit a peer could make the reader keep a header (and
+/// a partial message) for each of the 65,599 ids.
+pub const MAX_CHUNK_STREAMS: usize = 256;
+
 /// What one chunk stream remembers: its last header and the message in progress.
 struct ChunkStream {
     header: ChunkHeader,
@@ -252,9 +257,15 @@ impl ChunkDeserializer {
         };
         // A type 0, 1 or 2 chunk starts a new message: a partial one on this
         // chunk stream is abandoned.
+        // (a new buffer: a cleared one would keep its memory, uncounted)
         if self.current_header_format != ChunkHeaderFormat::Empty && !partial.is_empty() {
             self.partial_bytes -= partial.len();
-            partial.clear();
+            partial = BytesMut::new();
+        }
+        if self.streams.len() >= MAX_CHUNK_STREAMS {
+            return Err(ChunkDeserializationError::TooManyChunkStreams {
+                limit: MAX_CHUNK_STREAMS,
+            });
         }
         self.current_header = header;
         self.current_partial = partial;
@@ -1351,6 +1362,61 @@ mod hostile_input_tests {
             while let Ok(Some(_)) = d.get_next_message(input) {
                 input = &[];
             }
+        }
+    }
+
+    #[test]
+    fn an_abandoned_partial_message_gives_its_memory_back() {
+        // a 12,800-byte message left one chunk short (99 chunks of 128), then
+        // a new 200-byte message on the same chunk stream: its buffer is a
+        // new small one, not the old one cleared (which kept its memory)
+        let mut d = ChunkDeserializer::new();
+        let mut b = full_header(5, 0, 12_800, 9);
+        b.extend_from_slice(&[1u8; 128]);
+        for _ in 1..99 {
+            b.push(0xC0 | 5);
+            b.extend_from_slice(&[1u8; 128]);
+        }
+        assert!(d.get_next_message(&b).unwrap().is_none());
+        assert_eq!(d.partial_bytes, 99 * 128);
+        let mut b = full_header(5, 0, 200, 9);
+        b.extend_from_slice(&[2u8; 128]);
+        assert!(d.get_next_message(&b).unwrap().is_none());
+        let s = d.streams.get(&5).expect("chunk stream 5");
+        assert_eq!(s.partial.len(), 128);
+        assert!(
+            s.partial.capacity() < 4096,
+            "kept {} bytes",
+            s.partial.capacity()
+        );
+        assert_eq!(d.partial_bytes, 128);
+    }
+
+    #[test]
+    fn at_most_256_chunk_streams_are_remembered() {
+        let mut d = ChunkDeserializer::new();
+        let mut err = None;
+        for csid in 64..1000u32 {
+            // 2-byte basic header for ids 64..=319, 3-byte above
+            let mut b = if csid < 320 {
+                vec![0, (csid - 64) as u8]
+            } else {
+                vec![1, ((csid - 64) & 0xff) as u8, ((csid - 64) >> 8) as u8]
+            };
+            b.extend_from_slice(&[0, 0, 0, 0, 0, 1, 9, 1, 0, 0, 0, 7]);
+            match d.get_next_message(&b) {
+                Ok(_) => {}
+                Err(e) => {
+                    err = Some((csid, e));
+                    break;
+                }
+            }
+        }
+        match err {
+            Some((csid, ChunkDeserializationError::TooManyChunkStreams { limit })) => {
+                assert_eq!((csid, limit), (64 + 256, 256))
+            }
+            other => panic!("{:?}", other),
         }
     }
 }
