@@ -17,6 +17,9 @@ pub enum PushFailure {
     Refused(String),
     /// The RTMP handshake or the connect/publish exchange failed or timed out (3003).
     Handshake(String),
+    /// The connection closed or failed before the server sent a byte (3003):
+    /// no server process answered it.
+    Unanswered(String),
     /// The server rejected the connect or publish request (3004).
     Rejected(String),
     /// The server closed the connection (3004).
@@ -31,7 +34,7 @@ impl PushFailure {
         match self {
             PushFailure::Dns(_) => StatusCode::DnsFail,
             PushFailure::Connect(_) | PushFailure::Refused(_) => StatusCode::ServerConnFail,
-            PushFailure::Handshake(_) => StatusCode::HandshakeFail,
+            PushFailure::Handshake(_) | PushFailure::Unanswered(_) => StatusCode::HandshakeFail,
             PushFailure::Rejected(_) | PushFailure::Closed(_) => StatusCode::ServerDisconnect,
             PushFailure::Io(_) => StatusCode::ReadWriteFail,
         }
@@ -43,7 +46,9 @@ impl fmt::Display for PushFailure {
         match self {
             PushFailure::Dns(m) => write!(f, "DNS lookup failed: {m}"),
             PushFailure::Connect(m) | PushFailure::Refused(m) => write!(f, "connect failed: {m}"),
-            PushFailure::Handshake(m) => write!(f, "handshake failed: {m}"),
+            PushFailure::Handshake(m) | PushFailure::Unanswered(m) => {
+                write!(f, "handshake failed: {m}")
+            }
             PushFailure::Rejected(m) => write!(f, "server rejected the stream: {m}"),
             PushFailure::Closed(when) => write!(f, "server closed the connection {when}"),
             PushFailure::Io(m) => write!(f, "read/write failed: {m}"),

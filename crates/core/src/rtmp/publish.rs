@@ -202,6 +202,9 @@ impl PublishSession {
     pub fn handle_io_error(&mut self, now: Instant, what: &str) {
         let what = self.peer_text(what);
         let f = match self.phase {
+            // not a byte from the server: no server process answered (a
+            // socket closing under a dying server, a full backlog)
+            Phase::Handshake if self.bytes_in == 0 => PushFailure::Unanswered(what),
             Phase::Handshake => PushFailure::Handshake(what),
             Phase::Connecting => PushFailure::Rejected(format!("{what} before publishing started")),
             Phase::Publishing
@@ -222,6 +225,9 @@ impl PublishSession {
     /// The server closed the connection (read returned 0).
     pub fn handle_eof(&mut self) {
         let f = match self.phase {
+            Phase::Handshake if self.bytes_in == 0 => PushFailure::Unanswered(
+                "server closed the connection before answering the handshake".into(),
+            ),
             Phase::Handshake => {
                 PushFailure::Handshake("server closed the connection during the handshake".into())
             }

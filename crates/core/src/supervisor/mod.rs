@@ -316,10 +316,13 @@ impl Supervisor {
                 let at = if self.failures == 1 {
                     now
                 } else if outage < b.fast_for {
-                    // a refused connect reached no server process: probe
-                    // again sooner; anything the server saw, once a second
+                    // a refused connect, or one closed before the server sent
+                    // a byte, reached no server process: probe again sooner;
+                    // anything the server answered, once a second
                     let spacing = match f {
-                        PushFailure::Refused(_) => b.refused_spacing(self.jitter.next_u32()),
+                        PushFailure::Refused(_) | PushFailure::Unanswered(_) => {
+                            b.refused_spacing(self.jitter.next_u32())
+                        }
                         _ => b.fast_spacing(self.jitter.next_u32()),
                     };
                     (self.attempt_at + spacing).max(now)

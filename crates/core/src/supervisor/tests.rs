@@ -364,6 +364,14 @@ fn an_outage_is_retried_about_every_second_for_a_minute_then_backed_off() {
     check_outage(&starts, 900, 1000);
 }
 
+/// A connection closed before the server sent a byte (a socket closing under
+/// a dying server) is probed as a refused one.
+#[test]
+fn an_unanswered_connection_is_probed_every_quarter_second() {
+    let starts = outage_attempts(|| PushFailure::Unanswered("closed".into()));
+    check_outage(&starts, 225, 250);
+}
+
 /// A connect that times out or finds no route (an uplink that is down) is
 /// not probed sooner: once a second, as anything else.
 #[test]

@@ -230,12 +230,12 @@ fn garbage_handshake_is_3003() {
 
 #[test]
 fn eof_by_phase() {
-    // during the handshake: 3003
+    // during the handshake, before the server sent a byte: 3003 (unanswered)
     let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
     c.handle_eof();
     assert!(matches!(
         c.poll_event(),
-        Some(PublishEvent::Failed(PushFailure::Handshake(_)))
+        Some(PublishEvent::Failed(PushFailure::Unanswered(_)))
     ));
     // after the handshake, before publishing: 3004
     let mut c = PublishSession::new(url(), Instant::ZERO, Duration::from_secs(5));
