@@ -132,6 +132,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// The error that ends the receiver, if any (a poisoned lock is taken as it is).
+    fn fatal(&self) -> MutexGuard<'_, Option<String>> {
+        self.fatal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn open(&self) -> MutexGuard<'_, BTreeMap<u64, (TcpStream, bool)>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -178,12 +183,7 @@ pub fn serve(listener: TcpListener, opts: &ReceiveOptions) -> Result<ReceiveSumm
         .set_nonblocking(true)
         .map_err(|e| format!("listener: {e}"))?;
     while !shared.done.load(Ordering::SeqCst) {
-        if let Some(e) = shared
-            .fatal
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(e) = shared.fatal().take() {
             return Err(e);
         }
         if !wait_readable(&listener, Duration::from_millis(100)) {
@@ -241,12 +241,7 @@ pub fn serve(listener: TcpListener, opts: &ReceiveOptions) -> Result<ReceiveSumm
     }
     // one-shot: the publisher's thread set `done`; others end on their own
     let summary = shared.recorder().summary;
-    if let Some(e) = shared
-        .fatal
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-    {
+    if let Some(e) = shared.fatal().take() {
         return Err(e);
     }
     Ok(summary)
@@ -305,8 +300,7 @@ fn connection(stream: TcpStream, id: u64, peer: &str, shared: &Shared) {
 }
 
 fn record_fatal(shared: &Shared, e: String) {
-    let mut f = shared.fatal.lock().unwrap_or_else(|e| e.into_inner());
-    f.get_or_insert(e);
+    shared.fatal().get_or_insert(e);
     shared.done.store(true, Ordering::SeqCst);
 }
 
