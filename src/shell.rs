@@ -24,6 +24,7 @@ use livepush_core::rtmp::chunk::Media;
 use livepush_core::rtmp::failure::PushFailure;
 use livepush_core::rtmp::publish::{PublishEvent, PublishSession};
 use livepush_core::sendq::Kind;
+use livepush_core::start_cache::{Frame, StartCache, Track};
 use livepush_core::supervisor::{self, Input, Output, Supervisor};
 use livepush_core::time::Instant;
 use rml_rtmp::sessions::StreamMetadata;
@@ -88,6 +89,11 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 const STEADY_AFTER: Duration = Duration::from_secs(5);
 /// Write buffers kept for reuse.
 const POOL_MAX: usize = 256;
+/// How far behind live a publish may start with the frames kept since the
+/// last key frame (see [`StartCache`]); older, a fresh key frame is forced.
+const START_CACHE_AGE: Duration = Duration::from_millis(500);
+/// Video bytes kept for the start at most.
+const START_CACHE_BYTES: usize = 4 << 20;
 
 struct Conn {
     id: u64,
@@ -127,6 +133,11 @@ struct Shell {
     video_recycle: Sender<Vec<u8>>,
     audio_recycle: Sender<Vec<u8>>,
     pool: Vec<Vec<u8>>,
+    /// The encoders' frames since the last key frame while no publish is on:
+    /// a publish starts with them instead of forcing a second key frame.
+    start: StartCache<Vec<u8>>,
+    /// The video encoder has given a frame (its first is a key frame).
+    video_seen: bool,
     asc: Option<Vec<u8>>,
     param_sets: (Vec<u8>, Vec<u8>),
     body: Vec<u8>,
@@ -151,6 +162,14 @@ struct Shell {
     summary: Summary,
     steady: Steady,
     report_allocations: bool,
+}
+
+/// Hands an encoder's buffer back to the encoder it came from.
+fn give_back(video: &Sender<Vec<u8>>, audio: &Sender<Vec<u8>>, track: Track, b: Vec<u8>) {
+    let _ = match track {
+        Track::Video => video.try_send(b),
+        Track::Audio => audio.try_send(b),
+    };
 }
 
 /// Gives a write buffer back to the pool, emptied (media is appended to
@@ -279,7 +298,15 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
             seed: crate::clock::monotonic_us() as u32 ^ std::process::id().rotate_left(16),
             ..supervisor::config_from(&cfg)
         }),
-        meter: NetStatusMeter::new(now),
+        // the configured GOP until two key frames have been measured
+        meter: NetStatusMeter::new(now).with_gop(params.gop_frames as f32 / params.fps as f32),
+        // at most a quarter of the queue's age limit (500 ms at most) behind
+        // live: older, a fresh key frame is forced instead
+        start: StartCache::new(
+            (Duration::from_millis(u64::from(cfg.mode.preset().queue_ms)) / 4).min(START_CACHE_AGE),
+            START_CACHE_BYTES,
+        ),
+        video_seen: false,
         queue_limit: Duration::from_millis(u64::from(cfg.mode.preset().queue_ms)),
         send_stall: Duration::from_millis(u64::from(cfg.network.send_stall_timeout_ms)),
         // busy at half the drop limit; calm after 2 s under a tenth of it
@@ -705,6 +732,7 @@ impl Shell {
                 self.fatal = Some(format!("audio: {e}"));
             }
             MediaMsg::Video(v) => {
+                self.video_seen = true;
                 self.size = (v.width, v.height);
                 self.meter
                     .on_video(v.pts_us / 1000, v.data.len(), v.key, v.width, v.height);
@@ -717,17 +745,29 @@ impl Shell {
                         p.extend_from_slice(pps);
                     }
                 }
-                if self.stopping.is_none() {
+                if self.stopping.is_some() {
+                    let _ = self.video_recycle.try_send(v.data);
+                } else if self.publishing().is_some() {
                     self.send_video(now, v.pts_us, v.key, &v.data);
+                    let _ = self.video_recycle.try_send(v.data);
+                } else {
+                    let (vr, ar) = (&self.video_recycle, &self.audio_recycle);
+                    self.start
+                        .video(v.pts_us, v.key, v.data, |t, b| give_back(vr, ar, t, b));
                 }
-                let _ = self.video_recycle.try_send(v.data);
             }
             MediaMsg::Audio(a) => {
                 self.meter.on_audio(a.data.len());
-                if self.stopping.is_none() {
+                if self.stopping.is_some() {
+                    let _ = self.audio_recycle.try_send(a.data);
+                } else if self.publishing().is_some() {
                     self.send_audio(now, a.pts_us, &a.data);
+                    let _ = self.audio_recycle.try_send(a.data);
+                } else {
+                    let (vr, ar) = (&self.video_recycle, &self.audio_recycle);
+                    self.start
+                        .audio(a.pts_us, a.data, |t, b| give_back(vr, ar, t, b));
                 }
-                let _ = self.audio_recycle.try_send(a.data);
             }
         }
     }
@@ -986,7 +1026,7 @@ impl Shell {
                     if matches!(self.steady, Steady::Off) {
                         self.steady = Steady::StartsAt(now + STEADY_AFTER);
                     }
-                    self.on_published();
+                    self.on_published(now);
                 }
                 Some(PublishEvent::Failed(f)) => {
                     moved = true;
@@ -1095,7 +1135,7 @@ impl Shell {
         }
     }
 
-    fn on_published(&mut self) {
+    fn on_published(&mut self, now: Instant) {
         let p = self.params;
         let mut md = StreamMetadata::new();
         if self.cfg.enable_camera {
@@ -1120,9 +1160,32 @@ impl Shell {
                 s.send_metadata(&md);
             }
         }
-        // start the stream on a fresh key frame
-        if let Some(v) = &self.video_ctl {
-            let _ = v.send(MediaCtl::ForceKey);
+        // start the stream on the key frame the encoder made while the
+        // connection was set up (and what followed it); when there is none
+        // recent enough, on a fresh one
+        let (vr, ar) = (&self.video_recycle, &self.audio_recycle);
+        match self.start.take(|t, b| give_back(vr, ar, t, b)) {
+            Some(frames) => {
+                for f in frames {
+                    match f {
+                        Frame::Video { pts_us, key, data } => {
+                            self.send_video(now, pts_us, key, &data);
+                            let _ = self.video_recycle.try_send(data);
+                        }
+                        Frame::Audio { pts_us, data } => {
+                            self.send_audio(now, pts_us, &data);
+                            let _ = self.audio_recycle.try_send(data);
+                        }
+                    }
+                }
+            }
+            // before the encoder's first frame: that one is a key frame
+            None if !self.video_seen => {}
+            None => {
+                if let Some(v) = &self.video_ctl {
+                    let _ = v.send(MediaCtl::ForceKey);
+                }
+            }
         }
     }
 }

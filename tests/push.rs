@@ -52,7 +52,44 @@ fn check_events(p: &Pushed) {
         speed > abr,
         "netSpeed {speed} counts audio and video on the wire"
     );
-    assert_eq!(last["videoGOP"].as_f64(), Some(2.0));
+    // one key frame at start, then the configured GOP: never a shorter one
+    for n in &ns {
+        assert_eq!(n["videoGOP"].as_f64(), Some(2.0), "{n}");
+    }
+    // OpenH264's own messages go through the log
+    assert!(!p.stderr.contains("[OpenH264]"), "{}", p.stderr);
+}
+
+/// The stream starts on one key frame and keeps the GOP (2 s at 25 fps)
+/// from there; audio and video line up within 5 ms (the AAC encoder's
+/// priming compensated) against the tone's sync mark and the counter.
+fn check_start_and_sync(file: &std::path::Path) {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["packet=pts_time,flags", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let keys: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains('K'))
+        .filter_map(|l| l.split(',').next()?.parse().ok())
+        .collect();
+    assert!(keys.len() >= 4, "{keys:?}");
+    assert_eq!(keys[0], 0.0, "the first frame is a key frame: {keys:?}");
+    for w in keys.windows(2) {
+        assert!(
+            (w[1] - w[0] - 2.0).abs() < 0.001,
+            "key frames every 2 s from the start: {keys:?}"
+        );
+    }
+    let offsets = av_offsets_ms(file, 640, 360, 25);
+    println!("A/V offset, ms (positive: sound late): {offsets:.2?}");
+    assert!(offsets.len() >= 8, "sync marks found: {offsets:?}");
+    assert!(
+        offsets.iter().all(|o| o.abs() < 5.0),
+        "audio within 5 ms of the video: {offsets:.2?}"
+    );
 }
 
 const EXPECT: Expect = Expect {
@@ -95,6 +132,7 @@ fn ten_seconds_to_the_built_in_receiver() {
         "receiver logged the key:\n{log}"
     );
     check_recording(&out, &EXPECT);
+    check_start_and_sync(&out);
 }
 
 /// libx264 (the GPL `x264` feature) through the same path, read back the same way.

@@ -5,6 +5,12 @@
 //! background detection off: together about 10% less CPU at 720p30 than with
 //! them on (measured with `livepush bench`), which a small board needs more
 //! than the small quality gain.
+//!
+//! The library's own messages go through livepush's log (target
+//! `livepush::openh264`), not raw to stderr: a trace callback is installed
+//! before the encoder initialises. Its warning that bitrate control wants
+//! frame skipping is expected (skipping is off on purpose, see above) and is
+//! logged at debug level.
 
 use openh264::encoder::{
     BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode,
@@ -71,10 +77,75 @@ impl OpenH264 {
             .adaptive_quantization(false)
             .background_detection(false)
             .num_threads(1);
-        let enc = Encoder::with_api_config(OpenH264API::from_source(), cfg)
+        let mut enc = Encoder::with_api_config(OpenH264API::from_source(), cfg)
             .map_err(|e| format!("openh264: {e}"))?;
+        // the crate initialises the encoder on the first picture: install the
+        // callback now, so that initialisation's messages reach it too
+        let mut callback: TraceCallback = Some(trace);
+        // SAFETY: SetOption(ENCODER_OPTION_TRACE_CALLBACK) reads a pointer to
+        // a `WelsTraceCallback` (copied, not kept); `trace` is an
+        // `extern "C"` function with its signature that never unwinds.
+        let rc = unsafe {
+            enc.raw_api().set_option(
+                ENCODER_OPTION_TRACE_CALLBACK,
+                std::ptr::addr_of_mut!(callback).cast(),
+            )
+        };
+        if rc != 0 {
+            log::debug!("openh264: trace callback refused ({rc}); its messages go to stderr");
+        }
         Ok(OpenH264 { enc, kbps })
     }
+}
+
+/// OpenH264's `ENCODER_OPTION_TRACE_CALLBACK` (codec_app_def.h).
+const ENCODER_OPTION_TRACE_CALLBACK: i32 = 26;
+/// `WELS_LOG_ERROR`, `WELS_LOG_WARNING`, `WELS_LOG_INFO` (codec_app_def.h).
+const WELS_LOG_ERROR: i32 = 1;
+const WELS_LOG_WARNING: i32 = 2;
+const WELS_LOG_INFO: i32 = 4;
+
+/// `WelsTraceCallback`.
+type TraceCallback =
+    Option<unsafe extern "C" fn(*mut std::ffi::c_void, i32, *const std::ffi::c_char)>;
+
+/// OpenH264's messages into livepush's log.
+unsafe extern "C" fn trace(_ctx: *mut std::ffi::c_void, level: i32, msg: *const std::ffi::c_char) {
+    if msg.is_null() {
+        return;
+    }
+    // SAFETY: OpenH264 passes a NUL-terminated string it owns for the call.
+    let text = unsafe { std::ffi::CStr::from_ptr(msg) }.to_string_lossy();
+    // never unwind into C
+    let _ = std::panic::catch_unwind(|| log_message(level, &text));
+}
+
+/// One OpenH264 message at the level it came with (without the library's
+/// `[OpenH264] this = 0x…, Warning:` prefix).
+fn log_message(level: i32, text: &str) {
+    let text = livepush_core::text::printable(message_body(text));
+    let level = match level {
+        // expected with frame skipping off (module doc)
+        WELS_LOG_WARNING if text.contains("bEnableFrameSkip = 0") => log::Level::Debug,
+        WELS_LOG_ERROR => log::Level::Error,
+        WELS_LOG_WARNING => log::Level::Warn,
+        WELS_LOG_INFO => log::Level::Info,
+        _ => log::Level::Debug,
+    };
+    log::log!(target: "livepush::openh264", level, "openh264: {text}");
+}
+
+fn message_body(text: &str) -> &str {
+    let mut t = text.trim();
+    if let Some(rest) = t.strip_prefix("[OpenH264] this = ") {
+        t = rest.split_once(", ").map_or(rest, |(_, m)| m);
+    }
+    for tag in ["Error:", "Warning:", "Info:", "Debug:", "Detail:"] {
+        if let Some(rest) = t.strip_prefix(tag) {
+            return rest.trim();
+        }
+    }
+    t
 }
 
 impl SyncEncoder for OpenH264 {
@@ -147,5 +218,20 @@ impl SyncEncoder for OpenH264 {
             return Err(format!("openh264: frame rate {fps} refused ({rc})"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_prefix_and_level_tag_are_taken_off() {
+        assert_eq!(
+            message_body("[OpenH264] this = 0x0x7f16e8000c40, Warning:bEnableFrameSkip = 0,bitrate can't be controlled\n"),
+            "bEnableFrameSkip = 0,bitrate can't be controlled"
+        );
+        assert_eq!(message_body("Error: x"), "x");
+        assert_eq!(message_body("plain"), "plain");
     }
 }

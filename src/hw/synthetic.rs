@@ -95,6 +95,14 @@ impl AudioSource {
         }
     }
 
+    /// Continues the tone from sample `n` of the shared clock (its sync marks
+    /// then line up with the test pattern's counter); a file plays on.
+    pub fn seek(&mut self, n: u64) {
+        if let AudioSource::Sine(s) = self {
+            s.seek(n);
+        }
+    }
+
     /// Fills `out` with the next interleaved samples.
     pub fn next(&mut self, out: &mut [i16]) -> Result<(), String> {
         match self {

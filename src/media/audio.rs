@@ -80,15 +80,27 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
     }
     let rate = u64::from(cfg.sample_rate);
     let mut pcm = vec![0i16; frame * usize::from(cfg.channels)];
-    let start = Instant::now();
-    let start_us = start.duration_since(origin).as_micros() as u64;
-    log::debug!("aac encoder delay {} samples", enc.delay_samples());
-    let mut fed: u64 = 0; // samples per channel given to the encoder
-                          // a microphone's timestamps: sample count steered toward the monotonic clock
+    // a synthetic source counts samples from the service's start (sample n
+    // plays at n / rate s), like the test pattern's frames: the tone's sync
+    // marks line up with the picture's counter
+    let first_sample = (origin.elapsed().as_micros() as u64 * rate).div_ceil(1_000_000);
+    if let Source::Synthetic(s) = &mut source {
+        s.seek(first_sample);
+    }
+    let sample_time = |n: u64| origin + Duration::from_micros(n * 1_000_000 / rate);
+    // the encoder's priming: its frame k decodes to the samples fed from
+    // k * frame - delay on, so it carries the time of those
+    let priming_us = enc.delay_samples() as u64 * 1_000_000 / rate;
+    log::debug!(
+        "aac encoder delay {} samples ({priming_us} us): compensated in the timestamps",
+        enc.delay_samples()
+    );
+    // samples per channel given to the encoder
+    let mut fed: u64 = 0;
+    // a microphone's timestamps: sample count steered toward the monotonic clock
     let mut mic_clock: Option<AudioClock> = None;
-    // timestamps of the chunks given to the encoder, oldest first: an encoded
-    // frame takes the next one (the encoder's priming delay, ~2048 samples,
-    // stays a constant offset, documented in README)
+    // timestamps of the chunks given to the encoder, oldest first: encoded
+    // frame k takes chunk k's, less the priming delay
     let mut stamps: VecDeque<u64> = VecDeque::with_capacity(16);
     let mut silence_owed: u64 = 0; // frames lost to an overrun, to be filled with silence
     let mut last_read_us = origin.elapsed().as_micros() as u64;
@@ -109,9 +121,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
             match &mut source {
                 Source::Synthetic(s) => {
                     // the chunk is complete once its last sample has been "captured"
-                    sleep_until(
-                        start + Duration::from_micros((fed + frame as u64) * 1_000_000 / rate),
-                    );
+                    sleep_until(sample_time(first_sample + fed + frame as u64));
                     if let Err(e) = s.next(&mut pcm) {
                         send(MediaMsg::Device {
                             input: Input::MicFailed(e),
@@ -217,7 +227,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
             }
         }
         let chunk_us = match &source {
-            Source::Synthetic(_) => start_us + fed * 1_000_000 / rate,
+            Source::Synthetic(_) => (first_sample + fed) * 1_000_000 / rate,
             // silence in place of a lost microphone: on the microphone's
             // clock, which follows the monotonic clock
             Source::Mic(_) | Source::Lost { .. } => {
@@ -247,6 +257,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
         let Some(pts_us) = stamps.pop_front() else {
             continue;
         };
+        let pts_us = pts_us.saturating_sub(priming_us);
         // a full mailbox drops this frame (the loop is stuck; audio must not queue up)
         let _ = mb.try_send(Msg::Media(MediaMsg::Audio(EncodedAudio {
             pts_us,

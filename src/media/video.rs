@@ -196,8 +196,11 @@ fn run(job: VideoJob, wiring: Wiring) {
         inject_fault_after,
     };
     let frame_us = 1_000_000f64 / f64::from(p.fps);
-    let start = Instant::now();
-    let start_us = start.duration_since(origin).as_micros() as u64;
+    // a synthetic source's frames count from the service's start (frame k
+    // at k / fps s, its counter showing k), like the tone's samples: the
+    // tone's sync marks line up with the counter
+    let first_index = (origin.elapsed().as_micros() as f64 / frame_us).ceil() as u64;
+    let frame_time_us = |k: u64| ((first_index + k) as f64 * frame_us) as u64;
     let origin_mono_us =
         crate::clock::monotonic_us().saturating_sub(origin.elapsed().as_micros() as u64);
     let mut index: u64 = 0;
@@ -205,7 +208,7 @@ fn run(job: VideoJob, wiring: Wiring) {
     let min_gap_us = (frame_us / 2.0) as u64;
     let mut lost_due = Instant::now();
     loop {
-        let due = start + Duration::from_micros((index as f64 * frame_us) as u64);
+        let due = origin + Duration::from_micros(frame_time_us(index));
         if source.paced_here() {
             sleep_until(due);
         }
@@ -245,14 +248,14 @@ fn run(job: VideoJob, wiring: Wiring) {
                     runner.force_key();
                     continue;
                 }
-                if let Err(e) = s.next(index, &mut picture) {
+                if let Err(e) = s.next(first_index + index, &mut picture) {
                     send(MediaMsg::Device {
                         input: Input::CameraFailed(e),
                         fatal: true,
                     });
                     return;
                 }
-                start_us + (index as f64 * frame_us) as u64
+                frame_time_us(index)
             }
             Source::Camera(c) => match capture(
                 c,

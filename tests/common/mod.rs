@@ -656,3 +656,86 @@ pub fn lavfi_yuv(dir: &Path, name: &str, graph: &str, frames: u32) -> PathBuf {
     assert!(ok, "ffmpeg could not make {graph}");
     out
 }
+
+/// Presentation times (s) of a recording's packets of one type (`video` or
+/// `audio`), in order.
+pub fn packet_times(file: &Path, kind: &str) -> Vec<f64> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams"])
+        .arg(if kind == "video" { "v:0" } else { "a:0" })
+        .args(["-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect()
+}
+
+/// The audio/video offset of a recording of the synthetic sources, ms, once
+/// per second: the tone's sync mark (silent for the first
+/// `synth::tone::SYNC_GAP_MS` of every second of the shared clock) against
+/// the frame whose burned-in counter is that second (`fps` frames a second).
+/// Positive: the sound comes late. The decoded audio's onset after each gap
+/// is found on a 0.25 ms envelope.
+pub fn av_offsets_ms(file: &Path, w: u32, h: u32, fps: u32) -> Vec<f64> {
+    const RATE: usize = 48000;
+    let video = packet_times(file, "video");
+    let audio = packet_times(file, "audio");
+    let counters = frame_counters(file, w, h);
+    assert_eq!(counters.len(), video.len(), "decoded frames = packets");
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffmpeg audio decode failed");
+    let pcm: Vec<i16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    // the tone is about 8192 peak: quiet under 1000, sounding over 4000
+    let win = RATE / 4000;
+    let gap = f64::from(livepush_core::synth::tone::SYNC_GAP_MS) / 1000.0;
+    let mut offsets = Vec::new();
+    let mut quiet = 0;
+    // after a gap of at least 5 ms: the tone's onset is where it passes half
+    // its peak (within 5 ms of rising out of the gap)
+    let mut armed: Option<usize> = None;
+    for (j, w) in pcm.chunks_exact(win).enumerate() {
+        let e = w.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+        if e < 1000 {
+            quiet += 1;
+            armed = None;
+            continue;
+        }
+        if quiet >= 20 {
+            armed = Some(j);
+        }
+        quiet = 0;
+        if armed.is_some_and(|a| j - a > 20) {
+            armed = None;
+        }
+        if armed.is_some() && e > 4000 {
+            armed = None;
+            let onset = audio[0] + (j * win) as f64 / RATE as f64;
+            let mark = onset - gap;
+            // the frame showing that whole second
+            let frame = counters
+                .iter()
+                .zip(&video)
+                .filter(|(c, _)| c.is_some_and(|c| c % fps == 0))
+                .map(|(_, t)| mark - t)
+                .min_by(|a, b| a.abs().total_cmp(&b.abs()));
+            if let Some(d) = frame {
+                offsets.push(d * 1000.0);
+            }
+        }
+    }
+    offsets
+}

@@ -13,6 +13,8 @@
 //! - control: [`supervisor`] (the only producer of [`status::StatusCode`]s),
 //!   [`netstatus`] (measured figures), [`event`] (JSON lines);
 //! - configuration: [`config`] (TOML with positioned errors, presets);
+//! - media flow: [`sendq`] (the send queue), [`start_cache`] (what a publish
+//!   starts with);
 //! - [`synth`]: the synthetic camera and microphone.
 
 #![forbid(unsafe_code)]
@@ -30,6 +32,7 @@ pub mod netstatus;
 pub mod rtmp;
 pub mod sendq;
 pub mod silence_watch;
+pub mod start_cache;
 pub mod status;
 pub mod supervisor;
 pub mod synth;

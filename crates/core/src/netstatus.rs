@@ -61,6 +61,13 @@ impl NetStatusMeter {
         }
     }
 
+    /// Reports `gop_s` as the GOP until two key frames have been measured
+    /// (the configured interval: the stream starts with one key frame).
+    pub fn with_gop(mut self, gop_s: f32) -> Self {
+        self.gop_s = gop_s;
+        self
+    }
+
     /// An encoded video frame of `bytes` at media time `pts_ms`.
     pub fn on_video(&mut self, pts_ms: u64, bytes: usize, key: bool, width: u32, height: u32) {
         self.video_bytes += bytes as u64;
@@ -166,5 +173,15 @@ mod tests {
         let r = m.report(Instant::from_millis(2000));
         assert_eq!((r.video_bitrate, r.net_speed, r.video_fps), (0, 0, 0.0));
         assert_eq!(r.video_gop, 0.5, "the GOP is the last measured one");
+    }
+
+    #[test]
+    fn the_configured_gop_until_two_key_frames_are_measured() {
+        let mut m = NetStatusMeter::new(Instant::ZERO).with_gop(2.0);
+        m.on_video(0, 1000, true, 640, 360);
+        m.on_video(40, 100, false, 640, 360);
+        assert_eq!(m.report(Instant::from_millis(1000)).video_gop, 2.0);
+        m.on_video(1000, 1000, true, 640, 360);
+        assert_eq!(m.report(Instant::from_millis(2000)).video_gop, 1.0);
     }
 }
