@@ -901,10 +901,22 @@ fn amd64_m2m_zero_copy_from_vivid_into_vicodec() {
 #[test]
 #[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
 fn amd64_camera_missing_at_start_then_plugged_in() {
-    let bin = repo().join("target/release/livepush");
+    camera_missing_at_start("amd64", &repo().join("target/release/livepush"));
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn arm64_camera_missing_at_start_then_plugged_in() {
+    camera_missing_at_start(
+        "arm64",
+        &repo().join("target/aarch64-unknown-linux-gnu/release/livepush"),
+    );
+}
+
+fn camera_missing_at_start(arch: &str, bin: &Path) {
     let run = push_in_guest_full(
-        "amd64",
-        &bin,
+        arch,
+        bin,
         "card:vivid",
         320,
         180,
@@ -972,12 +984,24 @@ fn amd64_camera_missing_at_start_then_plugged_in() {
 #[test]
 #[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
 fn amd64_microphone_unplugged_and_plugged_back() {
-    let bin = repo().join("target/release/livepush");
+    microphone_unplugged_and_plugged_back("amd64", &repo().join("target/release/livepush"));
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn arm64_microphone_unplugged_and_plugged_back() {
+    microphone_unplugged_and_plugged_back(
+        "arm64",
+        &repo().join("target/aarch64-unknown-linux-gnu/release/livepush"),
+    );
+}
+
+fn microphone_unplugged_and_plugged_back(arch: &str, bin: &Path) {
     let drv = "/sys/bus/platform/drivers/snd_aloop";
     let run = push_in_guest_with(
-        "amd64",
-        &bin,
-        "/dev/video0",
+        arch,
+        bin,
+        "card:vivid",
         320,
         180,
         14,
