@@ -51,6 +51,8 @@ pub enum Msg {
     },
     /// SIGINT / SIGTERM.
     Stop,
+    /// SIGHUP: read `url-key-file` again.
+    Hup,
 }
 
 /// How a run ended, with a few totals.
@@ -224,17 +226,20 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     let (video_recycle, video_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
     let (audio_recycle, audio_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
 
-    // signals -> Msg::Stop
-    let signals =
-        async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
-            .map_err(|e| format!("signals: {e}"))?;
+    // signals -> Msg::Stop (SIGTERM, SIGINT), Msg::Hup (SIGHUP)
+    use async_signal::Signal;
+    let signals = async_signal::Signals::new([Signal::Term, Signal::Int, Signal::Hup])
+        .map_err(|e| format!("signals: {e}"))?;
     let smb = mb.clone();
     // runs on smol's executor thread, like the connect tasks
     let _sig_task = smol::spawn(async move {
         use futures_lite::StreamExt;
         let mut signals = signals;
-        while signals.next().await.is_some() {
-            smb.send_blocking(Msg::Stop);
+        while let Some(s) = signals.next().await {
+            smb.send_blocking(match s {
+                Ok(Signal::Hup) => Msg::Hup,
+                _ => Msg::Stop,
+            });
         }
     });
 
@@ -675,6 +680,7 @@ impl Shell {
         self.check_busy(now);
         match m {
             Msg::Stop => self.begin_stop(now),
+            Msg::Hup => self.reread_key(),
             Msg::Media(m) => self.on_media(now, m),
             Msg::Net { conn, ev } => {
                 if self.conn.as_ref().map(|c| c.id) == Some(conn) {
@@ -1131,6 +1137,34 @@ impl Shell {
                     current.redact(&e.to_string())
                 );
                 None
+            }
+        }
+    }
+
+    /// SIGHUP: `url-key-file` read again. A new key is used from the next
+    /// connection on (the running publish was accepted with the old one; a
+    /// server that revokes it drops the publish, and the reconnect uses the
+    /// new key). A file that cannot be read keeps the current key.
+    fn reread_key(&mut self) {
+        let Some(path) = self.cfg.url_key_file.clone() else {
+            log::info!(
+                "SIGHUP: no url-key-file to read again (other configuration changes need a restart)"
+            );
+            return;
+        };
+        match crate::read_key_file(&path) {
+            Err(e) => log::warn!("SIGHUP: {e}; the current stream key is kept"),
+            Ok(key) if key == self.cfg.url.stream_key() => {
+                log::info!("SIGHUP: url-key-file {path} read again: the key is unchanged")
+            }
+            Ok(key) => {
+                self.cfg.url = self.cfg.url.with_key(&key);
+                if let Some(r) = self.redirect.take() {
+                    self.redirect = Some(r.with_key(&key));
+                }
+                log::info!(
+                    "SIGHUP: url-key-file {path} read again: a new stream key, used from the next connection on"
+                );
             }
         }
     }

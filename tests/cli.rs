@@ -310,3 +310,49 @@ fn the_stream_key_comes_from_url_key_file() {
         "{out}"
     );
 }
+
+/// SIGHUP reads `url-key-file` again: a box whose key was rotated on the
+/// server publishes with the new key without a restart; an unreadable file
+/// keeps the current key; neither key shows anywhere.
+#[test]
+fn sighup_reads_the_key_file_again() {
+    const OLD: &str = "OLDKEY4411";
+    const NEW: &str = "NEWKEY9923";
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, format!("{OLD}\n")).unwrap();
+    // the server takes only the new key: the old one is refused, again and again
+    let r = common::Receiver::start(dir.path(), &["--key", NEW]);
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live\"\nurl-key-file = \"{}\"\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\n",
+        r.port,
+        key.display()
+    );
+    let run = common::Running::start(dir.path(), &cfg);
+    let (i, _) = run.wait_code(1102, 0, std::time::Duration::from_secs(20));
+    // a key file that cannot be read keeps the current key (and says so)
+    std::fs::write(&key, "\n").unwrap();
+    run.signal("HUP");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::fs::write(&key, format!("{NEW}\n")).unwrap();
+    run.signal("HUP");
+    run.wait_code(1002, i, std::time::Duration::from_secs(20));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let p = run.stop();
+    let log = r.finish(std::time::Duration::from_secs(10));
+    assert!(
+        p.stderr.contains("current stream key is kept"),
+        "{}",
+        p.stderr
+    );
+    assert!(
+        p.stderr
+            .contains("a new stream key, used from the next connection"),
+        "{}",
+        p.stderr
+    );
+    for k in [OLD, NEW] {
+        p.assert_secret_hidden(k);
+        assert!(!log.contains(k), "the receiver logged a key:\n{log}");
+    }
+}
