@@ -56,28 +56,6 @@ fn tone_wav(path: &Path) {
     write_wav(path, 48000, &samples);
 }
 
-/// The PTS (s) of every packet of stream type `kind` ("a" or "v").
-fn packet_times(file: &Path, kind: &str) -> Vec<f64> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            kind,
-            "-show_entries",
-            "packet=pts_time",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
 struct GuestRun {
     share: tempfile::TempDir,
     console: String,
@@ -258,37 +236,9 @@ fn mean_colour(file: &Path, w: u32, h: u32) -> (f64, f64, f64) {
     (mean(y), mean(u), mean(v))
 }
 
-/// The recording's audio as 48 kHz mono s16.
-fn decode_audio(file: &Path) -> Vec<i16> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args([
-            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
-        ])
-        .output()
-        .unwrap();
-    out.stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
-}
-
 /// The tone's frequency from rising zero crossings of the decoded left channel.
 fn tone_hz(file: &Path) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args([
-            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
-        ])
-        .output()
-        .unwrap();
-    let s: Vec<i16> = out
-        .stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let s = decode_audio(file);
     assert!(s.len() > 48000 * 2, "only {} samples", s.len());
     let mid = &s[s.len() / 2 - 48000..s.len() / 2 + 48000]; // the middle 2 s
     let rising = mid.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count();

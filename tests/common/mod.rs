@@ -667,12 +667,12 @@ pub fn lavfi_yuv(dir: &Path, name: &str, graph: &str, frames: u32) -> PathBuf {
     out
 }
 
-/// Presentation times (s) of a recording's packets of one type (`video` or
-/// `audio`), in order.
+/// Presentation times (s) of a recording's packets of one type (`"v"` or
+/// `"a"`: its first video or audio stream), in order.
 pub fn packet_times(file: &Path, kind: &str) -> Vec<f64> {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams"])
-        .arg(if kind == "video" { "v:0" } else { "a:0" })
+        .arg(format!("{kind}:0"))
         .args(["-show_entries", "packet=pts_time", "-of", "csv=p=0"])
         .arg(file)
         .output()
@@ -680,6 +680,23 @@ pub fn packet_times(file: &Path, kind: &str) -> Vec<f64> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect()
+}
+
+/// A recording's audio, decoded to 48 kHz mono s16.
+pub fn decode_audio(file: &Path) -> Vec<i16> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffmpeg audio decode failed");
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect()
 }
 
@@ -691,24 +708,11 @@ pub fn packet_times(file: &Path, kind: &str) -> Vec<f64> {
 /// is found on a 0.25 ms envelope.
 pub fn av_offsets_ms(file: &Path, w: u32, h: u32, fps: u32) -> Vec<f64> {
     const RATE: usize = 48000;
-    let video = packet_times(file, "video");
-    let audio = packet_times(file, "audio");
+    let video = packet_times(file, "v");
+    let audio = packet_times(file, "a");
     let counters = frame_counters(file, w, h);
     assert_eq!(counters.len(), video.len(), "decoded frames = packets");
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args([
-            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ffmpeg audio decode failed");
-    let pcm: Vec<i16> = out
-        .stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let pcm = decode_audio(file);
     // the tone is about 8192 peak: quiet under 1000, sounding over 4000
     let win = RATE / 4000;
     let gap = f64::from(livepush_core::synth::tone::SYNC_GAP_MS) / 1000.0;
