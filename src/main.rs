@@ -5,19 +5,15 @@
 //! 2 bad command line or config (nothing was started).
 
 mod alloc_count;
-mod bench;
 mod boards;
 mod clock;
-mod demo;
-mod encoder_check;
+mod commands;
 mod events_out;
 mod files;
 mod hw;
 mod mailbox;
 mod media;
 mod net;
-mod probe;
-mod receiver;
 mod shell;
 
 use std::process::ExitCode;
@@ -211,15 +207,17 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            print!("{}", probe::report(m2m.as_deref()));
+            print!("{}", commands::probe::report(m2m.as_deref()));
             ExitCode::SUCCESS
         }
         Cmd::Receive(r) => receive(&r),
-        Cmd::MicCheck(m) => mic_check(&m),
+        Cmd::MicCheck(m) => commands::mic_check::run(&m),
         Cmd::EncoderCheck(c) => encoder_check(c),
-        Cmd::Bench(b) => match bench::run(
+        Cmd::Bench(b) => match commands::bench::run(
             b.seconds,
-            &b.dir.map(Into::into).unwrap_or_else(bench::default_dir),
+            &b.dir
+                .map(Into::into)
+                .unwrap_or_else(commands::bench::default_dir),
         ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -227,7 +225,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Cmd::Demo(d) => match demo::run(d.seconds, &d.out, &d.mode) {
+        Cmd::Demo(d) => match commands::demo::run(d.seconds, &d.out, &d.mode) {
             Ok(report) => {
                 eprintln!("{report}");
                 ExitCode::SUCCESS
@@ -473,16 +471,16 @@ fn receive(r: &ReceiveCmd) -> ExitCode {
         return ExitCode::from(2);
     }
     let io = Duration::from_secs(r.io_timeout);
-    let opts = receiver::ReceiveOptions {
+    let opts = commands::receive::ReceiveOptions {
         key: r.key.clone(),
         keep_listening: r.keep_listening,
         max_connections: r.max_connections,
         handshake_timeout: io / 2,
         publish_timeout: io,
         io_timeout: io,
-        ..receiver::ReceiveOptions::new(&r.out)
+        ..commands::receive::ReceiveOptions::new(&r.out)
     };
-    match receiver::serve(listener, &opts) {
+    match commands::receive::serve(listener, &opts) {
         Ok(s) => {
             eprintln!(
                 "receive: wrote {}: {} video and {} audio tags, {:.1} s",
@@ -500,58 +498,6 @@ fn receive(r: &ReceiveCmd) -> ExitCode {
     }
 }
 
-fn mic_check(m: &MicCheckCmd) -> ExitCode {
-    let mut mic = match hw::alsa::Mic::open(&m.device, m.rate, m.channels, 1024) {
-        Ok(mic) => mic,
-        Err(
-            hw::alsa::MicError::Open { msg, .. }
-            | hw::alsa::MicError::Rate { msg }
-            | hw::alsa::MicError::Other(msg),
-        ) => {
-            eprintln!("livepush mic-check: {msg}");
-            return ExitCode::from(1);
-        }
-    };
-    let ch = usize::from(m.channels);
-    let mut buf = vec![0i16; 1024 * ch];
-    let mut all: Vec<u8> = Vec::new();
-    let (mut got, mut overruns, mut peak) = (0usize, 0u32, 0u16);
-    while got < m.frames {
-        let n = (m.frames - got).min(1024);
-        match mic.read(&mut buf[..n * ch], 2000) {
-            Ok(hw::alsa::Read::Full) => {}
-            Ok(hw::alsa::Read::NoData) => {
-                eprintln!("livepush mic-check: no data from {:?} for 2 s", m.device);
-                return ExitCode::from(1);
-            }
-            Ok(hw::alsa::Read::Overrun) => overruns += 1,
-            Err(e) => {
-                eprintln!("livepush mic-check: {e}");
-                return ExitCode::from(1);
-            }
-        }
-        peak = buf[..n * ch]
-            .iter()
-            .map(|s| s.unsigned_abs())
-            .fold(peak, u16::max);
-        if m.out.is_some() {
-            all.extend(buf[..n * ch].iter().flat_map(|s| s.to_le_bytes()));
-        }
-        got += n;
-    }
-    if let Some(path) = &m.out {
-        if let Err(e) = std::fs::write(path, &all) {
-            eprintln!("livepush mic-check: {path}: {e}");
-            return ExitCode::from(1);
-        }
-    }
-    eprintln!(
-        "mic-check: {got} frames from {:?} at {} Hz, {} ch; peak {peak}; {overruns} overruns",
-        m.device, m.rate, m.channels
-    );
-    ExitCode::SUCCESS
-}
-
 fn encoder_check(c: EncoderCheckCmd) -> ExitCode {
     let Some(backend) = livepush_core::encoder::Backend::from_name(&c.backend) else {
         eprintln!(
@@ -567,7 +513,7 @@ fn encoder_check(c: EncoderCheckCmd) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let check = encoder_check::Check {
+    let check = commands::encoder_check::Check {
         backend,
         device: c.device,
         codec,
@@ -585,7 +531,7 @@ fn encoder_check(c: EncoderCheckCmd) -> ExitCode {
         camera: c.camera,
         raw_out: c.raw_out,
     };
-    match encoder_check::run(&check) {
+    match commands::encoder_check::run(&check) {
         Ok(report) => {
             print!("{report}");
             ExitCode::SUCCESS

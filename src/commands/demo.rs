@@ -4,8 +4,8 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
+use crate::commands::receive::{self as receiver, ReceiveOptions};
 use crate::events_out::EventWriter;
-use crate::receiver::{self, ReceiveOptions};
 use crate::shell::{self, RunOptions};
 
 /// Runs the demo. Returns a one-paragraph report.
