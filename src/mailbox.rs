@@ -1,7 +1,10 @@
-//! The event loop's mailbox: a bounded lock-free queue plus an eventfd
-//! doorbell. Media threads and tasks push without blocking and without
-//! allocating; the loop drains the queue and sleeps in ppoll(2) on the
-//! doorbell and its socket (see docs/design/0002-event-loop-wakeups.md).
+//! The event loop's inbox: one bounded lock-free queue ([`Lane`]) per kind
+//! of producer (media threads, connect tasks, signals), all ringing one
+//! eventfd doorbell that the loop sleeps on in ppoll(2) beside its socket
+//! (see docs/design/0002-event-loop-wakeups.md). Producers push without
+//! blocking and without allocating; each holds only its own lane and names
+//! only its own message type, so no producer imports the loop's types (and
+//! `src/` has no import cycle through the shell).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -9,12 +12,10 @@ use std::time::Duration;
 
 use concurrent_queue::{ConcurrentQueue, PushError};
 
-use crate::shell::Msg;
-
-/// The sending side, shared by every producer.
-pub struct Mailbox {
-    queue: ConcurrentQueue<Msg>,
-    bell: OwnedFd,
+/// One producer kind's queue into the loop.
+pub struct Lane<M> {
+    queue: ConcurrentQueue<M>,
+    bell: Arc<OwnedFd>,
 }
 
 /// The loop's side of the doorbell.
@@ -22,8 +23,14 @@ pub struct Doorbell {
     fd: OwnedFd,
 }
 
-/// A mailbox for `capacity` messages.
-pub fn new(capacity: usize) -> std::io::Result<(Arc<Mailbox>, Doorbell)> {
+/// What makes lanes that ring one [`Doorbell`].
+#[derive(Clone)]
+pub struct Ringer {
+    bell: Arc<OwnedFd>,
+}
+
+/// A doorbell, and what makes lanes that ring it.
+pub fn doorbell() -> std::io::Result<(Doorbell, Ringer)> {
     // SAFETY: eventfd returns a new descriptor or -1.
     let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if raw < 0 {
@@ -32,16 +39,27 @@ pub fn new(capacity: usize) -> std::io::Result<(Arc<Mailbox>, Doorbell)> {
     // SAFETY: `raw` is a fresh descriptor we own.
     let bell = unsafe { OwnedFd::from_raw_fd(raw) };
     let dup = bell.try_clone()?;
-    let mb = Arc::new(Mailbox {
-        queue: ConcurrentQueue::bounded(capacity),
-        bell,
-    });
-    Ok((mb, Doorbell { fd: dup }))
+    Ok((
+        Doorbell { fd: dup },
+        Ringer {
+            bell: Arc::new(bell),
+        },
+    ))
 }
 
-impl Mailbox {
-    /// Queues a message; gives it back when the mailbox is full.
-    pub fn try_send(&self, m: Msg) -> Result<(), Msg> {
+impl Ringer {
+    /// A lane for `capacity` messages.
+    pub fn lane<M>(&self, capacity: usize) -> Arc<Lane<M>> {
+        Arc::new(Lane {
+            queue: ConcurrentQueue::bounded(capacity),
+            bell: self.bell.clone(),
+        })
+    }
+}
+
+impl<M> Lane<M> {
+    /// Queues a message; gives it back when the lane is full or closed.
+    pub fn try_send(&self, m: M) -> Result<(), M> {
         match self.queue.push(m) {
             Ok(()) => {
                 self.ring();
@@ -51,9 +69,9 @@ impl Mailbox {
         }
     }
 
-    /// Queues a message, waiting (on this thread) while the mailbox is full.
+    /// Queues a message, waiting (on this thread) while the lane is full.
     /// Returns false when the loop has gone.
-    pub fn send_blocking(&self, mut m: Msg) -> bool {
+    pub fn send_blocking(&self, mut m: M) -> bool {
         loop {
             match self.queue.push(m) {
                 Ok(()) => {
@@ -70,8 +88,14 @@ impl Mailbox {
     }
 
     /// Takes the next message.
-    pub fn try_recv(&self) -> Option<Msg> {
+    pub fn try_recv(&self) -> Option<M> {
         self.queue.pop().ok()
+    }
+
+    /// Messages waiting now (the loop takes at most this many per pass, so
+    /// a busy lane cannot starve the others).
+    pub fn len(&self) -> usize {
+        self.queue.len()
     }
 
     /// Refuses further messages (the loop is gone).
@@ -114,5 +138,46 @@ impl Doorbell {
                 8,
             )
         };
+    }
+
+    /// Whether the bell has rung since the last reset (without resetting it).
+    #[cfg(test)]
+    fn rang(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no wait.
+        unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_keep_their_order_and_ring_one_bell() {
+        let (bell, ringer) = doorbell().unwrap();
+        let a = ringer.lane::<u32>(2);
+        let b = ringer.lane::<&str>(2);
+        assert!(!bell.rang());
+        a.try_send(1).unwrap();
+        a.try_send(2).unwrap();
+        assert_eq!(a.try_send(3), Err(3), "full: the message comes back");
+        b.try_send("x").unwrap();
+        assert!(bell.rang());
+        bell.reset();
+        assert!(!bell.rang());
+        assert_eq!((a.len(), b.len()), (2, 1));
+        assert_eq!(
+            (a.try_recv(), a.try_recv(), a.try_recv()),
+            (Some(1), Some(2), None)
+        );
+        assert_eq!(b.try_recv(), Some("x"));
+        a.close();
+        assert!(a.is_closed() && !a.send_blocking(4));
+        assert_eq!(a.try_send(5), Err(5));
     }
 }

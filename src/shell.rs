@@ -32,27 +32,33 @@ use smol::channel::Sender;
 
 use crate::clock::Clock;
 use crate::events_out::{EventWriter, Events};
-use crate::mailbox::{self, Doorbell, Mailbox};
+use crate::mailbox::{self, Doorbell, Lane, Ringer};
 use crate::media::{self, MediaCtl, MediaMsg};
 use crate::net::conn::{self, ConnectOptions, NetMsg};
 use crate::net::link::Link;
 
-/// Everything that reaches the event loop through its mailbox.
-#[derive(Debug)]
-pub enum Msg {
-    /// From a media thread.
-    Media(MediaMsg),
-    /// From connect task `conn`.
-    Net {
-        /// Connection id (stale ids are ignored).
-        conn: u64,
-        /// What happened.
-        ev: NetMsg,
-    },
+/// What a signal asks of the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signalled {
     /// SIGINT / SIGTERM.
     Stop,
     /// SIGHUP: read `url-key-file` again.
     Hup,
+}
+
+/// The loop's inbox: a lane per kind of producer, one doorbell.
+struct Inbox {
+    media: Arc<Lane<MediaMsg>>,
+    net: Arc<Lane<(u64, NetMsg)>>,
+    signals: Arc<Lane<Signalled>>,
+}
+
+impl Inbox {
+    fn close(&self) {
+        self.media.close();
+        self.net.close();
+        self.signals.close();
+    }
 }
 
 /// How a run ended, with a few totals.
@@ -127,7 +133,8 @@ struct Shell {
     sup: Supervisor,
     meter: NetStatusMeter,
     events: Events,
-    mb: Arc<Mailbox>,
+    /// Where connect tasks report.
+    net_lane: Arc<Lane<(u64, NetMsg)>>,
     conn: Option<Conn>,
     next_id: u64,
     video_ctl: Option<mpsc::Sender<MediaCtl>>,
@@ -221,24 +228,29 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     let clock = Clock::start();
     let cfg = opts.config;
     let params = cfg.video_params();
-    let (mb, bell): (Arc<Mailbox>, Doorbell) =
-        mailbox::new(1024).map_err(|e| format!("eventfd: {e}"))?;
+    let (bell, ringer): (Doorbell, Ringer) =
+        mailbox::doorbell().map_err(|e| format!("eventfd: {e}"))?;
+    let inbox = Inbox {
+        media: ringer.lane(1024),
+        net: ringer.lane(16),
+        signals: ringer.lane(4),
+    };
     let (video_recycle, video_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
     let (audio_recycle, audio_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
 
-    // signals -> Msg::Stop (SIGTERM, SIGINT), Msg::Hup (SIGHUP)
+    // signals -> Signalled::Stop (SIGTERM, SIGINT), Signalled::Hup (SIGHUP)
     use async_signal::Signal;
     let signals = async_signal::Signals::new([Signal::Term, Signal::Int, Signal::Hup])
         .map_err(|e| format!("signals: {e}"))?;
-    let smb = mb.clone();
+    let smb = inbox.signals.clone();
     // runs on smol's executor thread, like the connect tasks
     let _sig_task = smol::spawn(async move {
         use futures_lite::StreamExt;
         let mut signals = signals;
         while let Some(s) = signals.next().await {
             smb.send_blocking(match s {
-                Ok(Signal::Hup) => Msg::Hup,
-                _ => Msg::Stop,
+                Ok(Signal::Hup) => Signalled::Hup,
+                _ => Signalled::Stop,
             });
         }
     });
@@ -246,7 +258,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     let (audio_ctl, audio_ctl_rx) = mpsc::channel();
     let wiring = |ctl, recycle| media::Wiring {
         origin: clock.origin(),
-        mb: mb.clone(),
+        mb: inbox.media.clone(),
         ctl,
         recycle,
     };
@@ -343,7 +355,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         params,
         clock,
         events: Events::new(opts.events),
-        mb: mb.clone(),
+        net_lane: inbox.net.clone(),
         conn: None,
         next_id: 0,
         video_ctl,
@@ -363,9 +375,31 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     };
 
     loop {
-        while let Some(m) = mb.try_recv() {
+        // what is waiting now in each lane (a busy one cannot starve the others)
+        for _ in 0..inbox.signals.len() {
+            let Some(s) = inbox.signals.try_recv() else {
+                break;
+            };
             let now = sh.clock.now();
-            sh.handle(now, m);
+            sh.on_signal(now, s);
+        }
+        for _ in 0..inbox.media.len() {
+            let Some(m) = inbox.media.try_recv() else {
+                break;
+            };
+            let now = sh.clock.now();
+            sh.check_busy(now);
+            sh.on_media(now, m);
+        }
+        for _ in 0..inbox.net.len() {
+            let Some((conn, ev)) = inbox.net.try_recv() else {
+                break;
+            };
+            let now = sh.clock.now();
+            sh.check_busy(now);
+            if sh.conn.as_ref().map(|c| c.id) == Some(conn) {
+                sh.on_net(now, ev);
+            }
         }
         let now = sh.clock.now();
         if sh.next_deadline() <= now {
@@ -389,7 +423,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         }
     }
 
-    mb.close();
+    inbox.close();
     if let Some(c) = &sh.video_ctl {
         let _ = c.send(MediaCtl::Stop);
     }
@@ -676,17 +710,11 @@ impl Shell {
         }
     }
 
-    fn handle(&mut self, now: Instant, m: Msg) {
+    fn on_signal(&mut self, now: Instant, s: Signalled) {
         self.check_busy(now);
-        match m {
-            Msg::Stop => self.begin_stop(now),
-            Msg::Hup => self.reread_key(),
-            Msg::Media(m) => self.on_media(now, m),
-            Msg::Net { conn, ev } => {
-                if self.conn.as_ref().map(|c| c.id) == Some(conn) {
-                    self.on_net(now, ev);
-                }
-            }
+        match s {
+            Signalled::Stop => self.begin_stop(now),
+            Signalled::Hup => self.reread_key(),
         }
     }
 
@@ -996,7 +1024,7 @@ impl Shell {
             sndbuf: self.send_buffer(),
             tls: self.tls.clone(),
         };
-        let task = conn::spawn(id, url, opts, self.mb.clone());
+        let task = conn::spawn(id, url, opts, self.net_lane.clone());
         self.conn = Some(Conn {
             id,
             connecting: Some(task),

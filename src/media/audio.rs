@@ -22,7 +22,6 @@ use crate::hw::aac::FdkAac;
 use crate::hw::alsa::{Mic, MicError, Read};
 use crate::hw::synthetic::AudioSource;
 use crate::hw::AudioEncoder;
-use crate::shell::Msg;
 
 /// Starts the audio thread.
 pub fn spawn(cfg: AudioConfig, muted: bool, wiring: Wiring) -> std::thread::JoinHandle<()> {
@@ -39,7 +38,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
         ctl,
         recycle,
     } = wiring;
-    let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
+    let send = |m: MediaMsg| mb.send_blocking(m);
     let mut enc = match FdkAac::new(cfg.sample_rate, cfg.channels, cfg.bitrate) {
         Ok(e) => e,
         Err(e) => {
@@ -259,10 +258,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
         };
         let pts_us = pts_us.saturating_sub(priming_us);
         // a full mailbox drops this frame (the loop is stuck; audio must not queue up)
-        let _ = mb.try_send(Msg::Media(MediaMsg::Audio(EncodedAudio {
-            pts_us,
-            data: out,
-        })));
+        let _ = mb.try_send(MediaMsg::Audio(EncodedAudio { pts_us, data: out }));
     }
 }
 

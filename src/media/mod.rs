@@ -74,7 +74,7 @@ pub struct Wiring {
     /// The service's clock origin (media timestamps count from it).
     pub origin: std::time::Instant,
     /// Where encoded frames and device facts go.
-    pub mb: std::sync::Arc<crate::mailbox::Mailbox>,
+    pub mb: std::sync::Arc<crate::mailbox::Lane<MediaMsg>>,
     /// Commands from the loop.
     pub ctl: std::sync::mpsc::Receiver<MediaCtl>,
     /// Buffers the loop hands back for reuse.

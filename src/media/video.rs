@@ -14,7 +14,6 @@ use super::{sleep_until, take_commands, EncodedVideo, MediaMsg, Wiring};
 use crate::hw::synthetic::VideoSource;
 use crate::hw::v4l2::{Camera, CameraError};
 use crate::hw::{Polled, Submitted, Tuning, VideoEncoder, I420};
-use crate::shell::Msg;
 use livepush_core::supervisor::Input;
 
 /// What the video thread captures and how it encodes.
@@ -149,7 +148,7 @@ fn run(job: VideoJob, wiring: Wiring) {
         ctl,
         recycle,
     } = wiring;
-    let send = |m: MediaMsg| mb.send_blocking(Msg::Media(m));
+    let send = |m: MediaMsg| mb.send_blocking(m);
     let mut source = match Source::open(&device, &p, auto_focus) {
         Ok(s) => s,
         // a camera that cannot be opened at start (not plugged in yet, busy,
@@ -406,7 +405,7 @@ enum Captured {
 struct CaptureCtx<'a> {
     runner: &'a mut Runner,
     opener: &'a mut Backends,
-    mb: &'a crate::mailbox::Mailbox,
+    mb: &'a crate::mailbox::Lane<MediaMsg>,
     recycle: &'a smol::channel::Receiver<Vec<u8>>,
     origin: Instant,
     origin_mono_us: u64,
@@ -436,7 +435,7 @@ fn capture(
         .then(|| c.dma(&cap, p.width, p.height))
         .flatten();
     if let Some((dma, layout)) = dma {
-        if cx.first && !cx.mb.send_blocking(Msg::Media(MediaMsg::FirstFrame)) {
+        if cx.first && !cx.mb.send_blocking(MediaMsg::FirstFrame) {
             return Ok(Captured::Stop);
         }
         let mut sink = ToLoop {
@@ -546,7 +545,7 @@ impl VideoEncoder for Faulty {
 
 /// Units and reports to the event loop; buffers from its recycling channel.
 struct ToLoop<'a> {
-    mb: &'a crate::mailbox::Mailbox,
+    mb: &'a crate::mailbox::Lane<MediaMsg>,
     recycle: &'a smol::channel::Receiver<Vec<u8>>,
 }
 
@@ -563,7 +562,7 @@ impl Sink for ToLoop<'_> {
             height: u.height,
             data: u.data,
         };
-        if self.mb.try_send(Msg::Media(MediaMsg::Video(v))).is_ok() {
+        if self.mb.try_send(MediaMsg::Video(v)).is_ok() {
             return Delivery::Taken;
         }
         if self.mb.is_closed() {
@@ -590,7 +589,7 @@ impl Sink for ToLoop<'_> {
             Report::Restarted(m) => MediaMsg::EncoderRestarted(m),
             Report::NoneLeft(m) => MediaMsg::VideoEncoderFailed(m),
         };
-        self.mb.send_blocking(Msg::Media(m))
+        self.mb.send_blocking(m)
     }
 
     fn warn(&mut self, msg: String) {

@@ -14,8 +14,7 @@ use livepush_core::rtmp::url::PushUrl;
 use smol::{Async, Timer};
 
 use super::link::Stream;
-use crate::mailbox::Mailbox;
-use crate::shell::Msg;
+use crate::mailbox::Lane;
 
 /// What a connect task reports.
 #[derive(Debug)]
@@ -41,8 +40,13 @@ pub struct ConnectOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
-/// Starts connecting; the result arrives as `Msg::Net { conn: id, .. }`.
-pub fn spawn(id: u64, url: &PushUrl, o: ConnectOptions, mb: Arc<Mailbox>) -> smol::Task<()> {
+/// Starts connecting; the result arrives in `lane` as `(id, NetMsg)`.
+pub fn spawn(
+    id: u64,
+    url: &PushUrl,
+    o: ConnectOptions,
+    lane: Arc<Lane<(u64, NetMsg)>>,
+) -> smol::Task<()> {
     let host = url.host.clone();
     let port = url.port;
     let shown = url.host_port();
@@ -69,8 +73,8 @@ pub fn spawn(id: u64, url: &PushUrl, o: ConnectOptions, mb: Arc<Mailbox>) -> smo
             Ok(s) => NetMsg::Connected(s),
             Err(f) => NetMsg::ConnectFailed(f),
         };
-        let mut m = Msg::Net { conn: id, ev };
-        while let Err(back) = mb.try_send(m) {
+        let mut m = (id, ev);
+        while let Err(back) = lane.try_send(m) {
             m = back;
             Timer::after(Duration::from_millis(1)).await;
         }
