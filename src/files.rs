@@ -1,5 +1,5 @@
 //! Reading files a person or a peer controls (the config, board profiles, the
-//! CA file, the waiting image): [`read_regular`] opens without blocking (a
+//! CA file, the waiting image, the stream key file): [`read_regular`] opens without blocking (a
 //! FIFO or a device never hangs the start), takes only regular files, and
 //! refuses one over its limit before reading it. Errors name the file.
 
@@ -69,6 +69,31 @@ pub fn read_text(path: &str, what: &str, limit: u64) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })
+}
+
+/// The stream key from `url-key-file`: the file's one line, trimmed. A file
+/// that others may read (permissions wider than 0600) is used, with a warning.
+pub fn read_key_file(path: &str) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let text = read_text(path, "url-key-file", KEY_LIMIT)?;
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(format!("url-key-file {path}: is empty"));
+    }
+    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "url-key-file {path}: must hold the stream key on one line, without spaces"
+        ));
+    }
+    if let Ok(m) = std::fs::metadata(path) {
+        let mode = m.permissions().mode() & 0o7777;
+        if mode & !0o600 != 0 {
+            log::warn!(
+                "url-key-file {path}: permissions {mode:04o} are wider than 0600: others on this box may read the stream key (chmod 600 {path})"
+            );
+        }
+    }
+    Ok(key.to_string())
 }
 
 #[cfg(test)]

@@ -246,35 +246,10 @@ fn load(path: &str) -> Result<livepush_core::config::Parsed, Vec<String>> {
             .collect::<Vec<_>>()
     })?;
     if let Some(f) = parsed.config.url_key_file.clone() {
-        let key = read_key_file(&f).map_err(|e| vec![format!("{path}: {e}")])?;
+        let key = files::read_key_file(&f).map_err(|e| vec![format!("{path}: {e}")])?;
         parsed.config.url = parsed.config.url.with_key(&key);
     }
     Ok(parsed)
-}
-
-/// The stream key from `url-key-file`: the file's one line, trimmed. A file
-/// that others may read (permissions wider than 0600) is used, with a warning.
-fn read_key_file(path: &str) -> Result<String, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let text = files::read_text(path, "url-key-file", files::KEY_LIMIT)?;
-    let key = text.trim();
-    if key.is_empty() {
-        return Err(format!("url-key-file {path}: is empty"));
-    }
-    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "url-key-file {path}: must hold the stream key on one line, without spaces"
-        ));
-    }
-    if let Ok(m) = std::fs::metadata(path) {
-        let mode = m.permissions().mode() & 0o7777;
-        if mode & !0o600 != 0 {
-            log::warn!(
-                "url-key-file {path}: permissions {mode:04o} are wider than 0600: others on this box may read the stream key (chmod 600 {path})"
-            );
-        }
-    }
-    Ok(key.to_string())
 }
 
 /// The waiting image as I420 at the output size, checked and decoded exactly

@@ -1180,7 +1180,7 @@ impl Shell {
             );
             return;
         };
-        match crate::read_key_file(&path) {
+        match crate::files::read_key_file(&path) {
             Err(e) => log::warn!("SIGHUP: {e}; the current stream key is kept"),
             Ok(key) if key == self.cfg.url.stream_key() => {
                 log::info!("SIGHUP: url-key-file {path} read again: the key is unchanged")
