@@ -382,18 +382,17 @@ impl Runner {
         }
         self.chain.frame_in(now);
         let result = self.submit(frame, pts_us, sink);
-        let result = match result {
-            Ok(false) if self.chain.wedged(now) => Err(format!(
-                "no output for {} ms while frames went in (wedged)",
-                self.wedge_after.as_millis()
-            )),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
         match result {
-            Ok(()) => Step::Go,
-            Err(e) if e == GONE => Step::Stop,
-            Err(e) => self.failed(e, sink),
+            Ok(false) if self.chain.wedged(now) => {
+                let e = format!(
+                    "no output for {} ms while frames went in (wedged)",
+                    self.wedge_after.as_millis()
+                );
+                self.failed(e, sink)
+            }
+            Ok(_) => Step::Go,
+            Err(Halt::Gone) => Step::Stop,
+            Err(Halt::Failed(e)) => self.failed(e, sink),
         }
     }
 
@@ -471,12 +470,7 @@ impl Runner {
 
     /// Offers `pic` (a forced key frame if one is owed), passing on every
     /// unit that is ready. Ok(whether anything came out).
-    fn submit(
-        &mut self,
-        frame: Frame<'_>,
-        pts_us: u64,
-        sink: &mut dyn Sink,
-    ) -> Result<bool, String> {
+    fn submit(&mut self, frame: Frame<'_>, pts_us: u64, sink: &mut dyn Sink) -> Result<bool, Halt> {
         let forced = std::mem::take(&mut self.force_key);
         let enc = self.enc.as_mut().expect("started");
         if forced {
@@ -508,7 +502,7 @@ impl Runner {
     }
 
     /// Passes every finished unit on. Ok(whether there was one).
-    fn take_units(&mut self, sink: &mut dyn Sink) -> Result<bool, String> {
+    fn take_units(&mut self, sink: &mut dyn Sink) -> Result<bool, Halt> {
         let mut any = false;
         loop {
             let mut out = self.buffer(sink);
@@ -521,7 +515,7 @@ impl Runner {
                 }
                 Err(e) => {
                     self.spare = Some(out);
-                    return Err(e);
+                    return Err(Halt::Failed(e));
                 }
             };
             any = true;
@@ -558,7 +552,7 @@ impl Runner {
             match sink.unit(unit) {
                 Delivery::Taken => {}
                 Delivery::Dropped => self.force_key = true,
-                Delivery::Gone => return Err(GONE.into()),
+                Delivery::Gone => return Err(Halt::Gone),
             }
             if let Some(k) = retune {
                 let name = self.backend().unwrap_or("?");
@@ -628,8 +622,20 @@ impl Runner {
     }
 }
 
-/// The internal error that means the sink is gone.
-const GONE: &str = "\u{0}receiver gone";
+/// Why passing pictures on stopped.
+#[derive(Debug)]
+enum Halt {
+    /// The sink is gone (the loop ended): stop quietly.
+    Gone,
+    /// The backend failed: restart or fall back.
+    Failed(String),
+}
+
+impl From<String> for Halt {
+    fn from(e: String) -> Self {
+        Halt::Failed(e)
+    }
+}
 
 #[cfg(test)]
 mod tests;

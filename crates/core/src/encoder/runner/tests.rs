@@ -761,3 +761,56 @@ fn a_new_size_opens_at_the_wanted_rate() {
         "the overshoot at 640x360 says nothing of 320x180"
     );
 }
+
+/// A sink whose receiver is gone (the loop ended).
+struct GoneSink(Collect);
+
+impl Sink for GoneSink {
+    fn buffer(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn unit(&mut self, _: Unit) -> Delivery {
+        Delivery::Gone
+    }
+    fn report(&mut self, r: Report) -> bool {
+        self.0.report(r)
+    }
+    fn warn(&mut self, msg: String) {
+        self.0.warn(msg);
+    }
+    fn note(&mut self, msg: String) {
+        self.0.note(msg);
+    }
+}
+
+#[test]
+fn a_receiver_gone_stops_the_runner_quietly_not_as_an_encoder_failure() {
+    let mut sink = GoneSink(Collect::new());
+    let mut opener = Backends {
+        scripts: vec![(Backend::Software, Script::default())],
+        opened: Vec::new(),
+    };
+    let mut r = Runner::new(chain(&[Backend::Software], 2), settings());
+    let data = vec![0u8; 640 * 360 * 3 / 2];
+    let pic = I420 {
+        width: 640,
+        height: 360,
+        data: &data,
+    };
+    let step = r.encode(Instant::from_millis(0), &pic, 0, &mut opener, &mut sink);
+    assert!(step == Step::Stop, "the first unit found the receiver gone");
+    assert_eq!(opener.opened.len(), 1, "no restart: {:?}", opener.opened);
+    assert!(
+        !sink.0.reports.iter().any(|r| matches!(
+            r,
+            Report::Restarted(_) | Report::FellBack(_) | Report::NoneLeft(_)
+        )),
+        "reported as a failure: {:?}",
+        sink.0.logged
+    );
+    assert!(
+        !sink.0.logged.iter().any(|l| l.contains("failed")),
+        "{:?}",
+        sink.0.logged
+    );
+}
