@@ -18,7 +18,7 @@ use livepush_core::codec::h264;
 use livepush_core::config::{Config, VideoParams};
 use livepush_core::congestion::{BusyWatch, Change};
 use livepush_core::event::Event;
-use livepush_core::flv::tag;
+use livepush_core::flv::timeline::{Headers, TagKind, Timeline};
 use livepush_core::netstatus::NetStatusMeter;
 use livepush_core::rtmp::chunk::Media;
 use livepush_core::rtmp::failure::PushFailure;
@@ -109,14 +109,8 @@ struct Conn {
     connecting: Option<smol::Task<()>>,
     link: Option<Link>,
     session: Option<PublishSession>,
-    base_us: Option<u64>,
-    /// The last video timestamp sent on this connection, ms.
-    last_video_ts: Option<u32>,
-    /// The last audio timestamp sent on this connection, ms.
-    last_audio_ts: Option<u32>,
-    skipping: bool,
-    /// The SPS and PPS last sent in an AVC sequence header on this connection.
-    sent_params: (Vec<u8>, Vec<u8>),
+    /// This publish's FLV timeline (timestamps, headers, skip-to-key).
+    timeline: Timeline,
 }
 
 /// Allocation counting for the benchmark's zero-allocation target.
@@ -171,6 +165,37 @@ struct Shell {
     summary: Summary,
     steady: Steady,
     report_allocations: bool,
+}
+
+/// Chunks one tag `body` as a media message into a pooled buffer and queues
+/// it behind everything the session already produced. Returns whether it
+/// was queued.
+fn queue_tag(
+    s: &mut PublishSession,
+    link: &mut Link,
+    pool: &mut Vec<Vec<u8>>,
+    now: Instant,
+    kind: TagKind,
+    ts: u32,
+    body: &[u8],
+) -> bool {
+    let (media, kind) = match kind {
+        TagKind::AvcHeader => (Media::Video, Kind::Header),
+        TagKind::AacHeader => (Media::Audio, Kind::Header),
+        TagKind::Video { key } => (Media::Video, Kind::Video { key }),
+        TagKind::Audio => (Media::Audio, Kind::Audio),
+    };
+    while let Some(t) = s.poll_transmit() {
+        link.push(Kind::Control, now, t.bytes);
+    }
+    let mut buf = pool.pop().unwrap_or_default();
+    if s.write_media(media, ts, body, &mut buf) {
+        link.push(kind, now, buf);
+        true
+    } else {
+        pool.push(buf);
+        false
+    }
 }
 
 /// Hands an encoder's buffer back to the encoder it came from.
@@ -682,7 +707,7 @@ impl Shell {
                 let shed = l.shed(now, limit, |b| recycle(pool, b));
                 if shed.video > 0 || shed.audio > 0 {
                     self.shed_in_window = true;
-                    if !c.skipping {
+                    if !c.timeline.skipping() {
                         log::warn!(
                             "send queue older than {} ms: dropped {} video and {} audio frames; video resumes at the next key frame",
                             limit.as_millis(),
@@ -690,8 +715,7 @@ impl Shell {
                             shed.audio
                         );
                     }
-                    if shed.video > 0 && !c.skipping {
-                        c.skipping = true;
+                    if shed.video > 0 && c.timeline.skip_to_key() {
                         if let Some(v) = video_ctl {
                             let _ = v.send(MediaCtl::ForceKey);
                         }
@@ -806,122 +830,64 @@ impl Shell {
         }
     }
 
-    /// Chunks `self.body` as one media message into a pooled buffer and queues it
-    /// behind everything the session already produced.
-    fn queue_media(&mut self, now: Instant, media: Media, kind: Kind, ts: u32) -> bool {
-        let Some(c) = self.conn.as_mut() else {
-            return false;
-        };
-        let (Some(s), Some(link)) = (c.session.as_mut(), c.link.as_mut()) else {
-            return false;
-        };
-        while let Some(t) = s.poll_transmit() {
-            link.push(Kind::Control, now, t.bytes);
-        }
-        let mut buf = self.pool.pop().unwrap_or_default();
-        if s.write_media(media, ts, &self.body, &mut buf) {
-            link.push(kind, now, buf);
-            true
-        } else {
-            self.pool.push(buf);
-            false
-        }
-    }
-
     fn publishing(&mut self) -> Option<&mut Conn> {
         self.conn
             .as_mut()
             .filter(|c| c.session.as_ref().is_some_and(|s| s.is_publishing()))
     }
 
-    fn send_sequence_headers(&mut self, now: Instant, with_video: bool) {
-        if with_video {
-            self.send_avc_header(now, 0);
-        }
-        if let Some(asc) = &self.asc {
-            tag::aac_sequence_header(asc, &mut self.body);
-            self.queue_media(now, Media::Audio, Kind::Header, 0);
-        }
-    }
-
-    /// The AVC sequence header from the last key frame's SPS/PPS, at `ts`.
-    fn send_avc_header(&mut self, now: Instant, ts: u32) {
-        if self.param_sets.0.is_empty() {
-            return;
-        }
-        let (sps, pps) = &self.param_sets;
-        tag::avc_sequence_header(sps, pps, &mut self.body);
-        if let Some(c) = self.conn.as_mut() {
-            let (s, p) = &mut c.sent_params;
-            s.clear();
-            s.extend_from_slice(sps);
-            p.clear();
-            p.extend_from_slice(pps);
-        }
-        self.queue_media(now, Media::Video, Kind::Header, ts);
-    }
-
+    /// An encoded video frame onto the publish, through its timeline.
     fn send_video(&mut self, now: Instant, pts_us: u64, key: bool, annexb: &[u8]) {
-        let Some(c) = self.publishing() else { return };
-        let base = match c.base_us {
-            Some(b) => b,
-            None if key => {
-                c.base_us = Some(pts_us);
-                self.send_sequence_headers(now, true);
-                pts_us
-            }
-            None => return,
+        let Some(c) = self.conn.as_mut() else { return };
+        let Conn {
+            timeline,
+            session: Some(s),
+            link: Some(link),
+            ..
+        } = c
+        else {
+            return;
         };
-        let new_params = key
-            && self
-                .conn
-                .as_ref()
-                .is_some_and(|c| c.sent_params != self.param_sets);
-        let Some(c) = self.publishing() else { return };
-        // after the queue shed video, everything up to the next key frame
-        // would be undecodable: skip it
-        if key {
-            c.skipping = false;
-        } else if c.skipping {
+        if !s.is_publishing() {
             return;
         }
-        // FLV timestamps are milliseconds and must rise: a camera that hands
-        // over two buffers within one millisecond (seen with vivid under load)
-        // would otherwise give two frames the same time
-        let ts =
-            ((pts_us.saturating_sub(base) / 1000) as u32).max(c.last_video_ts.map_or(0, |t| t + 1));
-        c.last_video_ts = Some(ts);
-        // a new size (adaptive resolution) brings new parameter sets: the
-        // decoder needs a new sequence header before the key frame
-        if new_params {
-            self.send_avc_header(now, ts);
-        }
-        tag::avc_nalus(annexb, key, 0, &mut self.body);
-        if self.queue_media(now, Media::Video, Kind::Video { key }, ts) {
+        let h = Headers {
+            sps: &self.param_sets.0,
+            pps: &self.param_sets.1,
+            asc: self.asc.as_deref(),
+        };
+        let pool = &mut self.pool;
+        if timeline.video(pts_us, key, annexb, h, &mut self.body, |k, ts, body| {
+            queue_tag(s, link, pool, now, k, ts, body)
+        }) {
             self.summary.video_frames_sent += 1;
         }
     }
 
+    /// An encoded audio frame onto the publish, through its timeline.
     fn send_audio(&mut self, now: Instant, pts_us: u64, frame: &[u8]) {
-        let audio_only = !self.cfg.enable_camera;
-        let Some(c) = self.publishing() else { return };
-        let base = match c.base_us {
-            Some(b) => b,
-            None if audio_only => {
-                c.base_us = Some(pts_us);
-                self.send_sequence_headers(now, false);
-                pts_us
-            }
-            None => return, // wait for the first video key frame
+        let Some(c) = self.conn.as_mut() else { return };
+        let Conn {
+            timeline,
+            session: Some(s),
+            link: Some(link),
+            ..
+        } = c
+        else {
+            return;
         };
-        if pts_us < base {
+        if !s.is_publishing() {
             return;
         }
-        let Some(c) = self.publishing() else { return };
-        let ts = (((pts_us - base) / 1000) as u32).max(c.last_audio_ts.map_or(0, |t| t + 1));
-        c.last_audio_ts = Some(ts);
-        tag::aac_raw(frame, &mut self.body);
-        if self.queue_media(now, Media::Audio, Kind::Audio, ts) {
+        let h = Headers {
+            sps: &self.param_sets.0,
+            pps: &self.param_sets.1,
+            asc: self.asc.as_deref(),
+        };
+        let pool = &mut self.pool;
+        if timeline.audio(pts_us, frame, h, &mut self.body, |k, ts, body| {
+            queue_tag(s, link, pool, now, k, ts, body)
+        }) {
             self.summary.audio_frames_sent += 1;
         }
     }
@@ -1030,11 +996,7 @@ impl Shell {
             connecting: Some(task),
             link: None,
             session: None,
-            base_us: None,
-            last_video_ts: None,
-            last_audio_ts: None,
-            skipping: false,
-            sent_params: (Vec::new(), Vec::new()),
+            timeline: Timeline::new(!self.cfg.enable_camera),
         });
     }
 
@@ -1214,10 +1176,7 @@ impl Shell {
         md.audio_is_stereo = Some(self.cfg.audio.channels == 2);
         md.encoder = Some(format!("livepush {}", env!("CARGO_PKG_VERSION")));
         if let Some(c) = self.conn.as_mut() {
-            c.base_us = None;
-            c.last_video_ts = None;
-            c.last_audio_ts = None;
-            c.skipping = false;
+            c.timeline.restart();
             if let Some(s) = c.session.as_mut() {
                 s.send_metadata(&md);
             }
