@@ -167,6 +167,19 @@ struct Shell {
     report_allocations: bool,
 }
 
+/// One encoded frame for [`Shell::send`].
+enum Encoded<'a> {
+    Video {
+        pts_us: u64,
+        key: bool,
+        annexb: &'a [u8],
+    },
+    Audio {
+        pts_us: u64,
+        frame: &'a [u8],
+    },
+}
+
 /// Chunks one tag `body` as a media message into a pooled buffer and queues
 /// it behind everything the session already produced. Returns whether it
 /// was queued.
@@ -838,57 +851,54 @@ impl Shell {
 
     /// An encoded video frame onto the publish, through its timeline.
     fn send_video(&mut self, now: Instant, pts_us: u64, key: bool, annexb: &[u8]) {
-        let Some(c) = self.conn.as_mut() else { return };
-        let Conn {
-            timeline,
-            session: Some(s),
-            link: Some(link),
-            ..
-        } = c
-        else {
-            return;
-        };
-        if !s.is_publishing() {
-            return;
-        }
-        let h = Headers {
-            sps: &self.param_sets.0,
-            pps: &self.param_sets.1,
-            asc: self.asc.as_deref(),
-        };
-        let pool = &mut self.pool;
-        if timeline.video(pts_us, key, annexb, h, &mut self.body, |k, ts, body| {
-            queue_tag(s, link, pool, now, k, ts, body)
-        }) {
+        if self.send(
+            now,
+            Encoded::Video {
+                pts_us,
+                key,
+                annexb,
+            },
+        ) {
             self.summary.video_frames_sent += 1;
         }
     }
 
     /// An encoded audio frame onto the publish, through its timeline.
     fn send_audio(&mut self, now: Instant, pts_us: u64, frame: &[u8]) {
-        let Some(c) = self.conn.as_mut() else { return };
-        let Conn {
+        if self.send(now, Encoded::Audio { pts_us, frame }) {
+            self.summary.audio_frames_sent += 1;
+        }
+    }
+
+    /// Whether the frame was queued (not before the stream's first key
+    /// frame, not while skipping to one, only while publishing).
+    fn send(&mut self, now: Instant, f: Encoded<'_>) -> bool {
+        let Some(Conn {
             timeline,
             session: Some(s),
             link: Some(link),
             ..
-        } = c
+        }) = self.conn.as_mut()
         else {
-            return;
+            return false;
         };
         if !s.is_publishing() {
-            return;
+            return false;
         }
         let h = Headers {
             sps: &self.param_sets.0,
             pps: &self.param_sets.1,
             asc: self.asc.as_deref(),
         };
-        let pool = &mut self.pool;
-        if timeline.audio(pts_us, frame, h, &mut self.body, |k, ts, body| {
-            queue_tag(s, link, pool, now, k, ts, body)
-        }) {
-            self.summary.audio_frames_sent += 1;
+        let (pool, body) = (&mut self.pool, &mut self.body);
+        let out = |k, ts, b: &[u8]| queue_tag(s, link, pool, now, k, ts, b);
+        match f {
+            Encoded::Video {
+                pts_us,
+                key,
+                annexb,
+            } => timeline.video(pts_us, key, annexb, h, body, out),
+            Encoded::Audio { pts_us, frame } => timeline.audio(pts_us, frame, h, body, out),
         }
     }
 

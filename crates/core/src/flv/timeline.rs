@@ -100,14 +100,8 @@ impl Timeline {
         body: &mut Vec<u8>,
         mut out: impl FnMut(TagKind, u32, &[u8]) -> bool,
     ) -> bool {
-        let base = match self.base_us {
-            Some(b) => b,
-            None if key => {
-                self.base_us = Some(pts_us);
-                self.headers(true, h, body, &mut out);
-                pts_us
-            }
-            None => return false,
+        let Some(base) = self.base(pts_us, key, h, body, &mut out) else {
+            return false;
         };
         let new_params = key && (self.sent_sps != h.sps || self.sent_pps != h.pps);
         if key {
@@ -134,15 +128,9 @@ impl Timeline {
         body: &mut Vec<u8>,
         mut out: impl FnMut(TagKind, u32, &[u8]) -> bool,
     ) -> bool {
-        let base = match self.base_us {
-            Some(b) => b,
-            None if self.audio_only => {
-                self.base_us = Some(pts_us);
-                self.headers(false, h, body, &mut out);
-                pts_us
-            }
-            // wait for the first video key frame
-            None => return false,
+        // with video, audio waits for the first video key frame
+        let Some(base) = self.base(pts_us, self.audio_only, h, body, &mut out) else {
+            return false;
         };
         if pts_us < base {
             return false;
@@ -153,20 +141,27 @@ impl Timeline {
         out(TagKind::Audio, ts, body)
     }
 
-    fn headers(
+    /// The stream's base time; when it has not started and `starts`, it
+    /// starts at `pts_us` with its sequence headers.
+    fn base(
         &mut self,
-        with_video: bool,
+        pts_us: u64,
+        starts: bool,
         h: Headers<'_>,
         body: &mut Vec<u8>,
         out: &mut impl FnMut(TagKind, u32, &[u8]) -> bool,
-    ) {
-        if with_video {
-            self.avc_header(0, h, body, out);
+    ) -> Option<u64> {
+        if self.base_us.is_none() && starts {
+            self.base_us = Some(pts_us);
+            if !self.audio_only {
+                self.avc_header(0, h, body, out);
+            }
+            if let Some(asc) = h.asc {
+                tag::aac_sequence_header(asc, body);
+                out(TagKind::AacHeader, 0, body);
+            }
         }
-        if let Some(asc) = h.asc {
-            tag::aac_sequence_header(asc, body);
-            out(TagKind::AacHeader, 0, body);
-        }
+        self.base_us
     }
 
     fn avc_header(
