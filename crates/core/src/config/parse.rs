@@ -267,218 +267,10 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         cx.notice("background-mute", s, "pausing is not built yet", false);
     }
 
-    // --- [video]
-    let mut video = VideoConfig {
-        device: VideoDevice::TestPattern,
-        width: None,
-        height: None,
-        fps: None,
-        gop: None,
-        bitrate: None,
-        encoder: EncoderChoice::Auto,
-        encoders: None,
-        encoder_restarts: 3,
-        encoder_wedge_timeout_ms: 3000,
-    };
-    if let Some((t, span)) = video_t {
-        let mut sec = Section::new("video.", t, span);
-        if let Some((d, s)) = sec.string(&mut cx, "device") {
-            video.device = if d == "test-pattern" {
-                VideoDevice::TestPattern
-            } else if let Some(p) = d.strip_prefix("file:") {
-                VideoDevice::RawFile(p.to_string())
-            } else if d.starts_with('/') || d.starts_with("card:") {
-                VideoDevice::V4l2(d)
-            } else {
-                cx.error("video.device", s, format!("must be \"test-pattern\", \"file:PATH\", a V4L2 device path like /dev/video0 or /dev/v4l/by-id/..., or \"card:NAME\", got {d:?}"));
-                VideoDevice::TestPattern
-            };
-        }
-        let w = sec.int(&mut cx, "width", 16, 3840);
-        let h = sec.int(&mut cx, "height", 16, 3840);
-        match (w, h) {
-            (Some((w, ws)), Some((h, hs))) => {
-                if w % 2 != 0 {
-                    cx.error("video.width", ws, format!("must be even, got {w}"));
-                }
-                if h % 2 != 0 {
-                    cx.error("video.height", hs, format!("must be even, got {h}"));
-                }
-                if w.min(h) > 2160 {
-                    cx.error(
-                        "video.width",
-                        ws,
-                        format!("{w}x{h} is larger than 3840x2160"),
-                    );
-                }
-                video.width = Some(w as u32);
-                video.height = Some(h as u32);
-            }
-            (Some((_, s)), None) => cx.error("video.width", s, "needs video.height too".into()),
-            (None, Some((_, s))) => cx.error("video.height", s, "needs video.width too".into()),
-            (None, None) => {}
-        }
-        video.fps = sec.int(&mut cx, "fps", 1, 60).map(|(v, _)| v as u32);
-        if let Some(e) = sec.choice(
-            &mut cx,
-            "encoder",
-            &[
-                ("auto", EncoderChoice::Auto),
-                ("openh264", EncoderChoice::OpenH264),
-                ("x264", EncoderChoice::X264),
-            ],
-        ) {
-            video.encoder = e;
-        }
-        if let Some(list) = sec.strings(&mut cx, "encoders") {
-            video.encoders = encoder_chain(&mut cx, "video.encoders", &list);
-        }
-        if let Some((v, _)) = sec.int(&mut cx, "encoder-restarts", 0, 100) {
-            video.encoder_restarts = v as u32;
-        }
-        if let Some((v, _)) = sec.int(&mut cx, "encoder-wedge-timeout", 200, 60_000) {
-            video.encoder_wedge_timeout_ms = v as u32;
-        }
-        video.gop = sec.number(&mut cx, "gop", 0.1, 10.0).map(|(v, _)| v);
-        if let Some((b, s)) = sec.int(&mut cx, "bitrate", 10, 50_000) {
-            if (b as u32) < min_b || (b as u32) > max_b {
-                cx.error(
-                    "video.bitrate",
-                    s,
-                    format!("{b} is outside min-bitrate..max-bitrate ({min_b}..{max_b})"),
-                );
-            }
-            video.bitrate = Some(b as u32);
-        }
-        sec.finish(&mut cx);
-    }
-
-    // --- [audio]
-    let mut audio = AudioConfig {
-        device: AudioDevice::Sine,
-        sample_rate: 48000,
-        channels: 2,
-        bitrate: 128,
-        frequency: 1000,
-        no_data_timeout_ms: 3000,
-    };
-    if let Some((t, span)) = audio_t {
-        let mut sec = Section::new("audio.", t, span);
-        if let Some((d, s)) = sec.string(&mut cx, "device") {
-            audio.device = if d == "sine" {
-                AudioDevice::Sine
-            } else if let Some(p) = d.strip_prefix("file:") {
-                AudioDevice::RawFile(p.to_string())
-            } else if d.is_empty() {
-                cx.error(
-                    "audio.device",
-                    s,
-                    "must be \"sine\", \"file:PATH\" or an ALSA PCM name".into(),
-                );
-                AudioDevice::Sine
-            } else {
-                AudioDevice::Alsa(d)
-            };
-        }
-        if let Some((r, s)) = sec.int(&mut cx, "sample-rate", 1, 384_000) {
-            if r != 48000 && r != 44100 {
-                cx.error(
-                    "audio.sample-rate",
-                    s,
-                    format!("{r} Hz is not supported: use 48000 or 44100"),
-                );
-            }
-            audio.sample_rate = r as u32;
-        }
-        if let Some((c, _)) = sec.int(&mut cx, "channels", 1, 2) {
-            audio.channels = c as u8;
-        }
-        if let Some((b, _)) = sec.int(&mut cx, "bitrate", 32, 320) {
-            audio.bitrate = b as u32;
-        }
-        if let Some((f, _)) = sec.int(&mut cx, "frequency", 20, 20_000) {
-            audio.frequency = f as u32;
-        }
-        if let Some((v, _)) = sec.int(&mut cx, "no-data-timeout", 100, 600_000) {
-            audio.no_data_timeout_ms = v as u32;
-        }
-        sec.finish(&mut cx);
-    }
-
-    // --- [network]
-    let mut network = NetworkConfig {
-        connect_timeout_ms: 5000,
-        handshake_timeout_ms: 10_000,
-        reconnect_delay_ms: 1000,
-        reconnect_max_delay_ms: 30_000,
-        send_stall_timeout_ms: 10_000,
-        ca_file: None,
-    };
-    if let Some((t, span)) = network_t {
-        let mut sec = Section::new("network.", t, span);
-        if let Some((v, _)) = sec.int(&mut cx, "connect-timeout", 100, 120_000) {
-            network.connect_timeout_ms = v as u32;
-        }
-        if let Some((v, _)) = sec.int(&mut cx, "handshake-timeout", 100, 120_000) {
-            network.handshake_timeout_ms = v as u32;
-        }
-        if let Some((v, _)) = sec.int(&mut cx, "send-stall-timeout", 500, 600_000) {
-            network.send_stall_timeout_ms = v as u32;
-        }
-        if let Some((v, at)) = sec.string(&mut cx, "ca-file") {
-            if v.is_empty() {
-                cx.error("network.ca-file", at, "must name a PEM file".into());
-            } else {
-                if url
-                    .as_ref()
-                    .is_some_and(|u| u.scheme != crate::rtmp::url::Scheme::Rtmps)
-                {
-                    cx.notice("network.ca-file", at, "only used for rtmps:// URLs", false);
-                }
-                network.ca_file = Some(v);
-            }
-        }
-        let d = sec.int(&mut cx, "reconnect-delay", 100, 600_000);
-        let m = sec.int(&mut cx, "reconnect-max-delay", 10, 3_600_000);
-        if let Some((v, _)) = d {
-            network.reconnect_delay_ms = v as u32;
-        }
-        if let Some((v, _)) = m {
-            network.reconnect_max_delay_ms = v as u32;
-        }
-        if network.reconnect_delay_ms > network.reconnect_max_delay_ms {
-            let at = d.or(m).map_or(0, |(_, s)| s);
-            cx.error(
-                "network.reconnect-delay",
-                at,
-                "must not exceed network.reconnect-max-delay".into(),
-            );
-        }
-        sec.finish(&mut cx);
-    }
-
-    // --- [events]
-    let mut events = EventsTo::Stdout;
-    if let Some((t, span)) = events_t {
-        let mut sec = Section::new("events.", t, span);
-        if let Some((to, s)) = sec.string(&mut cx, "to") {
-            events = if to == "stdout" {
-                EventsTo::Stdout
-            } else if let Some(p) = to.strip_prefix("file:").filter(|p| !p.is_empty()) {
-                EventsTo::File(p.to_string())
-            } else if let Some(p) = to.strip_prefix("unix:").filter(|p| !p.is_empty()) {
-                EventsTo::Unix(p.to_string())
-            } else {
-                cx.error(
-                    "events.to",
-                    s,
-                    format!("must be \"stdout\", \"file:PATH\" or \"unix:PATH\", got {to:?}"),
-                );
-                EventsTo::Stdout
-            };
-        }
-        sec.finish(&mut cx);
-    }
+    let video = video_section(&mut cx, video_t, min_b, max_b);
+    let audio = audio_section(&mut cx, audio_t);
+    let network = network_section(&mut cx, network_t, url.as_ref());
+    let events = events_section(&mut cx, events_t);
 
     if !cx.errors.is_empty() {
         return Err(cx.into_errors());
@@ -511,6 +303,239 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         config,
         notices: cx.notices,
     })
+}
+
+/// `[video]`: the source, size, frame rate, GOP, bitrate (within
+/// min-bitrate..max-bitrate) and the encoder chain.
+fn video_section(
+    cx: &mut Cx<'_>,
+    t: Option<(&DeTable<'_>, usize)>,
+    min_b: u32,
+    max_b: u32,
+) -> VideoConfig {
+    let mut video = VideoConfig {
+        device: VideoDevice::TestPattern,
+        width: None,
+        height: None,
+        fps: None,
+        gop: None,
+        bitrate: None,
+        encoder: EncoderChoice::Auto,
+        encoders: None,
+        encoder_restarts: 3,
+        encoder_wedge_timeout_ms: 3000,
+    };
+    if let Some((t, span)) = t {
+        let mut sec = Section::new("video.", t, span);
+        if let Some((d, s)) = sec.string(cx, "device") {
+            video.device = if d == "test-pattern" {
+                VideoDevice::TestPattern
+            } else if let Some(p) = d.strip_prefix("file:") {
+                VideoDevice::RawFile(p.to_string())
+            } else if d.starts_with('/') || d.starts_with("card:") {
+                VideoDevice::V4l2(d)
+            } else {
+                cx.error("video.device", s, format!("must be \"test-pattern\", \"file:PATH\", a V4L2 device path like /dev/video0 or /dev/v4l/by-id/..., or \"card:NAME\", got {d:?}"));
+                VideoDevice::TestPattern
+            };
+        }
+        let w = sec.int(cx, "width", 16, 3840);
+        let h = sec.int(cx, "height", 16, 3840);
+        match (w, h) {
+            (Some((w, ws)), Some((h, hs))) => {
+                if w % 2 != 0 {
+                    cx.error("video.width", ws, format!("must be even, got {w}"));
+                }
+                if h % 2 != 0 {
+                    cx.error("video.height", hs, format!("must be even, got {h}"));
+                }
+                if w.min(h) > 2160 {
+                    cx.error(
+                        "video.width",
+                        ws,
+                        format!("{w}x{h} is larger than 3840x2160"),
+                    );
+                }
+                video.width = Some(w as u32);
+                video.height = Some(h as u32);
+            }
+            (Some((_, s)), None) => cx.error("video.width", s, "needs video.height too".into()),
+            (None, Some((_, s))) => cx.error("video.height", s, "needs video.width too".into()),
+            (None, None) => {}
+        }
+        video.fps = sec.int(cx, "fps", 1, 60).map(|(v, _)| v as u32);
+        if let Some(e) = sec.choice(
+            cx,
+            "encoder",
+            &[
+                ("auto", EncoderChoice::Auto),
+                ("openh264", EncoderChoice::OpenH264),
+                ("x264", EncoderChoice::X264),
+            ],
+        ) {
+            video.encoder = e;
+        }
+        if let Some(list) = sec.strings(cx, "encoders") {
+            video.encoders = encoder_chain(cx, "video.encoders", &list);
+        }
+        if let Some((v, _)) = sec.int(cx, "encoder-restarts", 0, 100) {
+            video.encoder_restarts = v as u32;
+        }
+        if let Some((v, _)) = sec.int(cx, "encoder-wedge-timeout", 200, 60_000) {
+            video.encoder_wedge_timeout_ms = v as u32;
+        }
+        video.gop = sec.number(cx, "gop", 0.1, 10.0).map(|(v, _)| v);
+        if let Some((b, s)) = sec.int(cx, "bitrate", 10, 50_000) {
+            if (b as u32) < min_b || (b as u32) > max_b {
+                cx.error(
+                    "video.bitrate",
+                    s,
+                    format!("{b} is outside min-bitrate..max-bitrate ({min_b}..{max_b})"),
+                );
+            }
+            video.bitrate = Some(b as u32);
+        }
+        sec.finish(cx);
+    }
+    video
+}
+
+/// `[audio]`: the source, sample rate, channels, bitrate, tone frequency and
+/// the no-data watchdog.
+fn audio_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> AudioConfig {
+    let mut audio = AudioConfig {
+        device: AudioDevice::Sine,
+        sample_rate: 48000,
+        channels: 2,
+        bitrate: 128,
+        frequency: 1000,
+        no_data_timeout_ms: 3000,
+    };
+    if let Some((t, span)) = t {
+        let mut sec = Section::new("audio.", t, span);
+        if let Some((d, s)) = sec.string(cx, "device") {
+            audio.device = if d == "sine" {
+                AudioDevice::Sine
+            } else if let Some(p) = d.strip_prefix("file:") {
+                AudioDevice::RawFile(p.to_string())
+            } else if d.is_empty() {
+                cx.error(
+                    "audio.device",
+                    s,
+                    "must be \"sine\", \"file:PATH\" or an ALSA PCM name".into(),
+                );
+                AudioDevice::Sine
+            } else {
+                AudioDevice::Alsa(d)
+            };
+        }
+        if let Some((r, s)) = sec.int(cx, "sample-rate", 1, 384_000) {
+            if r != 48000 && r != 44100 {
+                cx.error(
+                    "audio.sample-rate",
+                    s,
+                    format!("{r} Hz is not supported: use 48000 or 44100"),
+                );
+            }
+            audio.sample_rate = r as u32;
+        }
+        if let Some((c, _)) = sec.int(cx, "channels", 1, 2) {
+            audio.channels = c as u8;
+        }
+        if let Some((b, _)) = sec.int(cx, "bitrate", 32, 320) {
+            audio.bitrate = b as u32;
+        }
+        if let Some((f, _)) = sec.int(cx, "frequency", 20, 20_000) {
+            audio.frequency = f as u32;
+        }
+        if let Some((v, _)) = sec.int(cx, "no-data-timeout", 100, 600_000) {
+            audio.no_data_timeout_ms = v as u32;
+        }
+        sec.finish(cx);
+    }
+    audio
+}
+
+/// `[network]`: timeouts, reconnect delays, the CA file (rtmps:// only).
+fn network_section(
+    cx: &mut Cx<'_>,
+    t: Option<(&DeTable<'_>, usize)>,
+    url: Option<&PushUrl>,
+) -> NetworkConfig {
+    let mut network = NetworkConfig {
+        connect_timeout_ms: 5000,
+        handshake_timeout_ms: 10_000,
+        reconnect_delay_ms: 1000,
+        reconnect_max_delay_ms: 30_000,
+        send_stall_timeout_ms: 10_000,
+        ca_file: None,
+    };
+    if let Some((t, span)) = t {
+        let mut sec = Section::new("network.", t, span);
+        if let Some((v, _)) = sec.int(cx, "connect-timeout", 100, 120_000) {
+            network.connect_timeout_ms = v as u32;
+        }
+        if let Some((v, _)) = sec.int(cx, "handshake-timeout", 100, 120_000) {
+            network.handshake_timeout_ms = v as u32;
+        }
+        if let Some((v, _)) = sec.int(cx, "send-stall-timeout", 500, 600_000) {
+            network.send_stall_timeout_ms = v as u32;
+        }
+        if let Some((v, at)) = sec.string(cx, "ca-file") {
+            if v.is_empty() {
+                cx.error("network.ca-file", at, "must name a PEM file".into());
+            } else {
+                if url.is_some_and(|u| u.scheme != crate::rtmp::url::Scheme::Rtmps) {
+                    cx.notice("network.ca-file", at, "only used for rtmps:// URLs", false);
+                }
+                network.ca_file = Some(v);
+            }
+        }
+        let d = sec.int(cx, "reconnect-delay", 100, 600_000);
+        let m = sec.int(cx, "reconnect-max-delay", 10, 3_600_000);
+        if let Some((v, _)) = d {
+            network.reconnect_delay_ms = v as u32;
+        }
+        if let Some((v, _)) = m {
+            network.reconnect_max_delay_ms = v as u32;
+        }
+        if network.reconnect_delay_ms > network.reconnect_max_delay_ms {
+            let at = d.or(m).map_or(0, |(_, s)| s);
+            cx.error(
+                "network.reconnect-delay",
+                at,
+                "must not exceed network.reconnect-max-delay".into(),
+            );
+        }
+        sec.finish(cx);
+    }
+    network
+}
+
+/// `[events]`: where the JSON lines go.
+fn events_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> EventsTo {
+    let mut events = EventsTo::Stdout;
+    if let Some((t, span)) = t {
+        let mut sec = Section::new("events.", t, span);
+        if let Some((to, s)) = sec.string(cx, "to") {
+            events = if to == "stdout" {
+                EventsTo::Stdout
+            } else if let Some(p) = to.strip_prefix("file:").filter(|p| !p.is_empty()) {
+                EventsTo::File(p.to_string())
+            } else if let Some(p) = to.strip_prefix("unix:").filter(|p| !p.is_empty()) {
+                EventsTo::Unix(p.to_string())
+            } else {
+                cx.error(
+                    "events.to",
+                    s,
+                    format!("must be \"stdout\", \"file:PATH\" or \"unix:PATH\", got {to:?}"),
+                );
+                EventsTo::Stdout
+            };
+        }
+        sec.finish(cx);
+    }
+    events
 }
 
 /// Parses a board profile (`boards/NAME.toml`): every error, positioned.
