@@ -111,6 +111,10 @@ struct Conn {
     session: Option<PublishSession>,
     /// This publish's FLV timeline (timestamps, headers, skip-to-key).
     timeline: Timeline,
+    /// The publish has started (`on_published` ran): frames go out live.
+    /// Until then they are kept for the start, also in the moment between
+    /// the session reading Publish.Start and the loop acting on it.
+    on_air: bool,
 }
 
 /// Allocation counting for the benchmark's zero-allocation target.
@@ -818,7 +822,7 @@ impl Shell {
                 }
                 if self.stopping.is_some() {
                     let _ = self.video_recycle.try_send(v.data);
-                } else if self.publishing().is_some() {
+                } else if self.on_air() {
                     self.send_video(now, v.pts_us, v.key, &v.data);
                     let _ = self.video_recycle.try_send(v.data);
                 } else {
@@ -831,7 +835,7 @@ impl Shell {
                 self.meter.on_audio(a.data.len());
                 if self.stopping.is_some() {
                     let _ = self.audio_recycle.try_send(a.data);
-                } else if self.publishing().is_some() {
+                } else if self.on_air() {
                     self.send_audio(now, a.pts_us, &a.data);
                     let _ = self.audio_recycle.try_send(a.data);
                 } else {
@@ -843,10 +847,8 @@ impl Shell {
         }
     }
 
-    fn publishing(&mut self) -> Option<&mut Conn> {
-        self.conn
-            .as_mut()
-            .filter(|c| c.session.as_ref().is_some_and(|s| s.is_publishing()))
+    fn on_air(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.on_air)
     }
 
     /// An encoded video frame onto the publish, through its timeline.
@@ -1007,6 +1009,7 @@ impl Shell {
             link: None,
             session: None,
             timeline: Timeline::new(!self.cfg.enable_camera),
+            on_air: false,
         });
     }
 
@@ -1187,6 +1190,7 @@ impl Shell {
         md.encoder = Some(format!("livepush {}", env!("CARGO_PKG_VERSION")));
         if let Some(c) = self.conn.as_mut() {
             c.timeline.restart();
+            c.on_air = true;
             if let Some(s) = c.session.as_mut() {
                 s.send_metadata(&md);
             }

@@ -113,8 +113,18 @@ impl<B: AsRef<[u8]>> StartCache<B> {
         self.video.push_back((pts_us, key, data));
     }
 
-    /// An encoded audio frame made while no publish is on.
+    /// An encoded audio frame made while no publish is on. Audio keeps
+    /// time when video stalls (a wedged encoder, a camera that stopped
+    /// without an error yet): a key frame older than the limit by the audio
+    /// clock is let go too.
     pub fn audio(&mut self, pts_us: u64, data: B, mut free: impl FnMut(Track, B)) {
+        if self
+            .video
+            .front()
+            .is_some_and(|(key_pts, _, _)| pts_us.saturating_sub(*key_pts) > self.max_age_us)
+        {
+            self.clear_video(&mut free);
+        }
         let floor = match self.video.front() {
             Some(&(key_pts, _, _)) => key_pts,
             None => pts_us.saturating_sub(self.max_age_us),
@@ -289,6 +299,22 @@ mod tests {
         c.video(80 * MS, true, vec![0; 100], |_, _| freed += 1);
         assert_eq!(freed, 3);
         assert_eq!(kinds(&c.take(|_, _| {}).unwrap()), vec![('K', 80)]);
+    }
+
+    #[test]
+    fn a_video_stall_lets_the_key_frame_go_by_the_audio_clock() {
+        let mut c = cache();
+        let mut freed = 0;
+        c.video(0, true, vec![0; 100], |_, _| freed += 1);
+        c.video(40 * MS, false, vec![0; 10], |_, _| freed += 1);
+        // video stops; audio goes on for 3 s
+        for i in 0..130 {
+            c.audio(i * 23 * MS, vec![1], |_, _| freed += 1);
+        }
+        assert!(!c.has_key_frame(), "a key frame 3 s old is no start");
+        assert!(c.audio.len() <= 23, "audio bounded too: {}", c.audio.len());
+        assert!(c.take(|_, _| freed += 1).is_none());
+        assert_eq!(freed, 132, "every buffer handed back");
     }
 
     #[test]
