@@ -51,11 +51,22 @@ mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# the network as the host has it: its name servers above, and the CAs it
+# trusts (a network whose HTTPS goes through an intercepting proxy has that
+# proxy's CA in the host's bundle; cargo inside must trust it as the host does)
+cainfo=
+for b in "${CARGO_HTTP_CAINFO:-}" "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-certificates.crt; do
+  if [[ -n $b && -s $b ]]; then
+    cp "$b" "$root/opt/host-ca.crt"
+    cainfo=CARGO_HTTP_CAINFO=/opt/host-ca.crt
+    break
+  fi
+done
 
 inside() {
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
     PATH=/opt/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    RUSTUP_HOME=/opt/rustup CARGO_HOME=/opt/cargo \
+    RUSTUP_HOME=/opt/rustup CARGO_HOME=/opt/cargo $cainfo \
     bash -c "cd /root/livepush && $1"
 }
 t=$(date +%s)
