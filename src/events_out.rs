@@ -44,6 +44,26 @@ impl Events {
     }
 }
 
+/// The event log is the first of the publisher's observers: a state code
+/// is also logged at info, a phase change at debug.
+impl livepush_core::publisher::Observer for Events {
+    fn observe(&mut self, at: livepush_core::time::Instant, what: livepush_core::publisher::Observed<'_>) {
+        use livepush_core::publisher::Observed;
+        match what {
+            Observed::Event(ev) => {
+                if let Event::StateChange { code, detail } = ev {
+                    match detail {
+                        Some(d) => log::info!("{code} ({d})"),
+                        None => log::info!("{code}"),
+                    }
+                }
+                self.emit(ev, at.as_millis());
+            }
+            Observed::Phase(p) => log::debug!("phase: {}", p.name()),
+        }
+    }
+}
+
 impl EventWriter {
     /// Opens the sink named by the config. Errors name the path.
     pub fn open(to: &EventsTo) -> Result<Self, String> {

@@ -6,68 +6,9 @@
 pub mod audio;
 pub mod video;
 
-/// What the media threads tell the event loop.
-#[derive(Debug)]
-pub enum MediaMsg {
-    /// The camera (synthetic source) opened at this size.
-    CameraOpened,
-    /// A device fact for the supervisor (open failures, mode, lost device);
-    /// `fatal`: the thread has ended.
-    Device {
-        /// The fact.
-        input: livepush_core::supervisor::Input,
-        /// The thread ended with it.
-        fatal: bool,
-    },
-    /// The first picture was captured.
-    FirstFrame,
-    /// The video encoder runs.
-    VideoEncoderStarted {
-        /// Backend name.
-        backend: &'static str,
-    },
-    /// The video encoder failed for good: no backend left (-1303).
-    VideoEncoderFailed(String),
-    /// Backends before the running one failed (1103).
-    EncoderFellBack(String),
-    /// The running backend failed or wedged and was restarted (1104).
-    EncoderRestarted(String),
-    /// One encoded video access unit (Annex-B).
-    Video(EncodedVideo),
-    /// The audio encoder runs.
-    AudioEncoderStarted {
-        /// AudioSpecificConfig.
-        asc: Vec<u8>,
-    },
-    /// The audio encoder failed (-1304).
-    AudioFailed(String),
-    /// One raw AAC frame.
-    Audio(EncodedAudio),
-}
-
-/// An encoded video frame.
-#[derive(Debug)]
-pub struct EncodedVideo {
-    /// Capture time on the monotonic clock, µs since the service started.
-    pub pts_us: u64,
-    /// IDR access unit.
-    pub key: bool,
-    /// Encoded size.
-    pub width: u32,
-    /// Encoded size.
-    pub height: u32,
-    /// Annex-B bytes.
-    pub data: Vec<u8>,
-}
-
-/// An encoded audio frame.
-#[derive(Debug)]
-pub struct EncodedAudio {
-    /// Time of the frame's first sample, µs since the service started.
-    pub pts_us: u64,
-    /// Raw AAC frame.
-    pub data: Vec<u8>,
-}
+// What the media threads tell the event loop is the publisher's input type,
+// defined in the core beside the publisher that consumes it.
+pub use livepush_core::publisher::{EncodedAudio, EncodedVideo, MediaMsg};
 
 /// What ties a media thread to the event loop.
 pub struct Wiring {
@@ -97,6 +38,17 @@ pub enum MediaCtl {
     },
     /// End the thread.
     Stop,
+}
+
+impl From<livepush_core::publisher::EncoderCommand> for MediaCtl {
+    fn from(c: livepush_core::publisher::EncoderCommand) -> Self {
+        use livepush_core::publisher::EncoderCommand as E;
+        match c {
+            E::ForceKey => MediaCtl::ForceKey,
+            E::Bitrate(k) => MediaCtl::Bitrate(k),
+            E::Resize { width, height } => MediaCtl::Resize { width, height },
+        }
+    }
 }
 
 /// The pending commands, merged (the last bitrate and size win).

@@ -1,16 +1,13 @@
-//! The live connection as the event loop drives it: non-blocking reads, and
-//! whole packets written in order from the core's GOP-aware send queue (its
-//! age decides when video is shed), with the offset of a partial write. The
-//! bytes go straight to the TCP socket, or through a rustls client session
-//! (`rtmps://`) whose handshake the connect task already finished.
+//! The live connection as the event loop drives it: non-blocking reads and
+//! writes of what the publisher's send queue holds (the queue, its age and
+//! the write position are the core's). The bytes go straight to the TCP
+//! socket, or through a rustls client session (`rtmps://`) whose handshake
+//! the connect task already finished.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::Duration;
 
-use livepush_core::sendq::{Kind, Packet, SendQueue, Shed};
-use livepush_core::time::Instant;
 
 /// Plaintext rustls may hold before it has written its records to the socket
 /// (small: backlog belongs in the send queue, where it is measured and shed).
@@ -42,13 +39,20 @@ impl std::fmt::Debug for Stream {
     }
 }
 
-/// A connected stream and its send queue.
+/// A connected stream. The send queue is the publisher's (in the core);
+/// this writes what it is handed and says how much the socket took.
 pub struct Link {
     stream: Stream,
-    queue: SendQueue<Vec<u8>>,
-    offset: usize,
-    /// Last time bytes left, or the queue went from empty to non-empty.
-    progress_at: Instant,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrote {
+    /// The stream took this many bytes (TCP: into the socket; TLS: into
+    /// rustls, as plaintext to encrypt).
+    Took(usize),
+    /// Nothing now: the socket (or rustls' buffer) is full.
+    Full,
 }
 
 impl Link {
@@ -57,17 +61,18 @@ impl Link {
         if let Stream::Tls(b) = &mut stream {
             b.0.set_buffer_limit(Some(TLS_BUFFER));
         }
-        Link {
-            stream,
-            queue: SendQueue::with_capacity(256),
-            offset: 0,
-            progress_at: Instant::ZERO,
-        }
+        Link { stream }
     }
 
     /// The socket to poll.
     pub fn fd(&self) -> RawFd {
         self.stream.fd()
+    }
+
+    /// TLS: the stream's bytes reach the socket only as records, written by
+    /// [`Self::flush_records`]. TCP: every write is progress.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
     }
 
     /// Resizes the socket's send buffer (the kernel doubles the value; a
@@ -86,87 +91,48 @@ impl Link {
         };
     }
 
-    /// Queues a packet.
-    pub fn push(&mut self, kind: Kind, queued_at: Instant, bytes: Vec<u8>) {
-        if !self.pending() {
-            self.progress_at = queued_at;
-        }
-        self.queue.push(Packet {
-            kind,
-            queued_at,
-            bytes,
-        });
+    /// Whether TLS records wait for the socket.
+    pub fn held_below(&self) -> bool {
+        matches!(&self.stream, Stream::Tls(b) if b.0.wants_write())
     }
 
-    /// While bytes wait: when the socket last took some (for send-stall detection).
-    pub fn waiting_since(&self) -> Option<Instant> {
-        self.pending().then_some(self.progress_at)
-    }
-
-    /// Whether anything waits to be written (queued packets or TLS records).
-    pub fn pending(&self) -> bool {
-        !self.queue.is_empty() || matches!(&self.stream, Stream::Tls(b) if b.0.wants_write())
-    }
-
-    /// When the oldest unwritten packet was queued.
-    pub fn oldest(&self) -> Option<Instant> {
-        self.queue.oldest()
-    }
-
-    /// Sheds what is older than `max_age` (GOP-aware, see the core's `sendq`).
-    pub fn shed(&mut self, now: Instant, max_age: Duration, back: impl FnMut(Vec<u8>)) -> Shed {
-        self.queue.shed(now, max_age, self.offset > 0, back)
-    }
-
-    /// Writes until the socket would block; `done` gets every packet written whole.
-    pub fn flush(
-        &mut self,
-        now: Instant,
-        mut done: impl FnMut(Packet<Vec<u8>>),
-    ) -> std::io::Result<()> {
-        loop {
-            if let Stream::Tls(b) = &mut self.stream {
-                let (tls, sock) = &mut **b;
-                while tls.wants_write() {
-                    match tls.write_tls(sock) {
-                        Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                        Ok(_) => self.progress_at = now,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
+    /// TLS: writes the records waiting for the socket. Returns whether any
+    /// bytes reached the socket and whether all did (false: it would block).
+    pub fn flush_records(&mut self) -> std::io::Result<(bool, bool)> {
+        let mut progress = false;
+        if let Stream::Tls(b) = &mut self.stream {
+            let (tls, sock) = &mut **b;
+            while tls.wants_write() {
+                match tls.write_tls(sock) {
+                    Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                    Ok(_) => progress = true,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok((progress, false)),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
                 }
             }
-            let Some(front) = self.queue.front() else {
-                return Ok(());
-            };
-            let rest = &front.bytes[self.offset..];
+        }
+        Ok((progress, true))
+    }
+
+    /// Writes what the stream takes of `bytes` now.
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<Wrote> {
+        loop {
             let r = match &mut self.stream {
-                Stream::Tcp(s) => s.write(rest),
-                Stream::Tls(b) => match b.0.writer().write(rest) {
+                Stream::Tcp(s) => s.write(bytes),
+                Stream::Tls(b) => match b.0.writer().write(bytes) {
                     // rustls' buffer is full and was not drained: wait
-                    Ok(0) => return Ok(()),
+                    Ok(0) if !bytes.is_empty() => return Ok(Wrote::Full),
                     r => r,
                 },
             };
-            match r {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    if matches!(self.stream, Stream::Tcp(_)) {
-                        self.progress_at = now;
-                    }
-                    self.offset += n;
-                    if self.offset == front.bytes.len() {
-                        self.offset = 0;
-                        if let Some(p) = self.queue.pop() {
-                            done(p);
-                        }
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            return match r {
+                Ok(0) if !bytes.is_empty() => Err(ErrorKind::WriteZero.into()),
+                Ok(n) => Ok(Wrote::Took(n)),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Wrote::Full),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
         }
     }
 
@@ -201,10 +167,5 @@ impl Link {
                 }
             }
         }
-    }
-
-    /// Gives every queued buffer back (the connection is closing).
-    pub fn drain_buffers(&mut self, back: impl FnMut(Vec<u8>)) {
-        self.queue.drain(back);
     }
 }

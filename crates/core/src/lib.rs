@@ -29,6 +29,7 @@ pub mod encoder;
 pub mod event;
 pub mod flv;
 pub mod netstatus;
+pub mod publisher;
 pub mod rtmp;
 pub mod sendq;
 pub mod silence_watch;

@@ -5,3 +5,5 @@ pub mod failure;
 pub mod hostile;
 pub mod publish;
 pub mod url;
+#[cfg(test)]
+pub(crate) mod test_server;

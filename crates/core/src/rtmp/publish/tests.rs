@@ -2,110 +2,10 @@
 
 use super::*;
 use crate::rtmp::chunk::Media;
-use rml_rtmp::sessions::{
-    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
-};
+use crate::rtmp::test_server::{self, Server, Verdict};
+use rml_rtmp::sessions::ServerSessionEvent;
 
 const KEY: &str = "cam-7?token=S3CRET";
-
-enum Verdict {
-    Accept,
-    RejectPublish,
-}
-
-/// An in-memory RTMP server: handshake + ServerSession.
-struct Server {
-    hs: Handshake,
-    session: Option<ServerSession>,
-    verdict: Verdict,
-    events: Vec<ServerSessionEvent>,
-}
-
-impl Server {
-    fn new(verdict: Verdict) -> Self {
-        Server {
-            hs: Handshake::new(PeerType::Server),
-            session: None,
-            verdict,
-            events: Vec::new(),
-        }
-    }
-
-    /// Feeds client bytes in, returns bytes for the client.
-    fn feed(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        if self.session.is_none() {
-            match self.hs.process_bytes(data).expect("server handshake") {
-                HandshakeProcessResult::InProgress { response_bytes } => out.extend(response_bytes),
-                HandshakeProcessResult::Completed {
-                    response_bytes,
-                    remaining_bytes,
-                } => {
-                    out.extend(response_bytes);
-                    let (s, initial) = ServerSession::new(ServerSessionConfig::new()).unwrap();
-                    self.session = Some(s);
-                    self.results(initial, &mut out);
-                    let r = self
-                        .session
-                        .as_mut()
-                        .unwrap()
-                        .handle_input(&remaining_bytes)
-                        .unwrap();
-                    self.results(r, &mut out);
-                }
-            }
-            return out;
-        }
-        let r = self.session.as_mut().unwrap().handle_input(data).unwrap();
-        self.results(r, &mut out);
-        out
-    }
-
-    fn results(&mut self, rs: Vec<ServerSessionResult>, out: &mut Vec<u8>) {
-        for r in rs {
-            match r {
-                ServerSessionResult::OutboundResponse(p) => out.extend(p.bytes),
-                ServerSessionResult::RaisedEvent(e) => {
-                    let more = match &e {
-                        ServerSessionEvent::ConnectionRequested { request_id, .. } => Some(
-                            self.session
-                                .as_mut()
-                                .unwrap()
-                                .accept_request(*request_id)
-                                .unwrap(),
-                        ),
-                        ServerSessionEvent::PublishStreamRequested { request_id, .. } => {
-                            Some(match self.verdict {
-                                Verdict::Accept => self
-                                    .session
-                                    .as_mut()
-                                    .unwrap()
-                                    .accept_request(*request_id)
-                                    .unwrap(),
-                                Verdict::RejectPublish => self
-                                    .session
-                                    .as_mut()
-                                    .unwrap()
-                                    .reject_request(
-                                        *request_id,
-                                        "NetStream.Publish.BadName",
-                                        "cam-7 is taken",
-                                    )
-                                    .unwrap(),
-                            })
-                        }
-                        _ => None,
-                    };
-                    self.events.push(e);
-                    if let Some(m) = more {
-                        self.results(m, out);
-                    }
-                }
-                ServerSessionResult::UnhandleableMessageReceived(_) => {}
-            }
-        }
-    }
-}
 
 fn url() -> PushUrl {
     PushUrl::parse(&format!("rtmp://127.0.0.1/live/{KEY}")).unwrap()
@@ -290,34 +190,8 @@ fn a_reset_right_after_publish_start_is_a_rejection_later_a_read_write_failure()
     }
 }
 
-/// The server's `onStatus NetConnection.Connect.ReconnectRequest` on stream 0,
-/// chunked at the server's announced chunk size (4096).
 fn reconnect_request(tc_url: Option<&str>) -> Vec<u8> {
-    use rml_rtmp::chunk_io::ChunkSerializer;
-    use rml_rtmp::time::RtmpTimestamp;
-    let mut props = std::collections::HashMap::new();
-    props.insert("level".to_string(), Amf0Value::Utf8String("status".into()));
-    props.insert(
-        "code".to_string(),
-        Amf0Value::Utf8String(RECONNECT_REQUEST.into()),
-    );
-    props.insert(
-        "description".to_string(),
-        Amf0Value::Utf8String(format!("maintenance: {KEY} move to the other node please")),
-    );
-    if let Some(u) = tc_url {
-        props.insert("tcUrl".to_string(), Amf0Value::Utf8String(u.into()));
-    }
-    let msg = RtmpMessage::Amf0Command {
-        command_name: "onStatus".into(),
-        transaction_id: 0.0,
-        command_object: Amf0Value::Null,
-        additional_arguments: vec![Amf0Value::Object(props)],
-    };
-    let payload = msg.into_message_payload(RtmpTimestamp::new(0), 0).unwrap();
-    let mut ser = ChunkSerializer::new();
-    let _ = ser.set_max_chunk_size(4096, RtmpTimestamp::new(0)).unwrap();
-    ser.serialize(&payload, true, false).unwrap().bytes
+    test_server::reconnect_request(tc_url, &format!("maintenance: {KEY} move to the other node please"))
 }
 
 #[test]

@@ -1,0 +1,53 @@
+//! The publisher's outputs as seen from outside the media path: status
+//! codes, netstatus figures, error events and the connection phase. The
+//! event log is one observer; status LEDs, a display, a control API and
+//! metrics subscribe the same way, and none of them can hold up a frame
+//! (they see a reference after the publisher has decided, and return).
+
+use crate::event::Event;
+use crate::time::Instant;
+
+/// Where the publisher is, coarsely (what an indicator shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the media side (encoders) before the first connection.
+    Starting,
+    /// A connection is being set up (TCP, TLS, RTMP handshake, publish).
+    Connecting,
+    /// The server accepted the publish: media flows.
+    Publishing,
+    /// The last connection failed; the next attempt is scheduled.
+    Retrying,
+    /// Stopping: flushing the last packets.
+    Stopping,
+}
+
+impl Phase {
+    /// A short lowercase name (logs, JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Connecting => "connecting",
+            Phase::Publishing => "publishing",
+            Phase::Retrying => "retrying",
+            Phase::Stopping => "stopping",
+        }
+    }
+}
+
+/// One thing an observer is shown.
+#[derive(Debug, Clone, Copy)]
+pub enum Observed<'a> {
+    /// A statechange, netstatus or error event.
+    Event(&'a Event),
+    /// The phase changed.
+    Phase(Phase),
+}
+
+/// Something that watches the publisher (the event log, LEDs, a display,
+/// the control API, metrics). Called on the event loop's thread: it must
+/// return at once (hand work to its own thread if it has slow work).
+pub trait Observer {
+    /// `at` is the service's monotonic time.
+    fn observe(&mut self, at: Instant, what: Observed<'_>);
+}

@@ -1,0 +1,466 @@
+//! The publisher driven with a simulated clock against an in-memory RTMP
+//! server: the start, reconnects, redirects, shedding under a cap, the send
+//! stall, the stop, and the adaptive bitrate reaching the encoder.
+
+use super::*;
+use crate::rtmp::test_server::{self, Server, Verdict};
+use crate::status::StatusCode;
+use rml_rtmp::sessions::ServerSessionEvent as Sev;
+
+const KEY: &str = "cam-7?secret=S3CRET";
+const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80];
+const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
+
+fn config(extra: &str) -> PublisherConfig {
+    let text = format!("url = \"rtmp://127.0.0.1/live/{KEY}\"\n{extra}");
+    let cfg = crate::config::parse(&text).unwrap().config;
+    PublisherConfig::from_config(&cfg, 7, false, "livepush test".into())
+}
+
+/// Annex-B: a key frame carries SPS and PPS; `size` bytes of slice data.
+fn frame(key: bool, size: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(size + 32);
+    if key {
+        for n in [SPS, PPS] {
+            v.extend_from_slice(&[0, 0, 0, 1]);
+            v.extend_from_slice(n);
+        }
+    }
+    v.extend_from_slice(&[0, 0, 0, 1, if key { 0x65 } else { 0x41 }]);
+    v.resize(v.len() + size, 0x5a);
+    v
+}
+
+/// The shell's part, simulated: a socket that takes `take` bytes per step
+/// (None: everything), an in-memory server, and what came out.
+struct Rig {
+    p: Publisher,
+    now: Instant,
+    conn: Option<u64>,
+    server: Option<Server>,
+    take: Option<usize>,
+    connects: Vec<PushUrl>,
+    closes: usize,
+    events: Vec<Event>,
+    commands: Vec<EncoderCommand>,
+    phases: Vec<Phase>,
+    recycled: usize,
+    send_buffers: Vec<usize>,
+    /// Every server event, across connections.
+    seen: Vec<Sev>,
+}
+
+impl Rig {
+    fn new(extra: &str) -> Rig {
+        Rig {
+            p: Publisher::new(config(extra), Instant::ZERO),
+            now: Instant::ZERO,
+            conn: None,
+            server: None,
+            take: None,
+            connects: Vec::new(),
+            closes: 0,
+            events: Vec::new(),
+            commands: Vec::new(),
+            phases: Vec::new(),
+            recycled: 0,
+            send_buffers: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    fn input(&mut self, i: Input<'_>) {
+        self.p.handle_input(self.now, i);
+        self.outputs();
+        self.due();
+    }
+
+    /// As the shell's loop: every deadline that has come is handled (until
+    /// the run is over).
+    fn due(&mut self) {
+        while !self.p.finished(self.now) && self.p.poll_timeout() <= self.now {
+            self.p.handle_timeout(self.now);
+            self.outputs();
+        }
+    }
+
+    fn media(&mut self, m: MediaMsg) {
+        self.input(Input::Media(m));
+        self.wire();
+    }
+
+    fn outputs(&mut self) {
+        while let Some(o) = self.p.poll_output() {
+            match o {
+                Output::Connect { conn, url, .. } => {
+                    self.conn = Some(conn);
+                    self.server = None;
+                    self.connects.push(url);
+                }
+                Output::Close { conn } => {
+                    if self.conn == Some(conn) {
+                        self.conn = None;
+                        self.server = None;
+                    }
+                    self.closes += 1;
+                }
+                Output::SendBuffer(b) => self.send_buffers.push(b),
+                Output::Encoder(c) => self.commands.push(c),
+                Output::Event(e) => self.events.push(e),
+                Output::Phase(p) => self.phases.push(p),
+                Output::Recycle(..) => self.recycled += 1,
+            }
+        }
+    }
+
+    fn codes(&self) -> Vec<i32> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StateChange { code, .. } => Some(*code as i32),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Both encoders running: the supervisor asks for the first connection.
+    fn media_ready(&mut self) {
+        self.media(MediaMsg::CameraOpened);
+        self.media(MediaMsg::FirstFrame);
+        self.media(MediaMsg::VideoEncoderStarted { backend: "test" });
+        self.media(MediaMsg::AudioEncoderStarted {
+            asc: vec![0x12, 0x10],
+        });
+    }
+
+    /// The connection asked for is made, to a server that answers `v`.
+    fn connected(&mut self, v: Verdict) {
+        let conn = self.conn.expect("a connection was asked for");
+        self.input(Input::Connected { conn });
+        self.server = Some(Server::new(v));
+        self.wire();
+    }
+
+    /// Moves bytes both ways until nothing moves (or the socket is full).
+    fn wire(&mut self) {
+        loop {
+            let Some(server) = self.server.as_mut() else {
+                return;
+            };
+            let Some(bytes) = self.p.transmit() else {
+                return;
+            };
+            let n = self.take.map_or(bytes.len(), |t| t.min(bytes.len()));
+            if n == 0 {
+                return;
+            }
+            let back = server.feed(&bytes[..n]);
+            self.seen.append(&mut server.events);
+            self.p.handle_input(self.now, Input::Written(n));
+            self.p.handle_input(self.now, Input::Progress);
+            if let Some(t) = self.take.as_mut() {
+                *t -= n;
+            }
+            if !back.is_empty() {
+                self.p.handle_input(self.now, Input::Received(&back));
+            }
+            self.outputs();
+        }
+    }
+
+    /// Time passes in 1 ms steps, handling every deadline.
+    fn advance(&mut self, ms: u64) {
+        for _ in 0..ms {
+            self.now = self.now + Duration::from_millis(1);
+            self.due();
+        }
+        self.wire();
+    }
+
+    fn video(&mut self, pts_ms: u64, key: bool, size: usize) {
+        self.media(MediaMsg::Video(EncodedVideo {
+            pts_us: pts_ms * 1000,
+            key,
+            width: 640,
+            height: 360,
+            data: frame(key, size),
+        }));
+    }
+
+    fn audio(&mut self, pts_ms: u64) {
+        self.media(MediaMsg::Audio(EncodedAudio {
+            pts_us: pts_ms * 1000,
+            data: vec![0x21; 40],
+        }));
+    }
+
+    /// What the server received as video: (timestamp, key frame) of each
+    /// coded frame (sequence headers left out).
+    fn server_video(&self) -> Vec<(u32, bool)> {
+        self.seen
+            .iter()
+            .filter_map(|e| match e {
+                Sev::VideoDataReceived {
+                    data, timestamp, ..
+                } if data.len() > 1 && data[1] == 1 => Some((timestamp.value, data[0] == 0x17)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn the_happy_path_starts_on_the_key_frame_made_while_connecting() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    assert_eq!(r.codes(), vec![1003, 1007, 1008]);
+    assert_eq!(r.connects.len(), 1, "one connection asked for");
+    assert_eq!(r.phases, vec![Phase::Connecting]);
+    // the encoder's first frames arrive while the connection is set up
+    r.video(0, true, 2000);
+    r.audio(10);
+    r.advance(50);
+    r.video(50, false, 500);
+    r.connected(Verdict::Accept);
+    assert_eq!(r.codes(), vec![1003, 1007, 1008, 1001, 1002]);
+    assert_eq!(r.phases, vec![Phase::Connecting, Phase::Publishing]);
+    assert!(
+        r.commands.is_empty(),
+        "no second key frame forced: {:?}",
+        r.commands
+    );
+    r.advance(50);
+    r.video(100, false, 500);
+    r.audio(100);
+    assert_eq!(
+        r.server_video(),
+        vec![(0, true), (50, false), (100, false)],
+        "the stream starts at the cached key frame, at 0"
+    );
+    assert!(r.seen.iter().any(|e| matches!(e, Sev::StreamMetadataChanged { .. })));
+    assert_eq!(r.p.counts().video_frames_sent, 3);
+    assert_eq!(r.p.counts().publishes, 1);
+    assert!(r.recycled >= 5, "every encoder buffer goes back: {}", r.recycled);
+    // the key stays out of every event
+    assert!(r.events.iter().all(|e| !e.to_json(0).contains("S3CRET")));
+}
+
+#[test]
+fn without_a_recent_key_frame_a_fresh_one_is_forced_at_the_start() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    r.video(0, true, 2000);
+    // the cached key frame grows older than the limit (RTC: 1/4 of the queue limit)
+    for t in (50..=1000).step_by(50) {
+        r.advance(50);
+        r.video(t, false, 300);
+        r.audio(t);
+    }
+    r.connected(Verdict::Accept);
+    assert_eq!(r.commands, vec![EncoderCommand::ForceKey]);
+    // P frames until the forced key frame do not start the stream
+    r.video(1050, false, 300);
+    r.video(1100, true, 2000);
+    assert_eq!(r.server_video(), vec![(0, true)]);
+}
+
+#[test]
+fn a_refused_connect_retries_and_a_stale_report_is_ignored() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    let first = r.conn.unwrap();
+    r.input(Input::ConnectFailed {
+        conn: first,
+        failure: PushFailure::Refused("nothing listens".into()),
+    });
+    assert_eq!(r.codes()[3..], [3002, 1102]);
+    assert_eq!(
+        r.phases,
+        vec![Phase::Connecting, Phase::Retrying, Phase::Connecting]
+    );
+    // the first retry goes at once
+    assert_eq!(r.connects.len(), 2);
+    let second = r.conn.unwrap();
+    assert_ne!(first, second);
+    // a late report about the first connection changes nothing
+    r.input(Input::ConnectFailed {
+        conn: first,
+        failure: PushFailure::Refused("late".into()),
+    });
+    assert_eq!(r.codes().len(), 5);
+    r.connected(Verdict::Accept);
+    assert_eq!(r.codes()[5..], [1001, 1002]);
+}
+
+#[test]
+fn a_reconnect_request_redirects_and_a_failure_there_goes_back_to_the_config() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    let req = test_server::reconnect_request(Some("rtmp://10.9.8.7:1936/live"), "move");
+    r.input(Input::Received(&req));
+    assert_eq!(r.closes, 1, "the old connection is closed");
+    assert_eq!(r.connects.len(), 2, "and a new one asked for at once");
+    let to = &r.connects[1];
+    assert_eq!(to.host_port(), "10.9.8.7:1936");
+    assert_eq!(to.stream_key(), KEY, "the key goes along");
+    let detail = r
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::StateChange {
+                code: StatusCode::Reconnect,
+                detail,
+            } => detail.clone(),
+            _ => None,
+        })
+        .unwrap();
+    assert!(detail.contains("10.9.8.7:1936") && !detail.contains("S3CRET"), "{detail}");
+    // the redirect target fails: back to the configured URL
+    let conn = r.conn.unwrap();
+    r.input(Input::ConnectFailed {
+        conn,
+        failure: PushFailure::Refused("no".into()),
+    });
+    assert_eq!(r.connects.len(), 3);
+    assert_eq!(r.connects[2].host_port(), "127.0.0.1:1935");
+    // a request towards rtmps:// without TLS set up keeps the current URL
+    r.connected(Verdict::Accept);
+    let req = test_server::reconnect_request(Some("rtmps://10.9.8.7/live"), "");
+    r.input(Input::Received(&req));
+    assert_eq!(r.connects[3].host_port(), "127.0.0.1:1935");
+}
+
+#[test]
+fn under_a_stuck_uplink_the_queue_is_shed_and_video_resumes_at_a_forced_key_frame() {
+    // RTC: frames older than the queue limit are shed
+    let mut r = Rig::new("");
+    let limit = r.p.cfg.queue_limit;
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    r.video(0, true, 2000);
+    r.take = Some(0);
+    let mut t = 0;
+    while Duration::from_millis(t) < limit * 3 {
+        t += 50;
+        r.advance(50);
+        r.video(t, false, 800);
+        r.audio(t);
+    }
+    let codes = r.codes();
+    assert!(codes.contains(&1101), "1101 while the queue ages: {codes:?}");
+    assert!(
+        r.commands.contains(&EncoderCommand::ForceKey),
+        "a key frame asked for after shedding video: {:?}",
+        r.commands
+    );
+    assert!(r.p.queue_age(r.now) <= limit + Duration::from_millis(50));
+    // the uplink comes back: P frames are skipped until the key frame
+    r.take = None;
+    t += 50;
+    r.advance(50);
+    r.video(t, false, 800);
+    t += 50;
+    r.video(t, true, 2000);
+    let v = r.server_video();
+    let (ts, key) = *v.last().unwrap();
+    assert!(key, "video resumes with a key frame: {v:?}");
+    assert_eq!(u64::from(ts), t, "at its own time");
+    assert!(
+        !v.iter().any(|(ts, _)| u64::from(*ts) == t - 50),
+        "the P frame before it was skipped: {v:?}"
+    );
+}
+
+#[test]
+fn a_server_that_takes_nothing_is_a_send_stall_then_a_reconnect() {
+    let mut r = Rig::new("");
+    let stall = r.p.cfg.send_stall;
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    r.take = Some(0);
+    r.video(0, true, 2000);
+    r.advance(stall.as_millis() as u64 - 10);
+    assert!(!r.codes().contains(&3005));
+    r.advance(20);
+    let codes = r.codes();
+    let at = codes.iter().position(|c| *c == 3005).expect("3005");
+    assert_eq!(codes[at + 1], 1102, "{codes:?}");
+    assert_eq!(r.connects.len(), 2, "reconnecting at once");
+}
+
+#[test]
+fn a_stop_flushes_what_is_queued_or_gives_up_after_the_grace_time() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    r.video(0, true, 2000);
+    r.input(Input::Stop);
+    assert_eq!(r.phases.last(), Some(&Phase::Stopping));
+    r.wire();
+    assert!(r.p.finished(r.now), "nothing left to write: done");
+
+    let mut r = Rig::new("");
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    r.take = Some(0);
+    r.video(0, true, 2000);
+    r.input(Input::Stop);
+    r.advance(STOP_GRACE.as_millis() as u64 - 10);
+    assert!(!r.p.finished(r.now), "still flushing");
+    r.advance(10);
+    assert!(r.p.finished(r.now), "the grace time is up");
+    // frames after the stop go straight back to the encoder
+    let before = r.recycled;
+    r.video(2100, false, 100);
+    assert_eq!(r.recycled, before + 1);
+}
+
+#[test]
+fn a_capped_uplink_lowers_the_bitrate_at_the_encoder() {
+    let mut r = Rig::new("min-bitrate = 100\nmax-bitrate = 800\nmode = \"SD\"");
+    let start = r.p.cfg.params.bitrate_kbps;
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    let fps = 20u64;
+    let frame_bytes = (start as usize * 1000 / 8) / fps as usize;
+    // the link carries 40% of the video
+    let per_ms = frame_bytes * fps as usize * 4 / 10 / 1000;
+    let mut t = 0;
+    while t < 15_000 {
+        r.video(t, t % 2000 == 0, frame_bytes);
+        r.audio(t);
+        for _ in 0..(1000 / fps) {
+            r.take = Some(per_ms);
+            r.advance(1);
+        }
+        t += 1000 / fps;
+    }
+    let lowered = r
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            EncoderCommand::Bitrate(k) => Some(*k),
+            _ => None,
+        })
+        .expect("the encoder was asked for less");
+    assert!(lowered < start, "{lowered} < {start}");
+    assert!(r.codes().contains(&1006), "1006 shown: {:?}", r.codes());
+    assert!(!r.send_buffers.is_empty(), "the socket buffer follows the bitrate");
+    assert!(
+        r.events.iter().any(|e| matches!(e, Event::NetStatus(_))),
+        "netstatus every second"
+    );
+}
+
+#[test]
+fn a_new_stream_key_is_used_from_the_next_connection() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    assert!(!r.p.set_stream_key(KEY), "the same key is no change");
+    assert!(r.p.set_stream_key("rotated"));
+    r.input(Input::Eof);
+    assert_eq!(r.connects.last().unwrap().stream_key(), "rotated");
+}
