@@ -47,7 +47,11 @@ impl Events {
 /// The event log is the first of the publisher's observers: a state code
 /// is also logged at info, a phase change at debug.
 impl livepush_core::publisher::Observer for Events {
-    fn observe(&mut self, at: livepush_core::time::Instant, what: livepush_core::publisher::Observed<'_>) {
+    fn observe(
+        &mut self,
+        at: livepush_core::time::Instant,
+        what: livepush_core::publisher::Observed<'_>,
+    ) {
         use livepush_core::publisher::Observed;
         match what {
             Observed::Event(ev) => {

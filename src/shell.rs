@@ -16,9 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use livepush_core::config::Config;
-use livepush_core::publisher::{
-    Input, Observed, Observer, Output, Publisher, PublisherConfig,
-};
+use livepush_core::publisher::{Input, Observed, Observer, Output, Publisher, PublisherConfig};
 use livepush_core::start_cache::Track;
 use livepush_core::time::Instant;
 use smol::channel::Sender;
@@ -419,9 +417,7 @@ impl Shell {
                     let n = &self.cfg.network;
                     let opts = ConnectOptions {
                         timeout: Duration::from_millis(u64::from(n.connect_timeout_ms)),
-                        handshake_timeout: Duration::from_millis(u64::from(
-                            n.handshake_timeout_ms,
-                        )),
+                        handshake_timeout: Duration::from_millis(u64::from(n.handshake_timeout_ms)),
                         user_timeout: self.send_stall() * 2,
                         sndbuf: send_buffer,
                         tls: self.tls.clone(),

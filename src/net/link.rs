@@ -8,7 +8,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 
-
 /// Plaintext rustls may hold before it has written its records to the socket
 /// (small: backlog belongs in the send queue, where it is measured and shed).
 const TLS_BUFFER: usize = 16 * 1024;

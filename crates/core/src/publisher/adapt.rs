@@ -16,7 +16,13 @@ impl Publisher {
     /// One netstatus window has closed: the adaptive-bitrate controller gets
     /// what the socket took and how old the queue is, and its decision goes
     /// to the encoder (and, as 1006/1005, to the supervisor).
-    pub(super) fn adapt(&mut self, now: Instant, length: Duration, sent_kbps: u32, video_kbps: u32) {
+    pub(super) fn adapt(
+        &mut self,
+        now: Instant,
+        length: Duration,
+        sent_kbps: u32,
+        video_kbps: u32,
+    ) {
         let publishing = self
             .conn
             .as_ref()
@@ -93,7 +99,11 @@ impl Publisher {
             .as_ref()
             .map_or(self.cfg.params.bitrate_kbps, |a| a.kbps());
         let video = if self.cfg.video { video } else { 0 };
-        let audio = if self.cfg.muted { 0 } else { self.cfg.audio_kbps };
+        let audio = if self.cfg.muted {
+            0
+        } else {
+            self.cfg.audio_kbps
+        };
         let per_s = u64::from(video + audio) * 1000 / 8;
         let div = if self.cfg.rtc { 8 } else { 4 };
         ((per_s / div) as usize).max(4096)

@@ -55,7 +55,6 @@ impl Connection {
 }
 
 impl Outbox {
-
     /// Queues a packet.
     pub fn push(&mut self, kind: Kind, queued_at: Instant, bytes: Vec<u8>) {
         if !self.pending() {

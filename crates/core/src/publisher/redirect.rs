@@ -17,7 +17,9 @@ pub enum Refused {
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refused::GivesUpTls(u) => write!(f, "reconnect request to {u} ignored: it would give up TLS"),
+            Refused::GivesUpTls(u) => {
+                write!(f, "reconnect request to {u} ignored: it would give up TLS")
+            }
             Refused::NeedsTls(u) => write!(
                 f,
                 "reconnect request to {u} ignored: rtmps:// needs an rtmps:// url in the config"

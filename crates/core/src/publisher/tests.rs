@@ -237,10 +237,17 @@ fn the_happy_path_starts_on_the_key_frame_made_while_connecting() {
         vec![(0, true), (50, false), (100, false)],
         "the stream starts at the cached key frame, at 0"
     );
-    assert!(r.seen.iter().any(|e| matches!(e, Sev::StreamMetadataChanged { .. })));
+    assert!(r
+        .seen
+        .iter()
+        .any(|e| matches!(e, Sev::StreamMetadataChanged { .. })));
     assert_eq!(r.p.counts().video_frames_sent, 3);
     assert_eq!(r.p.counts().publishes, 1);
-    assert!(r.recycled >= 5, "every encoder buffer goes back: {}", r.recycled);
+    assert!(
+        r.recycled >= 5,
+        "every encoder buffer goes back: {}",
+        r.recycled
+    );
     // the key stays out of every event
     assert!(r.events.iter().all(|e| !e.to_json(0).contains("S3CRET")));
 }
@@ -316,7 +323,10 @@ fn a_reconnect_request_redirects_and_a_failure_there_goes_back_to_the_config() {
             _ => None,
         })
         .unwrap();
-    assert!(detail.contains("10.9.8.7:1936") && !detail.contains("S3CRET"), "{detail}");
+    assert!(
+        detail.contains("10.9.8.7:1936") && !detail.contains("S3CRET"),
+        "{detail}"
+    );
     // the redirect target fails: back to the configured URL
     let conn = r.conn.unwrap();
     r.input(Input::ConnectFailed {
@@ -349,7 +359,10 @@ fn under_a_stuck_uplink_the_queue_is_shed_and_video_resumes_at_a_forced_key_fram
         r.audio(t);
     }
     let codes = r.codes();
-    assert!(codes.contains(&1101), "1101 while the queue ages: {codes:?}");
+    assert!(
+        codes.contains(&1101),
+        "1101 while the queue ages: {codes:?}"
+    );
     assert!(
         r.commands.contains(&EncoderCommand::ForceKey),
         "a key frame asked for after shedding video: {:?}",
@@ -447,7 +460,10 @@ fn a_capped_uplink_lowers_the_bitrate_at_the_encoder() {
         .expect("the encoder was asked for less");
     assert!(lowered < start, "{lowered} < {start}");
     assert!(r.codes().contains(&1006), "1006 shown: {:?}", r.codes());
-    assert!(!r.send_buffers.is_empty(), "the socket buffer follows the bitrate");
+    assert!(
+        !r.send_buffers.is_empty(),
+        "the socket buffer follows the bitrate"
+    );
     assert!(
         r.events.iter().any(|e| matches!(e, Event::NetStatus(_))),
         "netstatus every second"

@@ -4,6 +4,6 @@ pub mod chunk;
 pub mod failure;
 pub mod hostile;
 pub mod publish;
-pub mod url;
 #[cfg(test)]
 pub(crate) mod test_server;
+pub mod url;

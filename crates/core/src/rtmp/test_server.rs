@@ -140,4 +140,3 @@ pub(crate) fn reconnect_request(tc_url: Option<&str>, description: &str) -> Vec<
     let _ = ser.set_max_chunk_size(4096, RtmpTimestamp::new(0)).unwrap();
     ser.serialize(&payload, true, false).unwrap().bytes
 }
-

@@ -191,7 +191,10 @@ fn a_reset_right_after_publish_start_is_a_rejection_later_a_read_write_failure()
 }
 
 fn reconnect_request(tc_url: Option<&str>) -> Vec<u8> {
-    test_server::reconnect_request(tc_url, &format!("maintenance: {KEY} move to the other node please"))
+    test_server::reconnect_request(
+        tc_url,
+        &format!("maintenance: {KEY} move to the other node please"),
+    )
 }
 
 #[test]
