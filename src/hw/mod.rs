@@ -8,6 +8,7 @@
 pub mod aac;
 pub mod alsa;
 pub mod capture_dmabuf;
+pub mod fault;
 #[cfg(feature = "v4l2-m2m")]
 pub mod m2m;
 pub mod mjpeg;

@@ -1,0 +1,307 @@
+//! The video thread: paced capture from the configured source, H.264 encoding
+//! through the core's runner, encoded frames to the loop. The loop here is
+//! the pacing and the picture's way; where pictures come from (and the lost
+//! camera) is `source.rs`, one camera picture `capture.rs`, the encoders the
+//! runner opens `backends.rs`, the way to the loop `to_loop.rs`.
+
+mod backends;
+mod capture;
+mod source;
+mod to_loop;
+
+use std::time::{Duration, Instant};
+
+use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
+use livepush_core::encoder::chain::ChainConfig;
+use livepush_core::encoder::runner::{Runner, Step};
+use livepush_core::encoder::settings::EncoderSettings;
+use livepush_core::supervisor::Input;
+
+use super::{sleep_until, take_commands, MediaMsg, Wiring};
+use crate::hw::I420;
+use backends::Backends;
+use capture::{capture, CaptureCtx, Captured};
+use source::{announce, camera_input, Lost, Source, WhileLost, RETRY_FIRST};
+use to_loop::ToLoop;
+
+/// What the video thread captures and how it encodes.
+pub struct VideoJob {
+    /// The source.
+    pub device: VideoDevice,
+    /// Switch on continuous auto focus where the camera has it.
+    pub auto_focus: bool,
+    /// The software H.264 encoder (the chain's last link).
+    pub encoder: EncoderChoice,
+    /// The encoder chain (board profile or `[video] encoders`).
+    pub chain: ChainConfig,
+    /// The board's M2M encoder node, if it names one.
+    pub m2m_device: Option<String>,
+    /// Test hook: the first encoder fails after this many frames (once per run).
+    pub inject_fault_after: Option<u64>,
+    /// Output size, rate, GOP, bitrate.
+    pub params: VideoParams,
+    /// RTC mode (Constrained Baseline).
+    pub rtc: bool,
+    /// The waiting image (I420 at the output size), shown while the camera is lost.
+    pub still: Option<Vec<u8>>,
+}
+
+/// Starts the video thread.
+pub fn spawn(job: VideoJob, wiring: Wiring) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("video".into())
+        .spawn(move || run(job, wiring))
+        .expect("spawn video thread")
+}
+
+fn run(job: VideoJob, wiring: Wiring) {
+    let VideoJob {
+        device,
+        auto_focus,
+        encoder: encoder_choice,
+        chain,
+        m2m_device,
+        inject_fault_after,
+        params: p,
+        rtc,
+        still,
+    } = job;
+    let Wiring {
+        origin,
+        mb,
+        ctl,
+        recycle,
+    } = wiring;
+    let send = |m: MediaMsg| mb.send_blocking(m);
+    let mut source = match Source::open(&device, &p, auto_focus) {
+        Ok(s) => s,
+        // a camera that cannot be opened at start (not plugged in yet, busy,
+        // no usable format) is handled as one lost while running: -1301
+        // once, the waiting image or the no-signal card, and reopen attempts
+        // with back-off; never the end of the run
+        Err(input) if matches!(device, VideoDevice::V4l2(_)) => {
+            let input = match input {
+                Input::CameraMode(m) => Input::CameraFailed(m),
+                other => other,
+            };
+            log::warn!(
+                "camera unavailable at start ({}); pushing the waiting image (or the no-signal card) and retrying",
+                input.detail()
+            );
+            if !send(MediaMsg::Device {
+                input,
+                fatal: false,
+            }) {
+                return;
+            }
+            Source::Lost {
+                attempt: 0,
+                retry_at: Instant::now() + RETRY_FIRST,
+            }
+        }
+        Err(input) => {
+            send(MediaMsg::Device { input, fatal: true });
+            return;
+        }
+    };
+    // 1003 once a camera (or a synthetic source) is open, not for the card
+    if !matches!(source, Source::Lost { .. }) && !announce(&source, &p, &send) {
+        return;
+    }
+    let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];
+    // the adaptive-bitrate controller may ask for a smaller size: pictures
+    // are then scaled into `scaled` and a new encoder runs at that size
+    let mut scaled: Vec<u8> = Vec::new();
+    let mut runner = Runner::new(chain, EncoderSettings::new(&p, rtc));
+    let mut opener = Backends {
+        software: encoder_choice,
+        m2m_device,
+        inject_fault_after,
+    };
+    let frame_us = 1_000_000f64 / f64::from(p.fps);
+    // a synthetic source's frames count from the service's start (frame k
+    // at k / fps s, its counter showing k), like the tone's samples: the
+    // tone's sync marks line up with the counter
+    let first_index = (origin.elapsed().as_micros() as f64 / frame_us).ceil() as u64;
+    let frame_time_us = |k: u64| ((first_index + k) as f64 * frame_us) as u64;
+    let origin_mono_us =
+        crate::clock::monotonic_us().saturating_sub(origin.elapsed().as_micros() as u64);
+    let mut index: u64 = 0;
+    let mut last_pts: Option<u64> = None;
+    let min_gap_us = (frame_us / 2.0) as u64;
+    let mut lost_due = Instant::now();
+    let lost = Lost {
+        device: &device,
+        p: &p,
+        auto_focus,
+        still: still.as_deref(),
+        origin,
+        frame: Duration::from_micros(frame_us as u64),
+    };
+    loop {
+        let due = origin + Duration::from_micros(frame_time_us(index));
+        if source.paced_here() {
+            sleep_until(due);
+        }
+        match take_commands(&ctl) {
+            None => return,
+            Some(c) => {
+                if c.key {
+                    runner.force_key();
+                }
+                if let Some(k) = c.bitrate {
+                    // a refused change keeps the old rate (the next encoder
+                    // opens at the new one); it is not a reason to stop
+                    match runner.set_bitrate(k) {
+                        Err(e) => log::warn!("video bitrate {k} kbps not applied: {e}"),
+                        Ok(()) => log::info!("video bitrate now {k} kbps"),
+                    }
+                }
+                if let Some((w, h)) = c.size.filter(|s| *s != runner.size()) {
+                    let now = livepush_core::time::Instant::from_micros(
+                        Instant::now().duration_since(origin).as_micros() as u64,
+                    );
+                    let mut sink = ToLoop {
+                        mb: &mb,
+                        recycle: &recycle,
+                    };
+                    runner.set_size(now, w, h, &mut sink);
+                    log::info!("video size now {w}x{h}");
+                }
+            }
+        }
+        let pts_us = match &mut source {
+            Source::Synthetic(s) => {
+                // fallen more than a frame behind: skip ahead to stay live
+                let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
+                if late > frame_us * 2.0 {
+                    index += (late / frame_us) as u64;
+                    runner.force_key();
+                    continue;
+                }
+                if let Err(e) = s.next(first_index + index, &mut picture) {
+                    send(MediaMsg::Device {
+                        input: Input::CameraFailed(e),
+                        fatal: true,
+                    });
+                    return;
+                }
+                frame_time_us(index)
+            }
+            Source::Camera(c) => match capture(
+                c,
+                &mut picture,
+                &p,
+                CaptureCtx {
+                    runner: &mut runner,
+                    opener: &mut opener,
+                    mb: &mb,
+                    recycle: &recycle,
+                    origin,
+                    origin_mono_us,
+                    first: index == 0,
+                    last_pts: &mut last_pts,
+                    min_gap_us,
+                },
+            ) {
+                Ok(Captured::Pixels(pts)) => {
+                    lost_due = Instant::now();
+                    pts
+                }
+                Ok(Captured::Encoded) => {
+                    lost_due = Instant::now();
+                    index += 1;
+                    continue;
+                }
+                Ok(Captured::Stop) => return,
+                Ok(Captured::Skipped) => {
+                    lost_due = Instant::now();
+                    continue;
+                }
+                Err(e) => {
+                    // keep the stream alive: the "no signal" card, and retry the camera
+                    log::warn!("camera lost; pushing the waiting image (or the no-signal card) and retrying");
+                    send(MediaMsg::Device {
+                        input: camera_input(e),
+                        fatal: false,
+                    });
+                    source = Source::Lost {
+                        attempt: 0,
+                        retry_at: Instant::now() + RETRY_FIRST,
+                    };
+                    lost_due = Instant::now();
+                    continue;
+                }
+            },
+            Source::Lost { .. } => match lost.next(&mut source, &mut lost_due, &mut picture, &send)
+            {
+                WhileLost::Reopened => {
+                    runner.force_key();
+                    continue;
+                }
+                WhileLost::Gone => return,
+                WhileLost::Card(pts) => pts,
+            },
+        };
+        // a picture less than half a frame after the last one (a camera's
+        // queued buffers after a reopen, a camera faster than asked) is
+        // dropped: the stream keeps its frame rate and rising timestamps
+        if last_pts.is_some_and(|t| pts_us < t + min_gap_us) {
+            continue;
+        }
+        last_pts = Some(pts_us);
+        if index == 0 && !send(MediaMsg::FirstFrame) {
+            return;
+        }
+        let Some(pic) = to_size(&picture, &p, runner.size(), &mut scaled, &send) else {
+            return;
+        };
+        let now = livepush_core::time::Instant::from_micros(
+            Instant::now().duration_since(origin).as_micros() as u64,
+        );
+        index += 1;
+        let mut sink = ToLoop {
+            mb: &mb,
+            recycle: &recycle,
+        };
+        if runner.encode(now, &pic, pts_us, &mut opener, &mut sink) == Step::Stop {
+            return;
+        }
+    }
+}
+
+/// The picture at the encoder's size: as it is, or scaled into `scaled`
+/// (the adaptive bitrate may have asked for a smaller size). None when
+/// scaling failed (reported to the loop as an encoder failure).
+fn to_size<'a>(
+    picture: &'a [u8],
+    p: &VideoParams,
+    (ow, oh): (u32, u32),
+    scaled: &'a mut Vec<u8>,
+    send: &impl Fn(MediaMsg) -> bool,
+) -> Option<I420<'a>> {
+    if (ow, oh) == (p.width, p.height) {
+        return Some(I420 {
+            width: p.width,
+            height: p.height,
+            data: picture,
+        });
+    }
+    let full = livepush_core::video::convert::Picture {
+        format: livepush_core::video::negotiate::PixelFormat::I420,
+        width: p.width,
+        height: p.height,
+        stride: 0,
+        data: picture,
+    };
+    scaled.resize(livepush_core::video::convert::i420_len(ow, oh), 0);
+    if let Err(e) = livepush_core::video::convert::to_i420(&full, scaled, ow, oh) {
+        send(MediaMsg::VideoEncoderFailed(format!("scaling: {e:?}")));
+        return None;
+    }
+    Some(I420 {
+        width: ow,
+        height: oh,
+        data: scaled,
+    })
+}
