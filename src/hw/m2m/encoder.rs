@@ -5,10 +5,10 @@
 //! first by default and the second with `multiplanar=1`; the Raspberry Pi's
 //! bcm2835-codec the second), MMAP buffers, I420 (YU12) or NV12 input.
 //!
-//! Setup follows the interface's order: CAPTURE format (the codec), OUTPUT
-//! format (the driver may round the coded size up: vicodec makes 640x360
-//! 640x368, whose extra rows are filled by repeating the last one), frame
-//! rate, controls, buffers, STREAMON. Controls a driver lacks are reported
+//! Setup follows the interface's order (`setup.rs`: queues, CAPTURE format
+//! (the codec), OUTPUT format (the driver may round the coded size up:
+//! vicodec makes 640x360 640x368, whose extra rows are filled by repeating
+//! the last one), frame rate, controls; then here: buffers, STREAMON). Controls a driver lacks are reported
 //! once and skipped (the key-frame check after encoding catches an ignored
 //! GOP). `drain` is ENCODER_CMD STOP; the last frame carries
 //! V4L2_BUF_FLAG_LAST and the EOS event follows. Every ioctl error names the
@@ -23,13 +23,14 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use livepush_core::codec::h264;
-use livepush_core::encoder::settings::{EncoderSettings, Profile};
+use livepush_core::encoder::settings::EncoderSettings;
 
+use super::setup::{self, set_ctrl, set_fps, Queues};
 use crate::hw::v4l2_uapi::{self as uapi, *};
 use livepush_core::encoder::interface::{
     Coded, DmaPicture, Polled, Submitted, Tuning, VideoEncoder, I420,
 };
-use livepush_core::video::layout::{RawLayout, NV12, YU12};
+use livepush_core::video::layout::RawLayout;
 
 /// Buffers on each queue.
 const BUFFERS: u32 = 4;
@@ -47,38 +48,6 @@ impl Drop for Mapped {
     }
 }
 
-/// The controls that carry `s` to an encoder of `coded` (name, id, value).
-/// H.264-only ones are left out for other codecs.
-pub fn controls(s: &EncoderSettings, h264: bool) -> Vec<(&'static str, u32, i32)> {
-    let mut c = vec![
-        ("GOP size", CID_GOP_SIZE, s.gop_frames as i32),
-        ("B-frames", CID_B_FRAMES, 0),
-        ("bitrate mode CBR", CID_BITRATE_MODE, BITRATE_MODE_CBR),
-        ("bitrate", CID_BITRATE, (s.kbps * 1000) as i32),
-        ("peak bitrate", CID_BITRATE_PEAK, (s.max_kbps * 1000) as i32),
-    ];
-    if h264 {
-        let profile = match s.profile {
-            Profile::ConstrainedBaseline => 1, // V4L2_MPEG_VIDEO_H264_PROFILE_CONSTRAINED_BASELINE
-            Profile::Main => 2,
-            Profile::High => 4,
-        };
-        c.extend([
-            ("H.264 I period", CID_H264_I_PERIOD, s.gop_frames as i32),
-            ("H.264 profile", CID_H264_PROFILE, profile),
-            ("H.264 level", CID_H264_LEVEL, v4l2_level(s.level)),
-            // SPS/PPS with every key frame (a restarted stream, a new viewer)
-            ("repeat sequence header", CID_REPEAT_SEQ_HEADER, 1),
-            (
-                "header with first frame",
-                CID_HEADER_MODE,
-                HEADER_MODE_JOINED_WITH_1ST_FRAME,
-            ),
-        ]);
-    }
-    c
-}
-
 /// Whether a coded frame is a key frame: H.264 by its NAL units (an IDR),
 /// vicodec's FWHT by its header's I-frame flag (vicodec's encoder does not
 /// set the buffer flag), anything else by V4L2_BUF_FLAG_KEYFRAME.
@@ -91,19 +60,6 @@ pub fn is_key(codec: u32, data: &[u8], buf_flags: u32) -> bool {
         u32::from_be_bytes([data[20], data[21], data[22], data[23]]) & FWHT_FL_I_FRAME != 0
     } else {
         buf_flags & BUF_FLAG_KEYFRAME != 0
-    }
-}
-
-/// enum v4l2_mpeg_video_h264_level for a level_idc.
-pub fn v4l2_level(idc: u8) -> i32 {
-    const ORDER: [u8; 16] = [
-        10, 11, 12, 13, 20, 21, 22, 30, 31, 32, 40, 41, 42, 50, 51, 52,
-    ];
-    // 1b (index 1) sits between 1.0 and 1.1 in the enum
-    match ORDER.iter().position(|l| *l == idc) {
-        Some(0) => 0,
-        Some(i) => i as i32 + 1,
-        None => 16, // 5.2
     }
 }
 
@@ -154,100 +110,21 @@ impl M2mEncoder {
         s: &EncoderSettings,
         dmabuf_input: bool,
     ) -> Result<Self, String> {
-        let err = |what: &str, e: io::Error| format!("{path}: {what}: {e}");
         let fd = uapi::open_device(path)?;
         let raw_fd = fd.as_raw_fd();
-        let mut cap: Capability = zeroed();
-        // SAFETY: VIDIOC_QUERYCAP fills a struct v4l2_capability.
-        unsafe { uapi::ioctl(raw_fd, VIDIOC_QUERYCAP, &mut cap) }
-            .map_err(|e| err("VIDIOC_QUERYCAP", e))?;
-        let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
-            cap.device_caps
-        } else {
-            cap.capabilities
-        };
-        let mplane = caps & CAP_VIDEO_M2M_MPLANE != 0;
-        if !mplane && caps & CAP_VIDEO_M2M == 0 {
-            return Err(format!("{path}: not a memory-to-memory device"));
-        }
-        let (out_kind, cap_kind) = if mplane {
-            (BUF_VIDEO_OUTPUT_MPLANE, BUF_VIDEO_CAPTURE_MPLANE)
-        } else {
-            (BUF_VIDEO_OUTPUT, BUF_VIDEO_CAPTURE)
-        };
-        let coded = fourcc(&codec);
-        let offered = enum_formats(raw_fd, cap_kind);
-        if !offered.contains(&coded) {
-            return Err(format!(
-                "{path}: does not encode {} (offers {})",
-                fourcc_text(coded),
-                list(&offered)
-            ));
-        }
-        let inputs = enum_formats(raw_fd, out_kind);
-        let raw_fourcc = [YU12, NV12]
-            .into_iter()
-            .find(|f| inputs.contains(f))
-            .ok_or_else(|| {
-                format!(
-                    "{path}: takes neither YU12 nor NV12 pictures (takes {})",
-                    list(&inputs)
-                )
-            })?;
-        // 1. CAPTURE: the codec (a compressed frame is at most a raw one)
-        let mut f = Format {
-            kind: cap_kind,
-            fmt: FormatUnion { raw: [0; 200] },
-        };
-        set_pix(
-            &mut f,
+        let Queues {
             mplane,
-            s.width,
-            s.height,
-            coded,
-            s.width * s.height * 3 / 2,
-        );
-        // SAFETY: VIDIOC_S_FMT with a struct v4l2_format.
-        unsafe { uapi::ioctl(raw_fd, VIDIOC_S_FMT, &mut f) }
-            .map_err(|e| err("VIDIOC_S_FMT (CAPTURE)", e))?;
-        // 2. OUTPUT: raw pictures; read back the layout the driver chose
-        let mut f = Format {
-            kind: out_kind,
-            fmt: FormatUnion { raw: [0; 200] },
-        };
-        set_pix(&mut f, mplane, s.width, s.height, raw_fourcc, 0);
-        // SAFETY: as above.
-        unsafe { uapi::ioctl(raw_fd, VIDIOC_S_FMT, &mut f) }
-            .map_err(|e| err("VIDIOC_S_FMT (OUTPUT)", e))?;
-        let raw = read_layout(&f, mplane).map_err(|e| format!("{path}: {e}"))?;
-        if raw.fourcc != raw_fourcc || raw.width < s.width || raw.height < s.height {
-            return Err(format!(
-                "{path}: asked for {} {}x{}, the driver gives {} {}x{}",
-                fourcc_text(raw_fourcc),
-                s.width,
-                s.height,
-                fourcc_text(raw.fourcc),
-                raw.width,
-                raw.height
-            ));
-        }
+            out_kind,
+            cap_kind,
+        } = setup::queues(raw_fd, path)?;
+        // 1.-2. the formats: CAPTURE the codec, OUTPUT raw pictures
+        let (coded, raw) = setup::formats(raw_fd, path, mplane, (out_kind, cap_kind), codec, s)?;
         // 3. frame rate (for rate control; a driver without it is fine)
         if let Err(e) = set_fps(raw_fd, out_kind, s.fps) {
             log::info!("{path}: frame rate not set ({e})");
         }
         // 4. controls
-        let mut missing = Vec::new();
-        for (name, id, value) in controls(s, codec == *b"H264") {
-            if set_ctrl(raw_fd, id, value).is_err() {
-                missing.push(name);
-            }
-        }
-        if !missing.is_empty() {
-            log::warn!(
-                "{path}: the encoder has no control for: {} (left at its defaults)",
-                missing.join(", ")
-            );
-        }
+        let missing = setup::apply_controls(raw_fd, path, s, codec == *b"H264");
         let mut enc = M2mEncoder {
             fd,
             path: path.to_string(),
@@ -271,28 +148,39 @@ impl M2mEncoder {
             settings: *s,
         };
         // 5. buffers, CAPTURE ones queued, EOS event, streaming
-        let (count, maps) = enc.request(out_kind)?;
-        enc.outputs = maps;
-        enc.out_count = count;
-        enc.last_fd = vec![-1; count as usize];
-        enc.free = (0..count).rev().collect();
-        enc.captures = enc.request(cap_kind)?.1;
-        for i in 0..enc.captures.len() as u32 {
-            enc.queue_capture(i)?;
+        enc.start()?;
+        Ok(enc)
+    }
+
+    /// Buffers on both queues (CAPTURE ones queued), the EOS event, STREAMON.
+    fn start(&mut self) -> Result<(), String> {
+        let (count, maps) = self.request(self.out_kind)?;
+        self.outputs = maps;
+        self.out_count = count;
+        self.last_fd = vec![-1; count as usize];
+        self.free = (0..count).rev().collect();
+        self.captures = self.request(self.cap_kind)?.1;
+        for i in 0..self.captures.len() as u32 {
+            self.queue_capture(i)?;
         }
         let mut sub: EventSubscription = zeroed();
         sub.kind = EVENT_EOS;
         // SAFETY: VIDIOC_SUBSCRIBE_EVENT with a struct v4l2_event_subscription.
-        if let Err(e) = unsafe { uapi::ioctl(raw_fd, VIDIOC_SUBSCRIBE_EVENT, &mut sub) } {
-            log::info!("{path}: no EOS event ({e}); the LAST flag ends a drain");
+        if let Err(e) =
+            unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_SUBSCRIBE_EVENT, &mut sub) }
+        {
+            log::info!(
+                "{}: no EOS event ({e}); the LAST flag ends a drain",
+                self.path
+            );
         }
-        for kind in [out_kind, cap_kind] {
+        for kind in [self.out_kind, self.cap_kind] {
             let mut k = kind as i32;
             // SAFETY: VIDIOC_STREAMON takes the buffer type as an int.
-            unsafe { uapi::ioctl(raw_fd, VIDIOC_STREAMON, &mut k) }
-                .map_err(|e| err("VIDIOC_STREAMON", e))?;
+            unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_STREAMON, &mut k) }
+                .map_err(|e| self.err("VIDIOC_STREAMON", e))?;
         }
-        Ok(enc)
+        Ok(())
     }
 
     /// The raw layout in use.
@@ -689,114 +577,9 @@ impl Drop for M2mEncoder {
     }
 }
 
-fn list(f: &[u32]) -> String {
-    if f.is_empty() {
-        return "nothing".into();
-    }
-    f.iter()
-        .map(|v| fourcc_text(*v))
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn enum_formats(fd: RawFd, kind: u32) -> Vec<u32> {
-    let mut v = Vec::new();
-    for index in 0..64 {
-        let mut d: FmtDesc = zeroed();
-        d.index = index;
-        d.kind = kind;
-        // SAFETY: VIDIOC_ENUM_FMT fills the struct or fails with EINVAL at the end.
-        if unsafe { uapi::ioctl(fd, VIDIOC_ENUM_FMT, &mut d) }.is_err() {
-            break;
-        }
-        v.push(d.pixelformat);
-    }
-    v
-}
-
-fn set_pix(f: &mut Format, mplane: bool, w: u32, h: u32, fourcc: u32, sizeimage: u32) {
-    if mplane {
-        let mut p: PixFormatMplane = zeroed();
-        p.width = w;
-        p.height = h;
-        p.pixelformat = fourcc;
-        p.num_planes = 1;
-        p.plane_fmt[0].sizeimage = sizeimage;
-        f.fmt.pix_mp = p;
-    } else {
-        let mut p: PixFormat = zeroed();
-        p.width = w;
-        p.height = h;
-        p.pixelformat = fourcc;
-        p.sizeimage = sizeimage;
-        f.fmt.pix = p;
-    }
-}
-
-/// The raw layout in a format the driver filled in.
-fn read_layout(f: &Format, mplane: bool) -> Result<RawLayout, String> {
-    // SAFETY: reading the union member that matches the queue type.
-    let (fourcc, width, height, stride, size, planes) = unsafe {
-        if mplane {
-            let p = f.fmt.pix_mp;
-            let pf = p.plane_fmt[0];
-            (
-                p.pixelformat,
-                p.width,
-                p.height,
-                pf.bytesperline,
-                pf.sizeimage,
-                p.num_planes,
-            )
-        } else {
-            let p = f.fmt.pix;
-            (
-                p.pixelformat,
-                p.width,
-                p.height,
-                p.bytesperline,
-                p.sizeimage,
-                1,
-            )
-        }
-    };
-    if planes != 1 {
-        return Err(format!(
-            "the driver wants {planes} separate planes (only one contiguous buffer is supported)"
-        ));
-    }
-    let stride = if stride == 0 { width } else { stride };
-    if (size as u64) < u64::from(stride) * u64::from(height) * 3 / 2 {
-        return Err(format!(
-            "buffer size {size} too small for {width}x{height} (stride {stride})"
-        ));
-    }
-    Ok(RawLayout {
-        fourcc,
-        width,
-        height,
-        stride,
-        size,
-    })
-}
-
-fn set_ctrl(fd: RawFd, id: u32, value: i32) -> io::Result<()> {
-    let mut c = Control { id, value };
-    // SAFETY: VIDIOC_S_CTRL with a struct v4l2_control.
-    unsafe { uapi::ioctl(fd, VIDIOC_S_CTRL, &mut c) }
-}
-
-fn set_fps(fd: RawFd, out_kind: u32, fps: u32) -> io::Result<()> {
-    let mut p: StreamParm = zeroed();
-    p.kind = out_kind;
-    p.numerator = 1;
-    p.denominator = fps;
-    // SAFETY: VIDIOC_S_PARM with a struct v4l2_streamparm.
-    unsafe { uapi::ioctl(fd, VIDIOC_S_PARM, &mut p) }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::setup::{controls, v4l2_level};
     use super::*;
     use livepush_core::config::VideoParams;
 

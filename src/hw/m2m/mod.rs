@@ -9,6 +9,7 @@
 //! kernel structs and numbers both use.
 
 pub mod encoder;
+mod setup;
 
 use std::os::fd::AsRawFd;
 

@@ -9,9 +9,11 @@
 pub mod board;
 mod parse;
 mod preset;
+mod walker;
 
-pub use parse::{parse, parse_board, ConfigError, Notice, Parsed};
+pub use parse::{parse, parse_board, Parsed};
 pub use preset::{Preset, PRESETS};
+pub use walker::{ConfigError, Notice, MAX_ERRORS};
 
 use crate::rtmp::url::PushUrl;
 
