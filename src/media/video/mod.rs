@@ -21,7 +21,7 @@ use super::{sleep_until, take_commands, MediaMsg, Wiring};
 use crate::hw::I420;
 use backends::Backends;
 use capture::{capture, CaptureCtx, Captured};
-use source::{announce, camera_input, Lost, Source, WhileLost, RETRY_FIRST};
+use source::{camera_input, Lost, Source, WhileLost, RETRY_FIRST};
 use to_loop::ToLoop;
 
 /// What the video thread captures and how it encodes.
@@ -73,41 +73,9 @@ fn run(job: VideoJob, wiring: Wiring) {
         recycle,
     } = wiring;
     let send = |m: MediaMsg| mb.send_blocking(m);
-    let mut source = match Source::open(&device, &p, auto_focus) {
-        Ok(s) => s,
-        // a camera that cannot be opened at start (not plugged in yet, busy,
-        // no usable format) is handled as one lost while running: -1301
-        // once, the waiting image or the no-signal card, and reopen attempts
-        // with back-off; never the end of the run
-        Err(input) if matches!(device, VideoDevice::V4l2(_)) => {
-            let input = match input {
-                Input::CameraMode(m) => Input::CameraFailed(m),
-                other => other,
-            };
-            log::warn!(
-                "camera unavailable at start ({}); pushing the waiting image (or the no-signal card) and retrying",
-                input.detail()
-            );
-            if !send(MediaMsg::Device {
-                input,
-                fatal: false,
-            }) {
-                return;
-            }
-            Source::Lost {
-                attempt: 0,
-                retry_at: Instant::now() + RETRY_FIRST,
-            }
-        }
-        Err(input) => {
-            send(MediaMsg::Device { input, fatal: true });
-            return;
-        }
-    };
-    // 1003 once a camera (or a synthetic source) is open, not for the card
-    if !matches!(source, Source::Lost { .. }) && !announce(&source, &p, &send) {
+    let Some(mut source) = Source::open_at_start(&device, &p, auto_focus, &send) else {
         return;
-    }
+    };
     let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];
     // the adaptive-bitrate controller may ask for a smaller size: pictures
     // are then scaled into `scaled` and a new encoder runs at that size
@@ -143,33 +111,14 @@ fn run(job: VideoJob, wiring: Wiring) {
         if source.paced_here() {
             sleep_until(due);
         }
-        match take_commands(&ctl) {
-            None => return,
-            Some(c) => {
-                if c.key {
-                    runner.force_key();
-                }
-                if let Some(k) = c.bitrate {
-                    // a refused change keeps the old rate (the next encoder
-                    // opens at the new one); it is not a reason to stop
-                    match runner.set_bitrate(k) {
-                        Err(e) => log::warn!("video bitrate {k} kbps not applied: {e}"),
-                        Ok(()) => log::info!("video bitrate now {k} kbps"),
-                    }
-                }
-                if let Some((w, h)) = c.size.filter(|s| *s != runner.size()) {
-                    let now = livepush_core::time::Instant::from_micros(
-                        Instant::now().duration_since(origin).as_micros() as u64,
-                    );
-                    let mut sink = ToLoop {
-                        mb: &mb,
-                        recycle: &recycle,
-                    };
-                    runner.set_size(now, w, h, &mut sink);
-                    log::info!("video size now {w}x{h}");
-                }
-            }
-        }
+        let Some(c) = take_commands(&ctl) else {
+            return;
+        };
+        let mut sink = ToLoop {
+            mb: &mb,
+            recycle: &recycle,
+        };
+        apply(c, &mut runner, origin, &mut sink);
         let pts_us = match &mut source {
             Source::Synthetic(s) => {
                 // fallen more than a frame behind: skip ahead to stay live
@@ -267,6 +216,28 @@ fn run(job: VideoJob, wiring: Wiring) {
         if runner.encode(now, &pic, pts_us, &mut opener, &mut sink) == Step::Stop {
             return;
         }
+    }
+}
+
+/// The loop's commands to the encoder: a key frame, a bitrate (a refused
+/// change keeps the old rate, the next encoder opens at the new one; not a
+/// reason to stop), a size (the running encoder drains, a new one opens).
+fn apply(c: super::Commands, runner: &mut Runner, origin: Instant, sink: &mut ToLoop<'_>) {
+    if c.key {
+        runner.force_key();
+    }
+    if let Some(k) = c.bitrate {
+        match runner.set_bitrate(k) {
+            Err(e) => log::warn!("video bitrate {k} kbps not applied: {e}"),
+            Ok(()) => log::info!("video bitrate now {k} kbps"),
+        }
+    }
+    if let Some((w, h)) = c.size.filter(|s| *s != runner.size()) {
+        let now = livepush_core::time::Instant::from_micros(
+            Instant::now().duration_since(origin).as_micros() as u64,
+        );
+        runner.set_size(now, w, h, sink);
+        log::info!("video size now {w}x{h}");
     }
 }
 

@@ -44,6 +44,49 @@ impl Source {
         }
     }
 
+    /// The source at the thread's start, announced (1003, 1005). A camera
+    /// that cannot be opened (not plugged in yet, busy, no usable format)
+    /// is handled as one lost while running: -1301 once, the waiting image
+    /// or the no-signal card, and reopen attempts with back-off; never the
+    /// end of the run. None: the thread ends (a synthetic source that
+    /// cannot be read, reported as fatal; or the loop has gone).
+    pub(super) fn open_at_start(
+        device: &VideoDevice,
+        p: &VideoParams,
+        auto_focus: bool,
+        send: &impl Fn(MediaMsg) -> bool,
+    ) -> Option<Self> {
+        let source = match Source::open(device, p, auto_focus) {
+            Ok(s) => s,
+            Err(input) if matches!(device, VideoDevice::V4l2(_)) => {
+                let input = match input {
+                    Input::CameraMode(m) => Input::CameraFailed(m),
+                    other => other,
+                };
+                log::warn!(
+                    "camera unavailable at start ({}); pushing the waiting image (or the no-signal card) and retrying",
+                    input.detail()
+                );
+                if !send(MediaMsg::Device {
+                    input,
+                    fatal: false,
+                }) {
+                    return None;
+                }
+                return Some(Source::Lost {
+                    attempt: 0,
+                    retry_at: Instant::now() + RETRY_FIRST,
+                });
+            }
+            Err(input) => {
+                send(MediaMsg::Device { input, fatal: true });
+                return None;
+            }
+        };
+        // 1003 once a camera (or a synthetic source) is open, not for the card
+        announce(&source, p, send).then_some(source)
+    }
+
     pub(super) fn paced_here(&self) -> bool {
         matches!(self, Source::Synthetic(_))
     }
@@ -55,7 +98,7 @@ pub(super) const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Tells the loop the camera is open (1003) and whether its size was adjusted
 /// (1005). False when the loop has gone.
-pub(super) fn announce(source: &Source, p: &VideoParams, send: &impl Fn(MediaMsg) -> bool) -> bool {
+fn announce(source: &Source, p: &VideoParams, send: &impl Fn(MediaMsg) -> bool) -> bool {
     if let Source::Camera(c) = source {
         let m = c.mode();
         let fourcc = String::from_utf8_lossy(&m.format.fourcc()).into_owned();
