@@ -14,8 +14,7 @@ mod setup;
 use std::os::fd::AsRawFd;
 
 use crate::hw::v4l2_uapi::{
-    self, Capability, FmtDesc, BUF_VIDEO_CAPTURE, BUF_VIDEO_CAPTURE_MPLANE, CAP_DEVICE_CAPS,
-    CAP_VIDEO_M2M, CAP_VIDEO_M2M_MPLANE, VIDIOC_ENUM_FMT, VIDIOC_QUERYCAP,
+    BUF_VIDEO_CAPTURE, BUF_VIDEO_CAPTURE_MPLANE, CAP_VIDEO_M2M, CAP_VIDEO_M2M_MPLANE,
 };
 
 /// What one /dev/video* node is, as far as encoding goes.
@@ -44,28 +43,13 @@ pub fn query(path: &str) -> Result<M2mNode, String> {
         .open(path)
         .map_err(|e| format!("{path}: {e}"))?;
     let fd = f.as_raw_fd();
-    let mut cap: Capability = v4l2_uapi::zeroed();
-    // SAFETY: VIDIOC_QUERYCAP fills a struct v4l2_capability.
-    unsafe { v4l2_uapi::ioctl(fd, VIDIOC_QUERYCAP, &mut cap) }
-        .map_err(|e| format!("{path}: VIDIOC_QUERYCAP: {e}"))?;
-    let caps = if cap.capabilities & CAP_DEVICE_CAPS != 0 {
-        cap.device_caps
-    } else {
-        cap.capabilities
-    };
+    let (cap, caps) = setup::query_cap(fd, path)?;
     let m2m = caps & (CAP_VIDEO_M2M | CAP_VIDEO_M2M_MPLANE) != 0;
     let mut capture_formats = Vec::new();
     if m2m {
         for kind in [BUF_VIDEO_CAPTURE, BUF_VIDEO_CAPTURE_MPLANE] {
-            for index in 0..64 {
-                let mut d: FmtDesc = v4l2_uapi::zeroed();
-                d.index = index;
-                d.kind = kind;
-                // SAFETY: VIDIOC_ENUM_FMT fills the struct or fails with EINVAL at the end.
-                if unsafe { v4l2_uapi::ioctl(fd, VIDIOC_ENUM_FMT, &mut d) }.is_err() {
-                    break;
-                }
-                let f = String::from_utf8_lossy(&d.pixelformat.to_le_bytes()).into_owned();
+            for f in setup::enum_formats(fd, kind) {
+                let f = String::from_utf8_lossy(&f.to_le_bytes()).into_owned();
                 if !capture_formats.contains(&f) {
                     capture_formats.push(f);
                 }

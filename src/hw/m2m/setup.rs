@@ -23,8 +23,9 @@ pub struct Queues {
     pub cap_kind: u32,
 }
 
-/// What the device is: an M2M device, and with which queue types.
-pub fn queues(fd: RawFd, path: &str) -> Result<Queues, String> {
+/// The node's VIDIOC_QUERYCAP answer and its capabilities (the device
+/// caps where the driver gives them).
+pub fn query_cap(fd: RawFd, path: &str) -> Result<(Capability, u32), String> {
     let mut cap: Capability = zeroed();
     // SAFETY: VIDIOC_QUERYCAP fills a struct v4l2_capability.
     unsafe { uapi::ioctl(fd, VIDIOC_QUERYCAP, &mut cap) }
@@ -34,6 +35,12 @@ pub fn queues(fd: RawFd, path: &str) -> Result<Queues, String> {
     } else {
         cap.capabilities
     };
+    Ok((cap, caps))
+}
+
+/// What the device is: an M2M device, and with which queue types.
+pub fn queues(fd: RawFd, path: &str) -> Result<Queues, String> {
+    let (_, caps) = query_cap(fd, path)?;
     let mplane = caps & CAP_VIDEO_M2M_MPLANE != 0;
     if !mplane && caps & CAP_VIDEO_M2M == 0 {
         return Err(format!("{path}: not a memory-to-memory device"));
@@ -194,7 +201,8 @@ fn list(f: &[u32]) -> String {
         .join("/")
 }
 
-fn enum_formats(fd: RawFd, kind: u32) -> Vec<u32> {
+/// The pixel formats a queue type offers.
+pub fn enum_formats(fd: RawFd, kind: u32) -> Vec<u32> {
     let mut v = Vec::new();
     for index in 0..64 {
         let mut d: FmtDesc = zeroed();
