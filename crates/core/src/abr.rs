@@ -188,52 +188,72 @@ impl Abr {
         let draining = !w.shed && w.queue_age * 4 < self.last_age * 3;
         self.last_age = w.queue_age;
         let congested = w.shed || w.queue_age > self.cfg.congested_age;
-        if !congested {
-            self.at_min_congested_since = None;
-            let calm = *self.calm_since.get_or_insert(now);
-            let since_change = [self.last_decrease, self.last_raise]
-                .into_iter()
-                .flatten()
-                .map(|t| now.saturating_since(t))
-                .min()
-                .unwrap_or(Duration::MAX);
-            if now.saturating_since(calm) < self.raise_wait || since_change < self.raise_wait {
-                return None;
-            }
-            if self.last_raise.is_some() {
-                // the previous raise held (congestion would have cleared it)
-                self.raise_wait = RAISE_FIRST;
-            }
-            // back up a size once the smaller picture climbed to twice the floor
-            if self.scale > 0
-                && self.kbps >= self.cfg.min_kbps.saturating_mul(2).min(self.cfg.max_kbps)
-            {
-                self.scale -= 1;
-                self.last_raise = Some(now);
-                let (width, height) = self.size();
-                return Some(Decision::Resolution {
-                    width,
-                    height,
-                    down: false,
-                });
-            }
-            // below the level the link last choked at, until that is old
-            let limit = match self.ceiling {
-                Some((k, t)) if now.saturating_since(t) < CEILING_FOR => k.min(self.cfg.max_kbps),
-                _ => self.cfg.max_kbps,
-            };
-            if self.kbps >= limit {
-                return None;
-            }
-            let from = self.kbps;
-            self.kbps = (from + (from / 10).max(25)).min(limit);
+        if congested {
+            self.when_congested(now, rate, over, draining)
+        } else {
+            self.when_calm(now)
+        }
+    }
+
+    /// A calm window: after long enough without congestion (and without a
+    /// change), a size back up or 10% more, never above the level the link
+    /// last choked at while that is recent.
+    fn when_calm(&mut self, now: Instant) -> Option<Decision> {
+        self.at_min_congested_since = None;
+        let calm = *self.calm_since.get_or_insert(now);
+        let since_change = [self.last_decrease, self.last_raise]
+            .into_iter()
+            .flatten()
+            .map(|t| now.saturating_since(t))
+            .min()
+            .unwrap_or(Duration::MAX);
+        if now.saturating_since(calm) < self.raise_wait || since_change < self.raise_wait {
+            return None;
+        }
+        if self.last_raise.is_some() {
+            // the previous raise held (congestion would have cleared it)
+            self.raise_wait = RAISE_FIRST;
+        }
+        // back up a size once the smaller picture climbed to twice the floor
+        if self.scale > 0 && self.kbps >= self.cfg.min_kbps.saturating_mul(2).min(self.cfg.max_kbps)
+        {
+            self.scale -= 1;
             self.last_raise = Some(now);
-            return Some(Decision::Bitrate {
-                from,
-                to: self.kbps,
-                uplink_kbps: 0,
+            let (width, height) = self.size();
+            return Some(Decision::Resolution {
+                width,
+                height,
+                down: false,
             });
         }
+        // below the level the link last choked at, until that is old
+        let limit = match self.ceiling {
+            Some((k, t)) if now.saturating_since(t) < CEILING_FOR => k.min(self.cfg.max_kbps),
+            _ => self.cfg.max_kbps,
+        };
+        if self.kbps >= limit {
+            return None;
+        }
+        let from = self.kbps;
+        self.kbps = (from + (from / 10).max(25)).min(limit);
+        self.last_raise = Some(now);
+        Some(Decision::Bitrate {
+            from,
+            to: self.kbps,
+            uplink_kbps: 0,
+        })
+    }
+
+    /// A congested window: a raise that just overshot lengthens the wait
+    /// before the next; unless the queue drains or a decrease is recent, a
+    /// lower bitrate fitted to the uplink, or at min-bitrate a smaller size.
+    fn when_congested(
+        &mut self,
+        now: Instant,
+        rate: u32,
+        over: f64,
+        draining: bool,
+    ) -> Option<Decision> {
         self.calm_since = None;
         if self
             .last_raise
@@ -258,28 +278,39 @@ impl Abr {
         };
         if self.kbps > self.cfg.min_kbps {
             self.at_min_congested_since = None;
-            // what the link carried, less audio, with 15% headroom to drain the
-            // queue, less what the encoder delivers over its target (it has
-            // not caught up with the last decrease, or it is at its floor);
-            // at least a tenth down, at most half (one window's measurement
-            // may catch the link mid-stall)
-            let fit = (f64::from(uplink) * 0.85) as u32;
-            let to = ((f64::from(fit.saturating_sub(self.cfg.audio_kbps)) / over) as u32)
-                .clamp(self.kbps / 2, self.kbps * 9 / 10)
-                .max(self.cfg.min_kbps);
-            let from = self.kbps;
-            self.kbps = to;
-            self.last_decrease = Some(now);
-            self.ceiling = Some((
-                ((f64::from(uplink) * 0.95) as u32).saturating_sub(self.cfg.audio_kbps),
-                now,
-            ));
-            return Some(Decision::Bitrate {
-                from,
-                to,
-                uplink_kbps: uplink,
-            });
+            return Some(self.decrease(now, uplink, over));
         }
+        self.step_down(now, over)
+    }
+
+    /// What the link carried, less audio, with 15% headroom to drain the
+    /// queue, less what the encoder delivers over its target (it has not
+    /// caught up with the last decrease, or it is at its floor); at least a
+    /// tenth down, at most half (one window's measurement may catch the
+    /// link mid-stall). The link's level is remembered as the ceiling.
+    fn decrease(&mut self, now: Instant, uplink: u32, over: f64) -> Decision {
+        let fit = (f64::from(uplink) * 0.85) as u32;
+        let to = ((f64::from(fit.saturating_sub(self.cfg.audio_kbps)) / over) as u32)
+            .clamp(self.kbps / 2, self.kbps * 9 / 10)
+            .max(self.cfg.min_kbps);
+        let from = self.kbps;
+        self.kbps = to;
+        self.last_decrease = Some(now);
+        self.ceiling = Some((
+            ((f64::from(uplink) * 0.95) as u32).saturating_sub(self.cfg.audio_kbps),
+            now,
+        ));
+        Decision::Bitrate {
+            from,
+            to,
+            uplink_kbps: uplink,
+        }
+    }
+
+    /// At min-bitrate and still congested: the next smaller size, after
+    /// [`SCALE_DOWN_AFTER`] (sooner when the encoder is at its floor), never
+    /// below [`MIN_WIDTH`].
+    fn step_down(&mut self, now: Instant, over: f64) -> Option<Decision> {
         let since = *self.at_min_congested_since.get_or_insert(now);
         let at_floor = over * 100.0 > f64::from(FLOOR_PCT);
         let wait = if at_floor {
