@@ -122,7 +122,7 @@ impl Publisher {
     /// its age to the 1101 watch.
     pub(super) fn check_busy(&mut self, now: Instant) {
         let limit = self.cfg.queue_limit;
-        if let Some(c) = self.conn.as_mut().filter(|c| c.session.is_some()) {
+        if let Some(c) = self.conn.as_mut() {
             let pool = &mut self.pool;
             let shed = c.outbox.shed(now, limit, |b| recycle(pool, b));
             if shed.video > 0 || shed.audio > 0 {

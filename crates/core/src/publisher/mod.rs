@@ -340,11 +340,8 @@ impl Publisher {
     /// The unwritten bytes at the front of the send queue (write them, then
     /// report [`Input::Written`]).
     pub fn transmit(&self) -> Option<&[u8]> {
-        self.conn
-            .as_ref()
-            .filter(|c| c.session.is_some())?
-            .outbox
-            .transmit()
+        // (a connection queues bytes only once its session exists)
+        self.conn.as_ref()?.outbox.transmit()
     }
 
     /// When [`Self::handle_timeout`] is due next.
@@ -414,11 +411,6 @@ impl Publisher {
     /// The phase now.
     pub fn phase(&self) -> Phase {
         self.phase
-    }
-
-    /// The configured URL (with its key; never print it: its `Display` hides the key).
-    pub fn url(&self) -> &PushUrl {
-        &self.cfg.url
     }
 
     /// A new stream key, used from the next connection on (the running
