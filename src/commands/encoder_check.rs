@@ -66,7 +66,7 @@ pub fn run(c: &Check) -> Result<String, String> {
     let mut picture = vec![0u8; (c.params.width * c.params.height * 3 / 2) as usize];
     let frame_us = 1_000_000 / u64::from(c.params.fps.max(1));
     let mut st = Stats::default();
-    let fail = |st: &Stats, report: &str, e: String| {
+    let fail = |st: &Stats, report: &str, e: &dyn std::fmt::Display| {
         Err(format!("{report}{}encoder failure: {e}", st.line()))
     };
     let started = Instant::now();
@@ -74,7 +74,7 @@ pub fn run(c: &Check) -> Result<String, String> {
         if c.stream_off_after == Some(i) {
             match &mut opened {
                 #[cfg(feature = "v4l2-m2m")]
-                Opened::M2m(e) => e.stream_off_capture()?,
+                Opened::M2m(e) => e.stream_off_capture().map_err(|e| e.to_string())?,
                 Opened::Other(_) => {
                     return Err("--stream-off-after works with the v4l2-m2m backend only".into())
                 }
@@ -93,19 +93,19 @@ pub fn run(c: &Check) -> Result<String, String> {
             match enc.submit(&pic, i * frame_us) {
                 Ok(Submitted::Taken) => break,
                 Ok(Submitted::Busy) => st.busy += 1,
-                Err(e) => return fail(&st, &report, e),
+                Err(e) => return fail(&st, &report, &e),
             }
             if let Err(e) = take(enc, &mut st, &mut file) {
-                return fail(&st, &report, e);
+                return fail(&st, &report, &e);
             }
             if Instant::now() > until {
-                return fail(&st, &report, "busy for 2 s (wedged)".into());
+                return fail(&st, &report, &"busy for 2 s (wedged)");
             }
             std::thread::sleep(Duration::from_millis(2));
         }
         st.submitted += 1;
         if let Err(e) = take(enc, &mut st, &mut file) {
-            return fail(&st, &report, e);
+            return fail(&st, &report, &e);
         }
     }
     finish(opened.encoder(), st, file, report, started)
@@ -167,13 +167,13 @@ fn run_camera(c: &Check, cam_path: &str) -> Result<String, String> {
         Some(p) => p.clone(),
         None => crate::hw::m2m::find_encoder(None, &c.codec)?.path,
     };
-    let mut enc = M2mEncoder::open_with(&path, c.codec, &s, true)?;
+    let mut enc = M2mEncoder::open_with(&path, c.codec, &s, true).map_err(|e| e.to_string())?;
     let want = enc.layout();
     let mut cam = ExportingCamera::open(cam_path, w, h, want.fourcc)?;
     let got = cam.layout();
     let copy_why = zero_copy_fits(&got, &want).err();
     if copy_why.is_some() {
-        enc = M2mEncoder::open_with(&path, c.codec, &s, false)?;
+        enc = M2mEncoder::open_with(&path, c.codec, &s, false).map_err(|e| e.to_string())?;
     }
     let mut report = format!(
         "encoder v4l2-m2m {path}: {} {w}x{h}; camera {cam_path}: {} {w}x{h} stride {}, {} bytes\n",
@@ -248,7 +248,7 @@ fn run_camera(c: &Check, cam_path: &str) -> Result<String, String> {
         // the camera buffer goes back only once the encoder has let go of it
         if copy_why.is_none() {
             let until = Instant::now() + Duration::from_secs(2);
-            while !enc.imports_done()? {
+            while !enc.imports_done().map_err(|e| e.to_string())? {
                 take(&mut enc, &mut st, &mut file)?;
                 if Instant::now() > until {
                     return Err(format!(
@@ -290,7 +290,8 @@ fn open(c: &Check, s: &EncoderSettings, report: &mut String) -> Result<Opened, S
                 Some(p) => p.clone(),
                 None => crate::hw::m2m::find_encoder(None, &c.codec)?.path,
             };
-            let e = crate::hw::m2m::encoder::M2mEncoder::open(&path, c.codec, s)?;
+            let e = crate::hw::m2m::encoder::M2mEncoder::open(&path, c.codec, s)
+                .map_err(|e| e.to_string())?;
             let l = e.layout();
             let _ = writeln!(
                 report,
@@ -318,7 +319,8 @@ fn open(c: &Check, s: &EncoderSettings, report: &mut String) -> Result<Opened, S
             Ok(Opened::M2m(e))
         }
         other => {
-            let e = crate::hw::open_backend(other, EncoderChoice::Auto, s, c.device.as_deref())?;
+            let e = crate::hw::open_backend(other, EncoderChoice::Auto, s, c.device.as_deref())
+                .map_err(|e| e.to_string())?;
             let _ = writeln!(report, "encoder {} {}x{}", e.name(), s.width, s.height);
             Ok(Opened::Other(e))
         }
@@ -372,7 +374,7 @@ fn take(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match enc.poll(&mut buf)? {
+        match enc.poll(&mut buf).map_err(|e| e.to_string())? {
             Polled::Unit(c) => {
                 if st.last_pts.is_some_and(|p| c.pts_us <= p) {
                     st.out_of_order += 1;

@@ -4,7 +4,7 @@
 //! and the restart on the same publish). Nothing here runs unless that
 //! variable is set.
 
-use super::{Polled, Submitted, Tuning, VideoEncoder, I420};
+use super::{EncoderError, Polled, Submitted, Tuning, VideoEncoder, I420};
 
 /// Wraps an encoder so that it fails once after `after` pictures.
 pub struct FailsAfter {
@@ -17,23 +17,23 @@ impl VideoEncoder for FailsAfter {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
-    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, String> {
+    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, EncoderError> {
         self.n += 1;
         if self.n > self.after {
-            return Err(format!(
+            return Err(EncoderError::failed(format_args!(
                 "injected fault after {} frames (LIVEPUSH_INJECT_ENCODER_FAULT)",
                 self.n
-            ));
+            )));
         }
         self.inner.submit(pic, pts_us)
     }
-    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String> {
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, EncoderError> {
         self.inner.poll(out)
     }
-    fn drain(&mut self) -> Result<(), String> {
+    fn drain(&mut self) -> Result<(), EncoderError> {
         self.inner.drain()
     }
-    fn tune(&mut self, t: Tuning) -> Result<(), String> {
+    fn tune(&mut self, t: Tuning) -> Result<(), EncoderError> {
         self.inner.tune(t)
     }
     fn force_key(&mut self) {

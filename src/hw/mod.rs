@@ -29,7 +29,7 @@ use livepush_core::encoder::settings::EncoderSettings;
 use livepush_core::encoder::Backend;
 
 pub use livepush_core::encoder::interface::{
-    Immediate, Polled, Submitted, Tuning, VideoEncoder, I420,
+    EncoderError, Immediate, Polled, Submitted, Tuning, VideoEncoder, I420,
 };
 
 /// Whether `backend` can run here: Ok(what was found) or the precise reason not
@@ -60,21 +60,25 @@ pub fn backend_availability(backend: Backend, m2m_device: Option<&str>) -> Resul
     }
 }
 
-/// Opens `backend` for `s` (the software one as `choice` says).
+/// Opens `backend` for `s` (the software one as `choice` says). A backend
+/// not found here (no device, no library, feature not built) is
+/// `Unavailable`; one that is here but refuses the settings, or whose device
+/// calls fail, says so in its own kind.
 pub fn open_backend(
     backend: Backend,
     choice: EncoderChoice,
     s: &EncoderSettings,
     m2m_device: Option<&str>,
-) -> Result<Box<dyn VideoEncoder>, String> {
+) -> Result<Box<dyn VideoEncoder>, EncoderError> {
     match backend {
         Backend::Software => open_video_encoder(choice, s),
         #[cfg(feature = "v4l2-m2m")]
         Backend::V4l2M2m => {
-            let node = m2m::find_h264_encoder(m2m_device).map_err(|e| format!("v4l2-m2m: {e}"))?;
+            let node = m2m::find_h264_encoder(m2m_device)
+                .map_err(|e| EncoderError::unavailable(format_args!("v4l2-m2m: {e}")))?;
             let open = |dmabuf| {
                 m2m::encoder::M2mEncoder::open_with(&node.path, *b"H264", s, dmabuf)
-                    .map_err(|e| format!("v4l2-m2m: {e}"))
+                    .map_err(|e| e.context("v4l2-m2m"))
             };
             // zero copy when the camera's buffers have the encoder's layout
             let mut e = open(s.import.is_some())?;
@@ -89,18 +93,20 @@ pub fn open_backend(
         }
         #[cfg(feature = "vaapi")]
         Backend::Vaapi => Ok(Box::new(Immediate::new(
-            vaapi::encoder::VaapiEncoder::open(s).map_err(|e| format!("vaapi: {e}"))?,
+            vaapi::encoder::VaapiEncoder::open(s).map_err(|e| e.context("vaapi"))?,
         ))),
         #[cfg(feature = "mpp")]
         Backend::Mpp => Ok(Box::new(
-            mpp::encoder::MppEncoder::open(s).map_err(|e| format!("mpp: {e}"))?,
+            mpp::encoder::MppEncoder::open(s).map_err(|e| e.context("mpp"))?,
         )),
         // reachable when a backend's feature is not built
         #[allow(unreachable_patterns)]
-        hw => Err(match backend_availability(hw, m2m_device) {
-            Ok(found) => format!("{hw}: {found}"),
-            Err(why) => format!("{hw}: {why}"),
-        }),
+        hw => Err(EncoderError::unavailable(
+            match backend_availability(hw, m2m_device) {
+                Ok(found) => format!("{hw}: {found}"),
+                Err(why) => format!("{hw}: {why}"),
+            },
+        )),
     }
 }
 
@@ -108,7 +114,7 @@ pub fn open_backend(
 pub fn open_video_encoder(
     choice: EncoderChoice,
     s: &EncoderSettings,
-) -> Result<Box<dyn VideoEncoder>, String> {
+) -> Result<Box<dyn VideoEncoder>, EncoderError> {
     match choice {
         EncoderChoice::Auto | EncoderChoice::OpenH264 => {
             Ok(Box::new(Immediate::new(openh264::OpenH264::new(s)?)))
@@ -116,9 +122,9 @@ pub fn open_video_encoder(
         #[cfg(feature = "x264")]
         EncoderChoice::X264 => Ok(Box::new(Immediate::new(x264::X264::new(s)?))),
         #[cfg(not(feature = "x264"))]
-        EncoderChoice::X264 => {
-            Err("x264 is not built into this binary (cargo build --features x264)".into())
-        }
+        EncoderChoice::X264 => Err(EncoderError::unavailable(
+            "x264 is not built into this binary (cargo build --features x264)",
+        )),
     }
 }
 

@@ -21,7 +21,7 @@ use openh264::OpenH264API;
 
 use livepush_core::encoder::settings::EncoderSettings;
 
-use livepush_core::encoder::interface::{SyncEncoder, I420};
+use livepush_core::encoder::interface::{EncoderError, SyncEncoder, I420};
 
 /// The OpenH264 backend.
 pub struct OpenH264 {
@@ -63,7 +63,7 @@ impl OpenH264 {
     /// An encoder for `s`: its frame rate, key-frame interval and target.
     /// OpenH264 always writes Constrained Baseline (whatever `s.profile`
     /// says: it has no B-frames or CABAC) and derives the level itself.
-    pub fn new(s: &EncoderSettings) -> Result<Self, String> {
+    pub fn new(s: &EncoderSettings) -> Result<Self, EncoderError> {
         let (fps, gop, kbps) = (s.fps, s.gop_frames, s.kbps);
         let cfg = EncoderConfig::new()
             .usage_type(UsageType::CameraVideoRealTime)
@@ -78,7 +78,7 @@ impl OpenH264 {
             .background_detection(false)
             .num_threads(1);
         let mut enc = Encoder::with_api_config(OpenH264API::from_source(), cfg)
-            .map_err(|e| format!("openh264: {e}"))?;
+            .map_err(|e| EncoderError::unsupported(format_args!("openh264: {e}")))?;
         // the crate initialises the encoder on the first picture: install the
         // callback now, so that initialisation's messages reach it too
         let mut callback: TraceCallback = Some(trace);
@@ -158,19 +158,19 @@ impl SyncEncoder for OpenH264 {
         pic: &I420<'_>,
         force_key: bool,
         out: &mut Vec<u8>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, EncoderError> {
         if force_key {
             self.enc.force_intra_frame();
         }
         let bs = self
             .enc
             .encode(&Pic(pic))
-            .map_err(|e| format!("openh264: {e}"))?;
+            .map_err(|e| EncoderError::failed(format_args!("openh264: {e}")))?;
         bs.write_vec(out);
         Ok(livepush_core::codec::h264::is_keyframe(out))
     }
 
-    fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncoderError> {
         // OpenH264's SBitrateInfo, for ENCODER_OPTION_BITRATE (5) on all
         // spatial layers (4: the total, split over our one layer) and
         // ENCODER_OPTION_MAX_BITRATE (6) on layer 0 (the per-layer maximum
@@ -202,20 +202,24 @@ impl SyncEncoder for OpenH264 {
                     .set_option(option, (&raw mut info).cast())
             };
             if rc != 0 {
-                return Err(format!("openh264: bitrate {kbps} kbps refused ({rc})"));
+                return Err(EncoderError::unsupported(format_args!(
+                    "openh264: bitrate {kbps} kbps refused ({rc})"
+                )));
             }
         }
         self.kbps = kbps;
         Ok(())
     }
 
-    fn set_fps(&mut self, fps: u32) -> Result<(), String> {
+    fn set_fps(&mut self, fps: u32) -> Result<(), EncoderError> {
         // ENCODER_OPTION_FRAME_RATE (4) takes a float
         let mut rate = fps as f32;
         // SAFETY: the documented SetOption call with the float it takes.
         let rc = unsafe { self.enc.raw_api().set_option(4, (&raw mut rate).cast()) };
         if rc != 0 {
-            return Err(format!("openh264: frame rate {fps} refused ({rc})"));
+            return Err(EncoderError::unsupported(format_args!(
+                "openh264: frame rate {fps} refused ({rc})"
+            )));
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use x264_sys as x;
 
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
-use livepush_core::encoder::interface::{SyncEncoder, I420};
+use livepush_core::encoder::interface::{EncoderError, SyncEncoder, I420};
 
 /// The libx264 backend.
 pub struct X264 {
@@ -26,7 +26,7 @@ unsafe impl Send for X264 {}
 
 impl X264 {
     /// An encoder for `s`.
-    pub fn new(s: &EncoderSettings) -> Result<Self, String> {
+    pub fn new(s: &EncoderSettings) -> Result<Self, EncoderError> {
         let (width, height, fps, gop, kbps) = (s.width, s.height, s.fps, s.gop_frames, s.kbps);
         let preset = CString::new("ultrafast").expect("static");
         let tune = CString::new("zerolatency").expect("static");
@@ -40,7 +40,7 @@ impl X264 {
         unsafe {
             let mut p: x::x264_param_t = std::mem::zeroed();
             if x::x264_param_default_preset(&mut p, preset.as_ptr(), tune.as_ptr()) < 0 {
-                return Err("x264: bad preset".into());
+                return Err(EncoderError::failed("x264: bad preset"));
             }
             p.i_width = width as i32;
             p.i_height = height as i32;
@@ -62,11 +62,16 @@ impl X264 {
             p.rc.i_vbv_max_bitrate = kbps as i32;
             p.rc.i_vbv_buffer_size = kbps as i32;
             if x::x264_param_apply_profile(&mut p, profile.as_ptr()) < 0 {
-                return Err(format!("x264: profile {:?} rejected", s.profile));
+                return Err(EncoderError::unsupported(format_args!(
+                    "x264: profile {:?} rejected",
+                    s.profile
+                )));
             }
             let enc = x::x264_encoder_open(&mut p);
             if enc.is_null() {
-                return Err(format!("x264: cannot open a {width}x{height} encoder"));
+                return Err(EncoderError::unsupported(format_args!(
+                    "x264: cannot open a {width}x{height} encoder"
+                )));
             }
             let mut pic: x::x264_picture_t = std::mem::zeroed();
             x::x264_picture_init(&mut pic);
@@ -94,7 +99,7 @@ impl SyncEncoder for X264 {
         pic: &I420<'_>,
         force_key: bool,
         out: &mut Vec<u8>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, EncoderError> {
         let (w, h) = (pic.width as usize, pic.height as usize);
         let base = pic.data.as_ptr() as *mut u8;
         self.pic.img.i_stride = [w as i32, (w / 2) as i32, (w / 2) as i32, 0];
@@ -129,7 +134,7 @@ impl SyncEncoder for X264 {
             (size, pic_out.b_keyframe != 0)
         };
         if size < 0 {
-            return Err("x264: encode failed".into());
+            return Err(EncoderError::failed("x264: encode failed"));
         }
         if size > 0 && !nals.is_null() {
             // the payloads of one frame's NALs are contiguous
@@ -140,7 +145,7 @@ impl SyncEncoder for X264 {
         Ok(key)
     }
 
-    fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncoderError> {
         // SAFETY: x264's documented run-time reconfiguration: read the current
         // parameters, change the rate-control fields, hand them back.
         unsafe {
@@ -150,13 +155,15 @@ impl SyncEncoder for X264 {
             p.rc.i_vbv_max_bitrate = kbps as i32;
             p.rc.i_vbv_buffer_size = kbps as i32;
             if x::x264_encoder_reconfig(self.enc, &mut p) < 0 {
-                return Err(format!("x264: bitrate {kbps} kbps refused"));
+                return Err(EncoderError::unsupported(format_args!(
+                    "x264: bitrate {kbps} kbps refused"
+                )));
             }
         }
         Ok(())
     }
 
-    fn set_fps(&mut self, fps: u32) -> Result<(), String> {
+    fn set_fps(&mut self, fps: u32) -> Result<(), EncoderError> {
         // SAFETY: as in set_bitrate.
         unsafe {
             let mut p: x::x264_param_t = std::mem::zeroed();
@@ -164,7 +171,9 @@ impl SyncEncoder for X264 {
             p.i_fps_num = fps;
             p.i_fps_den = 1;
             if x::x264_encoder_reconfig(self.enc, &mut p) < 0 {
-                return Err(format!("x264: frame rate {fps} refused"));
+                return Err(EncoderError::unsupported(format_args!(
+                    "x264: frame rate {fps} refused"
+                )));
             }
         }
         Ok(())

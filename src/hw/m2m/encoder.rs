@@ -28,7 +28,7 @@ use livepush_core::encoder::settings::EncoderSettings;
 use super::setup::{self, set_ctrl, set_fps, Queues};
 use crate::hw::v4l2_uapi::{self as uapi, *};
 use livepush_core::encoder::interface::{
-    Coded, DmaPicture, Polled, Submitted, Tuning, VideoEncoder, I420,
+    Coded, DmaPicture, EncoderError, Polled, Submitted, Tuning, VideoEncoder, I420,
 };
 use livepush_core::video::layout::RawLayout;
 
@@ -98,27 +98,31 @@ unsafe impl Send for M2mEncoder {}
 impl M2mEncoder {
     /// Opens `path` and starts encoding `s`'s pictures into `codec` (a fourcc:
     /// `H264`, or `FWHT` for vicodec).
-    pub fn open(path: &str, codec: [u8; 4], s: &EncoderSettings) -> Result<Self, String> {
+    pub fn open(path: &str, codec: [u8; 4], s: &EncoderSettings) -> Result<Self, EncoderError> {
         Self::open_with(path, codec, s, false)
     }
 
     /// Same; with `dmabuf_input` the OUTPUT queue imports DMABUFs
-    /// ([`M2mEncoder::submit_dmabuf`]) instead of taking copies.
+    /// ([`M2mEncoder::submit_dmabuf`]) instead of taking copies. A device
+    /// that cannot be opened or is no M2M encoder is `Unavailable`, one that
+    /// refuses the formats `Unsupported`, one whose buffers or streaming
+    /// fail `Failed`.
     pub fn open_with(
         path: &str,
         codec: [u8; 4],
         s: &EncoderSettings,
         dmabuf_input: bool,
-    ) -> Result<Self, String> {
-        let fd = uapi::open_device(path)?;
+    ) -> Result<Self, EncoderError> {
+        let fd = uapi::open_device(path).map_err(EncoderError::Unavailable)?;
         let raw_fd = fd.as_raw_fd();
         let Queues {
             mplane,
             out_kind,
             cap_kind,
-        } = setup::queues(raw_fd, path)?;
+        } = setup::queues(raw_fd, path).map_err(EncoderError::Unavailable)?;
         // 1.-2. the formats: CAPTURE the codec, OUTPUT raw pictures
-        let (coded, raw) = setup::formats(raw_fd, path, mplane, (out_kind, cap_kind), codec, s)?;
+        let (coded, raw) = setup::formats(raw_fd, path, mplane, (out_kind, cap_kind), codec, s)
+            .map_err(EncoderError::Unsupported)?;
         // 3. frame rate (for rate control; a driver without it is fine)
         if let Err(e) = set_fps(raw_fd, out_kind, s.fps) {
             log::info!("{path}: frame rate not set ({e})");
@@ -153,7 +157,7 @@ impl M2mEncoder {
     }
 
     /// Buffers on both queues (CAPTURE ones queued), the EOS event, STREAMON.
-    fn start(&mut self) -> Result<(), String> {
+    fn start(&mut self) -> Result<(), EncoderError> {
         let (count, maps) = self.request(self.out_kind)?;
         self.outputs = maps;
         self.out_count = count;
@@ -203,19 +207,37 @@ impl M2mEncoder {
 
     /// Test hook for the failure path: stops the CAPTURE queue under the
     /// encoder, as a driver that gave up would.
-    pub fn stream_off_capture(&mut self) -> Result<(), String> {
+    pub fn stream_off_capture(&mut self) -> Result<(), EncoderError> {
         let mut k = self.cap_kind as i32;
         // SAFETY: VIDIOC_STREAMOFF takes the buffer type as an int.
         unsafe { uapi::ioctl(self.fd.as_raw_fd(), VIDIOC_STREAMOFF, &mut k) }
             .map_err(|e| self.err("VIDIOC_STREAMOFF", e))
     }
 
-    fn err(&self, what: &str, e: io::Error) -> String {
-        format!("{}: {what}: {e}", self.path)
+    /// A device call that failed: the encoder stopped working.
+    fn err(&self, what: &str, e: io::Error) -> EncoderError {
+        EncoderError::failed(format_args!("{}: {what}: {e}", self.path))
+    }
+
+    /// A setting the driver did not take: refused (EINVAL, ERANGE, ENOTTY:
+    /// a value or control it does not have) or failed (anything else).
+    fn refused(&self, what: &str, e: io::Error) -> EncoderError {
+        match e.raw_os_error() {
+            Some(libc::EINVAL | libc::ERANGE | libc::ENOTTY) => {
+                EncoderError::unsupported(format_args!("{}: {what}: {e}", self.path))
+            }
+            _ => self.err(what, e),
+        }
+    }
+
+    /// The encoder's own state is wrong for the call (a caller's mistake or
+    /// a driver that stopped on its own): a failure.
+    fn wrong(&self, what: impl std::fmt::Display) -> EncoderError {
+        EncoderError::failed(format_args!("{}: {what}", self.path))
     }
 
     /// REQBUFS + QUERYBUF + mmap for one queue.
-    fn request(&self, kind: u32) -> Result<(u32, Vec<Mapped>), String> {
+    fn request(&self, kind: u32) -> Result<(u32, Vec<Mapped>), EncoderError> {
         let fd = self.fd.as_raw_fd();
         let mut rb: RequestBuffers = zeroed();
         rb.count = BUFFERS;
@@ -225,7 +247,7 @@ impl M2mEncoder {
         unsafe { uapi::ioctl(fd, VIDIOC_REQBUFS, &mut rb) }
             .map_err(|e| self.err("VIDIOC_REQBUFS", e))?;
         if rb.count == 0 {
-            return Err(format!("{}: no buffers granted", self.path));
+            return Err(self.wrong("no buffers granted"));
         }
         let mut maps = Vec::new();
         if self.memory(kind) == MEMORY_DMABUF {
@@ -278,7 +300,7 @@ impl M2mEncoder {
         b
     }
 
-    fn queue_capture(&mut self, index: u32) -> Result<(), String> {
+    fn queue_capture(&mut self, index: u32) -> Result<(), EncoderError> {
         let mut planes = [zeroed::<Plane>(); 1];
         planes[0].length = self.captures[index as usize].len as u32;
         let mut b = self.buffer(self.cap_kind, index, &mut planes);
@@ -300,7 +322,7 @@ impl M2mEncoder {
     }
 
     /// Takes back OUTPUT buffers the driver is done with.
-    fn reclaim(&mut self) -> Result<(), String> {
+    fn reclaim(&mut self) -> Result<(), EncoderError> {
         loop {
             let mut planes = [zeroed::<Plane>(); 1];
             match self.dequeue(self.out_kind, &mut planes) {
@@ -337,15 +359,12 @@ impl VideoEncoder for M2mEncoder {
         "v4l2-m2m"
     }
 
-    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, String> {
+    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, EncoderError> {
         if self.draining {
-            return Err(format!("{}: picture submitted while draining", self.path));
+            return Err(self.wrong("picture submitted while draining"));
         }
         if self.dmabuf_input {
-            return Err(format!(
-                "{}: opened for DMABUF import, not copies",
-                self.path
-            ));
+            return Err(self.wrong("opened for DMABUF import, not copies"));
         }
         self.reclaim()?;
         let Some(index) = self.free.pop() else {
@@ -356,7 +375,7 @@ impl VideoEncoder for M2mEncoder {
         let dst = unsafe { std::slice::from_raw_parts_mut(map.ptr, map.len) };
         if let Err(e) = self.raw.fill(pic, dst) {
             self.free.push(index);
-            return Err(format!("{}: {e}", self.path));
+            return Err(self.wrong(e));
         }
         if std::mem::take(&mut self.key_next) {
             // best effort: the key-frame check catches a driver that ignores it
@@ -381,7 +400,7 @@ impl VideoEncoder for M2mEncoder {
         Ok(Submitted::Taken)
     }
 
-    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String> {
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, EncoderError> {
         if self.drained {
             return Ok(Polled::Drained);
         }
@@ -395,15 +414,15 @@ impl VideoEncoder for M2mEncoder {
                 return Ok(Polled::Drained);
             }
             Err(DqError::Drained) => {
-                return Err(format!("{}: CAPTURE queue stopped", self.path));
+                return Err(self.wrong("CAPTURE queue stopped"));
             }
             Err(DqError::Io(e)) => return Err(self.err("VIDIOC_DQBUF (CAPTURE)", e)),
         };
         if b.flags & BUF_FLAG_ERROR != 0 {
-            return Err(format!(
-                "{}: frame {} came back marked as an error",
-                self.path, b.sequence
-            ));
+            return Err(self.wrong(format_args!(
+                "frame {} came back marked as an error",
+                b.sequence
+            )));
         }
         let (used, offset) = if self.mplane {
             (planes[0].bytesused, planes[0].data_offset)
@@ -419,10 +438,7 @@ impl VideoEncoder for M2mEncoder {
         out.extend_from_slice(&data[offset..]);
         let last = b.flags & BUF_FLAG_LAST != 0;
         if last && !self.draining {
-            return Err(format!(
-                "{}: the encoder stopped (LAST buffer) without being asked",
-                self.path
-            ));
+            return Err(self.wrong("the encoder stopped (LAST buffer) without being asked"));
         }
         if last {
             self.drained = true;
@@ -461,7 +477,7 @@ impl VideoEncoder for M2mEncoder {
         Ok(Polled::Unit(Coded { pts_us, key }))
     }
 
-    fn drain(&mut self) -> Result<(), String> {
+    fn drain(&mut self) -> Result<(), EncoderError> {
         if self.draining {
             return Ok(());
         }
@@ -474,7 +490,7 @@ impl VideoEncoder for M2mEncoder {
         Ok(())
     }
 
-    fn tune(&mut self, t: Tuning) -> Result<(), String> {
+    fn tune(&mut self, t: Tuning) -> Result<(), EncoderError> {
         let fd = self.fd.as_raw_fd();
         if let Some(k) = t.kbps {
             // the peak first when it must rise
@@ -484,11 +500,11 @@ impl VideoEncoder for M2mEncoder {
                 self.settings.max_kbps = peak;
             }
             set_ctrl(fd, CID_BITRATE, (k * 1000) as i32)
-                .map_err(|e| self.err("bitrate control", e))?;
+                .map_err(|e| self.refused("bitrate control", e))?;
             self.settings.kbps = k;
         }
         if let Some(f) = t.fps {
-            set_fps(fd, self.out_kind, f).map_err(|e| self.err("VIDIOC_S_PARM", e))?;
+            set_fps(fd, self.out_kind, f).map_err(|e| self.refused("VIDIOC_S_PARM", e))?;
             self.settings.fps = f;
         }
         Ok(())
@@ -504,16 +520,16 @@ impl VideoEncoder for M2mEncoder {
 
     // a camera buffer in this encoder's layout, read in place: it must not
     // be reused until imports_done
-    fn submit_dmabuf(&mut self, pic: &DmaPicture, pts_us: u64) -> Result<Submitted, String> {
+    fn submit_dmabuf(&mut self, pic: &DmaPicture, pts_us: u64) -> Result<Submitted, EncoderError> {
         let (fd, len) = (pic.fd as RawFd, pic.len);
         if !self.dmabuf_input {
-            return Err(format!(
+            return Err(EncoderError::unsupported(format_args!(
                 "{}: opened for copies, not DMABUF import",
                 self.path
-            ));
+            )));
         }
         if self.draining {
-            return Err(format!("{}: picture submitted while draining", self.path));
+            return Err(self.wrong("picture submitted while draining"));
         }
         self.reclaim()?;
         // the index that imported this buffer before keeps its mapping
@@ -553,7 +569,7 @@ impl VideoEncoder for M2mEncoder {
     }
 
     /// Whether the encoder has released every imported buffer.
-    fn imports_done(&mut self) -> Result<bool, String> {
+    fn imports_done(&mut self) -> Result<bool, EncoderError> {
         self.reclaim()?;
         Ok(self.free.len() as u32 == self.out_count)
     }

@@ -14,7 +14,9 @@ use std::ffi::CString;
 use std::ptr;
 
 use livepush_core::codec::h264;
-use livepush_core::encoder::interface::{Coded, Polled, Submitted, Tuning, VideoEncoder, I420};
+use livepush_core::encoder::interface::{
+    Coded, EncoderError, Polled, Submitted, Tuning, VideoEncoder, I420,
+};
 use livepush_core::encoder::settings::{EncoderSettings, Profile};
 
 use super::ffi::{self, Lib, MppApi, MppBuffer, MppBufferGroup, MppCtx, MppEncCfg, TAG};
@@ -101,18 +103,29 @@ fn tune_keys(s: &EncoderSettings, t: Tuning) -> Vec<(&'static str, i32)> {
         .collect()
 }
 
-fn check(what: &str, rc: i32) -> Result<(), String> {
+/// An MPP call's return code: anything but 0 is the encoder failing.
+fn check(what: &str, rc: i32) -> Result<(), EncoderError> {
     if rc == 0 {
         Ok(())
     } else {
-        Err(format!("mpp: {what} failed ({rc})"))
+        Err(EncoderError::failed(format_args!(
+            "mpp: {what} failed ({rc})"
+        )))
     }
 }
 
+/// A configuration call's return code: anything but 0 is the encoder
+/// refusing the value (MPP does not tell a bad value from a broken device
+/// here; a broken one fails its next frame anyway).
+fn refused(what: &str, rc: i32) -> Result<(), EncoderError> {
+    check(what, rc).map_err(|e| EncoderError::Unsupported(e.to_string()))
+}
+
 impl MppEncoder {
-    /// Loads the library and starts an H.264 encoder for `s`.
-    pub fn open(s: &EncoderSettings) -> Result<Self, String> {
-        let lib = Lib::open()?;
+    /// Loads the library and starts an H.264 encoder for `s` (no library:
+    /// `Unavailable`).
+    pub fn open(s: &EncoderSettings) -> Result<Self, EncoderError> {
+        let lib = Lib::open().map_err(EncoderError::Unavailable)?;
         let layout = layout(s.width, s.height);
         let mut e = MppEncoder {
             lib,
@@ -132,7 +145,7 @@ impl MppEncoder {
         unsafe {
             check("mpp_create", (e.lib.mpp_create)(&mut e.ctx, &mut e.api))?;
             if e.api.is_null() {
-                return Err("mpp: mpp_create gave no API table".into());
+                return Err(EncoderError::failed("mpp: mpp_create gave no API table"));
             }
             let mut timeout: i64 = 0; // output: never block
             check(
@@ -183,15 +196,15 @@ impl MppEncoder {
     }
 
     /// Sets `keys` on the configuration and hands it to the encoder.
-    fn apply(&mut self, keys: &[(&'static str, i32)]) -> Result<(), String> {
+    fn apply(&mut self, keys: &[(&'static str, i32)]) -> Result<(), EncoderError> {
         for (k, v) in keys {
             let c = CString::new(*k).expect("static key");
             // SAFETY: a live configuration object and a valid C string.
             let rc = unsafe { (self.lib.mpp_enc_cfg_set_s32)(self.cfg, c.as_ptr(), *v) };
-            check(&format!("setting {k} = {v}"), rc)?;
+            refused(&format!("setting {k} = {v}"), rc)?;
         }
         // SAFETY: the context's control entry with the configuration object.
-        check("set config", unsafe {
+        refused("set config", unsafe {
             ((*self.api).control)(self.ctx, ffi::MPP_ENC_SET_CFG, self.cfg)
         })
     }
@@ -202,9 +215,11 @@ impl VideoEncoder for MppEncoder {
         "mpp"
     }
 
-    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, String> {
+    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, EncoderError> {
         if self.draining {
-            return Err("mpp: picture submitted while draining".into());
+            return Err(EncoderError::failed(
+                "mpp: picture submitted while draining",
+            ));
         }
         if self.in_flight {
             return Ok(Submitted::Busy);
@@ -214,13 +229,13 @@ impl VideoEncoder for MppEncoder {
         let dst = unsafe {
             let p = (self.lib.mpp_buffer_get_ptr_with_caller)(self.buffer, TAG.as_ptr());
             if p.is_null() {
-                return Err("mpp: input buffer has no mapping".into());
+                return Err(EncoderError::failed("mpp: input buffer has no mapping"));
             }
             std::slice::from_raw_parts_mut(p.cast::<u8>(), self.layout.size as usize)
         };
         self.layout
             .fill(pic, dst)
-            .map_err(|e| format!("mpp: {e}"))?;
+            .map_err(|e| EncoderError::failed(format_args!("mpp: {e}")))?;
         let l = self.lib_frame(pts_us)?;
         // SAFETY: a frame made by lib_frame; MPP takes its own reference.
         let rc = unsafe { ((*self.api).encode_put_frame)(self.ctx, l) };
@@ -232,7 +247,7 @@ impl VideoEncoder for MppEncoder {
         Ok(Submitted::Taken)
     }
 
-    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String> {
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, EncoderError> {
         if !self.in_flight {
             return Ok(if self.draining {
                 Polled::Drained
@@ -267,13 +282,13 @@ impl VideoEncoder for MppEncoder {
         }))
     }
 
-    fn drain(&mut self) -> Result<(), String> {
+    fn drain(&mut self) -> Result<(), EncoderError> {
         // one picture at most is inside: it comes out of poll, then Drained
         self.draining = true;
         Ok(())
     }
 
-    fn tune(&mut self, t: Tuning) -> Result<(), String> {
+    fn tune(&mut self, t: Tuning) -> Result<(), EncoderError> {
         if let Some(k) = t.kbps {
             self.settings.kbps = k;
             self.settings.max_kbps = self.settings.max_kbps.max(k);
@@ -296,7 +311,7 @@ impl VideoEncoder for MppEncoder {
 
 impl MppEncoder {
     /// A frame describing the input buffer.
-    fn lib_frame(&self, pts_us: u64) -> Result<ffi::MppFrame, String> {
+    fn lib_frame(&self, pts_us: u64) -> Result<ffi::MppFrame, EncoderError> {
         let mut f: ffi::MppFrame = ptr::null_mut();
         let l = &self.lib;
         // SAFETY: a new frame object, filled with plain values and our buffer.

@@ -27,7 +27,7 @@ use cros_libva::{
     Surface, UsageHint, VAEntrypoint, VAProfile,
 };
 use livepush_core::codec::h264;
-use livepush_core::encoder::interface::{SyncEncoder, I420};
+use livepush_core::encoder::interface::{EncoderError, SyncEncoder, I420};
 use livepush_core::encoder::ipp::{
     self, Ipp, SequencePlan, LOG2_MAX_FRAME_NUM_MINUS4, LOG2_MAX_POC_LSB_MINUS4,
 };
@@ -78,22 +78,38 @@ fn invalid_picture() -> PictureH264 {
 
 impl VaapiEncoder {
     /// Opens the first render node that encodes H.264 and sets it up for `s`.
-    pub fn open(s: &EncoderSettings) -> Result<Self, String> {
+    /// No node, or none with an H.264 encoder: `Unavailable`; a node that
+    /// has one but refuses the settings: `Unsupported` (the kind of the node
+    /// that got furthest).
+    pub fn open(s: &EncoderSettings) -> Result<Self, EncoderError> {
         let mut why = Vec::new();
+        let mut furthest = EncoderError::Unavailable(String::new());
         for node in super::render_nodes() {
             match Self::open_node(&node, s) {
                 Ok(e) => return Ok(e),
-                Err(e) => why.push(format!("{node}: {e}")),
+                Err(e) => {
+                    why.push(format!("{node}: {e}"));
+                    if !matches!(e, EncoderError::Unavailable(_)) {
+                        furthest = e;
+                    }
+                }
             }
         }
         if why.is_empty() {
-            return Err("no device: no /dev/dri/renderD* render node".into());
+            return Err(EncoderError::unavailable(
+                "no device: no /dev/dri/renderD* render node",
+            ));
         }
-        Err(why.join("; "))
+        let why = why.join("; ");
+        Err(match furthest {
+            EncoderError::Unavailable(_) => EncoderError::Unavailable(why),
+            EncoderError::Failed(_) => EncoderError::Failed(why),
+            _ => EncoderError::Unsupported(why),
+        })
     }
 
-    fn open_node(node: &str, s: &EncoderSettings) -> Result<Self, String> {
-        let display = Display::open_drm_display(node).map_err(|e| e.to_string())?;
+    fn open_node(node: &str, s: &EncoderSettings) -> Result<Self, EncoderError> {
+        let display = Display::open_drm_display(node).map_err(EncoderError::unavailable)?;
         let (profile, entrypoint) = profiles(s.profile)
             .iter()
             .find_map(|p| {
@@ -106,7 +122,7 @@ impl VaapiEncoder {
                 .find(|e| eps.contains(e))
                 .map(|e| (*p, e))
             })
-            .ok_or("no H.264 encode entry point")?;
+            .ok_or(EncoderError::unavailable("no H.264 encode entry point"))?;
         let attrs = vec![
             va::VAConfigAttrib {
                 type_: va::VAConfigAttribType::VAConfigAttribRTFormat,
@@ -119,7 +135,7 @@ impl VaapiEncoder {
         ];
         let config = display
             .create_config(attrs, profile, entrypoint)
-            .map_err(|e| format!("vaCreateConfig (CBR): {e}"))?;
+            .map_err(|e| EncoderError::unsupported(format_args!("vaCreateConfig (CBR): {e}")))?;
         let seq = ipp::sequence(s);
         let (w, h) = (
             u32::from(seq.width_mbs) * 16,
@@ -134,13 +150,15 @@ impl VaapiEncoder {
                 Some(UsageHint::USAGE_HINT_ENCODER),
                 vec![(); 3],
             )
-            .map_err(|e| format!("vaCreateSurfaces {w}x{h}: {e}"))?;
+            .map_err(|e| {
+                EncoderError::unsupported(format_args!("vaCreateSurfaces {w}x{h}: {e}"))
+            })?;
         let context = display
             .create_context(&config, w, h, Some(&surfaces), true)
-            .map_err(|e| format!("vaCreateContext: {e}"))?;
+            .map_err(|e| EncoderError::unsupported(format_args!("vaCreateContext: {e}")))?;
         let coded = context
             .create_enc_coded((w * h * 3 / 2).max(1 << 20) as usize)
-            .map_err(|e| format!("coded buffer: {e}"))?;
+            .map_err(|e| EncoderError::failed(format_args!("coded buffer: {e}")))?;
         let input = surfaces.remove(0);
         Ok(VaapiEncoder {
             node: node.to_string(),
@@ -159,12 +177,13 @@ impl VaapiEncoder {
         })
     }
 
-    fn err(&self, what: &str, e: impl std::fmt::Display) -> String {
-        format!("{}: {what}: {e}", self.node)
+    /// A VA call that failed while encoding: the encoder failed.
+    fn err(&self, what: &str, e: impl std::fmt::Display) -> EncoderError {
+        EncoderError::failed(format_args!("{}: {what}: {e}", self.node))
     }
 
     /// Copies `pic` into the input surface (NV12, through vaDeriveImage).
-    fn upload(&self, pic: &I420<'_>) -> Result<(), String> {
+    fn upload(&self, pic: &I420<'_>) -> Result<(), EncoderError> {
         let mut image = Image::derive_from(&self.input, (pic.width, pic.height))
             .map_err(|e| self.err("vaDeriveImage", e))?;
         let vi = *image.image();
@@ -214,7 +233,7 @@ impl SyncEncoder for VaapiEncoder {
         pic: &I420<'_>,
         force_key: bool,
         out: &mut Vec<u8>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, EncoderError> {
         self.upload(pic)?;
         let plan = self.ipp.next(force_key);
         let reference = if plan.idr { None } else { self.reference };
@@ -386,14 +405,14 @@ impl SyncEncoder for VaapiEncoder {
         Ok(plan.idr)
     }
 
-    fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncoderError> {
         self.settings.kbps = kbps;
         self.settings.max_kbps = self.settings.max_kbps.max(kbps);
         self.rate_changed = true;
         Ok(())
     }
 
-    fn set_fps(&mut self, fps: u32) -> Result<(), String> {
+    fn set_fps(&mut self, fps: u32) -> Result<(), EncoderError> {
         self.settings.fps = fps;
         self.seq.time_scale = fps * 2;
         self.rate_changed = true;

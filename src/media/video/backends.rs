@@ -8,7 +8,7 @@ use livepush_core::encoder::settings::EncoderSettings;
 use livepush_core::encoder::Backend;
 
 use crate::hw::fault::FailsAfter;
-use crate::hw::VideoEncoder;
+use crate::hw::{EncoderError, VideoEncoder};
 
 /// Opens the chain's backends (with the fault-injection test hook).
 pub(super) struct Backends {
@@ -23,7 +23,7 @@ impl Opener for Backends {
         &mut self,
         backend: Backend,
         s: &EncoderSettings,
-    ) -> Result<Box<dyn VideoEncoder>, String> {
+    ) -> Result<Box<dyn VideoEncoder>, EncoderError> {
         let e = crate::hw::open_backend(backend, self.software, s, self.m2m_device.as_deref())?;
         Ok(match self.inject_fault_after.take() {
             Some(after) => Box::new(FailsAfter::new(e, after)),

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use livepush_core::config::VideoParams;
+use livepush_core::encoder::error::EncoderError;
 use livepush_core::encoder::runner::{Frame, Runner, Step};
 
 use super::super::MediaMsg;
@@ -86,7 +87,9 @@ pub(super) fn capture(
                             crate::hw::v4l2_uapi::wait_ready(fd, libc::POLLOUT, until);
                             continue;
                         }
-                        Ok(false) => "an imported camera buffer was not released within 1 s".into(),
+                        Ok(false) => EncoderError::failed(
+                            "an imported camera buffer was not released within 1 s",
+                        ),
                         Err(e) => e,
                     };
                     // the failed encoder is closed, which releases its imports

@@ -13,6 +13,8 @@
 
 use std::collections::VecDeque;
 
+pub use super::error::EncoderError;
+
 /// One planar I420 picture, contiguous (Y, then U, then V).
 pub struct I420<'a> {
     /// Pixels.
@@ -72,19 +74,20 @@ pub struct Tuning {
     pub fps: Option<u32>,
 }
 
-/// A video encoder backend. Errors name the backend or device and are the
-/// chain's reason to restart or fall back.
+/// A video encoder backend. Errors name the backend or device; their kind
+/// ([`EncoderError`]) says whether the runner restarts, falls back or works
+/// around a setting.
 pub trait VideoEncoder: Send {
     /// Backend name for logs.
     fn name(&self) -> &'static str;
     /// Offers one picture with its timestamp.
-    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, String>;
+    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, EncoderError>;
     /// Takes the next finished access unit (appending its bytes to `out`).
-    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String>;
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, EncoderError>;
     /// Stops taking pictures and lets every one inside come out.
-    fn drain(&mut self) -> Result<(), String>;
+    fn drain(&mut self) -> Result<(), EncoderError>;
     /// Changes bitrate and/or frame rate from the next picture on.
-    fn tune(&mut self, t: Tuning) -> Result<(), String>;
+    fn tune(&mut self, t: Tuning) -> Result<(), EncoderError>;
     /// Makes the next submitted picture a key frame.
     fn force_key(&mut self);
     /// Whether it was opened to import DMABUFs (`settings.import`): then it
@@ -93,11 +96,18 @@ pub trait VideoEncoder: Send {
         false
     }
     /// Offers a picture in a DMABUF of the import layout.
-    fn submit_dmabuf(&mut self, _pic: &DmaPicture, _pts_us: u64) -> Result<Submitted, String> {
-        Err(format!("{}: cannot import DMABUFs", self.name()))
+    fn submit_dmabuf(
+        &mut self,
+        _pic: &DmaPicture,
+        _pts_us: u64,
+    ) -> Result<Submitted, EncoderError> {
+        Err(EncoderError::unsupported(format_args!(
+            "{}: cannot import DMABUFs",
+            self.name()
+        )))
     }
     /// Whether every imported buffer has been released.
-    fn imports_done(&mut self) -> Result<bool, String> {
+    fn imports_done(&mut self) -> Result<bool, EncoderError> {
         Ok(true)
     }
     /// A descriptor that polls writable (POLLOUT) when an imported buffer
@@ -119,11 +129,11 @@ pub trait SyncEncoder: Send {
         pic: &I420<'_>,
         force_key: bool,
         out: &mut Vec<u8>,
-    ) -> Result<bool, String>;
+    ) -> Result<bool, EncoderError>;
     /// Changes the target bitrate from the next frame on.
-    fn set_bitrate(&mut self, kbps: u32) -> Result<(), String>;
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncoderError>;
     /// Changes the frame rate the rate control plans for.
-    fn set_fps(&mut self, fps: u32) -> Result<(), String>;
+    fn set_fps(&mut self, fps: u32) -> Result<(), EncoderError>;
 }
 
 /// A [`SyncEncoder`] behind the poll-style interface. At most `depth`
@@ -156,9 +166,12 @@ impl<E: SyncEncoder> VideoEncoder for Immediate<E> {
         self.inner.name()
     }
 
-    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, String> {
+    fn submit(&mut self, pic: &I420<'_>, pts_us: u64) -> Result<Submitted, EncoderError> {
         if self.draining {
-            return Err(format!("{}: picture submitted while draining", self.name()));
+            return Err(EncoderError::failed(format_args!(
+                "{}: picture submitted while draining",
+                self.name()
+            )));
         }
         if self.done.len() >= self.depth {
             return Ok(Submitted::Busy);
@@ -177,7 +190,7 @@ impl<E: SyncEncoder> VideoEncoder for Immediate<E> {
         Ok(Submitted::Taken)
     }
 
-    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String> {
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, EncoderError> {
         match self.done.pop_front() {
             Some((c, buf)) => {
                 out.extend_from_slice(&buf);
@@ -189,12 +202,12 @@ impl<E: SyncEncoder> VideoEncoder for Immediate<E> {
         }
     }
 
-    fn drain(&mut self) -> Result<(), String> {
+    fn drain(&mut self) -> Result<(), EncoderError> {
         self.draining = true;
         Ok(())
     }
 
-    fn tune(&mut self, t: Tuning) -> Result<(), String> {
+    fn tune(&mut self, t: Tuning) -> Result<(), EncoderError> {
         if let Some(k) = t.kbps {
             self.inner.set_bitrate(k)?;
         }
@@ -223,19 +236,24 @@ mod tests {
         fn name(&self) -> &'static str {
             "echo"
         }
-        fn encode(&mut self, pic: &I420<'_>, key: bool, out: &mut Vec<u8>) -> Result<bool, String> {
+        fn encode(
+            &mut self,
+            pic: &I420<'_>,
+            key: bool,
+            out: &mut Vec<u8>,
+        ) -> Result<bool, EncoderError> {
             self.n += 1;
             if self.n % 3 != 0 {
                 out.push(pic.data[0]);
             }
             Ok(key)
         }
-        fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+        fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncoderError> {
             self.kbps = kbps;
             Ok(())
         }
-        fn set_fps(&mut self, _: u32) -> Result<(), String> {
-            Err("echo: no frame rate".into())
+        fn set_fps(&mut self, _: u32) -> Result<(), EncoderError> {
+            Err(EncoderError::unsupported("echo: no frame rate"))
         }
     }
 
@@ -309,6 +327,6 @@ mod tests {
                 fps: Some(15),
             })
             .unwrap_err();
-        assert!(err.contains("echo"), "{err}");
+        assert_eq!(err, EncoderError::Unsupported("echo: no frame rate".into()));
     }
 }

@@ -5,6 +5,7 @@
 //! what it is asked for ([`rate_match`]). The backends themselves live in the shell (`src/hw/`).
 
 pub mod chain;
+pub mod error;
 pub mod gop_check;
 pub mod interface;
 pub mod ipp;

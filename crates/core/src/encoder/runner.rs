@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::chain::{ChainConfig, EncoderChain, Next};
+use super::error::EncoderError;
 use super::gop_check::GopCheck;
 use super::interface::{DmaPicture, Polled, Submitted, Tuning, VideoEncoder, I420};
 use super::rate_match::RateMatch;
@@ -40,7 +41,7 @@ pub trait Opener {
         &mut self,
         backend: Backend,
         s: &EncoderSettings,
-    ) -> Result<Box<dyn VideoEncoder>, String>;
+    ) -> Result<Box<dyn VideoEncoder>, EncoderError>;
 }
 
 /// Facts for the supervisor.
@@ -170,6 +171,9 @@ pub struct Runner {
     /// The running encoder refused a corrected rate: no more corrections
     /// for it (the matcher would measure against a rate never applied).
     rate_refused: bool,
+    /// The running encoder failed outside a picture (a bitrate change the
+    /// device could not carry out): it is restarted at the next picture.
+    broken: Option<EncoderError>,
 }
 
 impl Runner {
@@ -187,6 +191,7 @@ impl Runner {
             ),
             rate_backend: None,
             rate_refused: false,
+            broken: None,
             settings: s,
             enc: None,
             draining: None,
@@ -209,7 +214,7 @@ impl Runner {
 
     /// Whether the running encoder has released every imported picture
     /// (the camera may then reuse its buffers).
-    pub fn imports_done(&mut self) -> Result<bool, String> {
+    pub fn imports_done(&mut self) -> Result<bool, EncoderError> {
         match self.enc.as_mut() {
             Some(e) => e.imports_done(),
             None => Ok(true),
@@ -223,7 +228,7 @@ impl Runner {
 
     /// A failure the caller saw (an imported buffer never released): the
     /// same path as an encoder error.
-    pub fn fail_now(&mut self, why: String, sink: &mut dyn Sink) -> Step {
+    pub fn fail_now(&mut self, why: EncoderError, sink: &mut dyn Sink) -> Step {
         if self.enc.is_none() {
             return Step::Go;
         }
@@ -247,17 +252,21 @@ impl Runner {
 
     /// A new wanted bitrate (the next encoder opens at it too); the running
     /// encoder is asked for it less the overshoot it has shown. Err: the
-    /// running encoder refused it and keeps its old rate.
-    pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), String> {
+    /// running encoder did not take it and keeps its old rate; when it
+    /// failed doing so (not a refusal), it is restarted at the next picture.
+    pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncoderError> {
         self.settings.max_kbps = self.settings.max_kbps.max(kbps);
         let before = self.rate.asked();
         let asked = self.rate.set_wanted(kbps);
         if asked == before {
             return Ok(());
         }
-        self.ask(asked).inspect_err(|_| {
+        self.ask(asked).inspect_err(|e| {
             self.rate.refused(before);
             self.settings.kbps = before;
+            if e.is_failure() {
+                self.broken = Some(e.clone());
+            }
         })
     }
 
@@ -268,7 +277,7 @@ impl Runner {
     }
 
     /// Asks the running encoder (and the next one opened) for `kbps`.
-    fn ask(&mut self, kbps: u32) -> Result<(), String> {
+    fn ask(&mut self, kbps: u32) -> Result<(), EncoderError> {
         self.settings.kbps = kbps;
         match self.enc.as_mut() {
             Some(e) => e.tune(Tuning {
@@ -301,6 +310,8 @@ impl Runner {
                 old.enc.name()
             ));
         }
+        // a failure it had is its own: the next encoder starts clean
+        self.broken = None;
         if let Some(mut enc) = self.enc.take() {
             match enc.drain() {
                 Ok(()) => {
@@ -360,6 +371,11 @@ impl Runner {
             // dropped; the new encoder starts on a key frame anyway)
             return Step::Go;
         }
+        if let Some(e) = self.broken.take().filter(|_| self.enc.is_some()) {
+            if self.failed(e, sink) == Step::Stop {
+                return Step::Stop;
+            }
+        }
         if self.enc.is_none() && self.start(opener, sink) == Step::Stop {
             return Step::Stop;
         }
@@ -384,10 +400,9 @@ impl Runner {
         let result = self.submit(frame, pts_us, sink);
         match result {
             Ok(false) if self.chain.wedged(now) => {
-                let e = format!(
-                    "no output for {} ms while frames went in (wedged)",
-                    self.wedge_after.as_millis()
-                );
+                let e = EncoderError::Wedged {
+                    after_ms: self.wedge_after.as_millis() as u64,
+                };
                 self.failed(e, sink)
             }
             Ok(_) => Step::Go,
@@ -420,7 +435,7 @@ impl Runner {
                 }
                 Err(why) => {
                     sink.warn(format!("encoder {b} did not start: {why}"));
-                    failed.push(why);
+                    failed.push(why.to_string());
                     if self.chain.start_failed() == Next::NoneLeft {
                         sink.report(Report::NoneLeft(format!(
                             "no video encoder could start: {}",
@@ -448,11 +463,12 @@ impl Runner {
     }
 
     /// A run-time failure: restart, fall back, or stop.
-    fn failed(&mut self, e: String, sink: &mut dyn Sink) -> Step {
+    fn failed(&mut self, e: EncoderError, sink: &mut dyn Sink) -> Step {
         let name = self.backend().unwrap_or("?");
         let why = format!("{name}: {e}");
         sink.warn(format!("video encoder failed: {why}"));
         self.enc = None;
+        self.broken = None;
         let r = match self.chain.failed() {
             Next::Restart(b) => Report::Restarted(format!("{why}; restarting {b}")),
             Next::FallTo(b) => Report::FellBack(format!("{why}; falling back to {b}")),
@@ -562,6 +578,11 @@ impl Runner {
                     Ok(()) => sink.note(format!(
                         "video encoder {name}: asking for {k} kbps so that it delivers the wanted {wanted} kbps"
                     )),
+                    Err(e) if e.is_failure() => {
+                        self.rate.refused(before);
+                        self.settings.kbps = before;
+                        return Err(Halt::Failed(e));
+                    }
                     Err(e) => {
                         sink.warn(format!(
                             "video encoder {name}: {k} kbps not applied ({e}); its rate is not corrected from now on"
@@ -628,11 +649,11 @@ enum Halt {
     /// The sink is gone (the loop ended): stop quietly.
     Gone,
     /// The backend failed: restart or fall back.
-    Failed(String),
+    Failed(EncoderError),
 }
 
-impl From<String> for Halt {
-    fn from(e: String) -> Self {
+impl From<EncoderError> for Halt {
+    fn from(e: EncoderError) -> Self {
         Halt::Failed(e)
     }
 }

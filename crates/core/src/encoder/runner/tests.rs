@@ -30,8 +30,10 @@ struct Script {
     drain_polls: u32,
     /// Units carry this percentage of the asked bitrate (0: a few bytes each).
     rate_pct: u32,
-    /// Refuses bitrate changes.
+    /// Refuses bitrate changes (a setting it cannot take).
     refuse_tune: bool,
+    /// Fails bitrate changes (the device call fails).
+    fail_tune: bool,
 }
 
 struct Scripted {
@@ -55,13 +57,16 @@ impl VideoEncoder for Scripted {
     fn name(&self) -> &'static str {
         self.name
     }
-    fn submit(&mut self, _pic: &I420<'_>, pts_us: u64) -> Result<Submitted, String> {
+    fn submit(&mut self, _pic: &I420<'_>, pts_us: u64) -> Result<Submitted, EncoderError> {
         if self.held.len() > self.script.latency + 1 {
             return Ok(Submitted::Busy);
         }
         self.n += 1;
         if self.script.fail_at == Some(self.n) {
-            return Err(format!("scripted failure at picture {}", self.n));
+            return Err(EncoderError::failed(format_args!(
+                "scripted failure at picture {}",
+                self.n
+            )));
         }
         if self.script.silent_after.is_some_and(|s| self.n > s) {
             return Ok(Submitted::Taken);
@@ -79,7 +84,7 @@ impl VideoEncoder for Scripted {
         self.held.push_back((Coded { pts_us, key }, data));
         Ok(Submitted::Taken)
     }
-    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, String> {
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<Polled, EncoderError> {
         if self.draining && self.script.drain_polls > 0 {
             self.script.drain_polls -= 1;
             return Ok(Polled::Pending);
@@ -95,13 +100,16 @@ impl VideoEncoder for Scripted {
             Polled::Pending
         })
     }
-    fn drain(&mut self) -> Result<(), String> {
+    fn drain(&mut self) -> Result<(), EncoderError> {
         self.draining = true;
         Ok(())
     }
-    fn tune(&mut self, t: Tuning) -> Result<(), String> {
+    fn tune(&mut self, t: Tuning) -> Result<(), EncoderError> {
         if self.script.refuse_tune {
-            return Err("scripted refusal".into());
+            return Err(EncoderError::unsupported("scripted refusal"));
+        }
+        if self.script.fail_tune {
+            return Err(EncoderError::failed("scripted tune failure"));
         }
         if let Some(k) = t.kbps {
             self.kbps = k;
@@ -114,7 +122,7 @@ impl VideoEncoder for Scripted {
     fn imports(&self) -> bool {
         self.importing
     }
-    fn submit_dmabuf(&mut self, d: &DmaPicture, pts_us: u64) -> Result<Submitted, String> {
+    fn submit_dmabuf(&mut self, d: &DmaPicture, pts_us: u64) -> Result<Submitted, EncoderError> {
         assert!(self.importing, "a DMABUF to an encoder opened for copies");
         let data = vec![0u8; d.len];
         let pic = I420 {
@@ -132,7 +140,11 @@ struct Backends {
 }
 
 impl Opener for Backends {
-    fn open(&mut self, b: Backend, s: &EncoderSettings) -> Result<Box<dyn VideoEncoder>, String> {
+    fn open(
+        &mut self,
+        b: Backend,
+        s: &EncoderSettings,
+    ) -> Result<Box<dyn VideoEncoder>, EncoderError> {
         let script = self
             .scripts
             .iter()
@@ -140,7 +152,7 @@ impl Opener for Backends {
             .map(|x| x.1)
             .unwrap_or_default();
         if script.fail_open {
-            return Err(format!("{b}: no device"));
+            return Err(EncoderError::unavailable(format_args!("{b}: no device")));
         }
         self.opened.push((b, s.width, s.height));
         Ok(Box::new(Scripted {
@@ -611,7 +623,11 @@ struct Imports {
 }
 
 impl Opener for Imports {
-    fn open(&mut self, b: Backend, s: &EncoderSettings) -> Result<Box<dyn VideoEncoder>, String> {
+    fn open(
+        &mut self,
+        b: Backend,
+        s: &EncoderSettings,
+    ) -> Result<Box<dyn VideoEncoder>, EncoderError> {
         let e = self.inner.open(b, s)?;
         self.importing.push(e.imports());
         Ok(e)
@@ -697,26 +713,11 @@ fn the_next_backend_starts_at_the_wanted_rate_not_the_last_ones_correction() {
 /// A runner whose backend delivered 125% of its target for 10 s (30 fps):
 /// it is asked for 640 kbps to deliver the wanted 800.
 fn corrected_runner() -> (Runner, Collect) {
-    let mut sink = Collect::new();
     let hw = Script {
         rate_pct: 125,
         ..Script::default()
     };
-    let mut opener = Backends {
-        scripts: vec![(HW, hw)],
-        opened: Vec::new(),
-    };
-    let mut r = Runner::new(chain(&[HW, SW], 2), settings());
-    let data = vec![0u8; 640 * 360 * 3 / 2];
-    let pic = I420 {
-        width: 640,
-        height: 360,
-        data: &data,
-    };
-    for i in 0..300 {
-        sink.now = Instant::from_micros(i * 33_333);
-        r.encode(sink.now, &pic, i * 33_333, &mut opener, &mut sink);
-    }
+    let (r, sink, _) = runner_on(hw, 300);
     assert_eq!(r.asked_kbps(), 640);
     (r, sink)
 }
@@ -749,6 +750,96 @@ fn a_backend_refusing_the_corrected_rate_keeps_its_own_and_is_not_corrected_agai
     // it runs on at its own rate (800 asked, 1040 out), nothing else changed
     let late = kbps_since(&sink.units, 20_000_000);
     assert!((1000..=1080).contains(&late), "{late}");
+}
+
+#[test]
+fn a_backend_failing_a_corrected_rate_is_restarted_not_left_uncorrected() {
+    let hw = Script {
+        rate_pct: 130,
+        fail_tune: true,
+        ..Script::default()
+    };
+    let (sink, _, opener, _) = run(chain(&[HW, SW], 2), vec![(HW, hw)], 900);
+    assert!(
+        sink.reports
+            .iter()
+            .any(|r| matches!(r, Report::Restarted(m) if m.contains("scripted tune failure"))),
+        "{:?}",
+        sink.reports
+    );
+    assert!(
+        !sink.logged.iter().any(|l| l.contains("not corrected")),
+        "a failure is not a refusal: {:?}",
+        sink.logged
+    );
+    assert!(opener.opened.iter().filter(|o| o.0 == HW).count() >= 2);
+}
+
+/// A runner on `hw` after `pictures` pictures at 30 fps, and its sink
+/// and opener.
+fn runner_on(hw: Script, pictures: u64) -> (Runner, Collect, Backends) {
+    let mut sink = Collect::new();
+    let mut opener = Backends {
+        scripts: vec![(HW, hw)],
+        opened: Vec::new(),
+    };
+    let mut r = Runner::new(chain(&[HW, SW], 2), settings());
+    let data = vec![0u8; 640 * 360 * 3 / 2];
+    let pic = I420 {
+        width: 640,
+        height: 360,
+        data: &data,
+    };
+    for i in 0..pictures {
+        sink.now = Instant::from_micros(i * 33_333);
+        r.encode(sink.now, &pic, i * 33_333, &mut opener, &mut sink);
+    }
+    (r, sink, opener)
+}
+
+#[test]
+fn a_bitrate_change_the_device_fails_restarts_the_encoder_a_refused_one_does_not() {
+    for (hw, restarts) in [
+        (
+            Script {
+                rate_pct: 100,
+                fail_tune: true,
+                ..Script::default()
+            },
+            true,
+        ),
+        (
+            Script {
+                rate_pct: 100,
+                refuse_tune: true,
+                ..Script::default()
+            },
+            false,
+        ),
+    ] {
+        let (mut r, mut sink, mut opener) = runner_on(hw, 10);
+        assert_eq!(opener.opened.len(), 1);
+        let e = r.set_bitrate(400).unwrap_err();
+        assert_eq!(e.is_failure(), restarts, "{e}");
+        assert_eq!(r.asked_kbps(), 800, "the old rate stays asked");
+        let data = vec![0u8; 640 * 360 * 3 / 2];
+        let pic = I420 {
+            width: 640,
+            height: 360,
+            data: &data,
+        };
+        sink.now = Instant::from_micros(10 * 33_333);
+        assert_eq!(
+            r.encode(sink.now, &pic, 10 * 33_333, &mut opener, &mut sink),
+            Step::Go
+        );
+        let restarted = sink
+            .reports
+            .iter()
+            .any(|r| matches!(r, Report::Restarted(m) if m.contains("scripted tune failure")));
+        assert_eq!(restarted, restarts, "{:?}", sink.reports);
+        assert_eq!(opener.opened.len(), if restarts { 2 } else { 1 });
+    }
 }
 
 #[test]
