@@ -64,6 +64,7 @@ impl livepush_core::publisher::Observer for Events {
                 self.emit(ev, at.as_millis());
             }
             Observed::Phase(p) => log::debug!("phase: {}", p.name()),
+            Observed::Notice(_) => {}
         }
     }
 }

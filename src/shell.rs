@@ -454,6 +454,11 @@ impl Shell {
                         o.observe(now, Observed::Phase(p));
                     }
                 }
+                Output::Notice(n) => {
+                    for o in &mut self.observers {
+                        o.observe(now, Observed::Notice(n));
+                    }
+                }
                 Output::Recycle(Track::Video, b) => {
                     let _ = self.video_recycle.try_send(b);
                 }

@@ -28,6 +28,7 @@ pub mod congestion;
 pub mod encoder;
 pub mod event;
 pub mod flv;
+pub mod indicate;
 pub mod netstatus;
 pub mod publisher;
 pub mod rtmp;

@@ -10,7 +10,7 @@ use crate::congestion::Change;
 use crate::supervisor::Input as Fact;
 use crate::time::Instant;
 
-use super::{recycle, EncoderCommand, Output, Publisher};
+use super::{recycle, EncoderCommand, Notice, Output, Publisher};
 
 impl Publisher {
     /// One netstatus window has closed: the adaptive-bitrate controller gets
@@ -67,6 +67,11 @@ impl Publisher {
                     format!("video bitrate {from} -> {to} kbps (uplink keeps up)")
                 };
                 self.sup.handle_input(now, Fact::BitrateChanged(detail));
+                // the ceiling is the mode's bitrate (see `Publisher::new`)
+                self.out.push_back(Output::Notice(Notice::VideoRate {
+                    kbps: to,
+                    max_kbps: self.cfg.params.bitrate_kbps,
+                }));
             }
             Decision::Resolution {
                 width,

@@ -60,6 +60,7 @@ impl Publisher {
                 self.asc = Some(asc);
                 self.sup.handle_input(now, Fact::AudioEncoderStarted);
             }
+            MediaMsg::Notice(n) => self.out.push_back(Output::Notice(n)),
             MediaMsg::AudioFailed(e) => {
                 self.failed = Some(format!("audio: {e}"));
                 self.sup.handle_input(now, Fact::AudioEncoderFailed(e));

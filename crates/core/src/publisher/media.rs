@@ -3,6 +3,7 @@
 //! publisher that consumes them (the media threads send these directly; no
 //! translation in the shell).
 
+use super::observe::Notice;
 use crate::supervisor::Input as Fact;
 
 /// What the media threads tell the event loop.
@@ -42,6 +43,9 @@ pub enum MediaMsg {
     AudioFailed(String),
     /// One raw AAC frame.
     Audio(EncodedAudio),
+    /// A fact for the indicators with no state code (the microphone is
+    /// back, the audio level): passed on to the observers as it is.
+    Notice(Notice),
 }
 
 /// An encoded video frame.

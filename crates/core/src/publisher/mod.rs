@@ -44,7 +44,7 @@ use crate::time::Instant;
 
 use connection::Connection;
 pub use media::{EncodedAudio, EncodedVideo, EncoderCommand, MediaMsg};
-pub use observe::{Observed, Observer, Phase};
+pub use observe::{Notice, Observed, Observer, Phase};
 
 /// Time allowed to flush the last packets when stopping.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -177,6 +177,8 @@ pub enum Output {
     Event(Event),
     /// The phase changed.
     Phase(Phase),
+    /// A fact for the observers without a state code.
+    Notice(Notice),
     /// An encoder's buffer, to give back to that encoder for reuse.
     Recycle(Track, Vec<u8>),
 }

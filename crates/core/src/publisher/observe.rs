@@ -35,6 +35,30 @@ impl Phase {
     }
 }
 
+/// A fact with no state code in the contract that an indicator still
+/// needs (the contract says when a camera opens, 1003, but not when a
+/// microphone comes back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The microphone opened again after -1302 or -1306.
+    MicBack,
+    /// Sound again after -1311.
+    SoundBack,
+    /// The adaptive bitrate set the video target: below the maximum, the
+    /// uplink is short.
+    VideoRate {
+        /// The new target, kbps.
+        kbps: u32,
+        /// `max-bitrate`, kbps.
+        max_kbps: u32,
+    },
+    /// The audio peak of the last moments (a few times a second).
+    AudioLevel {
+        /// Peak, dBFS (-100 for digital silence).
+        peak_db: i8,
+    },
+}
+
 /// One thing an observer is shown.
 #[derive(Debug, Clone, Copy)]
 pub enum Observed<'a> {
@@ -42,6 +66,8 @@ pub enum Observed<'a> {
     Event(&'a Event),
     /// The phase changed.
     Phase(Phase),
+    /// A fact without a state code.
+    Notice(Notice),
 }
 
 /// Something that watches the publisher (the event log, LEDs, a display,

@@ -44,6 +44,7 @@ struct Rig {
     events: Vec<Event>,
     commands: Vec<EncoderCommand>,
     phases: Vec<Phase>,
+    notices: Vec<Notice>,
     recycled: usize,
     send_buffers: Vec<usize>,
     /// Every server event, across connections.
@@ -63,6 +64,7 @@ impl Rig {
             events: Vec::new(),
             commands: Vec::new(),
             phases: Vec::new(),
+            notices: Vec::new(),
             recycled: 0,
             send_buffers: Vec::new(),
             seen: Vec::new(),
@@ -108,6 +110,7 @@ impl Rig {
                 Output::Encoder(c) => self.commands.push(c),
                 Output::Event(e) => self.events.push(e),
                 Output::Phase(p) => self.phases.push(p),
+                Output::Notice(n) => self.notices.push(n),
                 Output::Recycle(..) => self.recycled += 1,
             }
         }
@@ -461,6 +464,14 @@ fn a_capped_uplink_lowers_the_bitrate_at_the_encoder() {
     assert!(lowered < start, "{lowered} < {start}");
     assert!(r.codes().contains(&1006), "1006 shown: {:?}", r.codes());
     assert!(
+        r.notices.contains(&Notice::VideoRate {
+            kbps: lowered,
+            max_kbps: start
+        }),
+        "the indicators are told the rate and its ceiling: {:?}",
+        r.notices
+    );
+    assert!(
         !r.send_buffers.is_empty(),
         "the socket buffer follows the bitrate"
     );
@@ -479,4 +490,16 @@ fn a_new_stream_key_is_used_from_the_next_connection() {
     assert!(r.p.set_stream_key("rotated"));
     r.input(Input::Eof);
     assert_eq!(r.connects.last().unwrap().stream_key(), "rotated");
+}
+
+#[test]
+fn the_media_threads_notices_reach_the_observers_in_order() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    r.media(MediaMsg::Notice(Notice::AudioLevel { peak_db: -12 }));
+    r.media(MediaMsg::Notice(Notice::MicBack));
+    assert_eq!(
+        r.notices,
+        [Notice::AudioLevel { peak_db: -12 }, Notice::MicBack]
+    );
 }

@@ -1,0 +1,266 @@
+//! Golden images: every phase's screen at 128x64, 128x32 and 240x240,
+//! rendered into a [`Canvas`] and compared pixel for pixel with the PNGs in
+//! `tests/data/screens/` (docs/screens.md shows them). Regenerate them only
+//! on purpose: `LIVEPUSH_BLESS_SCREENS=1 cargo test -p livepush-core screens`.
+//! A mismatch writes what was drawn beside the target directory's
+//! `screens-actual/` for a look.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+use crate::indicate::phase::{LastCode, Phase, Phases};
+use crate::indicate::screen::Context;
+use crate::netstatus::NetStatus;
+use crate::status::StatusCode;
+
+/// A representative view of each phase (what the box would show there).
+pub(crate) fn sample(phase: Phase) -> View<'static> {
+    use StatusCode as C;
+    let on_air = phase.on_air();
+    let last = match phase {
+        Phase::BadConfig | Phase::Starting | Phase::Connecting | Phase::Live | Phase::Paused => {
+            None
+        }
+        Phase::Stopped => Some(C::VideoEncodeFailFatal),
+        Phase::Restarting => Some(C::NetDisconnect),
+        Phase::Reconnecting => Some(C::ServerDisconnect),
+        Phase::NoCamera => Some(C::OpenCameraFail),
+        Phase::NoMic => Some(C::OpenMicFail),
+        Phase::MicSilent => Some(C::MicRecordFail),
+        Phase::Degraded => Some(C::NetBusy),
+        Phase::Software => Some(C::HwAccelerationFail),
+    };
+    let mut also = Phases::default();
+    if phase == Phase::Reconnecting {
+        also = Phases::from_iter([Phase::NoMic]);
+    }
+    View {
+        phase,
+        also,
+        attempt: if matches!(phase, Phase::Reconnecting | Phase::Restarting) {
+            4
+        } else {
+            0
+        },
+        last: last.map(|code| LastCode {
+            code,
+            age: Duration::from_secs(2),
+        }),
+        permission: false,
+        figures: on_air.then_some(NetStatus {
+            video_bitrate: 936,
+            audio_bitrate: 64,
+            video_fps: 30.0,
+            video_gop: 2.0,
+            net_speed: 1010,
+            net_jitter: 3,
+            video_width: 1280,
+            video_height: 720,
+        }),
+        uptime: Duration::from_secs(3 * 86_400 + 4 * 3600 + 12 * 60),
+        level_db: on_air.then_some(-18),
+        config_error: (phase == Phase::BadConfig).then_some("line 3, col 1: unknown key `urll`"),
+    }
+}
+
+const CX: Context<'static> = Context {
+    server: "live.example.com:1935",
+    address: "192.168.1.50",
+};
+
+fn render_mono(phase: Phase, w: u32, h: u32) -> Canvas<BinaryColor> {
+    let v = sample(phase);
+    let mut lines = Lines::default();
+    lines.fill(&v, &CX);
+    let mut c = Canvas::new(w, h);
+    let f = Frame {
+        view: &v,
+        lines: &lines,
+        page: 0,
+        shift: Point::zero(),
+    };
+    draw_mono(&mut c, &f).unwrap();
+    c
+}
+
+fn render_color(phase: Phase) -> Canvas<Rgb565> {
+    let v = sample(phase);
+    let mut lines = Lines::default();
+    lines.fill(&v, &CX);
+    let mut c = Canvas::new(240, 240);
+    let f = Frame {
+        view: &v,
+        lines: &lines,
+        page: 0,
+        shift: Point::zero(),
+    };
+    draw_color(&mut c, &f).unwrap();
+    c
+}
+
+/// RGB8 pixels of a canvas (monochrome: white on black).
+fn rgb_mono(c: &Canvas<BinaryColor>) -> Vec<u8> {
+    c.pixels()
+        .iter()
+        .flat_map(|p| if p.is_on() { [255u8; 3] } else { [0u8; 3] })
+        .collect()
+}
+
+fn rgb_color(c: &Canvas<Rgb565>) -> Vec<u8> {
+    c.pixels()
+        .iter()
+        .flat_map(|p| {
+            [
+                (p.r() << 3) | (p.r() >> 2),
+                (p.g() << 2) | (p.g() >> 4),
+                (p.b() << 3) | (p.b() >> 2),
+            ]
+        })
+        .collect()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn write_png(path: &std::path::Path, w: u32, h: u32, rgb: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut e = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    e.set_color(png::ColorType::Rgb);
+    e.set_depth(png::BitDepth::Eight);
+    e.write_header().unwrap().write_image_data(rgb).unwrap();
+}
+
+fn read_png(path: &std::path::Path) -> Option<(u32, u32, Vec<u8>)> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut d = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .ok()?;
+    let mut buf = vec![0; d.output_buffer_size()];
+    let info = d.next_frame(&mut buf).ok()?;
+    if info.color_type != png::ColorType::Rgb || info.bit_depth != png::BitDepth::Eight {
+        return None;
+    }
+    buf.truncate(info.buffer_size());
+    Some((info.width, info.height, buf))
+}
+
+/// Compares (or, when blessing, writes) one golden image; returns a
+/// complaint on a mismatch.
+fn golden(name: &str, w: u32, h: u32, rgb: &[u8]) -> Option<String> {
+    let path = repo()
+        .join("tests/data/screens")
+        .join(format!("{name}.png"));
+    if std::env::var_os("LIVEPUSH_BLESS_SCREENS").is_some() {
+        write_png(&path, w, h, rgb);
+        return None;
+    }
+    match read_png(&path) {
+        Some((gw, gh, g)) if (gw, gh) == (w, h) && g == rgb => None,
+        found => {
+            let actual = repo()
+                .join("target/screens-actual")
+                .join(format!("{name}.png"));
+            write_png(&actual, w, h, rgb);
+            Some(format!(
+                "{name}: {} (drawn: {})",
+                if found.is_some() {
+                    "differs from the golden image"
+                } else {
+                    "no golden image"
+                },
+                actual.display()
+            ))
+        }
+    }
+}
+
+#[test]
+fn screens_match_the_golden_images() {
+    let mut bad = Vec::new();
+    for p in Phase::ALL {
+        let m = render_mono(p, 128, 64);
+        bad.extend(golden(
+            &format!("128x64-{}", p.name()),
+            128,
+            64,
+            &rgb_mono(&m),
+        ));
+        let s = render_mono(p, 128, 32);
+        bad.extend(golden(
+            &format!("128x32-{}", p.name()),
+            128,
+            32,
+            &rgb_mono(&s),
+        ));
+        let c = render_color(p);
+        bad.extend(golden(
+            &format!("240x240-{}", p.name()),
+            240,
+            240,
+            &rgb_color(&c),
+        ));
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn every_phase_draws_a_different_screen_with_ink_on_it() {
+    let screens: Vec<_> = Phase::ALL
+        .iter()
+        .map(|p| render_mono(*p, 128, 64))
+        .collect();
+    for (a, p) in screens.iter().zip(Phase::ALL) {
+        let lit = a.pixels().iter().filter(|c| c.is_on()).count();
+        assert!(lit > 200, "{p:?}: {lit} pixels lit");
+        for (b, q) in screens.iter().zip(Phase::ALL) {
+            assert!(p == q || a != b, "{p:?} and {q:?} look the same");
+        }
+    }
+}
+
+#[test]
+fn the_small_screen_pages_through_its_lines_and_the_shift_moves_everything() {
+    let v = sample(Phase::Reconnecting);
+    let mut lines = Lines::default();
+    lines.fill(&v, &CX);
+    let draw = |page, shift| {
+        let mut c = Canvas::<BinaryColor>::new(128, 32);
+        draw_mono(
+            &mut c,
+            &Frame {
+                view: &v,
+                lines: &lines,
+                page,
+                shift,
+            },
+        )
+        .unwrap();
+        c
+    };
+    let pages: Vec<_> = (0..4).map(|n| draw(n, Point::zero())).collect();
+    for a in 0..4 {
+        for b in a + 1..4 {
+            assert_ne!(pages[a], pages[b], "pages {a} and {b}");
+        }
+    }
+    assert_eq!(pages[0], draw(4, Point::zero()), "the pages wrap");
+    let moved = draw(0, Point::new(1, 1));
+    let px = |c: &Canvas<BinaryColor>, x: usize, y: usize| c.pixels()[y * 128 + x];
+    for y in 0..30 {
+        for x in 0..126 {
+            assert_eq!(px(&pages[0], x, y), px(&moved, x + 1, y + 1));
+        }
+    }
+}
+
+#[test]
+fn the_level_bar_grows_with_the_level() {
+    assert_eq!(level_len(-100, 128), 0);
+    assert_eq!(level_len(-60, 128), 0);
+    assert_eq!(level_len(-30, 128), 64);
+    assert_eq!(level_len(0, 128), 128);
+    assert_eq!(level_len(10, 128), 128);
+}
