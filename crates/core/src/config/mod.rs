@@ -11,7 +11,8 @@ mod parse;
 mod preset;
 mod walker;
 
-pub use parse::{parse, parse_board, Parsed};
+pub use board::parse_board;
+pub use parse::{parse, Parsed};
 pub use preset::{Preset, PRESETS};
 pub use walker::{ConfigError, Notice, MAX_ERRORS};
 

@@ -20,7 +20,7 @@ pub struct Parsed {
 
 /// Parses the TOML syntax of `text`: the reading context and the root
 /// table, or every syntax error, positioned.
-fn begin(text: &str) -> Result<(Cx<'_>, Spanned<DeTable<'_>>), Vec<ConfigError>> {
+pub(super) fn begin(text: &str) -> Result<(Cx<'_>, Spanned<DeTable<'_>>), Vec<ConfigError>> {
     let (root, syntax) = DeTable::parse_recoverable(text);
     let mut cx = Cx {
         text,
@@ -477,92 +477,8 @@ fn events_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> EventsTo
     events
 }
 
-/// Parses a board profile (`boards/NAME.toml`): every error, positioned.
-pub fn parse_board(text: &str) -> Result<super::board::Board, Vec<ConfigError>> {
-    use super::board::{Board, Display, LED_ROLES};
-    let (mut cx, root) = begin(text)?;
-    let root_span = root.span();
-    let root = root.into_inner();
-    let mut top = Section::new("", &root, root_span.start);
-    let name = top.string(&mut cx, "name");
-    if name.is_none() {
-        cx.error("name", 0, "missing: the board's name".into());
-    }
-    let arch = top.string(&mut cx, "arch");
-    match &arch {
-        Some((a, _)) if a == "aarch64" || a == "x86_64" => {}
-        Some((a, at)) => cx.error(
-            "arch",
-            *at,
-            format!("must be \"aarch64\" or \"x86_64\", got {a:?}"),
-        ),
-        None => cx.error("arch", 0, "missing: \"aarch64\" or \"x86_64\"".into()),
-    }
-    let encoders = match top.strings(&mut cx, "encoders") {
-        Some(list) => encoder_chain(&mut cx, "encoders", &list),
-        None => {
-            cx.error(
-                "encoders",
-                0,
-                "missing: the encoder chain, software last".into(),
-            );
-            None
-        }
-    };
-    let (mut camera, mut microphone, mut m2m_encoder) = (None, None, None);
-    if let Some((t, at)) = top.table(&mut cx, "devices") {
-        let mut sec = Section::new("devices.", t, at);
-        camera = sec.string(&mut cx, "camera").map(|(v, _)| v);
-        microphone = sec.string(&mut cx, "microphone").map(|(v, _)| v);
-        m2m_encoder = sec.string(&mut cx, "m2m-encoder").map(|(v, _)| v);
-        sec.finish(&mut cx);
-    }
-    let mut leds = Vec::new();
-    if let Some((t, at)) = top.table(&mut cx, "leds") {
-        let mut sec = Section::new("leds.", t, at);
-        for role in LED_ROLES {
-            if let Some((v, _)) = sec.string(&mut cx, role) {
-                leds.push((role.to_string(), v));
-            }
-        }
-        sec.finish(&mut cx);
-    }
-    let mut display = None;
-    if let Some((t, at)) = top.table(&mut cx, "display") {
-        let mut sec = Section::new("display.", t, at);
-        let kind = sec.choice(&mut cx, "kind", &[("ssd1306", "ssd1306")]);
-        let i2c = sec.string(&mut cx, "i2c");
-        let address = sec.int(&mut cx, "address", 0x03, 0x77);
-        match (kind, i2c, address) {
-            (Some(k), Some((i, _)), Some((a, _))) => {
-                display = Some(Display {
-                    kind: k.to_string(),
-                    i2c: i,
-                    address: a as u8,
-                })
-            }
-            _ => cx.error("display", at, "needs kind, i2c and address".into()),
-        }
-        sec.finish(&mut cx);
-    }
-    top.finish(&mut cx);
-    if !cx.errors.is_empty() {
-        return Err(cx.into_errors());
-    }
-    Ok(Board {
-        name: name.map(|(v, _)| v).unwrap_or_default(),
-        arch: arch.map(|(v, _)| v).unwrap_or_default(),
-        encoders: encoders.unwrap_or_default(),
-        camera,
-        microphone,
-        m2m_encoder,
-        leds,
-        display,
-    })
-}
-
 /// An encoder chain from names: known backends, no repeats, software last.
-fn encoder_chain(
+pub(super) fn encoder_chain(
     cx: &mut Cx<'_>,
     key: &str,
     list: &[(String, usize)],
@@ -718,25 +634,6 @@ mod tests {
         assert_eq!(
             errors("url = \"rtmp://h/a/k\"\n[video]\nencoders = [\"software\", \"vaapi\"]\n"),
             vec!["line 3, column 25: key `video.encoders`: must end with \"software\" (the encoder that is always there)"]
-        );
-        let b = parse_board("name = \"X\"\narch = \"aarch64\"\nencoders = [\"v4l2-m2m\", \"software\"]\n[devices]\nm2m-encoder = \"/dev/video11\"\n[leds]\nlive = \"ACT\"\n[display]\nkind = \"ssd1306\"\ni2c = \"/dev/i2c-1\"\naddress = 0x3c\n").unwrap();
-        assert_eq!(b.m2m_encoder.as_deref(), Some("/dev/video11"));
-        assert_eq!(b.leds, vec![("live".to_string(), "ACT".to_string())]);
-        assert_eq!(b.display.unwrap().address, 0x3c);
-        let e: Vec<String> = parse_board(
-            "name = \"X\"\narch = \"mips\"\nencoders = [\"vaapi\"]\n[leds]\nblink = \"x\"\n",
-        )
-        .unwrap_err()
-        .iter()
-        .map(|e| e.to_string())
-        .collect();
-        assert_eq!(
-            e,
-            vec![
-                "line 2, column 8: key `arch`: must be \"aarch64\" or \"x86_64\", got \"mips\"",
-                "line 3, column 13: key `encoders`: must end with \"software\" (the encoder that is always there)",
-                "line 5, column 1: key `leds.blink`: unknown key",
-            ]
         );
     }
 

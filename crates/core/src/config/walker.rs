@@ -149,7 +149,7 @@ impl Cx<'_> {
 
 /// One table being read: typed getters mark keys used; `finish` reports the rest.
 pub(super) struct Section<'a, 'i> {
-    pub(super) prefix: &'static str,
+    pub(super) prefix: std::borrow::Cow<'static, str>,
     pub(super) entries: Vec<(
         &'a Spanned<std::borrow::Cow<'i, str>>,
         &'a Spanned<DeValue<'i>>,
@@ -171,6 +171,12 @@ pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
 
 impl<'a, 'i> Section<'a, 'i> {
     pub(super) fn new(prefix: &'static str, t: &'a DeTable<'i>, _at: usize) -> Self {
+        Section::named(prefix.into(), t)
+    }
+
+    /// A section whose key prefix is made at run time (a nested table:
+    /// "leds.status.red.").
+    pub(super) fn named(prefix: std::borrow::Cow<'static, str>, t: &'a DeTable<'i>) -> Self {
         Section {
             prefix,
             entries: t.iter().map(|(k, v)| (k, v, false)).collect(),
@@ -202,6 +208,13 @@ impl<'a, 'i> Section<'a, 'i> {
             v.span().start,
             format!("expected {want}, got {}", type_name(v.get_ref())),
         );
+    }
+
+    /// Whether `name` is there and is a table (nothing is taken).
+    pub(super) fn has_table(&self, name: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|(k, v, _)| k.get_ref() == name && matches!(v.get_ref(), DeValue::Table(_)))
     }
 
     pub(super) fn string(&mut self, cx: &mut Cx<'_>, name: &str) -> Option<(String, usize)> {
