@@ -11,6 +11,7 @@ mod commands;
 mod events_out;
 mod files;
 mod hw;
+mod indicate;
 mod mailbox;
 mod media;
 mod net;

@@ -248,9 +248,23 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         opts.tls.is_some(),
         format!("livepush {}", env!("CARGO_PKG_VERSION")),
     );
+    // the status LEDs and display: an observer and a thread of their own
+    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(Events::new(opts.events))];
+    let ind = &cfg.indicators;
+    let indicators = opts.board.as_ref().filter(|_| ind.enabled).and_then(|b| {
+        let setup = crate::indicate::Setup {
+            server: format!("{}:{}", cfg.url.host, cfg.url.port),
+            dim_after: (ind.dim_after_s > 0).then(|| Duration::from_secs(ind.dim_after_s.into())),
+        };
+        crate::indicate::start(b, setup, clock)
+    });
+    let indicators = indicators.map(|(feed, running)| {
+        observers.push(Box::new(feed));
+        running
+    });
     let mut sh = Shell {
         publisher: Publisher::new(pcfg, now),
-        observers: vec![Box::new(Events::new(opts.events))],
+        observers,
         stop_at: opts.stop_after.map(|d| now + d),
         tls: opts.tls,
         cfg,
@@ -323,10 +337,16 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     if let Some(v) = video {
         let _ = v.join();
     }
-    if let Some(e) = sh.publisher.failure() {
-        return Err(e.to_string());
-    }
+    let failure = sh.publisher.failure().map(|e| e.to_string());
     let c = sh.publisher.counts();
+    // the feed goes with the shell: the indicator thread shows the end and stops
+    drop(sh);
+    if let Some(i) = indicators {
+        i.join();
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
     Ok(Summary {
         video_frames_sent: c.video_frames_sent,
         audio_frames_sent: c.audio_frames_sent,

@@ -22,6 +22,7 @@ use crate::hw::aac::FdkAac;
 use crate::hw::alsa::{Mic, MicError, Read};
 use crate::hw::synthetic::AudioSource;
 use crate::hw::AudioEncoder;
+use livepush_core::publisher::Notice;
 
 /// Starts the audio thread.
 pub fn spawn(cfg: AudioConfig, muted: bool, wiring: Wiring) -> std::thread::JoinHandle<()> {
@@ -106,6 +107,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
     // a wait longer than a period (a period is one chunk): no data for 3 chunks
     const NO_DATA_CHUNKS: u64 = 3;
     let no_data_wait_ms = (NO_DATA_CHUNKS * frame as u64 * 1000 / rate).max(1) as u32;
+    let mut level = Level::default();
     let mut watch = SilenceWatch::new(Duration::from_millis(u64::from(cfg.no_data_timeout_ms)));
     loop {
         if take_commands(&ctl).is_none() {
@@ -177,6 +179,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
                         match Source::open(&cfg, frame) {
                             Ok(s) => {
                                 log::info!("microphone open again");
+                                let _ = mb.try_send(MediaMsg::Notice(Notice::MicBack));
                                 source = s;
                                 watch = SilenceWatch::new(Duration::from_millis(u64::from(
                                     cfg.no_data_timeout_ms,
@@ -217,13 +220,23 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
                             fatal: false,
                         });
                     }
-                    Verdict::Recovered => log::info!("microphone delivers sound again"),
+                    Verdict::Recovered => {
+                        log::info!("microphone delivers sound again");
+                        let _ = mb.try_send(MediaMsg::Notice(Notice::SoundBack));
+                    }
                     Verdict::Quiet => {}
                 }
             }
             if muted {
                 pcm.fill(0);
             }
+        }
+        // the level of what is pushed, for the display's bar (4 a second)
+        level.chunk(&pcm, frame as u64);
+        if level.frames >= rate / 4 {
+            let _ = mb.try_send(MediaMsg::Notice(Notice::AudioLevel {
+                peak_db: level.take_db(),
+            }));
         }
         let chunk_us = match &source {
             Source::Synthetic(_) => (first_sample + fed) * 1_000_000 / rate,
@@ -259,6 +272,32 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
         let pts_us = pts_us.saturating_sub(priming_us);
         // a full mailbox drops this frame (the loop is stuck; audio must not queue up)
         let _ = mb.try_send(MediaMsg::Audio(EncodedAudio { pts_us, data: out }));
+    }
+}
+
+/// The peak of the samples since the last report.
+#[derive(Default)]
+struct Level {
+    peak: u16,
+    frames: u64,
+}
+
+impl Level {
+    /// Takes one chunk of `frames` frames (interleaved samples).
+    fn chunk(&mut self, pcm: &[i16], frames: u64) {
+        let peak = pcm.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+        self.peak = self.peak.max(peak);
+        self.frames += frames;
+    }
+
+    /// The peak in dBFS (-100 for digital silence), starting over.
+    fn take_db(&mut self) -> i8 {
+        let peak = std::mem::take(&mut self.peak);
+        self.frames = 0;
+        if peak == 0 {
+            return -100;
+        }
+        (20.0 * (f32::from(peak) / 32768.0).log10()).clamp(-100.0, 0.0) as i8
     }
 }
 
@@ -309,5 +348,26 @@ impl Source {
                 .map(Source::Synthetic)
                 .map_err(Input::MicFailed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Level;
+
+    #[test]
+    fn the_level_is_the_peak_in_dbfs_since_the_last_report() {
+        let mut l = Level::default();
+        l.chunk(&[0, 0, 0], 3);
+        assert_eq!(l.take_db(), -100);
+        l.chunk(&[100, -32768, 5], 3);
+        l.chunk(&[1, 2], 2);
+        assert_eq!(l.frames, 5);
+        assert_eq!(l.take_db(), 0);
+        assert_eq!(l.frames, 0);
+        l.chunk(&[16384], 1);
+        assert_eq!(l.take_db(), -6);
+        l.chunk(&[-328], 1);
+        assert_eq!(l.take_db(), -40);
     }
 }

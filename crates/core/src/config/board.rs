@@ -276,7 +276,9 @@ fn display(cx: &mut Cx<'_>, mut sec: Section<'_, '_>, at: usize) -> Option<Displ
         _ => (128, 64),
     };
     let width = sec.int(cx, "width", 64, 4096).map_or(dw, |(w, _)| w as u32);
-    let height = sec.int(cx, "height", 32, 4096).map_or(dh, |(h, _)| h as u32);
+    let height = sec
+        .int(cx, "height", 32, 4096)
+        .map_or(dh, |(h, _)| h as u32);
     let bus = match kind? {
         K::Ssd1306 | K::Sh1106 => {
             let i2c = sec.string(cx, "i2c");
@@ -431,7 +433,11 @@ mod tests {
                 },
                 Led {
                     role: Role::Error,
-                    out: LedOut::Gpio(line("/dev/gpiochip1", LineId::Name("LED_ERR".into()), false))
+                    out: LedOut::Gpio(line(
+                        "/dev/gpiochip1",
+                        LineId::Name("LED_ERR".into()),
+                        false
+                    ))
                 },
                 Led {
                     role: Role::Status,
@@ -467,7 +473,9 @@ mod tests {
             vec!["line 4, column 1: key `display`: an OLED is 128x64 or 128x32, got 128x48"]
         );
         assert_eq!(
-            errors(&format!("{HEAD}[display]\nkind = \"st7789\"\nspi = \"/dev/spidev0.0\"\n")),
+            errors(&format!(
+                "{HEAD}[display]\nkind = \"st7789\"\nspi = \"/dev/spidev0.0\"\n"
+            )),
             vec!["line 4, column 1: key `display`: an SPI display needs spi and dc"]
         );
     }
@@ -494,8 +502,10 @@ mod tests {
         let d = b.display.unwrap();
         assert_eq!((d.width, d.height), (320, 240));
         assert!(matches!(d.bus, DisplayBus::Spi { reset: None, .. }));
-        let b = parse_board(&format!("{HEAD}[display]\nkind = \"fbdev\"\ndevice = \"/dev/fb0\"\n"))
-            .unwrap();
+        let b = parse_board(&format!(
+            "{HEAD}[display]\nkind = \"fbdev\"\ndevice = \"/dev/fb0\"\n"
+        ))
+        .unwrap();
         assert_eq!(
             b.display.unwrap().bus,
             DisplayBus::Fb {

@@ -219,6 +219,18 @@ pub struct Config {
     pub events: EventsTo,
     /// `board`: the board profile's id (`boards/ID.toml`), or None.
     pub board: Option<String>,
+    /// `[indicators]`.
+    pub indicators: IndicatorsConfig,
+}
+
+/// `[indicators]`: the board profile's status LEDs and display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndicatorsConfig {
+    /// `enabled` (default true): drive the board's LEDs and display.
+    pub enabled: bool,
+    /// `dim-after-s` (default 600; 0: never): dim the display after this
+    /// long without a change of phase (OLED burn-in).
+    pub dim_after_s: u32,
 }
 
 /// What the encoders are asked for, derived from mode, aspect, orientation and overrides.

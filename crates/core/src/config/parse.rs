@@ -108,6 +108,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let audio_t = top.table(&mut cx, "audio");
     let network_t = top.table(&mut cx, "network");
     let events_t = top.table(&mut cx, "events");
+    let indicators_t = top.table(&mut cx, "indicators");
     top.finish(&mut cx);
 
     // --- top-level cross checks and notices
@@ -210,6 +211,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let audio = audio_section(&mut cx, audio_t);
     let network = network_section(&mut cx, network_t, url.as_ref());
     let events = events_section(&mut cx, events_t);
+    let indicators = indicators_section(&mut cx, indicators_t);
 
     if !cx.errors.is_empty() {
         return Err(cx.into_errors());
@@ -237,6 +239,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         network,
         events,
         board: board.map(|(v, _)| v),
+        indicators,
     };
     Ok(Parsed {
         config,
@@ -452,6 +455,25 @@ fn network_section(
 }
 
 /// `[events]`: where the JSON lines go.
+/// `[indicators]`: the board's LEDs and display on or off, and the dim time.
+fn indicators_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> IndicatorsConfig {
+    let mut ind = IndicatorsConfig {
+        enabled: true,
+        dim_after_s: 600,
+    };
+    if let Some((t, span)) = t {
+        let mut sec = Section::new("indicators.", t, span);
+        if let Some((v, _)) = sec.boolean(cx, "enabled") {
+            ind.enabled = v;
+        }
+        if let Some((v, _)) = sec.int(cx, "dim-after-s", 0, 86_400 * 365) {
+            ind.dim_after_s = v as u32;
+        }
+        sec.finish(cx);
+    }
+    ind
+}
+
 fn events_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> EventsTo {
     let mut events = EventsTo::Stdout;
     if let Some((t, span)) = t {

@@ -10,6 +10,7 @@
 pub mod draw;
 pub mod led;
 pub mod phase;
+pub mod sample;
 pub mod screen;
 
-pub use phase::{Indicators, Phase, View};
+pub use phase::{Fact, Indicators, Phase, View};

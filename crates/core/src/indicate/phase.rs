@@ -458,21 +458,54 @@ impl Indicators {
     }
 }
 
-impl Observer for Indicators {
-    fn observe(&mut self, at: Instant, what: Observed<'_>) {
+/// One observed output, owned (an indicator thread is handed these).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fact {
+    /// A state code.
+    Code(StatusCode),
+    /// Netstatus figures.
+    Figures(NetStatus),
+    /// A permission error event (1001 camera, 1002 microphone).
+    Permission,
+    /// The connection phase.
+    Link(Link),
+    /// A notice.
+    Notice(Notice),
+}
+
+impl Fact {
+    /// The fact in an observed output.
+    pub fn of(what: Observed<'_>) -> Fact {
         match what {
-            Observed::Event(Event::StateChange { code, .. }) => self.on_code(at, *code),
-            Observed::Event(Event::NetStatus(n)) => {
-                // figures redraw at the display's pace, not as a change
-                self.figures = Some(*n);
-            }
-            Observed::Event(Event::Error { .. }) => {
+            Observed::Event(Event::StateChange { code, .. }) => Fact::Code(*code),
+            Observed::Event(Event::NetStatus(n)) => Fact::Figures(*n),
+            Observed::Event(Event::Error { .. }) => Fact::Permission,
+            Observed::Phase(l) => Fact::Link(l),
+            Observed::Notice(n) => Fact::Notice(n),
+        }
+    }
+}
+
+impl Indicators {
+    /// Takes one fact.
+    pub fn handle(&mut self, at: Instant, f: Fact) {
+        match f {
+            Fact::Code(c) => self.on_code(at, c),
+            // figures redraw at the display's pace, not as a change
+            Fact::Figures(n) => self.figures = Some(n),
+            Fact::Permission => {
                 self.permission = true;
                 self.changed = true;
             }
-            Observed::Phase(l) => self.on_link(l),
-            Observed::Notice(n) => self.on_notice(at, n),
+            Fact::Link(l) => self.on_link(l),
+            Fact::Notice(n) => self.on_notice(at, n),
         }
+    }
+}
+
+impl Observer for Indicators {
+    fn observe(&mut self, at: Instant, what: Observed<'_>) {
+        self.handle(at, Fact::of(what));
     }
 }
 

@@ -1,0 +1,190 @@
+//! Status LEDs and the display, off the media path. The publisher's
+//! observer hook hands each output to [`Feed`] on the event loop's thread,
+//! which only records it (a `try_lock`, never a wait: if the indicator
+//! thread holds the state, the fact is queued for the next time) and rings
+//! the thread. The indicator thread owns the devices: it asks the core's
+//! [`Indicators`] for the view, sets the LEDs that change, steps the blinks
+//! the kernel cannot do, and redraws the display when its content changed
+//! (at most every `REDRAW_MIN`), moving it by a pixel now and then and
+//! dimming it after `dim_after` without a change (OLED burn-in). A device
+//! that fails is logged once and retried with back-off; a stream never
+//! waits for an LED or a display.
+
+pub mod display;
+pub mod leds;
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use livepush_core::config::board::Board;
+use livepush_core::indicate::screen::{Context, Lines};
+use livepush_core::indicate::{Fact, Indicators};
+use livepush_core::publisher::{Observed, Observer};
+
+use crate::clock::Clock;
+use display::Display;
+use leds::Leds;
+
+/// What the indicator thread needs to know besides the facts.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The server as people may see it (host:port).
+    pub server: String,
+    /// Dim the display after this long without a change (None: never).
+    pub dim_after: Option<Duration>,
+}
+
+/// The state both threads touch: the core's mapping.
+struct Shared {
+    state: Mutex<Indicators>,
+}
+
+/// The observer on the event loop's thread.
+pub struct Feed {
+    shared: Arc<Shared>,
+    /// Facts that found the state locked (applied at the next chance).
+    pending: VecDeque<(livepush_core::time::Instant, Fact)>,
+    bell: SyncSender<()>,
+}
+
+/// At most this many facts wait while the thread holds the state (it holds
+/// it for microseconds; more means it is stuck, and the oldest go).
+const PENDING_MAX: usize = 256;
+
+impl Observer for Feed {
+    fn observe(&mut self, at: livepush_core::time::Instant, what: Observed<'_>) {
+        let f = Fact::of(what);
+        match self.shared.state.try_lock() {
+            Ok(mut s) => {
+                for (t, p) in self.pending.drain(..) {
+                    s.handle(t, p);
+                }
+                s.handle(at, f);
+            }
+            Err(_) => {
+                if self.pending.len() == PENDING_MAX {
+                    self.pending.pop_front();
+                }
+                self.pending.push_back((at, f));
+            }
+        }
+        // one ring is enough: a full doorbell means the thread will look
+        match self.bell.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+        }
+    }
+}
+
+/// The running indicator thread.
+pub struct Running {
+    thread: JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits for the thread (it ends once the feed is dropped).
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts the indicators for `board` (None when it has neither LEDs nor a
+/// display): the feed to add to the shell's observers and the thread.
+pub fn start(board: &Board, setup: Setup, clock: Clock) -> Option<(Feed, Running)> {
+    if board.leds.is_empty() && board.display.is_none() {
+        return None;
+    }
+    let now = Instant::now();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(Indicators::new(clock.now())),
+    });
+    let (bell, rung) = mpsc::sync_channel(1);
+    let leds = Leds::new(&board.leds, now);
+    let display = board
+        .display
+        .clone()
+        .map(|d| Display::new(d, setup.dim_after, now));
+    log::info!(
+        "indicators: {} LED(s){}",
+        leds.len(),
+        display
+            .as_ref()
+            .map_or(String::new(), |d| format!(", display {}", d.describe()))
+    );
+    let shared2 = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("indicators".into())
+        .spawn(move || run(shared2, rung, leds, display, setup, clock))
+        .expect("spawning the indicator thread");
+    Some((
+        Feed {
+            shared,
+            pending: VecDeque::new(),
+            bell,
+        },
+        Running { thread },
+    ))
+}
+
+/// The indicator thread: wakes on a ring, a blink step, a redraw or a held
+/// code's end.
+fn run(
+    shared: Arc<Shared>,
+    rung: Receiver<()>,
+    mut leds: Leds,
+    mut display: Option<Display>,
+    setup: Setup,
+    clock: Clock,
+) {
+    let mut lines = Lines::default();
+    let mut address = String::new();
+    let mut address_at: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if address_at.is_none_or(|t| now >= t) {
+            address = display::address::first_address().unwrap_or_default();
+            address_at = Some(now + Duration::from_secs(30));
+        }
+        let cx = Context {
+            server: &setup.server,
+            address: &address,
+        };
+        // the view under the lock (microseconds), the devices after it
+        let (changed, hold_end) = {
+            let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            let t = clock.now();
+            let changed = s.take_changed();
+            let v = s.view(t);
+            leds.show(now, &v);
+            if let Some(d) = display.as_mut() {
+                d.prepare(now, &v, &cx, &mut lines, changed);
+            }
+            let hold_end = s.poll_timeout(t).map(|at| {
+                now + Duration::from_micros(at.as_micros().saturating_sub(t.as_micros()))
+            });
+            (changed, hold_end)
+        };
+        let _ = changed;
+        if let Some(d) = display.as_mut() {
+            d.flush(now);
+        }
+        let wake = [
+            leds.next_wake(now),
+            display.as_ref().and_then(|d| d.next_wake(now)),
+            hold_end,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(now + Duration::from_secs(1));
+        match rung.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if let Some(d) = display.as_mut() {
+        d.finish();
+    }
+}
