@@ -40,6 +40,28 @@ enum Cmd {
     Bench(BenchCmd),
     MicCheck(MicCheckCmd),
     EncoderCheck(EncoderCheckCmd),
+    Indicators(IndicatorsCmd),
+}
+
+/// Walk every phase on the board's status LEDs and display, a few seconds each (assembly check).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "indicators")]
+struct IndicatorsCmd {
+    /// walk the phases (the command's one mode)
+    #[argh(switch)]
+    test: bool,
+    /// board profile id (default: the one the config names)
+    #[argh(option)]
+    board: Option<String>,
+    /// config file naming the board (default /etc/livepush/livepush.toml)
+    #[argh(option, short = 'c')]
+    config: Option<String>,
+    /// only this phase (live, reconnecting, no-camera, ...)
+    #[argh(option)]
+    phase: Option<String>,
+    /// seconds per phase (default 4)
+    #[argh(option, default = "4.0")]
+    seconds: f64,
 }
 
 /// Run one encoder backend on the test pattern and report what came out (field check of a hardware encoder).
@@ -214,6 +236,7 @@ fn main() -> ExitCode {
         Cmd::Receive(r) => receive(&r),
         Cmd::MicCheck(m) => commands::mic_check::run(&m),
         Cmd::EncoderCheck(c) => encoder_check(c),
+        Cmd::Indicators(i) => indicators(&i),
         Cmd::Bench(b) => match commands::bench::run(
             b.seconds,
             &b.dir
@@ -236,6 +259,64 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+    }
+}
+
+fn indicators(i: &IndicatorsCmd) -> ExitCode {
+    use livepush_core::indicate::Phase;
+    if !i.test {
+        eprintln!(
+            "livepush indicators: say --test (walks every phase on the board's LEDs and display)"
+        );
+        return ExitCode::from(2);
+    }
+    let id = match (&i.board, &i.config) {
+        (Some(b), _) => b.clone(),
+        (None, c) => {
+            let path = c.as_deref().unwrap_or("/etc/livepush/livepush.toml");
+            match load(path).map(|p| p.config.board) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    eprintln!("{path}: names no board; say --board ID");
+                    return ExitCode::from(2);
+                }
+                Err(errs) => {
+                    for e in errs {
+                        eprintln!("{e}");
+                    }
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let board = match boards::load(&id) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let phases: Vec<Phase> = match &i.phase {
+        None => Phase::ALL.iter().rev().copied().collect(),
+        Some(name) => match Phase::from_name(name) {
+            Some(p) => vec![p],
+            None => {
+                let all: Vec<&str> = Phase::ALL.iter().map(|p| p.name()).collect();
+                eprintln!("--phase {name:?}: one of {}", all.join(", "));
+                return ExitCode::from(2);
+            }
+        },
+    };
+    if !(i.seconds > 0.0 && i.seconds <= 3600.0) {
+        eprintln!("--seconds: 0..3600");
+        return ExitCode::from(2);
+    }
+    match commands::indicators::run(&board, &phases, Duration::from_secs_f64(i.seconds)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("livepush indicators: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

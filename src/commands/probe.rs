@@ -29,7 +29,101 @@ pub fn report(m2m_device: Option<&str>) -> String {
         };
         let _ = writeln!(s, "  {:<9} {line}", b.name());
     }
+    indicators(&mut s);
     s
+}
+
+/// The names in a directory, sorted (empty when it cannot be read).
+fn names(dir: &str, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by_key(|n| {
+        let digits: String = n.chars().filter(char::is_ascii_digit).collect();
+        (digits.parse::<u64>().unwrap_or(u64::MAX), n.clone())
+    });
+    v
+}
+
+fn sys(path: String) -> String {
+    std::fs::read_to_string(path)
+        .map(|t| livepush_core::text::printable(t.trim()))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// What status LEDs and displays could use: LED class devices (with their
+/// trigger), GPIO chips (label and line count), I2C buses, framebuffers.
+fn indicators(s: &mut String) {
+    let _ = writeln!(s, "leds:");
+    let leds = names("/sys/class/leds", "");
+    if leds.is_empty() {
+        let _ = writeln!(s, "  none");
+    }
+    for l in &leds {
+        let d = format!("/sys/class/leds/{l}");
+        let trigger = std::fs::read_to_string(format!("{d}/trigger"))
+            .ok()
+            .and_then(|t| {
+                t.split_whitespace()
+                    .find(|w| w.starts_with('['))
+                    .map(|w| w.trim_matches(|c| c == '[' || c == ']').to_string())
+            })
+            .unwrap_or_else(|| "?".into());
+        let multi = std::path::Path::new(&format!("{d}/multi_index")).exists();
+        let _ = writeln!(
+            s,
+            "  {l:<24} max {} trigger {trigger}{}",
+            sys(format!("{d}/max_brightness")),
+            if multi { " (multicolour)" } else { "" }
+        );
+    }
+    let _ = writeln!(s, "gpio chips:");
+    let chips = gpiocdev::chip::chips().unwrap_or_default();
+    if chips.is_empty() {
+        let _ = writeln!(s, "  none");
+    }
+    for c in chips {
+        match gpiocdev::chip::Chip::from_path(&c).and_then(|ch| ch.info()) {
+            Ok(i) => {
+                let _ = writeln!(s, "  {} {:?} {} lines", c.display(), i.label, i.num_lines);
+            }
+            Err(e) => {
+                let _ = writeln!(s, "  {}: {e}", c.display());
+            }
+        }
+    }
+    let _ = writeln!(s, "i2c buses:");
+    let buses = names("/sys/class/i2c-dev", "i2c-");
+    if buses.is_empty() {
+        let _ = writeln!(s, "  none (an I2C display needs i2c-dev: modprobe i2c-dev)");
+    }
+    for b in buses {
+        let _ = writeln!(
+            s,
+            "  /dev/{b} {:?}",
+            sys(format!("/sys/class/i2c-dev/{b}/name"))
+        );
+    }
+    let _ = writeln!(s, "framebuffers:");
+    let fbs = names("/sys/class/graphics", "fb");
+    if fbs.is_empty() {
+        let _ = writeln!(s, "  none");
+    }
+    for f in fbs {
+        let g = format!("/sys/class/graphics/{f}");
+        let _ = writeln!(
+            s,
+            "  /dev/{f} {:?} {} at {} bpp",
+            sys(format!("{g}/name")),
+            sys(format!("{g}/virtual_size")).replace(',', "x"),
+            sys(format!("{g}/bits_per_pixel"))
+        );
+    }
 }
 
 fn cameras(s: &mut String) {
