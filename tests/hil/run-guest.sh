@@ -5,9 +5,11 @@
 # The serial console (the command's stdout and stderr, plus a few "HIL:" lines
 # from /init) goes to stdout; the guest's dmesg is copied to HOSTDIR/.rig-dmesg.txt.
 #
-# Usage: run-guest.sh [-a amd64|arm64] [-m MB] [-t TIMEOUT_SEC] [-o 'WORDS'] HOSTDIR 'command'
+# Usage: run-guest.sh [-a amd64|arm64] [-m MB] [-t TIMEOUT_SEC] [-o 'WORDS'] [-d SOCK] HOSTDIR 'command'
 #   -a  guest architecture (default amd64)    -m  guest RAM in MB (default 512)
 #   -t  timeout for the whole VM (default 120 s)
+#   -d  give the guest a bochs-display (/dev/fb0) and the QEMU monitor on the
+#       Unix socket SOCK (the host takes screendumps through it)
 #   -o  extra kernel command-line words, e.g. 'opt_vivid="n_devs=2 node_types=0x1,0x1"'
 #       (opt_<module>= sets module options; other dot-less K=V words become
 #       environment variables of the command)
@@ -16,10 +18,12 @@
 set -euo pipefail
 HIL=$(cd "$(dirname "$0")" && pwd)
 CACHE=${LIVEPUSH_HIL_CACHE:-$(cd "$HIL/../.." && pwd)/target/hil}
-ARCH=amd64 MEM=512 TMO=120 XARGS=""
-usage() { sed -n '8,13p' "$0" >&2; exit 2; }
-while getopts "a:m:t:o:h" o; do case $o in
-  a) ARCH=$OPTARG ;; m) MEM=$OPTARG ;; t) TMO=$OPTARG ;; o) XARGS=$OPTARG ;; *) usage ;; esac; done
+ARCH=amd64 MEM=512 TMO=120 XARGS="" DISPLAY_ARGS=()
+usage() { sed -n '8,15p' "$0" >&2; exit 2; }
+while getopts "a:m:t:o:d:h" o; do case $o in
+  a) ARCH=$OPTARG ;; m) MEM=$OPTARG ;; t) TMO=$OPTARG ;; o) XARGS=$OPTARG ;;
+  d) DISPLAY_ARGS=(-device bochs-display -monitor "unix:$OPTARG,server=on,wait=off") ;;
+  *) usage ;; esac; done
 shift $((OPTIND - 1))
 [ $# -ge 2 ] || usage
 HOSTDIR=$(cd "$1" && pwd); shift
@@ -53,7 +57,7 @@ FS9P=local,security_model=none,multidevs=remap
 T0=$(date +%s.%N)
 qrc=0
 timeout -k 5 "$TMO" "$QEMU" "${MACH[@]}" -m "$MEM" -smp 2 -nodefaults -no-user-config \
-  -nic none -display none -serial stdio -no-reboot \
+  -nic none -display none -serial stdio -no-reboot "${DISPLAY_ARGS[@]}" \
   -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" \
   -fsdev "$FS9P,id=fs0,path=${HOSTDIR//,/,,}" -device virtio-9p-pci,fsdev=fs0,mount_tag=share \
   -fsdev "$FS9P,id=fs1,path=$CTL" -device virtio-9p-pci,fsdev=fs1,mount_tag=ctl \

@@ -49,7 +49,7 @@ fi
 # ---- 2./3. per architecture ---------------------------------------------------
 # The outputs are self-contained: once built they stay valid (even when Debian moves
 # linux-image-$ARCH to a new ABI) until setup.sh or init.sh change, or out/ is removed.
-KEY=$(cat "$HIL/setup.sh" "$HIL/init.sh" "$HIL/vicodec.sh" | sha256sum | cut -c1-16)
+KEY=$(cat "$HIL/setup.sh" "$HIL/init.sh" "$HIL/vicodec.sh" "$HIL/uleds-watch.c" | sha256sum | cut -c1-16)
 build() {
   local ARCH=$1 TRIPLET KPKG KREL OUT=$CACHE/out/$1 DL=$CACHE/dl/$1 W=$CACHE/build/$1
   if [ "$(cat "$OUT/stamp" 2>/dev/null)" = "$KEY" ] && [ -s "$OUT/initramfs.cpio" ]; then
@@ -123,7 +123,10 @@ build() {
   # -- kernel modules: dependency closure, in load order, listed in /etc/hil-modules
   local m kind path rel
   : > "$ROOT/etc/hil-modules"
-  for m in virtio_pci virtio_mmio 9pnet_virtio 9p vivid snd-aloop; do
+  # configfs (gpio-sim), the LED triggers livepush uses, and bochs (a
+  # framebuffer on qemu's bochs-display) for the status LED and display tests
+  for m in virtio_pci virtio_mmio 9pnet_virtio 9p vivid snd-aloop configfs \
+           ledtrig-timer ledtrig-pattern bochs; do
     modprobe -d "$SYS" -S "$KREL" --show-depends "$m" > "$W/deps"
     while read -r kind path _; do
       [ "$kind" = insmod ] || continue                       # "builtin ..." needs nothing
@@ -139,6 +142,11 @@ build() {
   bash "$HIL/vicodec.sh" "$ARCH" "$KPKG" "$DL" "$W/vicodec" "$X"
   # arm64's Debian kernel ships v4l2-mem2mem (amd64's is built by vicodec.sh)
   [ -e "$X/v4l2-mem2mem.ko" ] || cp "$(find "$SYS/lib/modules/$KREL" -name 'v4l2-mem2mem.ko')" "$X/"
+  # irq_sim, gpio-sim and uleds load at boot, after configfs
+  for m in irq_sim gpio-sim uleds; do echo "/lib/modules/$KREL/extra/$m.ko" >> "$ROOT/etc/hil-modules"; done
+  # uleds-watch: creates an LED and prints what the kernel sets on it
+  local cc=gcc; [ "$ARCH" = arm64 ] && cc=aarch64-linux-gnu-gcc
+  "$cc" -O2 -Wall -o "$ROOT/usr/bin/uleds-watch" "$HIL/uleds-watch.c"
   cat > "$ROOT/usr/bin/load-vicodec" <<'EOS'
 #!/bin/sh
 # loads vicodec (arguments: its module options) and prints its encoder node

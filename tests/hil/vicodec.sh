@@ -6,9 +6,16 @@
 # out v4l2-mem2mem (CONFIG_V4L2_MEM2MEM_DEV unset), so it is built alongside.
 # Nothing is installed: the packages are downloaded into DL and unpacked in W.
 #
+# Also built, for the status LED tests: uleds (LED class devices a user
+# program creates and watches; CONFIG_LEDS_USER is off in Debian), gpio-sim
+# (simulated GPIO chips; CONFIG_GPIO_SIM is off) and the irq_sim it needs
+# (CONFIG_IRQ_SIM is a built-in-only option that Debian leaves off: built
+# as a module with two edits, see ../shared/reference/vicodec.md).
+#
 # Usage: vicodec.sh ARCH KPKG DL W OUTDIR      (setup.sh calls it)
 #   KPKG: the kernel package (linux-image-6.1.0-56-amd64), already in DL
-#   OUTDIR: gets vicodec.ko (and v4l2-mem2mem.ko on amd64)
+#   OUTDIR: gets vicodec.ko (and v4l2-mem2mem.ko on amd64), irq_sim.ko,
+#   gpio-sim.ko and uleds.ko
 # Needs gcc, make, and for arm64 gcc-aarch64-linux-gnu.
 set -euo pipefail
 ARCH=$1 KPKG=$2 DL=$3 W=$4 OUT=$5
@@ -34,7 +41,9 @@ S=linux-source-$MAJ
 dpkg-deb --fsys-tarfile "$(ls "$DL/${S}_${V}"_all.deb | tail -1)" \
   | tar -x -C "$W/src" "./usr/src/$S.tar.xz"
 tar -xJf "$W/src/usr/src/$S.tar.xz" -C "$W/src" \
-  "$S/drivers/media/test-drivers/vicodec" "$S/drivers/media/v4l2-core/v4l2-mem2mem.c"
+  "$S/drivers/media/test-drivers/vicodec" "$S/drivers/media/v4l2-core/v4l2-mem2mem.c" \
+  "$S/drivers/gpio/gpio-sim.c" "$S/drivers/gpio/gpiolib.h" "$S/kernel/irq/irq_sim.c" \
+  "$S/drivers/leds/uleds.c"
 M=$W/mod; mkdir -p "$M"
 cp "$W/src/$S"/drivers/media/test-drivers/vicodec/*.[ch] "$M/"
 objs="vicodec.o"
@@ -43,11 +52,22 @@ if [ "$ARCH" = amd64 ]; then
   objs="$objs v4l2-mem2mem.o"
 fi
 printf 'obj-m := %s\nvicodec-objs := codec-fwht.o codec-v4l2-fwht.o vicodec-core.o\n' "$objs" > "$M/Kbuild"
-case $ARCH in
-  amd64) make -s -C "$H" M="$M" -j"$(nproc)" modules ;;
-  arm64) make -s -C "$H" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- M="$M" -j"$(nproc)" modules ;;
-esac
-for k in "$M"/*.ko; do
+G=$W/gpio; mkdir -p "$G"
+cp "$W/src/$S/drivers/gpio/gpio-sim.c" "$W/src/$S/drivers/gpio/gpiolib.h" \
+   "$W/src/$S/kernel/irq/irq_sim.c" "$W/src/$S/drivers/leds/uleds.c" "$G/"
+# irq_sim as a module: a licence, and generic_handle_irq (irq_to_desc is not exported)
+echo 'MODULE_LICENSE("GPL");' >> "$G/irq_sim.c"
+sed -i 's/handle_simple_irq(irq_to_desc(irqnum))/generic_handle_irq(irqnum)/' "$G/irq_sim.c"
+grep -q 'generic_handle_irq(irqnum)' "$G/irq_sim.c" || { log "irq_sim.c: the edit did not apply"; exit 1; }
+grep -q '^#include <linux/module.h>' "$G/irq_sim.c" || sed -i '1i #include <linux/module.h>' "$G/irq_sim.c"
+printf 'obj-m := irq_sim.o gpio-sim.o uleds.o\n' > "$G/Kbuild"
+for d in "$M" "$G"; do
+  case $ARCH in
+    amd64) make -s -C "$H" M="$d" -j"$(nproc)" modules ;;
+    arm64) make -s -C "$H" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- M="$d" -j"$(nproc)" modules ;;
+  esac
+done
+for k in "$M"/*.ko "$G"/*.ko; do
   # debug info makes them ten times larger; the guest does not need it
   objcopy --strip-debug "$k" "$OUT/$(basename "$k")" 2>/dev/null \
     || aarch64-linux-gnu-objcopy --strip-debug "$k" "$OUT/$(basename "$k")"
