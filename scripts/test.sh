@@ -34,5 +34,7 @@ cargo build --release --locked --target aarch64-unknown-linux-gnu --features vaa
 cargo build --release --locked --target aarch64-unknown-linux-gnu
 bash tests/hil/setup.sh amd64 arm64
 cargo test --release --locked --test hil -- --ignored --test-threads 1
+# status LEDs (uleds, gpio-sim) and the framebuffer (bochs-display, screendump)
+cargo test --release --locked --test hil_indicators -- --ignored --test-threads 1
 echo "HIL tier took $(( $(date +%s) - hil_start )) s"
 echo "tests took $(( $(date +%s) - start )) s"
