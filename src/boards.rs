@@ -13,12 +13,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("x86-vaapi", include_str!("../boards/x86-vaapi.toml")),
 ];
 
-/// Where site profiles live.
+/// Where site profiles live (`LIVEPUSH_BOARDS_DIR` moves it, for tests and
+/// the benchmark).
 pub const SITE_DIR: &str = "/etc/livepush/boards";
 
 /// Loads board `id`. Errors name the file, or list the known ids.
 pub fn load(id: &str) -> Result<Board, String> {
-    let site = format!("{SITE_DIR}/{id}.toml");
+    let dir = std::env::var("LIVEPUSH_BOARDS_DIR").unwrap_or_else(|_| SITE_DIR.to_string());
+    let site = format!("{dir}/{id}.toml");
     let (text, origin) = match crate::files::read_text(
         &site,
         "board profile",

@@ -27,6 +27,8 @@ struct Row {
     first_key_ms: Option<f64>,
     video_frames: u64,
     allocs_per_frame: Option<f64>,
+    /// The indicator thread's own report (wake-ups, CPU), when it ran.
+    indicators: Option<String>,
 }
 
 #[derive(Default)]
@@ -61,18 +63,32 @@ pub fn run(seconds: u32, dir: &Path) -> Result<(), String> {
     let cfg = dir.join("bench.toml");
     let mut rows = Vec::new();
 
-    // livepush with openh264, and with libx264 when built with the feature
-    let mut encoders = vec![("livepush (openh264 + fdk-aac)", "openh264")];
+    // livepush with openh264, and with libx264 when built with the feature;
+    // openh264 again with the indicators: a 128x64 SSD1306 (the real driver
+    // and drawing on a null I2C bus: no adapter here) and four LED class
+    // LEDs (plain files standing in for sysfs)
+    let mut encoders = vec![
+        ("livepush (openh264 + fdk-aac)", "openh264", false),
+        (
+            "livepush (openh264 + fdk-aac) + indicators",
+            "openh264",
+            true,
+        ),
+    ];
     if cfg!(feature = "x264") {
-        encoders.push(("livepush (x264 ultrafast + fdk-aac)", "x264"));
+        encoders.push(("livepush (x264 ultrafast + fdk-aac)", "x264", false));
     }
-    for (name, encoder) in encoders {
+    let boards = dir.join("boards");
+    let leds = dir.join("leds");
+    indicator_fixtures(&boards, &leds)?;
+    for (name, encoder, indicators) in encoders {
         let tap = Tap::start(port)?;
         std::fs::write(
             &cfg,
             format!(
-                "url = \"rtmp://127.0.0.1:{}/live/livepush-{encoder}\"\nmode = \"HD\"\norientation = \"horizontal\"\nmax-bitrate = 2500\n[video]\ndevice = \"file:{}\"\nbitrate = 2500\nencoder = \"{encoder}\"\n[audio]\ndevice = \"file:{}\"\nsample-rate = 48000\nchannels = 2\nbitrate = 128\n[events]\nto = \"file:/dev/null\"\n",
+                "url = \"rtmp://127.0.0.1:{}/live/livepush-{encoder}\"\n{}mode = \"HD\"\norientation = \"horizontal\"\nmax-bitrate = 2500\n[video]\ndevice = \"file:{}\"\nbitrate = 2500\nencoder = \"{encoder}\"\n[audio]\ndevice = \"file:{}\"\nsample-rate = 48000\nchannels = 2\nbitrate = 128\n[events]\nto = \"file:/dev/null\"\n",
                 tap.port,
+                if indicators { "board = \"bench\"\n" } else { "" },
                 yuv.display(),
                 tone.display()
             ),
@@ -82,6 +98,11 @@ pub fn run(seconds: u32, dir: &Path) -> Result<(), String> {
         c.args(["run", "--config"])
             .arg(&cfg)
             .args(["--seconds", &seconds.to_string()]);
+        if indicators {
+            c.env("LIVEPUSH_BOARDS_DIR", &boards)
+                .env("LIVEPUSH_LEDS_DIR", &leds)
+                .env("LIVEPUSH_NULL_I2C", "1");
+        }
         rows.push(measure(name, c, tap, seconds)?);
     }
 
@@ -128,6 +149,35 @@ pub fn run(seconds: u32, dir: &Path) -> Result<(), String> {
             r.first_key_ms.map_or("-".into(), |m| format!("{m:.0} ms")),
             r.video_frames,
             r.allocs_per_frame.map_or("-".into(), |a| format!("{a:.2}"))
+        );
+    }
+    for r in rows.iter().filter(|r| r.indicators.is_some()) {
+        println!(
+            "{}: {}",
+            r.name,
+            r.indicators.as_deref().unwrap_or_default()
+        );
+    }
+    if let (Some(a), Some(b)) = (
+        rows.iter().find(|r| r.indicators.is_some()),
+        rows.iter()
+            .find(|r| r.name == "livepush (openh264 + fdk-aac)"),
+    ) {
+        // the indicator thread's own CPU time is the precise figure; the
+        // processes' totals differ by more than that from run to run
+        let thread_ms = a
+            .indicators
+            .as_deref()
+            .and_then(|r| r.split(", ").nth(1))
+            .and_then(|c| c.split(' ').next())
+            .and_then(|v| v.parse::<f64>().ok());
+        println!(
+            "indicators' cost: their thread {} CPU per stream-minute; whole process CPU {:+.2} s/min ({:.3}x, run-to-run noise included), allocations per frame {} vs {}",
+            thread_ms.map_or("-".into(), |ms| format!("{:.1} ms", ms * 60.0 / f64::from(seconds))),
+            a.cpu_s_per_min - b.cpu_s_per_min,
+            a.cpu_s_per_min / b.cpu_s_per_min,
+            a.allocs_per_frame.map_or("-".into(), |x| format!("{x:.2}")),
+            b.allocs_per_frame.map_or("-".into(), |x| format!("{x:.2}"))
         );
     }
     let find = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix));
@@ -228,6 +278,17 @@ struct Nginx(std::process::Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM: the master stops its worker too (SIGKILL would orphan
+        // it, holding the bench's stdout and stderr open)
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -375,7 +436,35 @@ fn measure(name: &str, mut cmd: Command, tap: Tap, seconds: u32) -> Result<Row, 
         first_key_ms: st.first_key.map(|t| (t - started).as_secs_f64() * 1000.0),
         video_frames: st.video,
         allocs_per_frame: allocs,
+        indicators: err
+            .lines()
+            .find_map(|l| {
+                l.split("indicators: ")
+                    .nth(1)
+                    .filter(|r| r.contains("wake-ups"))
+            })
+            .map(str::to_string),
     })
+}
+
+/// The benchmark's board: four LED class LEDs (plain files under `leds`)
+/// and a 128x64 SSD1306.
+fn indicator_fixtures(boards: &Path, leds: &Path) -> Result<(), String> {
+    let e = |e: std::io::Error| e.to_string();
+    std::fs::create_dir_all(boards).map_err(e)?;
+    std::fs::write(
+        boards.join("bench.toml"),
+        "name = \"bench\"\narch = \"x86_64\"\nencoders = [\"software\"]\n[leds]\npower = \"b:power\"\nlive = \"b:live\"\nnet = \"b:net\"\nerror = \"b:error\"\n[display]\nkind = \"ssd1306\"\ni2c = \"/dev/i2c-1\"\naddress = 0x3c\n",
+    )
+    .map_err(e)?;
+    for n in ["b:power", "b:live", "b:net", "b:error"] {
+        let d = leds.join(n);
+        std::fs::create_dir_all(&d).map_err(e)?;
+        std::fs::write(d.join("max_brightness"), "255\n").map_err(e)?;
+        std::fs::write(d.join("trigger"), "[none] timer pattern\n").map_err(e)?;
+        std::fs::write(d.join("brightness"), "0\n").map_err(e)?;
+    }
+    Ok(())
 }
 
 /// Default working directory for inputs.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use livepush_core::config::board::Board;
 use livepush_core::indicate::screen::{Context, Lines};
 use livepush_core::indicate::{Fact, Indicators};
-use livepush_core::publisher::{Observed, Observer};
+use livepush_core::publisher::{Notice, Observed, Observer};
 
 use crate::clock::Clock;
 use display::Display;
@@ -70,6 +70,14 @@ impl Observer for Feed {
                 }
                 self.pending.push_back((at, f));
             }
+        }
+        // figures and the audio level are drawn at the display's own pace
+        // (the thread looks at least once a second): no ring for them
+        if matches!(
+            f,
+            Fact::Figures(_) | Fact::Notice(Notice::AudioLevel { .. })
+        ) {
+            return;
         }
         // one ring is enough: a full doorbell means the thread will look
         match self.bell.try_send(()) {
@@ -141,7 +149,10 @@ fn run(
     let mut lines = Lines::default();
     let mut address = String::new();
     let mut address_at: Option<Instant> = None;
+    let started = Instant::now();
+    let mut wakeups = 0u64;
     loop {
+        wakeups += 1;
         let now = Instant::now();
         if address_at.is_none_or(|t| now >= t) {
             address = display::address::first_address().unwrap_or_default();
@@ -187,4 +198,21 @@ fn run(
     if let Some(d) = display.as_mut() {
         d.finish();
     }
+    let secs = started.elapsed().as_secs_f64();
+    log::info!(
+        "indicators: {wakeups} wake-ups in {secs:.1} s ({:.2}/s), {:.1} ms CPU",
+        wakeups as f64 / secs.max(0.001),
+        thread_cpu_ms()
+    );
+}
+
+/// CPU time of the calling thread, ms.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
 }

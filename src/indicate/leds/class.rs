@@ -36,9 +36,13 @@ fn write(dir: &std::path::Path, file: &str, value: &str) -> Result<(), String> {
 }
 
 impl ClassLed {
-    /// Opens `/sys/class/leds/NAME` (or `dir` below `root` in tests).
+    /// Opens `/sys/class/leds/NAME` (`LIVEPUSH_LEDS_DIR` moves the root:
+    /// the benchmark's LEDs are plain files).
     pub fn open(name: &str) -> Result<Self, String> {
-        Self::open_in(LEDS_DIR, name)
+        match std::env::var("LIVEPUSH_LEDS_DIR") {
+            Ok(root) => Self::open_in(&root, name),
+            Err(_) => Self::open_in(LEDS_DIR, name),
+        }
     }
 
     /// Opens NAME under `root`.
