@@ -397,12 +397,30 @@ fn check_config(path: &str) -> ExitCode {
     }
 }
 
+/// A refused config on the board's LEDs and display, when the file names
+/// a board that can be loaded (what the box shows until the config is fixed).
+fn show_bad_config(path: &str, why: &str) {
+    let Ok(text) = files::read_text(path, "config", files::CONFIG_LIMIT) else {
+        return;
+    };
+    let Some(board) =
+        livepush_core::config::board_named(&text).and_then(|id| boards::load(&id).ok())
+    else {
+        return;
+    };
+    let why = why.strip_prefix(&format!("{path}: ")).unwrap_or(why);
+    indicate::show_bad_config(&board, why);
+}
+
 fn run(r: &RunCmd) -> ExitCode {
     let parsed = match load(&r.config) {
         Ok(p) => p,
         Err(errs) => {
-            for e in errs {
+            for e in &errs {
                 eprintln!("{e}");
+            }
+            if let Some(first) = errs.first() {
+                show_bad_config(&r.config, first);
             }
             return ExitCode::from(2);
         }
@@ -416,6 +434,10 @@ fn run(r: &RunCmd) -> ExitCode {
         eprintln!(
             "{}: not starting: the settings above are not supported by this build",
             r.config
+        );
+        show_bad_config(
+            &r.config,
+            "a setting this build does not support: see the log",
         );
         return ExitCode::from(2);
     }

@@ -110,6 +110,63 @@ fn run_refuses_bad_and_unsupported_configs_before_starting() {
     assert!(err.contains("/nonexistent.toml: No such file"), "{err}");
 }
 
+/// A board of two LED class LEDs made of plain files (LIVEPUSH_LEDS_DIR)
+/// in a site profile directory (LIVEPUSH_BOARDS_DIR).
+fn file_leds(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("boards")).unwrap();
+    std::fs::write(
+        dir.join("boards/t.toml"),
+        "name = \"t\"\narch = \"x86_64\"\nencoders = [\"software\"]\n[leds]\npower = \"t:power\"\nerror = \"t:error\"\n",
+    )
+    .unwrap();
+    for n in ["t:power", "t:error"] {
+        let d = dir.join("leds").join(n);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("max_brightness"), "255\n").unwrap();
+        std::fs::write(d.join("trigger"), "[none] timer pattern\n").unwrap();
+        std::fs::write(d.join("brightness"), "0\n").unwrap();
+    }
+}
+
+#[test]
+fn a_refused_config_shows_bad_config_on_the_boards_leds_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    file_leds(dir.path());
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "url = \"rtmp://127.0.0.1:1/live/k\"\nboard = \"t\"\nurll = 1\n",
+    )
+    .unwrap();
+    let o = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env("LIVEPUSH_BOARDS_DIR", dir.path().join("boards"))
+        .env("LIVEPUSH_LEDS_DIR", dir.path().join("leds"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let get = |led: &str, f: &str| {
+        std::fs::read_to_string(dir.path().join("leds").join(led).join(f)).unwrap()
+    };
+    // power: double blink through the pattern trigger; error: fast through the timer
+    assert_eq!(get("t:power", "trigger"), "pattern");
+    assert_eq!(
+        get("t:power", "pattern"),
+        "255 150 255 0 0 150 0 0 255 150 255 0 0 1050 0 0"
+    );
+    assert_eq!(get("t:error", "trigger"), "timer");
+    assert_eq!(
+        (get("t:error", "delay_on"), get("t:error", "delay_off")),
+        ("150".into(), "150".into())
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("line 3, column 1: key `urll`: unknown key"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn help_names_every_command() {
     let (code, out, _) = livepush(&["--help"]);

@@ -136,6 +136,25 @@ pub fn start(board: &Board, setup: Setup, clock: Clock) -> Option<(Feed, Running
     ))
 }
 
+/// Shows a refused configuration on `board`'s LEDs and display before the
+/// service exits (`why`: the first error, with its line and column). The
+/// kernel keeps blinking LED class LEDs and an OLED keeps its picture after
+/// the process ends, so the box says "bad config" until it is fixed.
+pub fn show_bad_config(board: &Board, why: &str) {
+    let now = Instant::now();
+    let mut state = Indicators::new(livepush_core::time::Instant::ZERO);
+    state.set_config_error(Some(why));
+    let v = state.view(livepush_core::time::Instant::ZERO);
+    let mut leds = Leds::new(&board.leds, now);
+    leds.show(now, &v);
+    if let Some(spec) = board.display.clone() {
+        let mut d = Display::new(spec, None, now);
+        let mut lines = Lines::default();
+        d.prepare(now, &v, &Context::default(), &mut lines, true);
+        d.flush(now);
+    }
+}
+
 /// The indicator thread: wakes on a ring, a blink step, a redraw or a held
 /// code's end.
 fn run(

@@ -12,7 +12,7 @@ mod preset;
 mod walker;
 
 pub use board::parse_board;
-pub use parse::{parse, Parsed};
+pub use parse::{board_named, parse, Parsed};
 pub use preset::{Preset, PRESETS};
 pub use walker::{ConfigError, Notice, MAX_ERRORS};
 

@@ -38,6 +38,25 @@ pub(super) fn begin(text: &str) -> Result<(Cx<'_>, Spanned<DeTable<'_>>), Vec<Co
     Ok((cx, root))
 }
 
+/// The board a config names, even when the rest of it is refused (its
+/// status LEDs and display then say so): the top-level `board` string when
+/// the file is TOML and the id is well formed.
+pub fn board_named(text: &str) -> Option<String> {
+    let root = DeTable::parse(text).ok()?.into_inner();
+    root.iter().find_map(|(k, v)| match v.get_ref() {
+        toml::de::DeValue::String(s)
+            if k.get_ref() == "board"
+                && !s.is_empty()
+                && s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            Some(s.to_string())
+        }
+        _ => None,
+    })
+}
+
 /// Parses and validates a config file's text. Returns every error.
 pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let (mut cx, root) = begin(text)?;
@@ -656,6 +675,21 @@ mod tests {
         assert_eq!(
             errors("url = \"rtmp://h/a/k\"\n[video]\nencoders = [\"software\", \"vaapi\"]\n"),
             vec!["line 3, column 25: key `video.encoders`: must end with \"software\" (the encoder that is always there)"]
+        );
+    }
+
+    #[test]
+    fn the_board_is_found_in_a_config_that_is_otherwise_refused() {
+        assert_eq!(
+            board_named("url = 5\nboard = \"rpi4\"\n[video]\nbogus = 1\n").as_deref(),
+            Some("rpi4")
+        );
+        assert_eq!(board_named("board = \"../x\"\n"), None);
+        assert_eq!(board_named("board = \"rpi4\"\n[[["), None, "not TOML");
+        assert_eq!(
+            board_named("[video]\nboard = \"rpi4\"\n"),
+            None,
+            "not top level"
         );
     }
 
