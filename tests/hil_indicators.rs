@@ -385,3 +385,94 @@ fn amd64_framebuffer_shows_the_golden_screen() {
 fn arm64_framebuffer_shows_the_golden_screen() {
     framebuffer_shows_the_golden_screen("arm64");
 }
+
+/// A board whose power LED does not exist and whose display sits on an I2C
+/// adapter that refuses every write (i2c-stub speaks only SMBus): the
+/// stream runs as without them, each is logged once though it is retried.
+fn broken_indicators_never_touch_the_stream(arch: &str) {
+    common::need("ffprobe");
+    let script = "insmod /lib/modules/$(uname -r)/extra/i2c-stub.ko chip_addr=0x3c || exit 3\n\
+BUS=$(for d in /sys/class/i2c-dev/*; do grep -q 'SMBus stub' $d/name && echo ${d##*/}; done | head -1)\n\
+[ -n \"$BUS\" ] || exit 4\n\
+uleds-watch hil:live > led-live.log &\n\
+sleep 0.3\n\
+mkdir -p /etc/livepush/boards\n\
+printf 'name = \"HIL\"\\narch = \"x86_64\"\\nencoders = [\"software\"]\\n[leds]\\npower = \"hil:nope\"\\nlive = \"hil:live\"\\n[display]\\nkind = \"ssd1306\"\\ni2c = \"/dev/%s\"\\naddress = 0x3c\\n' $BUS > /etc/livepush/boards/hil.toml\n\
+printf 'url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\\nboard = \"hil\"\\nmode = \"SD\"\\n[video]\\nwidth = 320\\nheight = 180\\nfps = 10\\n' > hil.toml\n\
+./livepush receive --listen 127.0.0.1:1935 --out /tmp/rec.flv 2> recv.log &\n\
+RPID=$!\n\
+./livepush run --config hil.toml --seconds 16 > events.jsonl 2> run.log\n\
+RC=$?\n\
+wait $RPID\n\
+cp /tmp/rec.flv rec.flv\n\
+exit $RC\n";
+    let (share, console) = guest(arch, script, None);
+    let d = share.path();
+    let log = std::fs::read_to_string(d.join("run.log")).unwrap_or_default();
+    let ctx = format!("{console}\n--- run.log\n{log}");
+    // one line each, though both were tried again (1, 2, 4, 8 s)
+    let warn = |what: &str| {
+        log.lines()
+            .filter(|l| l.contains("WARN") && l.contains(what))
+            .count()
+    };
+    let (led_lines, display_lines) = (warn("LED power"), warn("display: ssd1306"));
+    assert_eq!((led_lines, display_lines), (1, 1), "{ctx}");
+    assert!(log.contains("hil:nope"), "the missing LED is named: {ctx}");
+    // the LED that exists works
+    let live = changes(&std::fs::read_to_string(d.join("led-live.log")).unwrap());
+    assert!(
+        live.iter().any(|(_, v)| *v == 255),
+        "live LED lit: {live:?}"
+    );
+    // the stream: one publish, no reconnect, the frame rate asked for
+    let events = std::fs::read_to_string(d.join("events.jsonl")).unwrap();
+    let codes: Vec<i64> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "statechange")
+        .filter_map(|e| e["code"].as_i64())
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == 1002).count(), 1, "{codes:?}");
+    assert!(!codes.contains(&1102), "{codes:?}");
+    let rec = d.join("rec.flv");
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let nums: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|l| l.trim_matches(',').parse().ok())
+        .collect();
+    assert_eq!(nums.len(), 2, "ffprobe: {text}");
+    let (frames, secs) = (nums[0], nums[1]);
+    let fps = frames / secs;
+    eprintln!("hil {arch}: {frames} frames in {secs:.1} s = {fps:.2} fps with a missing LED and a failing display");
+    assert!((9.0..=10.5).contains(&fps), "{fps:.2} fps, 10 asked\n{ctx}");
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_broken_indicators_never_touch_the_stream() {
+    broken_indicators_never_touch_the_stream("amd64");
+}
+
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn arm64_broken_indicators_never_touch_the_stream() {
+    broken_indicators_never_touch_the_stream("arm64");
+}

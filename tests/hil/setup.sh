@@ -126,7 +126,7 @@ build() {
   # configfs (gpio-sim), the LED triggers livepush uses, and bochs (a
   # framebuffer on qemu's bochs-display) for the status LED and display tests
   for m in virtio_pci virtio_mmio 9pnet_virtio 9p vivid snd-aloop configfs \
-           ledtrig-timer ledtrig-pattern bochs; do
+           ledtrig-timer ledtrig-pattern bochs i2c-dev; do
     modprobe -d "$SYS" -S "$KREL" --show-depends "$m" > "$W/deps"
     while read -r kind path _; do
       [ "$kind" = insmod ] || continue                       # "builtin ..." needs nothing
@@ -142,6 +142,8 @@ build() {
   bash "$HIL/vicodec.sh" "$ARCH" "$KPKG" "$DL" "$W/vicodec" "$X"
   # arm64's Debian kernel ships v4l2-mem2mem (amd64's is built by vicodec.sh)
   [ -e "$X/v4l2-mem2mem.ko" ] || cp "$(find "$SYS/lib/modules/$KREL" -name 'v4l2-mem2mem.ko')" "$X/"
+  # i2c-stub: not loaded at boot (it needs its chip address); amd64's is Debian's
+  [ -e "$X/i2c-stub.ko" ] || cp "$(find "$SYS/lib/modules/$KREL" -name 'i2c-stub.ko')" "$X/"
   # irq_sim, gpio-sim and uleds load at boot, after configfs
   for m in irq_sim gpio-sim uleds; do echo "/lib/modules/$KREL/extra/$m.ko" >> "$ROOT/etc/hil-modules"; done
   # uleds-watch: creates an LED and prints what the kernel sets on it

@@ -15,7 +15,7 @@
 # Usage: vicodec.sh ARCH KPKG DL W OUTDIR      (setup.sh calls it)
 #   KPKG: the kernel package (linux-image-6.1.0-56-amd64), already in DL
 #   OUTDIR: gets vicodec.ko (and v4l2-mem2mem.ko on amd64), irq_sim.ko,
-#   gpio-sim.ko and uleds.ko
+#   gpio-sim.ko and uleds.ko (and i2c-stub.ko on arm64)
 # Needs gcc, make, and for arm64 gcc-aarch64-linux-gnu.
 set -euo pipefail
 ARCH=$1 KPKG=$2 DL=$3 W=$4 OUT=$5
@@ -43,7 +43,7 @@ dpkg-deb --fsys-tarfile "$(ls "$DL/${S}_${V}"_all.deb | tail -1)" \
 tar -xJf "$W/src/usr/src/$S.tar.xz" -C "$W/src" \
   "$S/drivers/media/test-drivers/vicodec" "$S/drivers/media/v4l2-core/v4l2-mem2mem.c" \
   "$S/drivers/gpio/gpio-sim.c" "$S/drivers/gpio/gpiolib.h" "$S/kernel/irq/irq_sim.c" \
-  "$S/drivers/leds/uleds.c"
+  "$S/drivers/leds/uleds.c" "$S/drivers/i2c/i2c-stub.c"
 M=$W/mod; mkdir -p "$M"
 cp "$W/src/$S"/drivers/media/test-drivers/vicodec/*.[ch] "$M/"
 objs="vicodec.o"
@@ -60,7 +60,11 @@ echo 'MODULE_LICENSE("GPL");' >> "$G/irq_sim.c"
 sed -i 's/handle_simple_irq(irq_to_desc(irqnum))/generic_handle_irq(irqnum)/' "$G/irq_sim.c"
 grep -q 'generic_handle_irq(irqnum)' "$G/irq_sim.c" || { log "irq_sim.c: the edit did not apply"; exit 1; }
 grep -q '^#include <linux/module.h>' "$G/irq_sim.c" || sed -i '1i #include <linux/module.h>' "$G/irq_sim.c"
-printf 'obj-m := irq_sim.o gpio-sim.o uleds.o\n' > "$G/Kbuild"
+gobjs="irq_sim.o gpio-sim.o uleds.o"
+# i2c-stub (an I2C adapter that takes only SMBus calls: a display driver's
+# raw writes fail on it) ships with Debian's amd64 kernel, not arm64's
+if [ "$ARCH" = arm64 ]; then cp "$W/src/$S/drivers/i2c/i2c-stub.c" "$G/"; gobjs="$gobjs i2c-stub.o"; fi
+printf 'obj-m := %s\n' "$gobjs" > "$G/Kbuild"
 for d in "$M" "$G"; do
   case $ARCH in
     amd64) make -s -C "$H" M="$d" -j"$(nproc)" modules ;;

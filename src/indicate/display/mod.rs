@@ -55,7 +55,7 @@ pub fn open(spec: &board::Display) -> Result<Box<dyn Screen>, String> {
                 let what = format!("{what} (null bus)");
                 return Ok(Box::new(oled::Oled::new(oled::NullBus, spec.kind, *address, spec.height, what)?));
             }
-            let bus = linux_embedded_hal::I2cdev::new(dev).map_err(|e| format!("{dev}: {e}"))?;
+            let bus = linux_embedded_hal::I2cdev::new(dev).map_err(|e| format!("{what}: {e}"))?;
             Ok(Box::new(oled::Oled::new(bus, spec.kind, *address, spec.height, what)?))
         }
         (DisplayBus::Fb { dev }, _) => Ok(Box::new(fb::Framebuffer::open(dev)?)),
@@ -143,10 +143,8 @@ impl Display {
 
     fn fail(&mut self, now: Instant, e: String) {
         if self.failures == 0 {
-            log::warn!(
-                "display {}: {e}; streaming goes on without it (retrying)",
-                self.describe()
-            );
+            // the error names the display and its device
+            log::warn!("display: {e}; streaming goes on without it (retrying)");
         }
         self.failures += 1;
         self.screen = None;
