@@ -10,6 +10,7 @@
 pub mod address;
 pub mod fb;
 pub mod oled;
+pub mod tft;
 
 use std::time::{Duration, Instant};
 
@@ -53,16 +54,49 @@ pub fn open(spec: &board::Display) -> Result<Box<dyn Screen>, String> {
                 // the benchmark: the real driver and drawing on a bus that
                 // takes every write (this machine has no I2C adapter)
                 let what = format!("{what} (null bus)");
-                return Ok(Box::new(oled::Oled::new(oled::NullBus, spec.kind, *address, spec.height, what)?));
+                return Ok(Box::new(oled::Oled::new(
+                    oled::NullBus,
+                    spec.kind,
+                    *address,
+                    spec.height,
+                    what,
+                )?));
             }
             let bus = linux_embedded_hal::I2cdev::new(dev).map_err(|e| format!("{what}: {e}"))?;
-            Ok(Box::new(oled::Oled::new(bus, spec.kind, *address, spec.height, what)?))
+            Ok(Box::new(oled::Oled::new(
+                bus,
+                spec.kind,
+                *address,
+                spec.height,
+                what,
+            )?))
         }
         (DisplayBus::Fb { dev }, _) => Ok(Box::new(fb::Framebuffer::open(dev)?)),
-        (DisplayBus::Spi { dev, .. }, k) => Err(format!(
-            "{} on {dev}: SPI displays are not supported yet (use the panel's fbtft/DRM driver and kind = \"fbdev\")",
-            k.name()
-        )),
+        (DisplayBus::Spi { dev, dc, reset }, k @ (DisplayKind::St7789 | DisplayKind::Ili9341)) => {
+            use linux_embedded_hal::spidev::{SpiModeFlags, SpidevOptions};
+            let what = format!("{} on {dev}", k.name());
+            let mut spi =
+                linux_embedded_hal::SpidevDevice::open(dev).map_err(|e| format!("{what}: {e}"))?;
+            spi.0
+                .configure(
+                    &SpidevOptions::new()
+                        .bits_per_word(8)
+                        .max_speed_hz(32_000_000)
+                        .mode(SpiModeFlags::SPI_MODE_0)
+                        .build(),
+                )
+                .map_err(|e| format!("{what}: {e}"))?;
+            let dc = crate::indicate::leds::gpio::Pin::open(dc)
+                .map_err(|e| format!("{what}: data/command: {e}"))?;
+            let reset = match reset {
+                Some(r) => Some(
+                    crate::indicate::leds::gpio::Pin::open(r)
+                        .map_err(|e| format!("{what}: reset: {e}"))?,
+                ),
+                None => None,
+            };
+            Ok(Box::new(tft::Tft::new(spi, dc, reset, k, what)?))
+        }
         (_, k) => Err(format!("{}: no such bus for this controller", k.name())),
     }
 }

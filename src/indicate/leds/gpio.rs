@@ -54,6 +54,38 @@ fn chip_path(chip: &str) -> Result<PathBuf, String> {
     Err(format!("no GPIO chip named or labelled {chip:?}"))
 }
 
+/// One GPIO line as an embedded-hal output pin (a display's data/command
+/// or reset line).
+pub struct Pin {
+    req: Request,
+    offset: u32,
+}
+
+impl Pin {
+    /// Requests the line as an output, inactive.
+    pub fn open(l: &GpioLine) -> Result<Pin, String> {
+        let (req, offset) = request(l)?;
+        Ok(Pin { req, offset })
+    }
+}
+
+impl embedded_hal::digital::ErrorType for Pin {
+    type Error = embedded_hal::digital::ErrorKind;
+}
+
+impl embedded_hal::digital::OutputPin for Pin {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        self.req
+            .set_value(self.offset, Value::Inactive)
+            .map_err(|_| embedded_hal::digital::ErrorKind::Other)
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        self.req
+            .set_value(self.offset, Value::Active)
+            .map_err(|_| embedded_hal::digital::ErrorKind::Other)
+    }
+}
+
 fn request(l: &GpioLine) -> Result<(Request, u32), String> {
     let what = describe(l);
     let (path, offset) = match &l.line {
