@@ -4,8 +4,12 @@
 
 use core::time::Duration;
 
+use embedded_graphics::pixelcolor::{BinaryColor, Rgb565};
+use embedded_graphics::prelude::Point;
+
+use super::draw::{draw_color, draw_mono, Canvas, Frame};
 use super::phase::{LastCode, Phase, Phases, View};
-use super::screen::Context;
+use super::screen::{Context, Lines};
 use crate::netstatus::NetStatus;
 use crate::status::StatusCode;
 
@@ -64,3 +68,39 @@ pub const CONTEXT: Context<'static> = Context {
     server: "live.example.com:1935",
     address: "192.168.1.50",
 };
+
+/// The sample view of `phase` and its lines.
+pub fn view_and_lines(phase: Phase) -> (View<'static>, Lines) {
+    let v = sample(phase);
+    let mut lines = Lines::default();
+    lines.fill(&v, &CONTEXT);
+    (v, lines)
+}
+
+/// The sample of `phase` drawn on a `w` x `h` monochrome screen.
+pub fn render_mono(phase: Phase, w: u32, h: u32) -> Canvas<BinaryColor> {
+    let (v, lines) = view_and_lines(phase);
+    let mut c = Canvas::new(w, h);
+    let f = Frame {
+        view: &v,
+        lines: &lines,
+        page: 0,
+        shift: Point::zero(),
+    };
+    let Ok(()) = draw_mono(&mut c, &f);
+    c
+}
+
+/// The sample of `phase` drawn on a `w` x `h` colour screen.
+pub fn render_color(phase: Phase, w: u32, h: u32) -> Canvas<Rgb565> {
+    let (v, lines) = view_and_lines(phase);
+    let mut c = Canvas::new(w, h);
+    let f = Frame {
+        view: &v,
+        lines: &lines,
+        page: 0,
+        shift: Point::zero(),
+    };
+    let Ok(()) = draw_color(&mut c, &f);
+    c
+}

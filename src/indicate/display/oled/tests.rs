@@ -5,9 +5,8 @@
 
 use embedded_graphics::prelude::*;
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, Operation};
-use livepush_core::indicate::draw::{draw_mono, Canvas, Frame};
-use livepush_core::indicate::sample::{sample, CONTEXT};
-use livepush_core::indicate::screen::Lines;
+use livepush_core::indicate::draw::Frame;
+use livepush_core::indicate::sample::{render_mono, view_and_lines};
 use livepush_core::indicate::Phase;
 
 use super::*;
@@ -151,28 +150,16 @@ impl Ram {
 }
 
 fn golden(phase: Phase, h: u32) -> Vec<bool> {
-    let v = sample(phase);
-    let mut lines = Lines::default();
-    lines.fill(&v, &CONTEXT);
-    let mut c = Canvas::<BinaryColor>::new(128, h);
-    draw_mono(
-        &mut c,
-        &Frame {
-            view: &v,
-            lines: &lines,
-            page: 0,
-            shift: Point::zero(),
-        },
-    )
-    .unwrap();
-    c.pixels().iter().map(|p| p.is_on()).collect()
+    render_mono(phase, 128, h)
+        .pixels()
+        .iter()
+        .map(|p| p.is_on())
+        .collect()
 }
 
 fn drive(kind: DisplayKind, h: u32, phase: Phase) -> (Recorder, usize) {
     let mut o = Oled::new(Recorder::default(), kind, 0x3c, h, "test".into()).unwrap();
-    let v = sample(phase);
-    let mut lines = Lines::default();
-    lines.fill(&v, &CONTEXT);
+    let (v, lines) = view_and_lines(phase);
     o.render(&Frame {
         view: &v,
         lines: &lines,

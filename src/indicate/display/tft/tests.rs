@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use embedded_graphics::prelude::*;
 use embedded_hal::digital::{ErrorKind as PinError, ErrorType as PinErrorType};
 use embedded_hal::spi::{ErrorKind, ErrorType, Operation};
-use livepush_core::indicate::sample::{sample, CONTEXT};
-use livepush_core::indicate::screen::Lines;
+use livepush_core::indicate::sample::{render_color, view_and_lines};
 use livepush_core::indicate::Phase;
 
 use super::*;
@@ -117,21 +116,8 @@ fn decode(log: &[(bool, Vec<u8>)], w: usize, h: usize) -> Vec<u16> {
 }
 
 fn drawn(phase: Phase, w: u32, h: u32) -> Vec<u16> {
-    let v = sample(phase);
-    let mut lines = Lines::default();
-    lines.fill(&v, &CONTEXT);
-    let mut c = Canvas::<Rgb565>::new(w, h);
-    draw_color(
-        &mut c,
-        &Frame {
-            view: &v,
-            lines: &lines,
-            page: 0,
-            shift: Point::zero(),
-        },
-    )
-    .unwrap();
-    c.pixels()
+    render_color(phase, w, h)
+        .pixels()
         .iter()
         .map(|p| embedded_graphics::pixelcolor::raw::RawU16::from(*p).into_inner())
         .collect()
@@ -145,9 +131,7 @@ fn drive(kind: DisplayKind, phase: Phase) -> Vec<(bool, Vec<u8>)> {
         dc: level.clone(),
     };
     let mut t = Tft::new(bus, Dc(level), None::<Dc>, kind, "test".into()).unwrap();
-    let v = sample(phase);
-    let mut lines = Lines::default();
-    lines.fill(&v, &CONTEXT);
+    let (v, lines) = view_and_lines(phase);
     let start = log.lock().unwrap().len();
     t.render(&Frame {
         view: &v,

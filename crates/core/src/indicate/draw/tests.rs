@@ -9,37 +9,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::indicate::phase::Phase;
-use crate::indicate::sample::{sample, CONTEXT as CX};
-
-fn render_mono(phase: Phase, w: u32, h: u32) -> Canvas<BinaryColor> {
-    let v = sample(phase);
-    let mut lines = Lines::default();
-    lines.fill(&v, &CX);
-    let mut c = Canvas::new(w, h);
-    let f = Frame {
-        view: &v,
-        lines: &lines,
-        page: 0,
-        shift: Point::zero(),
-    };
-    draw_mono(&mut c, &f).unwrap();
-    c
-}
-
-fn render_color(phase: Phase) -> Canvas<Rgb565> {
-    let v = sample(phase);
-    let mut lines = Lines::default();
-    lines.fill(&v, &CX);
-    let mut c = Canvas::new(240, 240);
-    let f = Frame {
-        view: &v,
-        lines: &lines,
-        page: 0,
-        shift: Point::zero(),
-    };
-    draw_color(&mut c, &f).unwrap();
-    c
-}
+use crate::indicate::sample::{render_color, render_mono, sample, CONTEXT as CX};
 
 /// RGB8 pixels of a canvas (monochrome: white on black).
 fn rgb_mono(c: &Canvas<BinaryColor>) -> Vec<u8> {
@@ -137,7 +107,7 @@ fn screens_match_the_golden_images() {
             32,
             &rgb_mono(&s),
         ));
-        let c = render_color(p);
+        let c = render_color(p, 240, 240);
         bad.extend(golden(
             &format!("240x240-{}", p.name()),
             240,
