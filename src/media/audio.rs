@@ -297,7 +297,9 @@ impl Level {
         if peak == 0 {
             return -100;
         }
-        (20.0 * (f32::from(peak) / 32768.0).log10()).clamp(-100.0, 0.0) as i8
+        (20.0 * (f32::from(peak) / 32768.0).log10())
+            .round()
+            .clamp(-100.0, 0.0) as i8
     }
 }
 

@@ -93,7 +93,6 @@ pub fn hint(v: &View<'_>) -> Option<&'static str> {
             Some(C::ReadWriteFail) => "check uplink",
             _ => return None,
         },
-        Phase::Degraded => "uplink too slow",
         _ => return None,
     })
 }
