@@ -21,7 +21,7 @@ demo=("${build[@]}" ffmpeg)
 #   server, TLS in front of it), ffmpeg (the oracle), openssl (a test CA),
 #   python3 (a PNG bomb), the optional encoders' libraries (x264, vaapi)
 tests=("${demo[@]}" nginx libnginx-mod-rtmp libnginx-mod-stream ca-certificates openssl
-  python3 libx264-dev libva-dev)
+  python3 libx264-dev libva-dev systemd)
 # hil: qemu for both guests, what tests/hil/setup.sh unpacks the guest with,
 #   make (vicodec for the guest kernels), and the aarch64 cross build
 hil=(qemu-system-x86 qemu-system-arm kmod cpio python3 binutils xz-utils make

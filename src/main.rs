@@ -15,6 +15,7 @@ mod indicate;
 mod mailbox;
 mod media;
 mod net;
+mod service;
 mod shell;
 
 use std::process::ExitCode;

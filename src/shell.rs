@@ -19,6 +19,7 @@ use livepush_core::config::Config;
 use livepush_core::publisher::{Input, Observed, Observer, Output, Publisher, PublisherConfig};
 use livepush_core::start_cache::Track;
 use livepush_core::time::Instant;
+use livepush_core::watchdog::Track as Frames;
 use smol::channel::Sender;
 
 use crate::clock::Clock;
@@ -27,6 +28,7 @@ use crate::mailbox::{self, Doorbell, Lane, Ringer};
 use crate::media::{self, MediaCtl, MediaMsg};
 use crate::net::conn::{self, ConnectOptions, NetMsg};
 use crate::net::link::{Link, Wrote};
+use crate::service::Service;
 
 /// What a signal asks of the loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +109,8 @@ struct Shell {
     publisher: Publisher,
     /// Who is shown the publisher's events and phase (the event log first).
     observers: Vec<Box<dyn Observer>>,
+    /// systemd: readiness, status and the watchdog.
+    service: Service,
     /// Where connect tasks report.
     net_lane: Arc<Lane<(u64, NetMsg)>>,
     socket: Option<Socket>,
@@ -227,6 +231,9 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
                 wedge_after: Duration::from_millis(u64::from(cfg.video.encoder_wedge_timeout_ms)),
             },
             m2m_device: opts.board.as_ref().and_then(|b| b.m2m_encoder.clone()),
+            hang_after: std::env::var("LIVEPUSH_INJECT_VIDEO_HANG")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             inject_fault_after: std::env::var("LIVEPUSH_INJECT_ENCODER_FAULT")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -262,9 +269,11 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         observers.push(Box::new(feed));
         running
     });
+    let service = Service::new(now, cfg.enable_camera, true);
     let mut sh = Shell {
         publisher: Publisher::new(pcfg, now),
         observers,
+        service,
         stop_at: opts.stop_after.map(|d| now + d),
         tls: opts.tls,
         cfg,
@@ -298,6 +307,11 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
                 break;
             };
             let now = sh.clock.now();
+            match &m {
+                MediaMsg::Video(_) => sh.service.frame(now, Frames::Video),
+                MediaMsg::Audio(_) => sh.service.frame(now, Frames::Audio),
+                _ => {}
+            }
             sh.publisher.handle_input(now, Input::Media(m));
         }
         for _ in 0..inbox.net.len() {
@@ -358,6 +372,7 @@ impl Shell {
     fn next_deadline(&self) -> Instant {
         [
             self.stop_at,
+            self.service.poll_timeout(),
             match self.steady {
                 Steady::StartsAt(t) => Some(t),
                 _ => None,
@@ -372,6 +387,7 @@ impl Shell {
         if self.publisher.poll_timeout() <= now {
             self.publisher.handle_timeout(now);
         }
+        self.service.handle_timeout(now);
         if self.stop_at.is_some_and(|t| now >= t) {
             self.stop(now);
         }
@@ -396,6 +412,7 @@ impl Shell {
             return;
         }
         self.stopping = true;
+        self.service.stopping();
         self.stop_at = None;
         if let Some(c) = &self.video_ctl {
             let _ = c.send(MediaCtl::Stop);
@@ -426,6 +443,14 @@ impl Shell {
     }
 
     /// Carries out everything the publisher asked for.
+    /// Shows an output to every observer and to systemd.
+    fn show(&mut self, now: Instant, what: Observed<'_>) {
+        for o in &mut self.observers {
+            o.observe(now, what);
+        }
+        self.service.observe(now, what);
+    }
+
     fn carry_out(&mut self, now: Instant) {
         while let Some(o) = self.publisher.poll_output() {
             match o {
@@ -464,21 +489,9 @@ impl Shell {
                         let _ = v.send(c.into());
                     }
                 }
-                Output::Event(ev) => {
-                    for o in &mut self.observers {
-                        o.observe(now, Observed::Event(&ev));
-                    }
-                }
-                Output::Phase(p) => {
-                    for o in &mut self.observers {
-                        o.observe(now, Observed::Phase(p));
-                    }
-                }
-                Output::Notice(n) => {
-                    for o in &mut self.observers {
-                        o.observe(now, Observed::Notice(n));
-                    }
-                }
+                Output::Event(ev) => self.show(now, Observed::Event(&ev)),
+                Output::Phase(p) => self.show(now, Observed::Phase(p)),
+                Output::Notice(n) => self.show(now, Observed::Notice(n)),
                 Output::Recycle(Track::Video, b) => {
                     let _ = self.video_recycle.try_send(b);
                 }

@@ -41,3 +41,4 @@ pub mod synth;
 pub mod text;
 pub mod time;
 pub mod video;
+pub mod watchdog;

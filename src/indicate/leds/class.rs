@@ -103,8 +103,13 @@ impl ClassLed {
                 let (on, off) = p.timer().expect("slow and fast have one");
                 write(&self.dir, "brightness", &max)?;
                 write(&self.dir, "trigger", "timer")?;
-                write(&self.dir, "delay_on", &on.to_string())?;
-                write(&self.dir, "delay_off", &off.to_string())?;
+                // the trigger's own files appear now, owned by root: a
+                // service user who may not write them blinks in software
+                let set = write(&self.dir, "delay_on", &on.to_string())
+                    .and_then(|()| write(&self.dir, "delay_off", &off.to_string()));
+                if set.is_err() {
+                    return self.software(&max);
+                }
             }
             p @ Pattern::Double if self.has("pattern") => {
                 write(&self.dir, "brightness", &max)?;
@@ -118,14 +123,20 @@ impl ClassLed {
                         format!("{b} {ms} {b} 0")
                     })
                     .collect();
-                write(&self.dir, "pattern", &steps.join(" "))?;
+                if write(&self.dir, "pattern", &steps.join(" ")).is_err() {
+                    return self.software(&max);
+                }
             }
-            _ => {
-                write(&self.dir, "brightness", &max)?;
-                return Ok(Blinks::Software);
-            }
+            _ => return self.software(&max),
         }
         Ok(Blinks::Kernel)
+    }
+
+    /// No trigger (or none it may set up): lit, and blinked by the caller.
+    fn software(&mut self, max: &str) -> Result<Blinks, String> {
+        write(&self.dir, "trigger", "none")?;
+        write(&self.dir, "brightness", max)?;
+        Ok(Blinks::Software)
     }
 
     /// Lights or darkens it (software blinking).
@@ -205,6 +216,23 @@ mod tests {
         assert_eq!(get(&d, "brightness"), "0");
         l.set(true).unwrap();
         assert_eq!(get(&d, "brightness"), "255");
+    }
+
+    #[test]
+    fn trigger_files_the_service_may_not_write_mean_software_blinking() {
+        let (d, mut l) = fake("[none] timer\n", false);
+        // the timer's delay files exist, read-only (as root's are to a
+        // service user); a directory in their place fails any write
+        std::fs::create_dir(d.path().join("act/delay_on")).unwrap();
+        let fast = Look {
+            pattern: Pattern::Fast,
+            color: Rgb::WHITE,
+        };
+        assert_eq!(l.show(fast).unwrap(), Blinks::Software);
+        assert_eq!(
+            (get(&d, "trigger"), get(&d, "brightness")),
+            ("none".into(), "255".into())
+        );
     }
 
     #[test]

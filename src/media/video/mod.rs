@@ -38,6 +38,10 @@ pub struct VideoJob {
     pub m2m_device: Option<String>,
     /// Test hook: the first encoder fails after this many frames (once per run).
     pub inject_fault_after: Option<u64>,
+    /// Test hook (`LIVEPUSH_INJECT_VIDEO_HANG`): the thread hangs for good
+    /// after this many frames, as one stuck in a driver would (the systemd
+    /// watchdog test).
+    pub hang_after: Option<u64>,
     /// Output size, rate, GOP, bitrate.
     pub params: VideoParams,
     /// RTC mode (Constrained Baseline).
@@ -62,6 +66,7 @@ fn run(job: VideoJob, wiring: Wiring) {
         chain,
         m2m_device,
         inject_fault_after,
+        hang_after,
         params: p,
         rtc,
         still,
@@ -107,6 +112,12 @@ fn run(job: VideoJob, wiring: Wiring) {
         frame: Duration::from_micros(frame_us as u64),
     };
     loop {
+        if hang_after.is_some_and(|n| index >= n) {
+            log::warn!("LIVEPUSH_INJECT_VIDEO_HANG: the video thread hangs (test hook)");
+            loop {
+                std::thread::park();
+            }
+        }
         let due = origin + Duration::from_micros(frame_time_us(index));
         if source.paced_here() {
             sleep_until(due);

@@ -284,6 +284,8 @@ impl Indicators {
             C::OpenMicFail | C::UnsupportedSampleRate => self.mic_missing = true,
             C::MicRecordFail => self.silent = true,
             C::PushBegin => {
+                // publishing from now (the phase output follows the code)
+                self.link = Link::Publishing;
                 self.was_live = true;
                 self.attempt = 0;
                 self.restarting = false;

@@ -41,6 +41,12 @@ fn the_happy_path_is_starting_then_connecting_then_live() {
     assert_eq!(i.view(t(100)).phase, Phase::Starting);
     i.observe(t(200), Observed::Phase(Link::Connecting));
     assert_eq!(i.view(t(200)).phase, Phase::Connecting);
+    // 1002 comes before the publisher's phase change: live at once, never
+    // "reconnecting" in between
+    let mut i = Indicators::new(t(0));
+    i.observe(t(200), Observed::Phase(Link::Connecting));
+    code(&mut i, 300, StatusCode::PushBegin);
+    assert_eq!(i.view(t(300)).phase, Phase::Live);
     let i = live();
     let v = i.view(t(500));
     assert_eq!(v.phase, Phase::Live);
