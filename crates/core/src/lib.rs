@@ -15,6 +15,8 @@
 //! - configuration: [`config`] (TOML with positioned errors, presets);
 //! - media flow: [`sendq`] (the send queue), [`start_cache`] (what a publish
 //!   starts with);
+//! - what the box shows: [`indicate`] (phases, LED patterns, the screens);
+//!   [`watchdog`] (when systemd may be told all is well);
 //! - [`synth`]: the synthetic camera and microphone.
 
 #![forbid(unsafe_code)]
