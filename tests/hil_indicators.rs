@@ -399,6 +399,7 @@ sleep 0.3\n\
 mkdir -p /etc/livepush/boards\n\
 printf 'name = \"HIL\"\\narch = \"x86_64\"\\nencoders = [\"software\"]\\n[leds]\\npower = \"hil:nope\"\\nlive = \"hil:live\"\\n[display]\\nkind = \"ssd1306\"\\ni2c = \"/dev/%s\"\\naddress = 0x3c\\n' $BUS > /etc/livepush/boards/hil.toml\n\
 printf 'url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\\nboard = \"hil\"\\nmode = \"SD\"\\n[video]\\nwidth = 320\\nheight = 180\\nfps = 10\\n' > hil.toml\n\
+./livepush probe > probe.txt 2>&1\n\
 ./livepush receive --listen 127.0.0.1:1935 --out /tmp/rec.flv 2> recv.log &\n\
 RPID=$!\n\
 ./livepush run --config hil.toml --seconds 16 > events.jsonl 2> run.log\n\
@@ -419,6 +420,18 @@ exit $RC\n";
     let (led_lines, display_lines) = (warn("LED power"), warn("display: ssd1306"));
     assert_eq!((led_lines, display_lines), (1, 1), "{ctx}");
     assert!(log.contains("hil:nope"), "the missing LED is named: {ctx}");
+    // probe lists what the box has for indicators: the uleds LED, the
+    // stub I2C bus, the guest's GPIO chips section
+    let probe = std::fs::read_to_string(d.join("probe.txt")).unwrap();
+    assert!(probe.contains("hil:live"), "probe lists the LED:\n{probe}");
+    assert!(
+        probe.contains("SMBus stub driver"),
+        "probe lists the I2C bus:\n{probe}"
+    );
+    assert!(
+        probe.contains("gpio chips:") && probe.contains("framebuffers:"),
+        "{probe}"
+    );
     // the LED that exists works
     let live = changes(&std::fs::read_to_string(d.join("led-live.log")).unwrap());
     assert!(
