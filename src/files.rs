@@ -96,8 +96,43 @@ pub fn read_key_file(path: &str) -> Result<String, String> {
     Ok(key.to_string())
 }
 
+/// The entries of `dir` whose names start with `prefix`, in numeric order
+/// of the digits in them (video2 before video10), then by name; empty when
+/// the directory cannot be read.
+pub fn numbered_entries(dir: &str, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by_key(|n| {
+        let digits: String = n.chars().filter(char::is_ascii_digit).collect();
+        (digits.parse::<u64>().unwrap_or(u64::MAX), n.clone())
+    });
+    v
+}
+
 #[cfg(test)]
 mod tests {
+    use super::numbered_entries;
+
+    #[test]
+    fn numbered_entries_come_in_numeric_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in ["video10", "video2", "video0", "media0", "videoX"] {
+            std::fs::write(dir.path().join(n), "").unwrap();
+        }
+        let d = dir.path().to_str().unwrap();
+        assert_eq!(
+            numbered_entries(d, "video"),
+            ["video0", "video2", "video10", "videoX"]
+        );
+        assert!(numbered_entries("/nonexistent-dir", "video").is_empty());
+    }
+
     use super::*;
     use std::time::{Duration, Instant};
 

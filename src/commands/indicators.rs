@@ -82,7 +82,7 @@ pub fn run(board: &Board, phases: &[Phase], each: Duration) -> Result<(), String
             let now = Instant::now();
             leds.show(now, &v);
             if let Some(d) = display.as_mut() {
-                d.prepare(now, &v, &CONTEXT, &mut lines, true);
+                d.prepare(now, &v, &CONTEXT, &mut lines);
                 d.flush(now);
             }
             if now >= until {

@@ -33,23 +33,6 @@ pub fn report(m2m_device: Option<&str>) -> String {
     s
 }
 
-/// The names in a directory, sorted (empty when it cannot be read).
-fn names(dir: &str, prefix: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(prefix))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort_by_key(|n| {
-        let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-        (digits.parse::<u64>().unwrap_or(u64::MAX), n.clone())
-    });
-    v
-}
-
 fn sys(path: String) -> String {
     std::fs::read_to_string(path)
         .map(|t| livepush_core::text::printable(t.trim()))
@@ -60,7 +43,7 @@ fn sys(path: String) -> String {
 /// trigger), GPIO chips (label and line count), I2C buses, framebuffers.
 fn indicators(s: &mut String) {
     let _ = writeln!(s, "leds:");
-    let leds = names("/sys/class/leds", "");
+    let leds = crate::files::numbered_entries("/sys/class/leds", "");
     if leds.is_empty() {
         let _ = writeln!(s, "  none");
     }
@@ -98,7 +81,7 @@ fn indicators(s: &mut String) {
         }
     }
     let _ = writeln!(s, "i2c buses:");
-    let buses = names("/sys/class/i2c-dev", "i2c-");
+    let buses = crate::files::numbered_entries("/sys/class/i2c-dev", "i2c-");
     if buses.is_empty() {
         let _ = writeln!(s, "  none (an I2C display needs i2c-dev: modprobe i2c-dev)");
     }
@@ -110,7 +93,7 @@ fn indicators(s: &mut String) {
         );
     }
     let _ = writeln!(s, "framebuffers:");
-    let fbs = names("/sys/class/graphics", "fb");
+    let fbs = crate::files::numbered_entries("/sys/class/graphics", "fb");
     if fbs.is_empty() {
         let _ = writeln!(s, "  none");
     }

@@ -60,20 +60,10 @@ pub struct Camera {
 
 /// Every /dev/video* node, in numeric order (video2 before video10).
 pub fn video_nodes() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/dev")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path().display().to_string())
-                .filter(|p| p.starts_with("/dev/video"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort_by_key(|p| {
-        p.trim_start_matches("/dev/video")
-            .parse::<u32>()
-            .unwrap_or(u32::MAX)
-    });
-    v
+    crate::files::numbered_entries("/dev", "video")
+        .into_iter()
+        .map(|n| format!("/dev/{n}"))
+        .collect()
 }
 
 /// Finds the device a config value names.

@@ -28,6 +28,12 @@ use crate::clock::Clock;
 use display::Display;
 use leds::Leds;
 
+/// How long to wait before opening a failed LED or display again: 1 s,
+/// doubling with each failure, at most a minute.
+pub fn retry_wait(failures: u32) -> Duration {
+    Duration::from_secs(1 << failures.clamp(1, 7).saturating_sub(1)).min(Duration::from_secs(60))
+}
+
 /// What the indicator thread needs to know besides the facts.
 #[derive(Clone, Debug)]
 pub struct Setup {
@@ -150,7 +156,7 @@ pub fn show_bad_config(board: &Board, why: &str) {
     if let Some(spec) = board.display.clone() {
         let mut d = Display::new(spec, None, now);
         let mut lines = Lines::default();
-        d.prepare(now, &v, &Context::default(), &mut lines, true);
+        d.prepare(now, &v, &Context::default(), &mut lines);
         d.flush(now);
     }
 }
@@ -182,21 +188,19 @@ fn run(
             address: &address,
         };
         // the view under the lock (microseconds), the devices after it
-        let (changed, hold_end) = {
-            let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        let hold_end = {
+            let s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
             let t = clock.now();
-            let changed = s.take_changed();
             let v = s.view(t);
             leds.show(now, &v);
             if let Some(d) = display.as_mut() {
-                d.prepare(now, &v, &cx, &mut lines, changed);
+                d.prepare(now, &v, &cx, &mut lines);
             }
             let hold_end = s.poll_timeout(t).map(|at| {
                 now + Duration::from_micros(at.as_micros().saturating_sub(t.as_micros()))
             });
-            (changed, hold_end)
+            hold_end
         };
-        let _ = changed;
         if let Some(d) = display.as_mut() {
             d.flush(now);
         }

@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn startup_has_grace_and_an_audio_only_box_watches_audio_alone() {
-        let mut w = Watchdog::new(t(0), Duration::from_secs(30), true, true);
+        let w = Watchdog::new(t(0), Duration::from_secs(30), true, true);
         // no frame yet: healthy for the first 30 s, then not
         assert!(w.healthy(t(29_000)));
         assert!(!w.healthy(t(30_000)));

@@ -184,20 +184,12 @@ impl Display {
         self.screen = None;
         self.drawn.phase = None;
         self.dirty = false;
-        let wait = Duration::from_secs(1 << self.failures.min(6).saturating_sub(1));
-        self.retry_at = now + wait.min(Duration::from_secs(60));
+        self.retry_at = now + super::retry_wait(self.failures);
     }
 
     /// Fills the lines for `v` and draws them into the driver's buffer if
     /// anything on the screen changed (no I/O but opening a missing display).
-    pub fn prepare(
-        &mut self,
-        now: Instant,
-        v: &View<'_>,
-        cx: &Context<'_>,
-        lines: &mut Lines,
-        _changed: bool,
-    ) {
+    pub fn prepare(&mut self, now: Instant, v: &View<'_>, cx: &Context<'_>, lines: &mut Lines) {
         if self.screen.is_none() {
             if now < self.retry_at {
                 return;

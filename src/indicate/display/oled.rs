@@ -162,12 +162,14 @@ impl<I: I2c> Sh1106<I> {
         Ok(s)
     }
 
+    /// Sends commands (at most 31: the init sequence is the longest), the
+    /// control byte first, from the stack (this runs at every redraw).
     fn command(&mut self, cmds: &[u8]) -> Result<(), String> {
-        let mut b = Vec::with_capacity(cmds.len() + 1);
-        b.push(0x00);
-        b.extend_from_slice(cmds);
+        let mut b = [0u8; 32];
+        let n = cmds.len().min(b.len() - 1);
+        b[1..=n].copy_from_slice(&cmds[..n]);
         self.bus
-            .write(self.address, &b)
+            .write(self.address, &b[..=n])
             .map_err(|e| format!("{e:?}"))
     }
 

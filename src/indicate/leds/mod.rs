@@ -199,7 +199,5 @@ fn fail(s: &mut Slot, now: Instant, e: String) {
     s.failures += 1;
     s.driver = None;
     s.shown = None;
-    let wait =
-        Duration::from_secs(1 << s.failures.min(6).saturating_sub(1)).min(Duration::from_secs(60));
-    s.retry_at = now + wait;
+    s.retry_at = now + super::retry_wait(s.failures);
 }

@@ -74,6 +74,28 @@ where
         .map(|_| ())
 }
 
+/// The audio level bar at `at`, `full` pixels long at 0 dBFS, `height`
+/// high (nothing without a recent level).
+fn bar<D, C>(
+    d: &mut D,
+    f: &Frame<'_>,
+    at: Point,
+    full: u32,
+    height: u32,
+    color: C,
+) -> Result<(), D::Error>
+where
+    D: DrawTarget<Color = C>,
+    C: PixelColor,
+{
+    match f.view.level_db {
+        Some(db) => Rectangle::new(at, Size::new(level_len(db, full), height))
+            .into_styled(PrimitiveStyle::with_fill(color))
+            .draw(d),
+        None => Ok(()),
+    }
+}
+
 /// Draws `f` on a monochrome screen (128x64 or 128x32; other sizes get
 /// the 128x64 layout if at least 64 high, else the 128x32 one).
 pub fn draw_mono<D>(d: &mut D, f: &Frame<'_>) -> Result<(), D::Error>
@@ -92,14 +114,7 @@ where
             let at = o + Point::new(0, 21 + 10 * n as i32);
             text(d, l, at, font, BinaryColor::On)?;
         }
-        if let Some(db) = f.view.level_db {
-            Rectangle::new(
-                o + Point::new(0, 62),
-                Size::new(level_len(db, size.width), 2),
-            )
-            .into_styled(PrimitiveStyle::with_fill(BinaryColor::On))
-            .draw(d)?;
-        }
+        bar(d, f, o + Point::new(0, 62), size.width, 2, BinaryColor::On)?;
     } else {
         let filled = || lines.iter().filter(|l| !l.is_empty());
         let n = filled().count();
@@ -111,14 +126,7 @@ where
             };
             text(d, l, o + Point::new(0, 21), font, BinaryColor::On)?;
         }
-        if let Some(db) = f.view.level_db {
-            Rectangle::new(
-                o + Point::new(0, 31),
-                Size::new(level_len(db, size.width), 1),
-            )
-            .into_styled(PrimitiveStyle::with_fill(BinaryColor::On))
-            .draw(d)?;
-        }
+        bar(d, f, o + Point::new(0, 31), size.width, 1, BinaryColor::On)?;
     }
     Ok(())
 }
@@ -169,17 +177,10 @@ where
         text(d, s, o + Point::new(8, y), &FONT_10X20, c)?;
         y += 26;
     }
-    if let Some(db) = f.view.level_db {
-        let full = size.width.saturating_sub(16);
-        let len = level_len(db, full);
-        let c = if db > -6 { Rgb565::RED } else { Rgb565::GREEN };
-        Rectangle::new(
-            o + Point::new(8, size.height as i32 - 20),
-            Size::new(len, 10),
-        )
-        .into_styled(PrimitiveStyle::with_fill(c))
-        .draw(d)?;
-    }
+    let hot = f.view.level_db.is_some_and(|db| db > -6);
+    let c = if hot { Rgb565::RED } else { Rgb565::GREEN };
+    let at = o + Point::new(8, size.height as i32 - 20);
+    bar(d, f, at, size.width.saturating_sub(16), 10, c)?;
     Ok(())
 }
 
