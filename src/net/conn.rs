@@ -114,12 +114,9 @@ async fn connect(
     let mut all_refused = true;
     for a in addrs {
         let attempt = async {
-            Async::<TcpStream>::connect(a).await.map_err(|e| {
-                (
-                    e.kind() == std::io::ErrorKind::ConnectionRefused,
-                    e.to_string(),
-                )
-            })
+            Async::<TcpStream>::connect(a)
+                .await
+                .map_err(|e| (reached_no_server(e.kind()), e.to_string()))
         };
         let expire = async {
             Timer::at(deadline).await;
@@ -141,6 +138,17 @@ async fn connect(
         return Err(PushFailure::Refused(format!("{shown}: {last}")));
     }
     Err(PushFailure::Connect(format!("{shown}: {last}")))
+}
+
+/// Whether a failed connect reached no server process: refused (nothing
+/// listens), or reset while it waited in the queue of a listening socket
+/// that closed under it (a server shutting down for a restart). Either way
+/// the port is worth probing again soon.
+fn reached_no_server(kind: std::io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// The TLS handshake on a connected socket, within `timeout`. Certificate

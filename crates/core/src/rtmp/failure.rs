@@ -13,7 +13,8 @@ pub enum PushFailure {
     Dns(String),
     /// TCP connect unreachable or timed out (3002).
     Connect(String),
-    /// TCP connect refused by every address: nothing listens (3002).
+    /// TCP connect refused (or reset in a closing listener's queue) by every
+    /// address: no server process saw it (3002).
     Refused(String),
     /// The RTMP handshake or the connect/publish exchange failed or timed out (3003).
     Handshake(String),
