@@ -2,7 +2,7 @@
 # The Debian packages livepush needs, one list per purpose, in one place:
 # scripts/demo.sh, scripts/test.sh, scripts/fuzz.sh and .ci/run all call this.
 #
-# Usage: bash scripts/deps.sh PURPOSE...        purposes: build demo tests hil fuzz fresh
+# Usage: bash scripts/deps.sh PURPOSE...        purposes: build demo tests hil package fuzz fresh
 #        bash scripts/deps.sh --list PURPOSE... prints the packages, one per line
 #
 # As root on Debian/Ubuntu: installs what is missing (one `apt-get update`,
@@ -27,6 +27,10 @@ tests=("${demo[@]}" nginx libnginx-mod-rtmp libnginx-mod-stream ca-certificates 
 hil=(qemu-system-x86 qemu-system-arm kmod cpio python3 binutils xz-utils make
   gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
   libasound2-dev:arm64 libva-dev:arm64 libx264-dev:arm64)
+# package: the Debian package built (cargo-deb calls dpkg-shlibdeps) and
+#   checked (lintian), installed in a minbase chroot (mmdebstrap), and the
+#   unit's exposure score (systemd-analyze)
+package=(dpkg-dev lintian mmdebstrap ca-certificates systemd)
 # fuzz: cargo-fuzz builds libFuzzer (C++)
 fuzz=(g++)
 # fresh: the fresh-machine test's root filesystem
@@ -37,7 +41,7 @@ if [[ ${1:-} == --list ]]; then
   list=1
   shift
 fi
-(($#)) || { echo "usage: $0 [--list] build|demo|tests|hil|fuzz|fresh ..." >&2; exit 64; }
+(($#)) || { echo "usage: $0 [--list] build|demo|tests|hil|package|fuzz|fresh ..." >&2; exit 64; }
 want=()
 for purpose in "$@"; do
   case $purpose in
@@ -45,9 +49,10 @@ for purpose in "$@"; do
     demo) want+=("${demo[@]}") ;;
     tests) want+=("${tests[@]}") ;;
     hil) want+=("${hil[@]}") ;;
+    package) want+=("${package[@]}") ;;
     fuzz) want+=("${fuzz[@]}") ;;
     fresh) want+=("${fresh[@]}") ;;
-    *) echo "deps: unknown purpose $purpose (build demo tests hil fuzz fresh)" >&2; exit 64 ;;
+    *) echo "deps: unknown purpose $purpose (build demo tests hil package fuzz fresh)" >&2; exit 64 ;;
   esac
 done
 # one of each, in order

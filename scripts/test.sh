@@ -3,7 +3,7 @@
 # Unit tests of the sans-IO core, then the loopback integration tests: the real
 # binary against nginx-rtmp, the built-in receiver and fault servers, read back
 # with ffprobe/ffmpeg, then the hardware-in-the-loop tier under qemu.
-#   bash scripts/test.sh          everything (Debian packages: deps.sh tests hil)
+#   bash scripts/test.sh          everything (Debian packages: deps.sh tests hil package)
 #   bash scripts/test.sh --unit   the unit tests only (deps.sh demo), minutes
 # Run as root it installs the Debian packages it needs (scripts/deps.sh);
 # otherwise it prints the apt-get line and stops (exit 2) before building.
@@ -19,7 +19,7 @@ if [[ ${1:-} == --unit ]]; then
   echo "unit tests took $(( $(date +%s) - start )) s"
   exit 0
 fi
-bash scripts/deps.sh tests hil
+bash scripts/deps.sh tests hil package
 cargo fmt --all -- --check
 # the default build (no GPL code) must build and refuse video.encoder = "x264"
 cargo build --release --locked
@@ -37,4 +37,8 @@ cargo test --release --locked --test hil -- --ignored --test-threads 1
 # status LEDs (uleds, gpio-sim) and the framebuffer (bochs-display, screendump)
 cargo test --release --locked --test hil_indicators -- --ignored --test-threads 1
 echo "HIL tier took $(( $(date +%s) - hil_start )) s"
+# the Debian packages (amd64, arm64): lintian, then install, upgrade with an
+# edited conffile, remove, purge in a minimal Debian 12 chroot
+bash packaging/build-deb.sh amd64 arm64
+bash tests/package.sh
 echo "tests took $(( $(date +%s) - start )) s"
