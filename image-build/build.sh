@@ -30,22 +30,36 @@ t0=$(date +%s)
 log() { echo "image-build: $*" >&2; }
 
 # ---- the board table ----------------------------------------------------------
-# base: what every image runs; the board adds its kernel, boot and extras
+# base: what every image runs. One root filesystem per architecture: the
+# arm64 one carries the Raspberry Pi firmware, Wi-Fi firmware and
+# wpa_supplicant and systemd-boot alike (unused files on the other board,
+# one cached base and one emulated build instead of two); the board decides
+# what goes on the boot partition.
 base=systemd,systemd-sysv,udev,kmod,dbus,systemd-timesyncd,systemd-resolved,initramfs-tools,busybox,zstd,ca-certificates,openssh-server,alsa-utils
-components=main
 case $BOARD in
-  qemu-virt-arm64) ARCH=arm64 BOOT=efi CONSOLE=ttyAMA0 EXTRA=linux-image-arm64,systemd-boot-efi ;;
-  qemu-virt-amd64) ARCH=amd64 BOOT=efi CONSOLE=ttyS0 EXTRA=linux-image-amd64,systemd-boot-efi,libva2,libva-drm2 ;;
-  rpi4|rpi5)
-    ARCH=arm64 BOOT=rpi CONSOLE=ttyS1 components=main,non-free-firmware
-    EXTRA=linux-image-arm64,raspi-firmware,firmware-brcm80211,wpasupplicant ;;
+  qemu-virt-arm64) ARCH=arm64 BOOT=efi CONSOLE=ttyAMA0 ;;
+  qemu-virt-amd64) ARCH=amd64 BOOT=efi CONSOLE=ttyS0 ;;
+  rpi4|rpi5) ARCH=arm64 BOOT=rpi CONSOLE=ttyS1 ;;
   rk3588)
     echo "rk3588: not built. Debian's kernel does not drive the RK3588's video encoder (MPP needs the vendor kernel); see image-build/README.md" >&2
     exit 2 ;;
   *) echo "usage: $0 qemu-virt-arm64|qemu-virt-amd64|rpi4|rpi5" >&2; exit 2 ;;
 esac
+case $ARCH in
+  arm64) components=main,non-free-firmware
+    EXTRA=linux-image-arm64,systemd-boot-efi,raspi-firmware,firmware-brcm80211,wpasupplicant ;;
+  amd64) components=main EXTRA=linux-image-amd64,systemd-boot-efi,libva2,libva-drm2 ;;
+esac
 [[ $(id -u) == 0 ]] || { echo "image-build: run as root (mmdebstrap, chroot)" >&2; exit 2; }
 
+# a foreign architecture's maintainer scripts run under qemu-user: binfmt_misc
+# must be mounted and qemu's handler registered (a fresh machine or a
+# container may have neither until asked)
+if [[ $ARCH != "$(dpkg --print-architecture)" ]]; then
+  [[ -e /proc/sys/fs/binfmt_misc/status ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+  arch-test "$ARCH" >/dev/null || { echo "image-build: cannot run $ARCH programs (qemu-user-static, binfmt-support)" >&2; exit 2; }
+fi
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 DEB=$REPO/target/debian/livepush_${version}-1_${ARCH}.deb

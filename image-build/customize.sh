@@ -51,8 +51,8 @@ in_root passwd --lock root >/dev/null
 rm -f "$ROOT/var/lib/dbus/machine-id"
 # the journal is in RAM (journald.conf.d), no persistent directory
 rm -rf "$ROOT/var/log/journal"
-# rebuilt once, with image-build/rootfs's hook and overlay script
-in_root update-initramfs -u -k all >/dev/null
+# (the initramfs was made when the kernel was installed, with rootfs/'s
+# settings, hook and overlay script already in place: nothing here changes it)
 # non-reproducible leftovers of the build
 rm -f "$ROOT/var/cache/ldconfig/aux-cache" "$ROOT/var/lib/dpkg/"*-old "$ROOT/var/cache/debconf/"*-old
 rm -rf "$ROOT/var/log/"*.log "$ROOT/var/log/apt" "$ROOT/tmp/"* "$ROOT/var/tmp/"*

@@ -2,7 +2,7 @@
 # The Debian packages livepush needs, one list per purpose, in one place:
 # scripts/demo.sh, scripts/test.sh, scripts/fuzz.sh and .ci/run all call this.
 #
-# Usage: bash scripts/deps.sh PURPOSE...        purposes: build demo tests hil package fuzz fresh
+# Usage: bash scripts/deps.sh PURPOSE...        purposes: build demo tests hil package image fuzz fresh
 #        bash scripts/deps.sh --list PURPOSE... prints the packages, one per line
 #
 # As root on Debian/Ubuntu: installs what is missing (one `apt-get update`,
@@ -31,6 +31,14 @@ hil=(qemu-system-x86 qemu-system-arm kmod cpio python3 binutils xz-utils make
 #   checked (lintian), installed in a minbase chroot (mmdebstrap), and the
 #   unit's exposure score (systemd-analyze)
 package=(dpkg-dev lintian mmdebstrap ca-certificates systemd)
+# image: the images (image-build/): mmdebstrap (arch-test for a foreign
+#   architecture, qemu-user-static + binfmt-support to run arm64 maintainer
+#   scripts), the filesystems and the disk (dosfstools, mtools, fdisk,
+#   e2fsprogs, file), and booting them (UEFI firmware for both machines,
+#   qemu, ssh into the box)
+image=(mmdebstrap arch-test qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs
+  file ca-certificates qemu-efi-aarch64 ovmf qemu-system-arm qemu-system-x86 openssh-client
+  nginx libnginx-mod-rtmp ffmpeg)
 # fuzz: cargo-fuzz builds libFuzzer (C++)
 fuzz=(g++)
 # fresh: the fresh-machine test's root filesystem
@@ -41,7 +49,7 @@ if [[ ${1:-} == --list ]]; then
   list=1
   shift
 fi
-(($#)) || { echo "usage: $0 [--list] build|demo|tests|hil|package|fuzz|fresh ..." >&2; exit 64; }
+(($#)) || { echo "usage: $0 [--list] build|demo|tests|hil|package|image|fuzz|fresh ..." >&2; exit 64; }
 want=()
 for purpose in "$@"; do
   case $purpose in
@@ -50,9 +58,10 @@ for purpose in "$@"; do
     tests) want+=("${tests[@]}") ;;
     hil) want+=("${hil[@]}") ;;
     package) want+=("${package[@]}") ;;
+    image) want+=("${image[@]}") ;;
     fuzz) want+=("${fuzz[@]}") ;;
     fresh) want+=("${fresh[@]}") ;;
-    *) echo "deps: unknown purpose $purpose (build demo tests hil package fuzz fresh)" >&2; exit 64 ;;
+    *) echo "deps: unknown purpose $purpose (build demo tests hil package image fuzz fresh)" >&2; exit 64 ;;
   esac
 done
 # one of each, in order

@@ -3,7 +3,7 @@
 # Unit tests of the sans-IO core, then the loopback integration tests: the real
 # binary against nginx-rtmp, the built-in receiver and fault servers, read back
 # with ffprobe/ffmpeg, then the hardware-in-the-loop tier under qemu.
-#   bash scripts/test.sh          everything (Debian packages: deps.sh tests hil package)
+#   bash scripts/test.sh          everything (Debian packages: deps.sh tests hil package image)
 #   bash scripts/test.sh --unit   the unit tests only (deps.sh demo), minutes
 # Run as root it installs the Debian packages it needs (scripts/deps.sh);
 # otherwise it prints the apt-get line and stops (exit 2) before building.
@@ -19,7 +19,7 @@ if [[ ${1:-} == --unit ]]; then
   echo "unit tests took $(( $(date +%s) - start )) s"
   exit 0
 fi
-bash scripts/deps.sh tests hil package
+bash scripts/deps.sh tests hil package image
 cargo fmt --all -- --check
 # the default build (no GPL code) must build and refuse video.encoder = "x264"
 cargo build --release --locked
@@ -41,4 +41,14 @@ echo "HIL tier took $(( $(date +%s) - hil_start )) s"
 # edited conffile, remove, purge in a minimal Debian 12 chroot
 bash packaging/build-deb.sh amd64 arm64
 bash tests/package.sh
+# the flashable images from those packages: the qemu-virt ones booted under
+# qemu (publish, watchdog, power cut, bad config), the Raspberry Pi 4 one
+# built and checked (image-build/README.md)
+img_start=$(date +%s)
+for board in qemu-virt-arm64 qemu-virt-amd64 rpi4; do
+  bash image-build/build.sh "$board"
+done
+bash image-build/check.sh qemu-virt-arm64 qemu-virt-amd64 rpi4
+cargo test --release --locked --test image -- --ignored --test-threads 1
+echo "image tier took $(( $(date +%s) - img_start )) s"
 echo "tests took $(( $(date +%s) - start )) s"
