@@ -59,8 +59,9 @@ build() {
   # a foreign architecture must be known to dpkg, and apt must have its package lists
   if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
     dpkg --print-foreign-architectures | grep -x "$ARCH" >/dev/null || { log "adding dpkg architecture $ARCH"; dpkg --add-architecture "$ARCH"; }
-    has_candidate "linux-image-$ARCH:$ARCH" || "${APT[@]}" update
   fi
+  # no package lists (a machine whose lists were cleaned): fetch them
+  has_candidate "linux-image-$ARCH:$ARCH" || "${APT[@]}" update
   # the kernel ABI package the meta package points at (e.g. linux-image-6.1.0-56-amd64)
   KPKG=$(apt-cache depends "linux-image-$ARCH:$ARCH" | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ && !k { k = $2; sub(/:.*/, "", k) } END { print k }')
   [ -n "$KPKG" ] || { log "cannot resolve the kernel behind linux-image-$ARCH"; exit 1; }
