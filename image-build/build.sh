@@ -39,7 +39,8 @@ base=systemd,systemd-sysv,udev,kmod,dbus,systemd-timesyncd,systemd-resolved,init
 case $BOARD in
   qemu-virt-arm64) ARCH=arm64 BOOT=efi CONSOLE=ttyAMA0 ;;
   qemu-virt-amd64) ARCH=amd64 BOOT=efi CONSOLE=ttyS0 ;;
-  rpi4|rpi5) ARCH=arm64 BOOT=rpi CONSOLE=ttyS1 ;;
+  rpi4) ARCH=arm64 BOOT=rpi CONSOLE=ttyS1 ;;
+  rpi5) ARCH=arm64 BOOT=rpi CONSOLE=ttyAMA10 ;;
   rk3588)
     echo "rk3588: not built. Debian's kernel does not drive the RK3588's video encoder (MPP needs the vendor kernel); see image-build/README.md" >&2
     exit 2 ;;
@@ -113,7 +114,7 @@ cp "$WORK/livepush.deb" "$ROOT/tmp/livepush.deb"
 mount -t proc proc "$ROOT/proc"
 mount --rbind /sys "$ROOT/sys"
 mount --rbind /dev "$ROOT/dev"
-bash image-build/customize.sh "$ROOT" "$BOARD" "$CONSOLE"
+LIVEPUSH_DEBIAN_MIRROR=$MIRROR bash image-build/customize.sh "$ROOT" "$BOARD" "$CONSOLE"
 for m in proc sys dev; do umount -R "$ROOT/$m"; done
 log "root filesystem: $(du -sm "$ROOT" | cut -f1) MiB after $(( $(date +%s) - t0 )) s"
 

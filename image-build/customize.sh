@@ -8,6 +8,22 @@ set -euo pipefail
 ROOT=$1 BOARD=$2 CONSOLE=$3
 in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 
+# the Raspberry Pi 5: Debian 12's kernel (6.1) predates it; the kernel from
+# bookworm-backports (6.12) has its device tree. raspi-firmware's kernel hook
+# puts the new kernel, initramfs and device trees in /boot/firmware and
+# names them in config.txt; the old kernel goes
+if [[ $BOARD == rpi5 ]]; then
+  MIRROR=${LIVEPUSH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+  echo "deb $MIRROR bookworm-backports main non-free-firmware" > "$ROOT/etc/apt/sources.list.d/bookworm-backports.list"
+  rm -f "$ROOT/etc/resolv.conf" && cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  in_root apt-get -q update
+  in_root apt-get install -y -q --no-install-recommends -t bookworm-backports linux-image-arm64
+  old=$(in_root dpkg-query -W -f '${Package}\n' 'linux-image-6.1.*' 2>/dev/null || true)
+  [[ -z $old ]] || in_root apt-get purge -y -q $old
+  in_root apt-get clean
+  rm -rf "$ROOT"/var/lib/apt/lists/*
+fi
+
 # the livepush package (build.sh copied it in); its dependencies are in the
 # base already (the board table), so nothing is downloaded here
 in_root dpkg -i /tmp/livepush.deb

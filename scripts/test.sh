@@ -42,13 +42,13 @@ echo "HIL tier took $(( $(date +%s) - hil_start )) s"
 bash packaging/build-deb.sh amd64 arm64
 bash tests/package.sh
 # the flashable images from those packages: the qemu-virt ones booted under
-# qemu (publish, watchdog, power cut, bad config), the Raspberry Pi 4 one
+# qemu (publish, watchdog, power cut, bad config), the Raspberry Pi ones
 # built and checked (image-build/README.md)
 img_start=$(date +%s)
-for board in qemu-virt-arm64 qemu-virt-amd64 rpi4; do
+for board in qemu-virt-arm64 qemu-virt-amd64 rpi4 rpi5; do
   bash image-build/build.sh "$board"
 done
-bash image-build/check.sh qemu-virt-arm64 qemu-virt-amd64 rpi4
+bash image-build/check.sh qemu-virt-arm64 qemu-virt-amd64 rpi4 rpi5
 cargo test --release --locked --test image -- --ignored --test-threads 1
 echo "image tier took $(( $(date +%s) - img_start )) s"
 echo "tests took $(( $(date +%s) - start )) s"
