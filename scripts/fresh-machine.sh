@@ -17,13 +17,7 @@ REPO=$(pwd)
 t0=$(date +%s)
 bash scripts/deps.sh fresh
 [[ $(id -u) == 0 ]] || { echo "fresh-machine: run as root (chroot, mounts)" >&2; exit 2; }
-CACHE=${LIVEPUSH_FRESH_CACHE:-$REPO/target/fresh}
-mkdir -p "$CACHE"
-tarball=$CACHE/bookworm-minbase.tar
-if [[ ! -s $tarball ]]; then
-  mmdebstrap --quiet --format=tar --variant=minbase bookworm "$tarball.tmp" http://deb.debian.org/debian
-  mv "$tarball.tmp" "$tarball"
-fi
+tarball=$(bash scripts/minbase.sh)
 echo "fresh-machine: root filesystem ready after $(( $(date +%s) - t0 )) s"
 
 root=$(mktemp -d /tmp/livepush-fresh.XXXXXX)

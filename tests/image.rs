@@ -19,6 +19,8 @@
 //! `qemu-virt-amd64`), qemu, mtools and ssh (scripts/deps.sh image); they
 //! are `#[ignore]`d so that a plain `cargo test` does not boot them.
 //! scripts/test.sh builds the images and runs them with `--ignored`.
+//! `LIVEPUSH_KEEP_TEST_DIR=1` keeps each test's folder (the disk, the serial
+//! consoles, nginx's recordings) for a look afterwards.
 
 mod common;
 
@@ -204,20 +206,34 @@ impl Guest {
         (out.status.success(), s)
     }
 
-    fn wait_ssh(&mut self, within: Duration) {
+    /// Polls `f` every `every` until it gives a value; fails after `within`
+    /// (showing the console's end) or as soon as qemu is gone.
+    fn wait_for<T>(
+        &mut self,
+        what: &str,
+        within: Duration,
+        every: Duration,
+        mut f: impl FnMut(&Self) -> Option<T>,
+    ) -> T {
         let t = Instant::now();
         loop {
-            if self.sh("true").0 {
-                return;
+            if let Some(v) = f(self) {
+                return v;
             }
             self.assert_running();
             assert!(
                 t.elapsed() < within,
-                "no ssh within {within:?}; console:\n{}",
+                "no {what} within {within:?}; console:\n{}",
                 self.console()
             );
-            std::thread::sleep(Duration::from_secs(2));
+            std::thread::sleep(every);
         }
+    }
+
+    fn wait_ssh(&mut self, within: Duration) {
+        self.wait_for("ssh", within, Duration::from_secs(2), |g| {
+            g.sh("true").0.then_some(())
+        })
     }
 
     fn assert_running(&mut self) {
@@ -252,23 +268,18 @@ fn wait_new_stream(
     guest: &mut Guest,
     within: Duration,
 ) -> (PathBuf, Instant) {
-    let t = Instant::now();
-    loop {
-        if let Some(p) = nginx
-            .recordings()
-            .into_iter()
-            .find(|p| !before.contains(p) && flv_progress(p).is_some_and(|(_, v)| v > 0))
-        {
-            return (p, Instant::now());
-        }
-        guest.assert_running();
-        assert!(
-            t.elapsed() < within,
-            "no stream reached nginx within {within:?}; console:\n{}",
-            guest.console()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    guest.wait_for(
+        "stream at nginx",
+        within,
+        Duration::from_millis(200),
+        |_| {
+            nginx
+                .recordings()
+                .into_iter()
+                .find(|p| !before.contains(p) && flv_progress(p).is_some_and(|(_, v)| v > 0))
+                .map(|p| (p, Instant::now()))
+        },
+    )
 }
 
 /// Waits until the recording holds `secs` seconds past `from_ms`.

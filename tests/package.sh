@@ -21,7 +21,6 @@
 #   packaging/build-deb.sh). Root, Debian's mirror; packages: deps.sh package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO=$(pwd)
 t0=$(date +%s)
 [[ $(id -u) == 0 ]] || { echo "package test: run as root (chroot)" >&2; exit 2; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
@@ -69,13 +68,7 @@ mkdir -p "$root"
 repack "$deb" "${version}-2" "$work/v2.deb"
 repack "$deb" "${version}-3" "$work/v3.deb" '# a default added in -3'
 
-CACHE=${LIVEPUSH_FRESH_CACHE:-$REPO/target/fresh}
-mkdir -p "$CACHE"
-tarball=$CACHE/bookworm-minbase.tar
-if [[ ! -s $tarball ]]; then
-  mmdebstrap --quiet --format=tar --variant=minbase bookworm "$tarball.tmp" http://deb.debian.org/debian
-  mv "$tarball.tmp" "$tarball"
-fi
+tarball=$(bash scripts/minbase.sh)
 tar -xf "$tarball" -C "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
