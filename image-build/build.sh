@@ -165,6 +165,11 @@ board_id=${BOARD%-arm64}; board_id=${board_id%-amd64}
   sed -e 's/^url = .*/# url = "rtmp:\/\/live.example.com\/live\/STREAM-KEY"/' \
       -e '/^# The board profile/,/^# board = /d' config/livepush.example.toml
 } > "$BOOTFS/livepush.toml"
+# the same file is the image's own configuration until the boot partition's
+# is applied: a box that cannot read its card shows BAD CONFIG, it does not
+# push to the package example's address
+install -m 0640 "$BOOTFS/livepush.toml" "$ROOT/etc/livepush/livepush.toml"
+chroot "$ROOT" chown root:livepush /etc/livepush/livepush.toml
 cp image-build/BOOT-README.txt "$BOOTFS/BOOT-README.txt"
 mkdir -p "$BOOTFS/network"
 cp image-build/network-example.txt "$BOOTFS/network/README.txt"

@@ -40,8 +40,10 @@ cat > "$ROOT/etc/fstab" <<'FSTAB'
 # livepush image (image-build/README.md): / is the read-only lp-root under a
 # RAM overlay, set up by the initramfs; nothing here writes to the card
 # except /var/lib/livepush (the last good configuration, the ssh host key)
-LABEL=LIVEPUSH  /boot/firmware     vfat  ro,nofail,umask=0077,x-systemd.device-timeout=15s  0  0
-LABEL=lp-data   /var/lib/livepush  ext4  rw,noatime,nofail,x-systemd.device-timeout=15s  0  2
+# (the device timeouts are long because a slow board's udev may take that
+# long to name the partitions; a card always has them, so it never waits)
+LABEL=LIVEPUSH  /boot/firmware     vfat  ro,nofail,umask=0077,x-systemd.device-timeout=120s  0  0
+LABEL=lp-data   /var/lib/livepush  ext4  rw,noatime,nofail,x-systemd.device-timeout=120s  0  2
 FSTAB
 mkdir -p "$ROOT/boot/firmware" "$ROOT/var/lib/livepush"
 
