@@ -414,8 +414,7 @@ impl TestDir {
 fn boots_publishes_survives_a_hang_and_a_power_cut(board: &str) {
     let dir = TestDir::new();
     let d = dir.path();
-    let mut nginx = Nginx::start(d, "");
-    let _ = &mut nginx;
+    let nginx = Nginx::start(d, "");
     ssh_key(d);
     let disk = prepare_disk(d, board, &config(&nginx), DEVICES);
 
