@@ -489,6 +489,12 @@ impl Shell {
                         let _ = v.send(c.into());
                     }
                 }
+                Output::Media(c) => {
+                    if let Some(v) = &self.video_ctl {
+                        let _ = v.send(c.into());
+                    }
+                    let _ = self.audio_ctl.send(c.into());
+                }
                 Output::Event(ev) => self.show(now, Observed::Event(&ev)),
                 Output::Phase(p) => self.show(now, Observed::Phase(p)),
                 Output::Notice(n) => self.show(now, Observed::Notice(n)),

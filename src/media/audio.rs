@@ -109,9 +109,14 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
     let no_data_wait_ms = (NO_DATA_CHUNKS * frame as u64 * 1000 / rate).max(1) as u32;
     let mut level = Level::default();
     let mut watch = SilenceWatch::new(Duration::from_millis(u64::from(cfg.no_data_timeout_ms)));
+    // paused with background-mute: silence on the same timeline
+    let mut pause_mute = false;
     loop {
-        if take_commands(&ctl).is_none() {
+        let Some(c) = take_commands(&ctl) else {
             return;
+        };
+        if let Some(p) = c.pause {
+            pause_mute = p.is_some_and(|p| p.mute);
         }
         if silence_owed >= frame as u64 {
             // keep the timeline whole after an overrun: silence of the lost length
@@ -227,7 +232,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
                     Verdict::Quiet => {}
                 }
             }
-            if muted {
+            if muted || pause_mute {
                 pcm.fill(0);
             }
         }

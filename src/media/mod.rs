@@ -36,8 +36,28 @@ pub enum MediaCtl {
         /// Height.
         height: u32,
     },
+    /// Pause: video pushes the waiting image at `fps`; audio is silence
+    /// when `mute`.
+    Pause {
+        /// `pause-fps`.
+        fps: u32,
+        /// `background-mute`.
+        mute: bool,
+    },
+    /// Camera and microphone again.
+    Resume,
     /// End the thread.
     Stop,
+}
+
+impl From<livepush_core::publisher::MediaCommand> for MediaCtl {
+    fn from(c: livepush_core::publisher::MediaCommand) -> Self {
+        use livepush_core::publisher::MediaCommand as M;
+        match c {
+            M::Pause { fps, mute } => MediaCtl::Pause { fps, mute },
+            M::Resume => MediaCtl::Resume,
+        }
+    }
 }
 
 impl From<livepush_core::publisher::EncoderCommand> for MediaCtl {
@@ -60,6 +80,17 @@ pub(crate) struct Commands {
     pub bitrate: Option<u32>,
     /// New output size.
     pub size: Option<(u32, u32)>,
+    /// Paused (`Some(Some(..))`) or resumed (`Some(None)`); the last wins.
+    pub pause: Option<Option<Pause>>,
+}
+
+/// A pause as the media threads carry it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pause {
+    /// The waiting image's frame rate.
+    pub fps: u32,
+    /// Silence instead of the microphone.
+    pub mute: bool,
 }
 
 /// Takes every pending command. `None`: the thread must end.
@@ -71,6 +102,8 @@ pub(crate) fn take_commands(ctl: &std::sync::mpsc::Receiver<MediaCtl>) -> Option
             Ok(MediaCtl::ForceKey) => c.key = true,
             Ok(MediaCtl::Bitrate(k)) => c.bitrate = Some(k),
             Ok(MediaCtl::Resize { width, height }) => c.size = Some((width, height)),
+            Ok(MediaCtl::Pause { fps, mute }) => c.pause = Some(Some(Pause { fps, mute })),
+            Ok(MediaCtl::Resume) => c.pause = Some(None),
             Ok(MediaCtl::Stop) | Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => return Some(c),
         }

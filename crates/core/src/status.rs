@@ -1,6 +1,9 @@
 //! The one `StatusCode` enum: every state code of the live-pusher contract
 //! (`spec/live-pusher.md`), numerically identical to uni-app's `@statechange`
-//! `detail.code`. Only the supervisor turns typed errors into these codes.
+//! `detail.code`, and three of livepush's own for the control commands
+//! (1201 paused, 1202 resumed, 1203 stopped: the contract's component
+//! reports those through its methods' callbacks, a box through its events).
+//! Only the supervisor turns typed errors into these codes.
 
 use core::fmt;
 
@@ -70,12 +73,20 @@ pub enum StatusCode {
     ServerDisconnect = 3004,
     /// 3005: RTMP read/write failed.
     ReadWriteFail = 3005,
+    /// 1201 (livepush's own, not in the contract): paused by a command, the
+    /// waiting image is pushed on the same publish.
+    PushPaused = 1201,
+    /// 1202 (livepush's own): resumed, camera video again.
+    PushResumed = 1202,
+    /// 1203 (livepush's own): the push was stopped by a command (or a
+    /// pause outlasted `pause-time`); no reconnect follows.
+    PushStopped = 1203,
 }
 
 /// Coarse class of a code, for indicators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
-    /// 1001..=1008: progress.
+    /// 1001..=1008, 1201..=1203: progress and commands carried out.
     Event,
     /// 1101..=1106, 3001..=3005: warnings, the unit recovers by itself.
     Warning,
@@ -85,7 +96,7 @@ pub enum Class {
 
 impl StatusCode {
     /// Every code, in numeric order.
-    pub const ALL: [StatusCode; 31] = [
+    pub const ALL: [StatusCode; 34] = [
         Self::ScreenCaptureSwitchDisplayFailed,
         Self::MicRecordFail,
         Self::ScreenCaptureDisturbed,
@@ -112,6 +123,9 @@ impl StatusCode {
         Self::VideoEncodeFail,
         Self::BeautySurfaceInitFail,
         Self::BeautyFallback,
+        Self::PushPaused,
+        Self::PushResumed,
+        Self::PushStopped,
         Self::DnsFail,
         Self::ServerConnFail,
         Self::HandshakeFail,
@@ -128,7 +142,7 @@ impl StatusCode {
     pub const fn class(self) -> Class {
         match self as i32 {
             c if c < 0 => Class::Error,
-            1001..=1008 => Class::Event,
+            1001..=1008 | 1201..=1203 => Class::Event,
             _ => Class::Warning,
         }
     }
@@ -175,6 +189,9 @@ impl StatusCode {
                 "RTMP server closed the connection (check the push address and its auth token)"
             }
             Self::ReadWriteFail => "RTMP read/write failed",
+            Self::PushPaused => "paused: the waiting image is pushed",
+            Self::PushResumed => "resumed: camera video again",
+            Self::PushStopped => "push stopped by a command",
         }
     }
 
@@ -226,5 +243,7 @@ mod tests {
         assert_eq!(StatusCode::NetDisconnect.class(), Class::Error);
         assert_eq!(StatusCode::PushBegin.class(), Class::Event);
         assert_eq!(StatusCode::ReadWriteFail.class(), Class::Warning);
+        assert_eq!(StatusCode::PushPaused.class(), Class::Event);
+        assert_eq!(StatusCode::PushStopped.class(), Class::Event);
     }
 }

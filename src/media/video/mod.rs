@@ -17,7 +17,7 @@ use livepush_core::encoder::runner::{Runner, Step};
 use livepush_core::encoder::settings::EncoderSettings;
 use livepush_core::supervisor::Input;
 
-use super::{sleep_until, take_commands, MediaMsg, Wiring};
+use super::{sleep_until, take_commands, MediaMsg, Pause, Wiring};
 use crate::hw::I420;
 use backends::Backends;
 use capture::{capture, CaptureCtx, Captured};
@@ -111,12 +111,69 @@ fn run(job: VideoJob, wiring: Wiring) {
         origin,
         frame: Duration::from_micros(frame_us as u64),
     };
+    // paused by a command: the waiting image at the pause's rate
+    let mut paused: Option<Pause> = None;
+    let mut pause_due = Instant::now();
+    let mut pause_frames: u64 = 0;
     loop {
         if hang_after.is_some_and(|n| index >= n) {
             log::warn!("LIVEPUSH_INJECT_VIDEO_HANG: the video thread hangs (test hook)");
             loop {
                 std::thread::park();
             }
+        }
+        if let Some(pz) = paused {
+            pause_due += Duration::from_micros(1_000_000 / u64::from(pz.fps.max(1)));
+            sleep_until(pause_due);
+            let Some(c) = take_commands(&ctl) else {
+                return;
+            };
+            let change = c.pause;
+            let mut sink = ToLoop {
+                mb: &mb,
+                recycle: &recycle,
+            };
+            apply(c, &mut runner, origin, &mut sink);
+            match change {
+                Some(None) => {
+                    // the camera again, from a key frame (a camera's pictures
+                    // queued during the pause are older than the last still:
+                    // dropped below by their timestamps)
+                    log::info!("resumed: camera pictures again");
+                    paused = None;
+                    runner.force_key();
+                    lost_due = Instant::now();
+                    continue;
+                }
+                Some(Some(p)) => paused = Some(p),
+                None => {}
+            }
+            // a key frame every second, so a player joining sees the image soon
+            if pause_frames % u64::from(pz.fps.max(1)) == 0 {
+                runner.force_key();
+            }
+            pause_frames += 1;
+            match lost.still {
+                Some(img) => picture.copy_from_slice(img),
+                None => livepush_core::synth::pattern::no_signal(p.width, p.height, &mut picture),
+            }
+            let pts_us = origin.elapsed().as_micros() as u64;
+            if last_pts.is_some_and(|t| pts_us < t + min_gap_us) {
+                continue;
+            }
+            last_pts = Some(pts_us);
+            let Some(pic) = to_size(&picture, &p, runner.size(), &mut scaled, &send) else {
+                return;
+            };
+            let now = livepush_core::time::Instant::from_micros(pts_us);
+            let mut sink = ToLoop {
+                mb: &mb,
+                recycle: &recycle,
+            };
+            if runner.encode(now, &pic, pts_us, &mut opener, &mut sink) == Step::Stop {
+                return;
+            }
+            continue;
         }
         let due = origin + Duration::from_micros(frame_time_us(index));
         if source.paced_here() {
@@ -125,11 +182,19 @@ fn run(job: VideoJob, wiring: Wiring) {
         let Some(c) = take_commands(&ctl) else {
             return;
         };
+        let pause = c.pause;
         let mut sink = ToLoop {
             mb: &mb,
             recycle: &recycle,
         };
         apply(c, &mut runner, origin, &mut sink);
+        if let Some(Some(pz)) = pause {
+            log::info!("paused: the waiting image at {} fps", pz.fps);
+            paused = Some(pz);
+            pause_due = Instant::now();
+            pause_frames = 0;
+            continue;
+        }
         let pts_us = match &mut source {
             Source::Synthetic(s) => {
                 // fallen more than a frame behind: skip ahead to stay live

@@ -209,6 +209,10 @@ pub struct Config {
     pub waiting_image_md5: Option<String>,
     /// Mute audio while paused.
     pub background_mute: bool,
+    /// `pause-fps`: the waiting image's frame rate while paused.
+    pub pause_fps: u32,
+    /// `pause-time`: a pause longer than this many seconds becomes a stop.
+    pub pause_time_s: u32,
     /// `[video]`.
     pub video: VideoConfig,
     /// `[audio]`.
@@ -221,6 +225,43 @@ pub struct Config {
     pub board: Option<String>,
     /// `[indicators]`.
     pub indicators: IndicatorsConfig,
+    /// `[control]`.
+    pub control: ControlConfig,
+}
+
+/// `[control]`: the control API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlConfig {
+    /// `listen`: where the API listens (empty: no API).
+    pub listen: Vec<Listen>,
+    /// `token-file`: the bearer token a request must carry (required for a
+    /// TCP listener off loopback).
+    pub token_file: Option<String>,
+    /// `stop-closes-camera`: a stop closes the camera (and a start or
+    /// start-preview opens it again); default false, the camera keeps
+    /// running so a start is fast.
+    pub stop_closes_camera: bool,
+}
+
+/// Where the control API listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// `unix:PATH`.
+    Unix(String),
+    /// `tcp:IP:PORT`.
+    Tcp(std::net::SocketAddr),
+}
+
+/// The control socket when `[control] listen` is not given.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/livepush/control.sock";
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Unix(p) => write!(f, "unix:{p}"),
+            Listen::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
 }
 
 /// `[indicators]`: the board profile's status LEDs and display.

@@ -108,6 +108,12 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let waiting_image = top.string(&mut cx, "waiting-image");
     let waiting_image_md5 = top.string(&mut cx, "waiting-image-md5");
     let background_mute = top.boolean(&mut cx, "background-mute");
+    let pause_fps = top
+        .int(&mut cx, "pause-fps", 1, 30)
+        .map_or(5, |(v, _)| v as u32);
+    let pause_time = top
+        .int(&mut cx, "pause-time", 1, 86_400)
+        .map_or(300, |(v, _)| v as u32);
 
     let board = top.string(&mut cx, "board");
     if let Some((b, at)) = &board {
@@ -128,6 +134,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
     let network_t = top.table(&mut cx, "network");
     let events_t = top.table(&mut cx, "events");
     let indicators_t = top.table(&mut cx, "indicators");
+    let control_t = top.table(&mut cx, "control");
     top.finish(&mut cx);
 
     // --- top-level cross checks and notices
@@ -179,14 +186,6 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             format!("min-bitrate ({min_b}) must not exceed max-bitrate ({max_b})"),
         );
     }
-    if let Some((false, s)) = autopush {
-        cx.notice(
-            "autopush",
-            s,
-            "the start/stop control interface is not built yet: `livepush run` pushes at once",
-            false,
-        );
-    }
     for (key, v) in [("beauty", beauty), ("whiteness", whiteness)] {
         if let Some((n, s)) = v {
             if n > 0 {
@@ -200,12 +199,14 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         }
     }
     if let Some((img, s)) = &waiting_image {
-        let msg = if img.contains("://") {
-            "URLs are not fetched yet: the generated no-signal card is shown while the camera is lost"
-        } else {
-            "shown while the camera is lost; pausing, its other use, is not built yet"
-        };
-        cx.notice("waiting-image", *s, msg, false);
+        if img.contains("://") {
+            cx.notice(
+                "waiting-image",
+                *s,
+                "URLs are not fetched yet: the generated no-signal card is shown instead",
+                false,
+            );
+        }
     }
     if let Some((md5, s)) = &waiting_image_md5 {
         if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -222,15 +223,13 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             );
         }
     }
-    if let Some((_, s)) = background_mute {
-        cx.notice("background-mute", s, "pausing is not built yet", false);
-    }
 
     let video = video_section(&mut cx, video_t, min_b, max_b);
     let audio = audio_section(&mut cx, audio_t);
     let network = network_section(&mut cx, network_t, url.as_ref());
     let events = events_section(&mut cx, events_t);
     let indicators = indicators_section(&mut cx, indicators_t);
+    let control = control_section(&mut cx, control_t);
 
     if !cx.errors.is_empty() {
         return Err(cx.into_errors());
@@ -253,12 +252,15 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         waiting_image: waiting_image.map(|(v, _)| v),
         waiting_image_md5: waiting_image_md5.map(|(v, _)| v.to_ascii_lowercase()),
         background_mute: background_mute.map_or(false, |(v, _)| v),
+        pause_fps,
+        pause_time_s: pause_time,
         video,
         audio,
         network,
         events,
         board: board.map(|(v, _)| v),
         indicators,
+        control,
     };
     Ok(Parsed {
         config,
@@ -518,6 +520,67 @@ fn events_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> EventsTo
     events
 }
 
+/// `[control]`: where the API listens, its token, what a stop closes.
+fn control_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> ControlConfig {
+    let mut c = ControlConfig {
+        listen: vec![Listen::Unix(DEFAULT_CONTROL_SOCKET.into())],
+        token_file: None,
+        stop_closes_camera: false,
+    };
+    let Some((t, span)) = t else {
+        return c;
+    };
+    let mut sec = Section::new("control.", t, span);
+    // one address or a list of them
+    let listen = if sec.has_array("listen") {
+        sec.strings(cx, "listen")
+    } else {
+        sec.string(cx, "listen").map(|l| vec![l])
+    };
+    if let Some((f, s)) = sec.string(cx, "token-file") {
+        if f.is_empty() {
+            cx.error(
+                "control.token-file",
+                s,
+                "must name a file holding the bearer token".into(),
+            );
+        }
+        c.token_file = Some(f);
+    }
+    if let Some((b, _)) = sec.boolean(cx, "stop-closes-camera") {
+        c.stop_closes_camera = b;
+    }
+    if let Some(list) = listen {
+        c.listen.clear();
+        for (l, s) in list {
+            let parsed = if let Some(p) = l.strip_prefix("unix:").filter(|p| p.starts_with('/')) {
+                Some(Listen::Unix(p.to_string()))
+            } else if let Some(a) = l.strip_prefix("tcp:") {
+                a.parse::<std::net::SocketAddr>().ok().map(Listen::Tcp)
+            } else {
+                None
+            };
+            match parsed {
+                Some(Listen::Tcp(a)) if !a.ip().is_loopback() && c.token_file.is_none() => {
+                    cx.error(
+                        "control.listen",
+                        s,
+                        format!("{l} is reachable from other machines: set control.token-file (a bearer token every request must carry)"),
+                    );
+                }
+                Some(p) => c.listen.push(p),
+                None => cx.error(
+                    "control.listen",
+                    s,
+                    format!("must be \"unix:/ABSOLUTE/PATH\" or \"tcp:IP:PORT\" (an address, not a name), got {l:?}"),
+                ),
+            }
+        }
+    }
+    sec.finish(cx);
+    c
+}
+
 /// An encoder chain from names: known backends, no repeats, software last.
 pub(super) fn encoder_chain(
     cx: &mut Cx<'_>,
@@ -633,7 +696,7 @@ mod tests {
     #[test]
     fn not_yet_supported_keys_are_notices() {
         let p = parse(
-            "url = \"rtmp://h/live/k\"\nautopush = false\nbeauty = 3\nwaiting-image = \"/x.png\"\n[video]\ndevice = \"/dev/video0\"\n[audio]\ndevice = \"hw:0\"\n[network]\nca-file = \"/ca.pem\"\n",
+            "url = \"rtmp://h/live/k\"\nautopush = false\nbeauty = 3\nwaiting-image = \"https://h/x.png\"\n[video]\ndevice = \"/dev/video0\"\n[audio]\ndevice = \"hw:0\"\n[network]\nca-file = \"/ca.pem\"\n",
         )
         .unwrap();
         let keys: Vec<(&str, bool)> = p
@@ -644,7 +707,6 @@ mod tests {
         assert_eq!(
             keys,
             vec![
-                ("autopush", false),
                 ("beauty", false),
                 ("waiting-image", false),
                 ("network.ca-file", false),
@@ -653,6 +715,46 @@ mod tests {
         assert_eq!(
             p.config.video.device,
             VideoDevice::V4l2("/dev/video0".into())
+        );
+    }
+
+    #[test]
+    fn control_listeners_pause_settings_and_the_token_rule() {
+        let c = parse("url = \"rtmp://h/a/k\"\n").unwrap().config;
+        assert_eq!(
+            c.control.listen,
+            vec![Listen::Unix(DEFAULT_CONTROL_SOCKET.into())]
+        );
+        assert_eq!((c.pause_fps, c.pause_time_s, c.autopush), (5, 300, false));
+        let c = parse("url = \"rtmp://h/a/k\"\npause-fps = 2\npause-time = 30\n[control]\nlisten = [\"unix:/tmp/c.sock\", \"tcp:127.0.0.1:8088\"]\nstop-closes-camera = true\n").unwrap().config;
+        assert_eq!((c.pause_fps, c.pause_time_s), (2, 30));
+        assert_eq!(
+            c.control.listen,
+            vec![
+                Listen::Unix("/tmp/c.sock".into()),
+                Listen::Tcp("127.0.0.1:8088".parse().unwrap())
+            ]
+        );
+        assert!(c.control.stop_closes_camera);
+        assert!(parse("url = \"rtmp://h/a/k\"\n[control]\nlisten = []\n")
+            .unwrap()
+            .config
+            .control
+            .listen
+            .is_empty());
+        // off loopback only with a token
+        assert_eq!(
+            errors("url = \"rtmp://h/a/k\"\n[control]\nlisten = \"tcp:0.0.0.0:8088\"\n"),
+            vec!["line 3, column 10: key `control.listen`: tcp:0.0.0.0:8088 is reachable from other machines: set control.token-file (a bearer token every request must carry)"]
+        );
+        let c = parse("url = \"rtmp://h/a/k\"\n[control]\nlisten = \"tcp:0.0.0.0:8088\"\ntoken-file = \"/etc/livepush/token\"\n").unwrap().config;
+        assert_eq!(c.control.token_file.as_deref(), Some("/etc/livepush/token"));
+        assert_eq!(
+            errors("url = \"rtmp://h/a/k\"\npause-fps = 0\n[control]\nlisten = \"tcp:box.local:80\"\n"),
+            vec![
+                "line 2, column 13: key `pause-fps`: must be 1..30, got 0",
+                "line 4, column 10: key `control.listen`: must be \"unix:/ABSOLUTE/PATH\" or \"tcp:IP:PORT\" (an address, not a name), got \"tcp:box.local:80\""
+            ]
         );
     }
 

@@ -217,6 +217,12 @@ impl<'a, 'i> Section<'a, 'i> {
             .any(|(k, v, _)| k.get_ref() == name && matches!(v.get_ref(), DeValue::Table(_)))
     }
 
+    pub(super) fn has_array(&self, name: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|(k, v, _)| k.get_ref() == name && matches!(v.get_ref(), DeValue::Array(_)))
+    }
+
     pub(super) fn string(&mut self, cx: &mut Cx<'_>, name: &str) -> Option<(String, usize)> {
         let v = self.take(name)?;
         match v.get_ref() {

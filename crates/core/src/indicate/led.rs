@@ -6,6 +6,7 @@
 //! | phase | power | live | net | error | RGB status |
 //! |---|---|---|---|---|---|
 //! | starting | on | off | off | off | white, slow |
+//! | standby (not pushing: autopush off, or stopped by a command) | on | off | off | off | white |
 //! | connecting | on | off | slow | off | blue, slow |
 //! | live | on | on | on | off | green |
 //! | degraded (1101, bitrate lowered) | on | on | double | off | yellow |
@@ -222,6 +223,7 @@ pub fn look(role: Role, v: &View<'_>) -> Look {
 pub fn status(phase: Phase) -> Look {
     let (color, pattern) = match phase {
         Phase::Starting => (Rgb::WHITE, Pattern::Slow),
+        Phase::Standby => (Rgb::WHITE, Pattern::On),
         Phase::Connecting => (Rgb::BLUE, Pattern::Slow),
         Phase::Live => (Rgb::GREEN, Pattern::On),
         Phase::Degraded => (Rgb::YELLOW, Pattern::On),

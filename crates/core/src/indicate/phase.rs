@@ -43,6 +43,9 @@ pub enum Phase {
     Connecting,
     /// The service started; the encoders are not ready yet.
     Starting,
+    /// Not pushing, by command (`autopush = false` and no start yet, or a
+    /// stop): waiting for a start.
+    Standby,
     /// -1301 or -1305: no usable camera; the waiting card is on air.
     NoCamera,
     /// -1302 or -1306: no usable microphone; silence is on air.
@@ -62,13 +65,14 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in priority order.
-    pub const ALL: [Phase; 13] = [
+    pub const ALL: [Phase; 14] = [
         Phase::BadConfig,
         Phase::Stopped,
         Phase::Restarting,
         Phase::Reconnecting,
         Phase::Connecting,
         Phase::Starting,
+        Phase::Standby,
         Phase::NoCamera,
         Phase::NoMic,
         Phase::MicSilent,
@@ -87,6 +91,7 @@ impl Phase {
             Phase::Reconnecting => "reconnecting",
             Phase::Connecting => "connecting",
             Phase::Starting => "starting",
+            Phase::Standby => "standby",
             Phase::NoCamera => "no-camera",
             Phase::NoMic => "no-mic",
             Phase::MicSilent => "mic-silent",
@@ -237,6 +242,8 @@ fn shown_as_last(code: StatusCode) -> bool {
             | C::ScreenCaptureSucc
             | C::FirstFrameAvailable
             | C::StartVideoEncoder
+            | C::PushPaused
+            | C::PushResumed
     )
 }
 
@@ -293,6 +300,8 @@ impl Indicators {
             }
             C::Reconnect => self.attempt = self.attempt.saturating_add(1),
             C::NetDisconnect => self.restarting = true,
+            C::PushPaused => self.paused = true,
+            C::PushResumed | C::PushStopped => self.paused = false,
             C::NetBusy => self.busy_at = Some(now),
             C::HwAccelerationFail => self.software = true,
             C::VideoEncodeFailFatal | C::AudioEncodeFail => self.stopped = true,
@@ -393,6 +402,7 @@ impl Indicators {
         }
         match self.link {
             Link::Starting => s.insert(Phase::Starting),
+            Link::Idle => s.insert(Phase::Standby),
             Link::Connecting | Link::Retrying if self.restarting => s.insert(Phase::Restarting),
             Link::Connecting | Link::Retrying if self.was_live || self.attempt > 0 => {
                 s.insert(Phase::Reconnecting)

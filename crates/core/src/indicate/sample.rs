@@ -21,6 +21,7 @@ pub fn sample(phase: Phase) -> View<'static> {
         Phase::BadConfig | Phase::Starting | Phase::Connecting | Phase::Live | Phase::Paused => {
             None
         }
+        Phase::Standby => Some(C::PushStopped),
         Phase::Stopped => Some(C::VideoEncodeFailFatal),
         Phase::Restarting => Some(C::NetDisconnect),
         Phase::Reconnecting => Some(C::ServerDisconnect),

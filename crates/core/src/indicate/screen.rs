@@ -20,6 +20,7 @@ pub const fn headline(p: Phase) -> &'static str {
         Phase::Reconnecting => "RECONNECTING",
         Phase::Connecting => "CONNECTING",
         Phase::Starting => "STARTING",
+        Phase::Standby => "STANDBY",
         Phase::NoCamera => "NO CAMERA",
         Phase::NoMic => "NO MIC",
         Phase::MicSilent => "MIC SILENT",
@@ -67,6 +68,9 @@ pub const fn words(c: StatusCode) -> &'static str {
         C::HandshakeFail => "HANDSHAKE",
         C::ServerDisconnect => "REJECTED",
         C::ReadWriteFail => "SEND FAILED",
+        C::PushPaused => "PAUSED",
+        C::PushResumed => "RESUMED",
+        C::PushStopped => "STOPPED",
     }
 }
 
@@ -83,6 +87,7 @@ pub fn hint(v: &View<'_>) -> Option<&'static str> {
         Phase::NoMic if v.permission => "user not in 'audio'",
         Phase::NoMic => "check microphone",
         Phase::MicSilent => "mic cable or mute?",
+        Phase::Standby => "waiting for start",
         Phase::Stopped if last == Some(C::VideoEncodeFailFatal) => "video encoder: see log",
         Phase::Stopped if last == Some(C::AudioEncodeFail) => "audio encoder: see log",
         Phase::Reconnecting | Phase::Restarting | Phase::Connecting => match last {

@@ -72,6 +72,21 @@ pub struct EncodedAudio {
     pub data: Vec<u8>,
 }
 
+/// What the publisher asks of both media threads (a pause, a resume).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaCommand {
+    /// Video: the waiting image at `fps` frames a second, starting with a
+    /// key frame; audio: silence when `mute` (`background-mute`).
+    Pause {
+        /// The waiting image's frame rate (`pause-fps`).
+        fps: u32,
+        /// Silence instead of the microphone.
+        mute: bool,
+    },
+    /// The camera and the microphone again, starting with a key frame.
+    Resume,
+}
+
 /// What the publisher asks of the video encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncoderCommand {

@@ -19,6 +19,7 @@
 
 mod adapt;
 mod connection;
+pub mod control;
 mod frames;
 pub mod media;
 pub mod observe;
@@ -43,7 +44,8 @@ use crate::supervisor::{self, Input as Fact, Output as Decision, Supervisor, Sup
 use crate::time::Instant;
 
 use connection::Connection;
-pub use media::{EncodedAudio, EncodedVideo, EncoderCommand, MediaMsg};
+pub use control::{Command, Done, PauseConfig, Refused};
+pub use media::{EncodedAudio, EncodedVideo, EncoderCommand, MediaCommand, MediaMsg};
 pub use observe::{Notice, Observed, Observer, Phase};
 
 /// Time allowed to flush the last packets when stopping.
@@ -89,6 +91,8 @@ pub struct PublisherConfig {
     pub supervisor: SupervisorConfig,
     /// `encoder` in the stream's metadata.
     pub encoder_name: String,
+    /// What a pause does.
+    pub pause: PauseConfig,
 }
 
 impl PublisherConfig {
@@ -113,6 +117,11 @@ impl PublisherConfig {
                 ..supervisor::config_from(cfg)
             },
             encoder_name,
+            pause: PauseConfig {
+                fps: cfg.pause_fps,
+                max: Duration::from_secs(cfg.pause_time_s.into()),
+                mute: cfg.background_mute,
+            },
         }
     }
 }
@@ -173,6 +182,8 @@ pub enum Output {
     SendBuffer(usize),
     /// A command for the video encoder.
     Encoder(EncoderCommand),
+    /// A command for both media threads (pause, resume).
+    Media(MediaCommand),
     /// A statechange, netstatus or error event.
     Event(Event),
     /// The phase changed.
@@ -220,6 +231,10 @@ pub struct Publisher {
     conn: Option<Connection>,
     next_id: u64,
     stopping: Option<Instant>,
+    /// Paused until then (`pause-time`), by a command.
+    paused_until: Option<Instant>,
+    /// A stopped push's connection is closed once flushed, or then.
+    unpublish_until: Option<Instant>,
     failed: Option<String>,
     pool: Vec<Vec<u8>>,
     out: VecDeque<Output>,
@@ -265,6 +280,8 @@ impl Publisher {
             conn: None,
             next_id: 0,
             stopping: None,
+            paused_until: None,
+            unpublish_until: None,
             failed: None,
             pool: Vec::with_capacity(POOL_MAX),
             out: VecDeque::with_capacity(256),
@@ -356,6 +373,7 @@ impl Publisher {
             self.stopping,
             c.and_then(|c| c.outbox.waiting_since())
                 .map(|t| t + self.cfg.send_stall),
+            self.control_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -380,6 +398,7 @@ impl Publisher {
         if let Some(s) = self.session_mut() {
             s.handle_timeout(now);
         }
+        self.control_timeout(now);
         if self.meter.due(now) {
             let window = now.saturating_since(self.meter.window_start());
             let r = self.meter.report(now);
@@ -583,12 +602,15 @@ impl Publisher {
                 break;
             }
         }
+        self.check_unpublished(now);
         self.update_phase();
     }
 
     fn update_phase(&mut self) {
         let phase = if self.stopping.is_some() {
             Phase::Stopping
+        } else if !self.sup.is_pushing() {
+            Phase::Idle
         } else {
             match &self.conn {
                 Some(c) if c.on_air => Phase::Publishing,

@@ -12,6 +12,9 @@ use crate::time::Instant;
 pub enum Phase {
     /// Waiting for the media side (encoders) before the first connection.
     Starting,
+    /// Not pushing by command: `autopush = false` before a start, or
+    /// after a stop (the camera and encoders may run: preview, snapshot).
+    Idle,
     /// A connection is being set up (TCP, TLS, RTMP handshake, publish).
     Connecting,
     /// The server accepted the publish: media flows.
@@ -27,6 +30,7 @@ impl Phase {
     pub fn name(self) -> &'static str {
         match self {
             Phase::Starting => "starting",
+            Phase::Idle => "idle",
             Phase::Connecting => "connecting",
             Phase::Publishing => "publishing",
             Phase::Retrying => "retrying",

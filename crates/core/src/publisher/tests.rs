@@ -12,7 +12,12 @@ const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80];
 const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
 
 fn config(extra: &str) -> PublisherConfig {
-    let text = format!("url = \"rtmp://127.0.0.1/live/{KEY}\"\n{extra}");
+    let auto = if extra.contains("autopush") {
+        ""
+    } else {
+        "autopush = true\n"
+    };
+    let text = format!("url = \"rtmp://127.0.0.1/live/{KEY}\"\n{auto}{extra}");
     let cfg = crate::config::parse(&text).unwrap().config;
     PublisherConfig::from_config(&cfg, 7, false, "livepush test".into())
 }
@@ -43,6 +48,7 @@ struct Rig {
     closes: usize,
     events: Vec<Event>,
     commands: Vec<EncoderCommand>,
+    media_commands: Vec<MediaCommand>,
     phases: Vec<Phase>,
     notices: Vec<Notice>,
     recycled: usize,
@@ -63,6 +69,7 @@ impl Rig {
             closes: 0,
             events: Vec::new(),
             commands: Vec::new(),
+            media_commands: Vec::new(),
             phases: Vec::new(),
             notices: Vec::new(),
             recycled: 0,
@@ -108,6 +115,7 @@ impl Rig {
                 }
                 Output::SendBuffer(b) => self.send_buffers.push(b),
                 Output::Encoder(c) => self.commands.push(c),
+                Output::Media(c) => self.media_commands.push(c),
                 Output::Event(e) => self.events.push(e),
                 Output::Phase(p) => self.phases.push(p),
                 Output::Notice(n) => self.notices.push(n),
@@ -502,4 +510,143 @@ fn the_media_threads_notices_reach_the_observers_in_order() {
         r.notices,
         [Notice::AudioLevel { peak_db: -12 }, Notice::MicBack]
     );
+}
+
+impl Rig {
+    fn command(&mut self, c: Command) -> Result<Done, Refused> {
+        let r = self.p.command(self.now, c);
+        self.outputs();
+        self.wire();
+        self.due();
+        r
+    }
+
+    fn publishes_seen(&self) -> usize {
+        self.seen
+            .iter()
+            .filter(|e| matches!(e, Sev::PublishStreamRequested { .. }))
+            .count()
+    }
+}
+
+#[test]
+fn without_autopush_nothing_connects_until_start_and_start_is_idempotent() {
+    let mut r = Rig::new("autopush = false");
+    r.media_ready();
+    assert_eq!(r.codes(), vec![1003, 1007, 1008], "capture and encoder run");
+    assert!(r.connects.is_empty(), "no connection before start");
+    assert_eq!(r.phases, vec![Phase::Idle]);
+    r.video(0, true, 2000);
+    r.advance(5_000);
+    assert!(r.connects.is_empty());
+    assert_eq!(r.command(Command::Pause), Err(Refused::NotPushing));
+    assert_eq!(r.command(Command::Start), Ok(Done::Changed));
+    assert_eq!(r.connects.len(), 1);
+    assert_eq!(r.command(Command::Start), Ok(Done::Already));
+    assert_eq!(r.connects.len(), 1, "a second start changes nothing");
+    r.connected(Verdict::Accept);
+    assert_eq!(r.codes(), vec![1003, 1007, 1008, 1001, 1002]);
+    assert_eq!(r.phases.last(), Some(&Phase::Publishing));
+}
+
+#[test]
+fn a_stop_unpublishes_closes_and_never_reconnects_then_start_publishes_again() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    r.video(0, true, 2000);
+    r.audio(10);
+    assert_eq!(r.command(Command::Stop), Ok(Done::Changed));
+    assert!(
+        r.seen
+            .iter()
+            .any(|e| matches!(e, Sev::PublishStreamFinished { .. })),
+        "the server saw the publish end (deleteStream)"
+    );
+    assert_eq!(r.closes, 1, "the socket closed once flushed");
+    assert_eq!(r.phases.last(), Some(&Phase::Idle));
+    let codes = r.codes();
+    assert_eq!(codes.last(), Some(&1203), "{codes:?}");
+    // frames keep coming; nothing is sent, nothing reconnects
+    r.video(40, false, 300);
+    r.advance(60_000);
+    assert_eq!(r.connects.len(), 1);
+    assert!(
+        !r.codes()
+            .iter()
+            .any(|c| *c == 1102 || (3001..=3005).contains(c)),
+        "no reconnect or network code after a deliberate stop: {:?}",
+        r.codes()
+    );
+    assert_eq!(r.command(Command::Stop), Ok(Done::Already));
+    assert_eq!(r.command(Command::Start), Ok(Done::Changed));
+    assert_eq!(r.connects.len(), 2);
+    r.connected(Verdict::Accept);
+    r.video(60_100, true, 2000);
+    assert_eq!(r.p.counts().publishes, 2);
+    assert_eq!(r.publishes_seen(), 2);
+}
+
+#[test]
+fn a_stop_while_the_server_takes_nothing_closes_after_the_grace_time() {
+    let mut r = Rig::new("");
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    r.take = Some(0);
+    r.video(0, true, 20_000);
+    r.command(Command::Stop).unwrap();
+    assert_eq!(r.closes, 0, "still flushing");
+    r.advance(STOP_GRACE.as_millis() as u64);
+    assert_eq!(r.closes, 1, "closed when the grace ran out");
+    assert!(!r.p.finished(r.now), "the service runs on, idle");
+    assert!(!r.codes().contains(&1102));
+}
+
+#[test]
+fn pause_and_resume_drive_the_media_threads_and_a_long_pause_becomes_a_stop() {
+    let mut r = Rig::new("pause-fps = 2\npause-time = 30\nbackground-mute = true");
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    r.video(0, true, 2000);
+    assert_eq!(r.command(Command::Pause), Ok(Done::Changed));
+    assert_eq!(
+        r.media_commands,
+        vec![MediaCommand::Pause { fps: 2, mute: true }]
+    );
+    assert_eq!(r.command(Command::Pause), Ok(Done::Already));
+    assert_eq!(r.media_commands.len(), 1);
+    assert!(r.p.is_paused());
+    assert_eq!(r.codes().last(), Some(&1201));
+    assert_eq!(
+        r.phases.last(),
+        Some(&Phase::Publishing),
+        "the publish stays"
+    );
+    r.advance(1000);
+    assert_eq!(r.command(Command::Resume), Ok(Done::Changed));
+    assert_eq!(r.media_commands.last(), Some(&MediaCommand::Resume));
+    assert_eq!(r.codes().last(), Some(&1202));
+    assert_eq!(r.command(Command::Resume), Ok(Done::Already));
+
+    // a pause past pause-time: a stop (1203), the camera back for preview
+    r.command(Command::Pause).unwrap();
+    let paused_at = r.now;
+    r.advance(29_999);
+    assert!(r.p.is_paused() && r.p.is_pushing());
+    r.advance(1);
+    assert!(!r.p.is_paused() && !r.p.is_pushing());
+    assert_eq!(r.now.saturating_since(paused_at), Duration::from_secs(30));
+    assert_eq!(r.media_commands.last(), Some(&MediaCommand::Resume));
+    let last = r.events.iter().rev().find_map(|e| match e {
+        Event::StateChange { code, detail } => Some((*code as i32, detail.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        last,
+        Some((
+            1203,
+            Some("paused for longer than pause-time (30 s)".to_string())
+        ))
+    );
+    assert_eq!(r.publishes_seen(), 1, "one publish through it all");
 }

@@ -36,6 +36,9 @@ pub struct SupervisorConfig {
     pub attempts_before_fatal: u32,
     /// Seed of the reconnect jitter (the shell passes something random).
     pub seed: u32,
+    /// Connect once the media side is ready (`autopush`); otherwise only
+    /// after [`Supervisor::start`].
+    pub autopush: bool,
     /// A publish counts as a success (resetting the failure count and the
     /// back-off) only once it has lasted this long: a server that accepts and
     /// drops at once must not be hammered at the shortest delay forever.
@@ -142,6 +145,8 @@ pub enum Output {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Link {
+    /// Not pushing: `autopush = false` before a start, or after a stop.
+    Idle,
     /// Waiting for the media side before the first connect.
     WaitingForMedia,
     Connecting,
@@ -177,16 +182,69 @@ impl Supervisor {
             video_ready: !cfg.video,
             audio_ready: !cfg.audio,
             jitter: Jitter::new(cfg.seed),
-            cfg,
             encoder_announced: false,
             first_frame_seen: false,
-            link: Link::WaitingForMedia,
+            link: if cfg.autopush {
+                Link::WaitingForMedia
+            } else {
+                Link::Idle
+            },
             failures: 0,
             published_at: None,
             outage_since: None,
             slow_failures: 0,
             attempt_at: Instant::ZERO,
             out: VecDeque::new(),
+            cfg,
+        }
+    }
+
+    /// Whether pushing is wanted (autopush or a start, and no stop since).
+    pub fn is_pushing(&self) -> bool {
+        self.link != Link::Idle
+    }
+
+    /// The start command: connect as soon as the media side is ready (at
+    /// once if it is). Returns false when pushing already.
+    pub fn start(&mut self, now: Instant) -> bool {
+        if self.link != Link::Idle {
+            return false;
+        }
+        self.link = Link::WaitingForMedia;
+        self.failures = 0;
+        self.published_at = None;
+        self.outage_since = None;
+        self.connect_when_ready(now);
+        true
+    }
+
+    /// The stop command (or a pause past `pause-time`): no connection is
+    /// made or retried until the next start; failures of the connection
+    /// being closed are not reported (no 300x, no 1102). 1203 says why.
+    /// Returns false when not pushing.
+    pub fn stop(&mut self, detail: String) -> bool {
+        if self.link == Link::Idle {
+            return false;
+        }
+        self.link = Link::Idle;
+        self.published_at = None;
+        self.status(StatusCode::PushStopped, Some(detail));
+        true
+    }
+
+    /// The waiting image went on (1201) or the camera came back (1202).
+    pub fn paused(&mut self, paused: bool, detail: Option<String>) {
+        let code = if paused {
+            StatusCode::PushPaused
+        } else {
+            StatusCode::PushResumed
+        };
+        self.status(code, detail);
+    }
+
+    fn connect_when_ready(&mut self, now: Instant) {
+        if self.link == Link::WaitingForMedia && self.video_ready && self.audio_ready {
+            self.connect(now);
         }
     }
 
@@ -338,9 +396,7 @@ impl Supervisor {
                 );
             }
         }
-        if self.link == Link::WaitingForMedia && self.video_ready && self.audio_ready {
-            self.connect(now);
-        }
+        self.connect_when_ready(now);
     }
 
     fn announce_encoder(&mut self) {
@@ -393,6 +449,7 @@ pub fn config_from(cfg: &crate::config::Config) -> SupervisorConfig {
         attempts_before_fatal: 3,
         stable_after: Duration::from_secs(5),
         seed: 0,
+        autopush: cfg.autopush,
     }
 }
 

@@ -16,6 +16,7 @@ fn sup(video: bool) -> Supervisor {
         attempts_before_fatal: 3,
         stable_after: Duration::from_millis(2000),
         seed: 1,
+        autopush: true,
     })
 }
 
@@ -283,6 +284,7 @@ fn default_schedule(seed: u32) -> Supervisor {
         attempts_before_fatal: 3,
         stable_after: Duration::from_secs(5),
         seed,
+        autopush: true,
     })
 }
 

@@ -231,6 +231,7 @@ fn supervisor() -> Supervisor {
         attempts_before_fatal: 3,
         stable_after: Duration::from_millis(2000),
         seed: 1,
+        autopush: true,
     })
 }
 

@@ -99,6 +99,9 @@ fn effect(c: StatusCode) -> (Option<Link>, Phase, Held) {
         | C::HandshakeFail
         | C::ServerDisconnect
         | C::ReadWriteFail => (Some(Link::Retrying), Phase::Reconnecting, Held::ForAWhile),
+        C::PushPaused => (None, Phase::Paused, Held::No),
+        C::PushResumed => (None, Phase::Live, Held::No),
+        C::PushStopped => (Some(Link::Idle), Phase::Standby, Held::ForAWhile),
     }
 }
 
@@ -344,8 +347,9 @@ fn a_stop_is_stopped_until_the_next_publish() {
 #[test]
 fn every_phase_has_its_led_row() {
     use Pattern::{Double as D, Fast as F, Off as O, On as I, Slow as S};
-    let rows: [(Phase, [Pattern; 4]); 13] = [
+    let rows: [(Phase, [Pattern; 4]); 14] = [
         (Phase::Starting, [I, O, O, O]),
+        (Phase::Standby, [I, O, O, O]),
         (Phase::Connecting, [I, O, S, O]),
         (Phase::Live, [I, I, I, O]),
         (Phase::Degraded, [I, I, D, O]),

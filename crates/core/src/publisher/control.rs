@@ -1,0 +1,213 @@
+//! The push's control commands (the component's context methods start,
+//! stop, pause and resume), decided here like everything else: a start lets
+//! the supervisor connect, a stop unpublishes cleanly (deleteStream, the
+//! queue flushed for at most [`STOP_GRACE`], then the socket closed) with no
+//! 300x, 1102 or reconnect after it, a pause puts the waiting image on the
+//! same publish for at most `pause-time` (then a stop, as the component
+//! does), a resume brings the camera back. Idempotent: a command that finds
+//! its state already there says so and changes nothing.
+
+use std::time::Duration;
+
+use super::media::MediaCommand;
+use super::{Output, Publisher, STOP_GRACE};
+use crate::time::Instant;
+
+/// A control command for the push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Connect and push (what `autopush = true` does at the start).
+    Start,
+    /// Unpublish and stay idle, ready for a start.
+    Stop,
+    /// The waiting image instead of the camera, on the same publish.
+    Pause,
+    /// The camera again.
+    Resume,
+}
+
+impl Command {
+    /// The command's name in the API (`/v1/NAME`) and the CLI.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Command::Start => "start",
+            Command::Stop => "stop",
+            Command::Pause => "pause",
+            Command::Resume => "resume",
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// It changed the state.
+    Changed,
+    /// The state was already what it asks for (nothing changed).
+    Already,
+}
+
+/// Why a command was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Pause or resume while not pushing.
+    NotPushing,
+    /// The service is stopping.
+    Stopping,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refused::NotPushing => "not pushing: start first",
+            Refused::Stopping => "the service is stopping",
+        })
+    }
+}
+
+/// The pause settings, from the config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PauseConfig {
+    /// `pause-fps`.
+    pub fps: u32,
+    /// `pause-time`.
+    pub max: Duration,
+    /// `background-mute`: silence instead of the microphone while paused.
+    pub mute: bool,
+}
+
+impl Publisher {
+    /// Carries out a control command at `now`; its outputs (codes, the
+    /// connection, the media threads' commands) follow from
+    /// [`Publisher::poll_output`].
+    pub fn command(&mut self, now: Instant, c: Command) -> Result<Done, Refused> {
+        if self.stopping.is_some() {
+            return Err(Refused::Stopping);
+        }
+        let done = match c {
+            Command::Start => {
+                if self.sup.start(now) {
+                    log::info!("start: pushing");
+                    Done::Changed
+                } else {
+                    Done::Already
+                }
+            }
+            Command::Stop => self.stop_push(now, "stopped by a command".into()),
+            Command::Pause => {
+                if !self.sup.is_pushing() {
+                    return Err(Refused::NotPushing);
+                }
+                if self.paused_until.is_some() {
+                    Done::Already
+                } else {
+                    let p = self.cfg.pause;
+                    self.paused_until = Some(now + p.max);
+                    self.out.push_back(Output::Media(MediaCommand::Pause {
+                        fps: p.fps,
+                        mute: p.mute,
+                    }));
+                    let detail = format!(
+                        "the waiting image at {} fps for at most {} s{}",
+                        p.fps,
+                        p.max.as_secs(),
+                        if p.mute { ", audio muted" } else { "" }
+                    );
+                    log::info!("pause: {detail}");
+                    self.sup.paused(true, Some(detail));
+                    Done::Changed
+                }
+            }
+            Command::Resume => {
+                if !self.sup.is_pushing() {
+                    return Err(Refused::NotPushing);
+                }
+                if self.end_pause() {
+                    log::info!("resume: camera video again");
+                    self.sup.paused(false, None);
+                    Done::Changed
+                } else {
+                    Done::Already
+                }
+            }
+        };
+        self.pump(now);
+        Ok(done)
+    }
+
+    /// Whether the push is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused_until.is_some()
+    }
+
+    /// Whether pushing is wanted (autopush or a start, no stop since).
+    pub fn is_pushing(&self) -> bool {
+        self.sup.is_pushing()
+    }
+
+    /// Ends a pause (the media threads back to the camera). Returns whether
+    /// there was one.
+    fn end_pause(&mut self) -> bool {
+        if self.paused_until.take().is_none() {
+            return false;
+        }
+        self.out.push_back(Output::Media(MediaCommand::Resume));
+        true
+    }
+
+    /// Stops pushing: 1203 with `why`, the publish ended cleanly.
+    pub(super) fn stop_push(&mut self, now: Instant, why: String) -> Done {
+        if !self.sup.stop(why.clone()) {
+            return Done::Already;
+        }
+        log::info!("stop: {why}");
+        self.end_pause();
+        let on_air = self.conn.as_ref().is_some_and(|c| c.on_air);
+        if on_air {
+            // deleteStream, then the queue flushes (frames from now go to
+            // the start cache) and the socket closes
+            if let Some(c) = self.conn.as_mut() {
+                c.on_air = false;
+                if let Some(s) = c.session.as_mut() {
+                    s.finish();
+                }
+            }
+            self.unpublish_until = Some(now + STOP_GRACE);
+        } else {
+            self.close_conn();
+        }
+        Done::Changed
+    }
+
+    /// Time passed: a pause past `pause-time` becomes a stop; an ended
+    /// publish whose queue flushed (or whose grace ran out) is closed.
+    pub(super) fn control_timeout(&mut self, now: Instant) {
+        if self.paused_until.is_some_and(|t| now >= t) {
+            let secs = self.cfg.pause.max.as_secs();
+            self.stop_push(now, format!("paused for longer than pause-time ({secs} s)"));
+        }
+        self.check_unpublished(now);
+    }
+
+    /// Closes the connection of a stopped push once its last bytes left.
+    pub(super) fn check_unpublished(&mut self, now: Instant) {
+        let Some(until) = self.unpublish_until else {
+            return;
+        };
+        let flushed = self.conn.as_ref().is_none_or(|c| !c.outbox.pending());
+        if flushed || now >= until {
+            self.unpublish_until = None;
+            if !self.sup.is_pushing() {
+                self.close_conn();
+            }
+        }
+    }
+
+    /// The control deadlines: the pause's end, the unpublish grace.
+    pub(super) fn control_deadline(&self) -> Option<Instant> {
+        [self.paused_until, self.unpublish_until]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
