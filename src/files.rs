@@ -74,26 +74,36 @@ pub fn read_text(path: &str, what: &str, limit: u64) -> Result<String, String> {
 /// The stream key from `url-key-file`: the file's one line, trimmed. A file
 /// that others may read (permissions wider than 0600) is used, with a warning.
 pub fn read_key_file(path: &str) -> Result<String, String> {
+    read_secret(path, "url-key-file", "the stream key")
+}
+
+/// Reads `[control] token-file`: the API's bearer token on one line (the
+/// same checks as the key file).
+pub fn read_token_file(path: &str) -> Result<String, String> {
+    read_secret(path, "control.token-file", "the bearer token")
+}
+
+fn read_secret(path: &str, key: &str, what: &str) -> Result<String, String> {
     use std::os::unix::fs::PermissionsExt;
-    let text = read_text(path, "url-key-file", KEY_LIMIT)?;
-    let key = text.trim();
-    if key.is_empty() {
-        return Err(format!("url-key-file {path}: is empty"));
+    let text = read_text(path, key, KEY_LIMIT)?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(format!("{key} {path}: is empty"));
     }
-    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(
-            "url-key-file {path}: must hold the stream key on one line, without spaces"
+            "{key} {path}: must hold {what} on one line, without spaces"
         ));
     }
     if let Ok(m) = std::fs::metadata(path) {
         let mode = m.permissions().mode() & 0o7777;
         if mode & !0o600 != 0 {
             log::warn!(
-                "url-key-file {path}: permissions {mode:04o} are wider than 0600: others on this box may read the stream key (chmod 600 {path})"
+                "{key} {path}: permissions {mode:04o} are wider than 0600: others on this box may read {what} (chmod 600 {path})"
             );
         }
     }
-    Ok(key.to_string())
+    Ok(secret.to_string())
 }
 
 /// The entries of `dir` whose names start with `prefix`, in numeric order

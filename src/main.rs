@@ -8,6 +8,7 @@ mod alloc_count;
 mod boards;
 mod clock;
 mod commands;
+mod control;
 mod events_out;
 mod files;
 mod hw;
@@ -480,7 +481,18 @@ fn run(r: &RunCmd) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let control_token = match parsed.config.control.token_file.as_deref() {
+        None => None,
+        Some(f) => match files::read_token_file(f) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("{}: {e}", r.config);
+                return ExitCode::from(2);
+            }
+        },
+    };
     let opts = shell::RunOptions {
+        control_token,
         config: parsed.config,
         board,
         tls,

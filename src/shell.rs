@@ -23,6 +23,7 @@ use livepush_core::watchdog::Track as Frames;
 use smol::channel::Sender;
 
 use crate::clock::Clock;
+use crate::control::ControlMsg;
 use crate::events_out::{EventWriter, Events};
 use crate::mailbox::{self, Doorbell, Lane, Ringer};
 use crate::media::{self, MediaCtl, MediaMsg};
@@ -44,6 +45,7 @@ struct Inbox {
     media: Arc<Lane<MediaMsg>>,
     net: Arc<Lane<(u64, NetMsg)>>,
     signals: Arc<Lane<Signalled>>,
+    control: Arc<Lane<ControlMsg>>,
 }
 
 impl Inbox {
@@ -51,6 +53,7 @@ impl Inbox {
         self.media.close();
         self.net.close();
         self.signals.close();
+        self.control.close();
     }
 }
 
@@ -82,6 +85,8 @@ pub struct RunOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The board profile (`board = "ID"`), if the config names one.
     pub board: Option<livepush_core::config::board::Board>,
+    /// The control API's bearer token (`[control] token-file`, read).
+    pub control_token: Option<String>,
 }
 
 /// Allocation counting starts this long after the first publish.
@@ -170,6 +175,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         media: ringer.lane(1024),
         net: ringer.lane(16),
         signals: ringer.lane(4),
+        control: ringer.lane(8),
     };
     let (video_recycle, video_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
     let (audio_recycle, audio_recycle_rx) = smol::channel::bounded::<Vec<u8>>(16);
@@ -269,6 +275,18 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         observers.push(Box::new(feed));
         running
     });
+    // the control API: an observer for what it shows, a lane for what it asks
+    let _control = (!cfg.control.listen.is_empty()).then(|| {
+        let board = crate::control::board::Board::new();
+        observers.push(Box::new(crate::control::board::Feed::new(board.clone())));
+        crate::control::start(crate::control::Setup {
+            config: cfg.control.clone(),
+            token: opts.control_token.clone(),
+            lane: inbox.control.clone(),
+            board,
+            summary: summary(&cfg),
+        })
+    });
     let service = Service::new(now, cfg.enable_camera, true);
     let mut sh = Shell {
         publisher: Publisher::new(pcfg, now),
@@ -301,6 +319,14 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
                 Signalled::Stop => sh.stop(now),
                 Signalled::Hup => sh.reread_key(),
             }
+        }
+        for _ in 0..inbox.control.len() {
+            let Some(m) = inbox.control.try_recv() else {
+                break;
+            };
+            let now = sh.clock.now();
+            let r = sh.publisher.command(now, m.command);
+            let _ = m.reply.try_send(r);
         }
         for _ in 0..inbox.media.len() {
             let Some(m) = inbox.media.try_recv() else {
@@ -365,6 +391,38 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         video_frames_sent: c.video_frames_sent,
         audio_frames_sent: c.audio_frames_sent,
         publishes: c.publishes,
+    })
+}
+
+/// The configuration as the API shows it (the URL's secret hidden).
+fn summary(cfg: &Config) -> serde_json::Value {
+    let v = cfg.video_params();
+    serde_json::json!({
+        "url": cfg.url.to_string(),
+        "mode": format!("{:?}", cfg.mode).to_uppercase(),
+        "autopush": cfg.autopush,
+        "enable_camera": cfg.enable_camera,
+        "muted": cfg.muted,
+        "video": {
+            "device": cfg.video.device.to_string(),
+            "width": v.width,
+            "height": v.height,
+            "fps": v.fps,
+            "bitrate_kbps": v.bitrate_kbps,
+            "min_bitrate_kbps": cfg.min_bitrate,
+            "max_bitrate_kbps": cfg.max_bitrate,
+        },
+        "audio": {
+            "device": cfg.audio.device.to_string(),
+            "sample_rate": cfg.audio.sample_rate,
+            "channels": cfg.audio.channels,
+            "bitrate_kbps": cfg.audio.bitrate,
+        },
+        "pause_fps": cfg.pause_fps,
+        "pause_time_s": cfg.pause_time_s,
+        "background_mute": cfg.background_mute,
+        "waiting_image": cfg.waiting_image.as_deref().map(|w| cfg.url.redact(w)),
+        "control": cfg.control.listen.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
     })
 }
 

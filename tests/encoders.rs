@@ -15,7 +15,7 @@ const KEY: &str = "enc?token=ENCSECRET9";
 
 fn config(port: u16, video: &str) -> String {
     format!(
-        "url = \"rtmp://127.0.0.1:{port}/live/{KEY}\"\nmode = \"SD\"\norientation = \"horizontal\"\n[video]\ndevice = \"test-pattern\"\n{video}\n[audio]\ndevice = \"sine\"\nsample-rate = 44100\nchannels = 2\n"
+        "url = \"rtmp://127.0.0.1:{port}/live/{KEY}\"\nautopush = true\nmode = \"SD\"\norientation = \"horizontal\"\n[video]\ndevice = \"test-pattern\"\n{video}\n[audio]\ndevice = \"sine\"\nsample-rate = 44100\nchannels = 2\n"
     )
 }
 

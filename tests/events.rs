@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn config(port: u16, to: &str) -> String {
-    format!("url = \"rtmp://127.0.0.1:{port}/live/k\"\n[video]\nwidth = 320\nheight = 180\n[events]\nto = \"{to}\"\n")
+    format!("url = \"rtmp://127.0.0.1:{port}/live/k\"\nautopush = true\n[video]\nwidth = 320\nheight = 180\n[events]\nto = \"{to}\"\n")
 }
 
 #[test]

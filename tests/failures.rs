@@ -14,7 +14,7 @@ const SECRET: &str = "SECRETKEY77";
 
 fn cfg(url_host_port: &str) -> String {
     format!(
-        "url = \"rtmp://{url_host_port}/live/{SECRET}\"\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\n[network]\nconnect-timeout = 1000\nhandshake-timeout = 2000\nreconnect-delay = 300\nreconnect-max-delay = 1000\n"
+        "url = \"rtmp://{url_host_port}/live/{SECRET}\"\nautopush = true\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\n[network]\nconnect-timeout = 1000\nhandshake-timeout = 2000\nreconnect-delay = 300\nreconnect-max-delay = 1000\n"
     )
 }
 

@@ -153,7 +153,7 @@ fn push_in_guest_full(
     std::fs::write(
         d.join("hil.toml"),
         format!(
-            "url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\nmode = \"RTC\"\n{waiting}[video]\ndevice = \"{device}\"\nwidth = {width}\nheight = {height}\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n"
+            "url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\nautopush = true\nmode = \"RTC\"\n{waiting}[video]\ndevice = \"{device}\"\nwidth = {width}\nheight = {height}\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n"
         ),
     )
     .unwrap();
@@ -495,7 +495,7 @@ fn amd64_unsupported_sample_rate_is_1306_listing_what_the_card_takes() {
     std::fs::copy(repo().join("target/release/livepush"), d.join("livepush")).unwrap();
     // a 44.1 kHz stream playing into the loopback pins its capture side to 44.1 kHz
     write_wav(&d.join("t441.wav"), 44100, &vec![0i16; 44100 * 20]);
-    std::fs::write(d.join("c.toml"), "url = \"rtmp://127.0.0.1:1935/live/k\"\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\n").unwrap();
+    std::fs::write(d.join("c.toml"), "url = \"rtmp://127.0.0.1:1935/live/k\"\nautopush = true\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\n").unwrap();
     let out = Command::new(repo().join("tests/hil/run-guest.sh"))
         .args(["-a", "amd64", "-t", "120"])
         .arg(d)

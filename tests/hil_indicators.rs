@@ -125,7 +125,7 @@ net = \"hil:net\"\n\
 error = \"hil:error\"\n\
 status = {{ red = {{ gpio = \"$CH\", line = 0 }}, green = {{ gpio = \"$CH\", line = 1, active-low = true }}, blue = {{ gpio = \"$CH\", line = 2 }} }}\n\
 EOT\n\
-printf 'url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\\nboard = \"hil\"\\nmode = \"SD\"\\n[video]\\nwidth = 320\\nheight = 180\\nfps = 10\\n' > hil.toml\n\
+printf 'url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\\nautopush = true\\nboard = \"hil\"\\nmode = \"SD\"\\n[video]\\nwidth = 320\\nheight = 180\\nfps = 10\\n' > hil.toml\n\
 G=/sys/devices/platform/gpio-sim.0/$CH\n\
 (while :; do echo \"$(cut -d' ' -f1 /proc/uptime) $(cat $G/sim_gpio0/value)$(cat $G/sim_gpio1/value)$(cat $G/sim_gpio2/value)\"; usleep 40000; done) > gpio.log &\n\
 ./livepush receive --listen 127.0.0.1:1935 --out /tmp/a.flv 2> recv1.log &\n\
@@ -398,7 +398,7 @@ uleds-watch hil:live > led-live.log &\n\
 sleep 0.3\n\
 mkdir -p /etc/livepush/boards\n\
 printf 'name = \"HIL\"\\narch = \"x86_64\"\\nencoders = [\"software\"]\\n[leds]\\npower = \"hil:nope\"\\nlive = \"hil:live\"\\n[display]\\nkind = \"ssd1306\"\\ni2c = \"/dev/%s\"\\naddress = 0x3c\\n' $BUS > /etc/livepush/boards/hil.toml\n\
-printf 'url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\\nboard = \"hil\"\\nmode = \"SD\"\\n[video]\\nwidth = 320\\nheight = 180\\nfps = 10\\n' > hil.toml\n\
+printf 'url = \"rtmp://127.0.0.1:1935/live/hil-KEY\"\\nautopush = true\\nboard = \"hil\"\\nmode = \"SD\"\\n[video]\\nwidth = 320\\nheight = 180\\nfps = 10\\n' > hil.toml\n\
 ./livepush probe > probe.txt 2>&1\n\
 ./livepush receive --listen 127.0.0.1:1935 --out /tmp/rec.flv 2> recv.log &\n\
 RPID=$!\n\

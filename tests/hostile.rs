@@ -72,7 +72,7 @@ fn run_measured(args: &[&str], within: Duration) -> Measured {
 }
 
 fn config(url: &str, extra: &str) -> String {
-    format!("url = \"{url}\"\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\n[network]\nconnect-timeout = 1000\nhandshake-timeout = 2000\nreconnect-delay = 300\nreconnect-max-delay = 1000\n{extra}")
+    format!("url = \"{url}\"\nautopush = true\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\n[network]\nconnect-timeout = 1000\nhandshake-timeout = 2000\nreconnect-delay = 300\nreconnect-max-delay = 1000\n{extra}")
 }
 
 // ---------------------------------------------------------------- the pusher
@@ -494,7 +494,7 @@ fn a_fifo_is_refused_at_once() {
     let cfg = dir.path().join("c.toml");
     std::fs::write(
         &cfg,
-        format!("url = \"rtmp://127.0.0.1:9/live/{SECRET}\"\nwaiting-image = \"{f}\"\n"),
+        format!("url = \"rtmp://127.0.0.1:9/live/{SECRET}\"\nautopush = true\nwaiting-image = \"{f}\"\n"),
     )
     .unwrap();
     let m = run_measured(
@@ -635,7 +635,7 @@ fn waiting_image_bombs_are_refused_in_bounded_memory() {
         std::fs::write(
             &cfg,
             format!(
-                "url = \"rtmp://127.0.0.1:9/live/{SECRET}\"\nwaiting-image = \"{}\"\n[video]\nwidth = 320\nheight = 180\n",
+                "url = \"rtmp://127.0.0.1:9/live/{SECRET}\"\nautopush = true\nwaiting-image = \"{}\"\n[video]\nwidth = 320\nheight = 180\n",
                 img.display()
             ),
         )

@@ -379,7 +379,7 @@ fn tone_hz_at_end(rec: &Path) -> f64 {
 
 fn config(nginx: &Nginx) -> String {
     format!(
-        "board = \"qemu-virt\"\nurl = \"rtmp://10.0.2.2:{}/live/{SECRET}\"\nmode = \"RTC\"\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n",
+        "board = \"qemu-virt\"\nurl = \"rtmp://10.0.2.2:{}/live/{SECRET}\"\nautopush = true\nmode = \"RTC\"\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n",
         nginx.rtmp_port
     )
 }

@@ -24,7 +24,7 @@ fn heavy() -> std::sync::MutexGuard<'static, ()> {
 
 fn config(port: u16, extra: &str) -> String {
     let c = format!(
-        "url = \"rtmp://127.0.0.1:{port}/live/box?token={SECRET}\"\nmode = \"SD\"\norientation = \"horizontal\"\n{extra}\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\nbitrate = 64\n"
+        "url = \"rtmp://127.0.0.1:{port}/live/box?token={SECRET}\"\nautopush = true\nmode = \"SD\"\norientation = \"horizontal\"\n{extra}\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\nbitrate = 64\n"
     );
     // an extra `mode` replaces the default SD
     if extra.contains("mode = ") {

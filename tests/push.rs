@@ -187,7 +187,7 @@ fn rate_control_holds_the_configured_bitrate() {
     let yuv = lavfi_yuv(dir.path(), "in.yuv", "testsrc2=size=320x180:rate=20", 60);
     let r = Receiver::start(dir.path(), &[]);
     let cfg = format!(
-        "url = \"rtmp://127.0.0.1:{}/live/rc\"\nmode = \"RTC\"\nmin-bitrate = 100\n[video]\ndevice = \"file:{}\"\nwidth = 320\nheight = 180\nbitrate = 300\n",
+        "url = \"rtmp://127.0.0.1:{}/live/rc\"\nautopush = true\nmode = \"RTC\"\nmin-bitrate = 100\n[video]\ndevice = \"file:{}\"\nwidth = 320\nheight = 180\nbitrate = 300\n",
         r.port,
         yuv.display()
     );
@@ -213,7 +213,7 @@ fn audio_only_and_muted() {
     let dir = tempfile::tempdir().unwrap();
     let r = Receiver::start(dir.path(), &[]);
     let cfg = format!(
-        "url = \"rtmp://127.0.0.1:{}/live/a\"\nenable-camera = false\n",
+        "url = \"rtmp://127.0.0.1:{}/live/a\"\nautopush = true\nenable-camera = false\n",
         r.port
     );
     let p = push(dir.path(), &cfg, 3.0);
@@ -237,7 +237,7 @@ fn audio_only_and_muted() {
 
     let r = Receiver::start(dir.path(), &[]);
     let cfg = format!(
-        "url = \"rtmp://127.0.0.1:{}/live/m\"\nmuted = true\n[video]\nwidth = 320\nheight = 180\n",
+        "url = \"rtmp://127.0.0.1:{}/live/m\"\nautopush = true\nmuted = true\n[video]\nwidth = 320\nheight = 180\n",
         r.port
     );
     let p = push(dir.path(), &cfg, 3.0);

@@ -102,7 +102,7 @@ fn config(port: u16, ca: Option<&Path>) -> String {
         format!("[network]\nca-file = \"{}\"\n", p.display())
     });
     format!(
-        "url = \"rtmps://localhost:{port}/live/cam?token={SECRET}\"\nmode = \"SD\"\norientation = \"horizontal\"\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\nsample-rate = 44100\nchannels = 2\n{ca}"
+        "url = \"rtmps://localhost:{port}/live/cam?token={SECRET}\"\nautopush = true\nmode = \"SD\"\norientation = \"horizontal\"\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\nsample-rate = 44100\nchannels = 2\n{ca}"
     )
 }
 

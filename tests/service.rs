@@ -39,7 +39,7 @@ fn start(
     let cfg = dir.join("livepush.toml");
     std::fs::write(
         &cfg,
-        format!("url = \"rtmp://127.0.0.1:{port}/live/k\"\nmode = \"SD\"\n[video]\nwidth = 320\nheight = 180\nfps = 15\n"),
+        format!("url = \"rtmp://127.0.0.1:{port}/live/k\"\nautopush = true\nmode = \"SD\"\n[video]\nwidth = 320\nheight = 180\nfps = 15\n"),
     )
     .unwrap();
     let child = Command::new(bin())

@@ -86,7 +86,7 @@ pub fn run(seconds: u32, dir: &Path) -> Result<(), String> {
         std::fs::write(
             &cfg,
             format!(
-                "url = \"rtmp://127.0.0.1:{}/live/livepush-{encoder}\"\n{}mode = \"HD\"\norientation = \"horizontal\"\nmax-bitrate = 2500\n[video]\ndevice = \"file:{}\"\nbitrate = 2500\nencoder = \"{encoder}\"\n[audio]\ndevice = \"file:{}\"\nsample-rate = 48000\nchannels = 2\nbitrate = 128\n[events]\nto = \"file:/dev/null\"\n",
+                "url = \"rtmp://127.0.0.1:{}/live/livepush-{encoder}\"\nautopush = true\n{}mode = \"HD\"\norientation = \"horizontal\"\nmax-bitrate = 2500\n[video]\ndevice = \"file:{}\"\nbitrate = 2500\nencoder = \"{encoder}\"\n[audio]\ndevice = \"file:{}\"\nsample-rate = 48000\nchannels = 2\nbitrate = 128\n[events]\nto = \"file:/dev/null\"\n[control]\nlisten = []\n",
                 tap.port,
                 if indicators { "board = \"bench\"\n" } else { "" },
                 yuv.display(),

@@ -13,7 +13,7 @@ pub fn run(seconds: f64, out: &str, mode: &str) -> Result<String, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let toml = format!(
-        "url = \"rtmp://127.0.0.1:{port}/live/demo-key\"\nmode = \"{mode}\"\nautopush = true\norientation = \"horizontal\"\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\n"
+        "url = \"rtmp://127.0.0.1:{port}/live/demo-key\"\nmode = \"{mode}\"\nautopush = true\norientation = \"horizontal\"\n[video]\ndevice = \"test-pattern\"\n[audio]\ndevice = \"sine\"\n[control]\nlisten = []\n"
     );
     let parsed = livepush_core::config::parse(&toml).map_err(|e| {
         format!(
@@ -32,6 +32,7 @@ pub fn run(seconds: f64, out: &str, mode: &str) -> Result<String, String> {
     let ropts = ReceiveOptions::new(out);
     let recv = std::thread::spawn(move || receiver::serve(listener, &ropts));
     let summary = shell::run(RunOptions {
+        control_token: None,
         config: parsed.config,
         stop_after: Some(Duration::from_secs_f64(seconds)),
         report_allocations: false,

@@ -75,8 +75,30 @@ pub enum VideoDevice {
     TestPattern,
     /// Raw I420 frames of the output size read from a file, looped, paced.
     RawFile(String),
-    /// A V4L2 capture device path (not yet supported).
+    /// A V4L2 capture device path, or `card:NAME`.
     V4l2(String),
+}
+
+impl std::fmt::Display for VideoDevice {
+    /// As the config spells it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VideoDevice::TestPattern => f.write_str("test-pattern"),
+            VideoDevice::RawFile(p) => write!(f, "file:{p}"),
+            VideoDevice::V4l2(p) => f.write_str(p),
+        }
+    }
+}
+
+impl std::fmt::Display for AudioDevice {
+    /// As the config spells it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AudioDevice::Sine => f.write_str("sine"),
+            AudioDevice::RawFile(p) => write!(f, "file:{p}"),
+            AudioDevice::Alsa(p) => f.write_str(p),
+        }
+    }
 }
 
 /// `[video] encoder`: which H.264 encoder to use.
@@ -97,7 +119,7 @@ pub enum AudioDevice {
     Sine,
     /// Raw interleaved s16le samples read from a file, looped, paced.
     RawFile(String),
-    /// An ALSA PCM name (not yet supported).
+    /// An ALSA PCM name.
     Alsa(String),
 }
 

@@ -47,6 +47,8 @@ impl Publisher {
                     p.gop_frames,
                     p.bitrate_kbps
                 );
+                self.out
+                    .push_back(Output::Notice(super::Notice::VideoEncoder { backend }));
                 self.sup
                     .handle_input(now, Fact::VideoEncoderStarted { fell_back: false });
             }

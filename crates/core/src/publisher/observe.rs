@@ -56,6 +56,12 @@ pub enum Notice {
         /// `max-bitrate`, kbps.
         max_kbps: u32,
     },
+    /// The video encoder backend that runs (after a start, a fallback or a
+    /// restart).
+    VideoEncoder {
+        /// Its name ("openh264", "v4l2-m2m", ...).
+        backend: &'static str,
+    },
     /// The audio peak of the last moments (a few times a second).
     AudioLevel {
         /// Peak, dBFS (-100 for digital silence).

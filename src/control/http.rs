@@ -1,0 +1,368 @@
+//! The API's HTTP side: hyper's HTTP/1.1 server on each accepted stream
+//! (no parsing here), with the limits a box needs: a few connections at
+//! most, request headers within [`HEADER_TIMEOUT`] and [`MAX_HEADER_BYTES`],
+//! bodies within [`MAX_BODY`] and [`BODY_TIMEOUT`], the bearer token checked
+//! in constant time on TCP when one is configured, and answers that never
+//! carry a secret. Routes: `POST /v1/{start,stop,pause,resume}`,
+//! `GET /v1/status`, `GET /v1/events` (Server-Sent Events).
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+
+use super::board::Board;
+use super::ControlMsg;
+use crate::mailbox::Lane;
+use livepush_core::publisher::{Command, Done, Refused};
+
+/// Connections served at once; more are closed at accept.
+pub const MAX_CONNECTIONS: usize = 16;
+/// A request's headers must be in within this long (a client sending one
+/// byte a second is dropped).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// A request's body must be in within this long.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Request headers at most (hyper's read buffer).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Request bodies at most.
+pub const MAX_BODY: usize = 16 * 1024;
+/// The loop answers a command within this long (it is never busier than
+/// a frame's work).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// What every connection shares.
+pub struct Shared {
+    token: Option<String>,
+    lane: Arc<Lane<ControlMsg>>,
+    board: Arc<Board>,
+    summary: serde_json::Value,
+    connections: AtomicUsize,
+    started: std::time::Instant,
+}
+
+impl Shared {
+    pub fn new(
+        token: Option<String>,
+        lane: Arc<Lane<ControlMsg>>,
+        board: Arc<Board>,
+        summary: serde_json::Value,
+    ) -> Shared {
+        Shared {
+            token,
+            lane,
+            board,
+            summary,
+            connections: AtomicUsize::new(0),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+}
+
+/// Accepts on a Unix socket (its file permissions are the access control).
+pub async fn serve_unix(l: async_net::unix::UnixListener, shared: Arc<Shared>) {
+    loop {
+        match l.accept().await {
+            Ok((s, _)) => connection(s, shared.clone(), false),
+            Err(e) => {
+                log::warn!("control API: accept: {e}");
+                smol::Timer::after(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// Accepts on TCP (the token, when configured, on every request).
+pub async fn serve_tcp(l: async_net::TcpListener, shared: Arc<Shared>) {
+    loop {
+        match l.accept().await {
+            Ok((s, _)) => {
+                let _ = s.set_nodelay(true);
+                let needs = shared.token.is_some();
+                connection(s, shared.clone(), needs)
+            }
+            Err(e) => {
+                log::warn!("control API: accept: {e}");
+                smol::Timer::after(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+fn connection<S>(stream: S, shared: Arc<Shared>, needs_token: bool)
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
+    if shared.connections.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        shared.connections.fetch_sub(1, Ordering::SeqCst);
+        log::warn!("control API: more than {MAX_CONNECTIONS} connections; one refused");
+        return;
+    }
+    smol::spawn(async move {
+        let io = smol_hyper::rt::FuturesIo::new(stream);
+        let sh = shared.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            let sh = sh.clone();
+            async move { Ok::<_, Infallible>(route(req, &sh, needs_token).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(smol_hyper::rt::SmolTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(MAX_HEADER_BYTES)
+            .serve_connection(io, svc);
+        if let Err(e) = conn.await {
+            log::debug!("control API connection: {e}");
+        }
+        shared.connections.fetch_sub(1, Ordering::SeqCst);
+    })
+    .detach();
+}
+
+fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Body> {
+    let mut body = v.to_string();
+    body.push('\n');
+    let mut r = Response::new(Full::new(Bytes::from(body)).boxed());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// An error answer: `{"error": {"code": ..., "message": ...}}`.
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json_response(
+        status,
+        json!({"ok": false, "error": {"code": code, "message": message}}),
+    )
+}
+
+/// Whether the request carries the token (constant-time compare).
+fn authorized(req: &Request<Incoming>, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(given) = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    given.as_bytes().ct_eq(token.as_bytes()).into()
+}
+
+async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Response<Body> {
+    if needs_token && !sh.token.as_deref().is_some_and(|t| authorized(&req, t)) {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a bearer token is required (Authorization: Bearer TOKEN, the token in control.token-file)",
+        );
+        r.headers_mut()
+            .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let Some(name) = path.strip_prefix("/v1/") else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such endpoint: see /v1/status",
+        );
+    };
+    let command = match name {
+        "start" => Some(Command::Start),
+        "stop" => Some(Command::Stop),
+        "pause" => Some(Command::Pause),
+        "resume" => Some(Command::Resume),
+        _ => None,
+    };
+    match (name, &method, command) {
+        (_, &Method::POST, Some(c)) => match body_json(req).await {
+            Ok(_) => run_command(sh, c).await,
+            Err(r) => r,
+        },
+        (_, _, Some(_)) => method_not_allowed("POST"),
+        ("status", &Method::GET, _) => json_response(StatusCode::OK, status_json(sh)),
+        ("status", _, _) => method_not_allowed("GET"),
+        ("events", &Method::GET, _) => events(sh),
+        ("events", _, _) => method_not_allowed("GET"),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "unknown-command",
+            "unknown endpoint: POST /v1/start, /v1/stop, /v1/pause, /v1/resume; GET /v1/status, /v1/events",
+        ),
+    }
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut r = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        &format!("use {allow}"),
+    );
+    r.headers_mut()
+        .insert("allow", HeaderValue::from_static(allow));
+    r
+}
+
+/// Reads a request's body: empty, or a JSON object, within the limits.
+async fn body_json(req: Request<Incoming>) -> Result<serde_json::Value, Response<Body>> {
+    let limited = Limited::new(req.into_body(), MAX_BODY);
+    let read = async { Some(limited.collect().await) };
+    let timeout = async {
+        smol::Timer::after(BODY_TIMEOUT).await;
+        None
+    };
+    let bytes = match futures_lite::future::or(read, timeout).await {
+        None => {
+            return Err(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                &format!(
+                    "the body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            ))
+        }
+        Some(Err(_)) => {
+            return Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                &format!("request bodies are limited to {MAX_BODY} bytes"),
+            ))
+        }
+        Some(Ok(c)) => c.to_bytes(),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad-json",
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad-json",
+            &format!("the body is not JSON: {e}"),
+        )),
+    }
+}
+
+async fn run_command(sh: &Shared, command: Command) -> Response<Body> {
+    let (tx, rx) = async_channel::bounded(1);
+    if sh.lane.try_send(ControlMsg { command, reply: tx }).is_err() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the service is busy or stopping: try again",
+        );
+    }
+    let timeout = async {
+        smol::Timer::after(REPLY_TIMEOUT).await;
+        None
+    };
+    let answer = futures_lite::future::or(async { rx.recv().await.ok() }, timeout).await;
+    match answer {
+        Some(Ok(done)) => json_response(
+            StatusCode::OK,
+            json!({
+                "ok": true,
+                "command": command.name(),
+                "changed": done == Done::Changed,
+            }),
+        ),
+        Some(Err(r)) => error(
+            StatusCode::CONFLICT,
+            match r {
+                Refused::NotPushing => "not-pushing",
+                Refused::Stopping => "stopping",
+            },
+            &r.to_string(),
+        ),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-answer",
+            "the service did not answer in time",
+        ),
+    }
+}
+
+fn status_json(sh: &Shared) -> serde_json::Value {
+    let s = sh.board.state();
+    let state = match s.phase.name() {
+        _ if s.paused => "paused",
+        n => n,
+    };
+    let codes: Vec<serde_json::Value> = s
+        .codes
+        .iter()
+        .map(|(c, d, ms)| json!({"code": c.code(), "message": c.message(), "detail": d, "uptime_ms": ms}))
+        .collect();
+    json!({
+        "state": state,
+        "phase": s.phase.name(),
+        "paused": s.paused,
+        "camera_open": s.camera_open,
+        "encoder": s.encoder,
+        "uptime_s": sh.started.elapsed().as_secs(),
+        "last_codes": codes,
+        "netstatus": s.net.map(|n| json!({
+            "videoBitrate": n.video_bitrate,
+            "audioBitrate": n.audio_bitrate,
+            "videoFPS": n.video_fps,
+            "videoGOP": n.video_gop,
+            "netSpeed": n.net_speed,
+            "netJitter": n.net_jitter,
+            "videoWidth": n.video_width,
+            "videoHeight": n.video_height,
+        })),
+        "config": sh.summary,
+    })
+}
+
+/// `GET /v1/events`: every event line as a Server-Sent Event, as it happens.
+fn events(sh: &Shared) -> Response<Body> {
+    let Some(rx) = sh.board.subscribe() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too-many-subscribers",
+            "too many event subscribers",
+        );
+    };
+    use futures_lite::StreamExt;
+    let hello = futures_lite::stream::once(Ok::<_, Infallible>(Frame::data(Bytes::from_static(
+        b": livepush events\n\n",
+    ))));
+    let lines = rx.map(|line: Arc<str>| {
+        let mut s = String::with_capacity(line.len() + 8);
+        s.push_str("data: ");
+        s.push_str(&line);
+        s.push_str("\n\n");
+        Ok::<_, Infallible>(Frame::data(Bytes::from(s)))
+    });
+    let body = StreamBody::new(hello.chain(lines));
+    let mut r = Response::new(BodyExt::boxed(body));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
