@@ -43,6 +43,25 @@ enum Cmd {
     MicCheck(MicCheckCmd),
     EncoderCheck(EncoderCheckCmd),
     Indicators(IndicatorsCmd),
+    Ctl(CtlCmd),
+}
+
+/// Steer a running livepush through its control API: start, stop, pause, resume, status, events.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "ctl")]
+struct CtlCmd {
+    /// the control socket (default /run/livepush/control.sock)
+    #[argh(option)]
+    socket: Option<String>,
+    /// the API over TCP instead, e.g. http://192.168.1.50:8088
+    #[argh(option)]
+    url: Option<String>,
+    /// a file holding the bearer token (for --url)
+    #[argh(option)]
+    token_file: Option<String>,
+    /// start, stop, pause, resume, status or events
+    #[argh(positional)]
+    command: String,
 }
 
 /// Walk every phase on the board's status LEDs and display, a few seconds each (assembly check).
@@ -239,6 +258,13 @@ fn main() -> ExitCode {
         Cmd::MicCheck(m) => commands::mic_check::run(&m),
         Cmd::EncoderCheck(c) => encoder_check(c),
         Cmd::Indicators(i) => indicators(&i),
+        Cmd::Ctl(c) => match commands::ctl::target(c.socket, c.url, c.token_file) {
+            Ok(t) => commands::ctl::run(&t, &c.command, None),
+            Err(e) => {
+                eprintln!("livepush ctl: {e}");
+                ExitCode::from(2)
+            }
+        },
         Cmd::Bench(b) => match commands::bench::run(
             b.seconds,
             &b.dir

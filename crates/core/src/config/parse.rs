@@ -547,8 +547,16 @@ fn control_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> Control
         }
         c.token_file = Some(f);
     }
-    if let Some((b, _)) = sec.boolean(cx, "stop-closes-camera") {
+    if let Some((b, at)) = sec.boolean(cx, "stop-closes-camera") {
         c.stop_closes_camera = b;
+        if b {
+            cx.notice(
+                "control.stop-closes-camera",
+                at,
+                "not built yet: a stop keeps the camera open",
+                false,
+            );
+        }
     }
     if let Some(list) = listen {
         c.listen.clear();

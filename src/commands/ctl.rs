@@ -1,0 +1,159 @@
+//! `livepush ctl`: the control API from the command line (hyper's HTTP/1.1
+//! client over the Unix socket, or TCP with a bearer token). Prints the
+//! answer's JSON (`events`: the event lines as they come). Exit codes a
+//! script can use: 0 done, 1 refused by the service (the answer says why),
+//! 2 a usage error, 3 the service could not be reached.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{AUTHORIZATION, HOST};
+use hyper::{Method, Request};
+
+/// Where the API is.
+pub enum Target {
+    /// A Unix socket path.
+    Unix(String),
+    /// `http://HOST:PORT` with an optional bearer token.
+    Tcp {
+        /// host:port.
+        addr: String,
+        /// The token.
+        token: Option<String>,
+    },
+}
+
+/// The commands and their endpoints.
+const COMMANDS: &[(&str, Method, &str)] = &[
+    ("start", Method::POST, "/v1/start"),
+    ("stop", Method::POST, "/v1/stop"),
+    ("pause", Method::POST, "/v1/pause"),
+    ("resume", Method::POST, "/v1/resume"),
+    ("status", Method::GET, "/v1/status"),
+    ("events", Method::GET, "/v1/events"),
+];
+
+/// The target from `--url` (and `--token-file`), else `--socket`, else the default socket.
+pub fn target(
+    socket: Option<String>,
+    url: Option<String>,
+    token_file: Option<String>,
+) -> Result<Target, String> {
+    let token = match token_file {
+        Some(f) => Some(crate::files::read_token_file(&f)?),
+        None => None,
+    };
+    match url {
+        Some(u) => {
+            let uri: hyper::Uri = u.parse().map_err(|e| format!("--url {u}: {e}"))?;
+            if uri.scheme_str() != Some("http") {
+                return Err(format!("--url {u}: must be http://HOST:PORT"));
+            }
+            let host = uri.host().ok_or(format!("--url {u}: no host"))?;
+            let port = uri.port_u16().unwrap_or(80);
+            Ok(Target::Tcp {
+                addr: format!("{host}:{port}"),
+                token,
+            })
+        }
+        None => Ok(Target::Unix(socket.unwrap_or_else(|| {
+            livepush_core::config::DEFAULT_CONTROL_SOCKET.to_string()
+        }))),
+    }
+}
+
+/// Runs one command.
+pub fn run(target: &Target, command: &str, body: Option<&str>) -> ExitCode {
+    let Some((_, method, path)) = COMMANDS.iter().find(|(n, _, _)| *n == command) else {
+        let names: Vec<&str> = COMMANDS.iter().map(|c| c.0).collect();
+        eprintln!(
+            "livepush ctl: unknown command {command:?}: one of {}",
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    match smol::block_on(request(target, method.clone(), path, body)) {
+        Err(e) => {
+            eprintln!("livepush ctl: {e}");
+            ExitCode::from(3)
+        }
+        Ok(status) if status.is_success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+    }
+}
+
+async fn request(
+    target: &Target,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+) -> Result<hyper::StatusCode, String> {
+    match target {
+        Target::Unix(p) => {
+            let s = async_net::unix::UnixStream::connect(p).await.map_err(|e| {
+                format!("unix:{p}: {e} (is livepush running, with [control] listen there?)")
+            })?;
+            exchange(s, method, path, body, None).await
+        }
+        Target::Tcp { addr, token } => {
+            let s = async_net::TcpStream::connect(addr.as_str())
+                .await
+                .map_err(|e| format!("{addr}: {e}"))?;
+            exchange(s, method, path, body, token.as_deref()).await
+        }
+    }
+}
+
+async fn exchange<S>(
+    stream: S,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Result<hyper::StatusCode, String>
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = smol_hyper::rt::FuturesIo::new(stream);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
+    let driver = smol::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, "livepush");
+    if let Some(t) = token {
+        req = req.header(AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
+        .map_err(|e| e.to_string())?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    let mut out = std::io::stdout().lock();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("HTTP: {e}"))?;
+        if let Some(d) = frame.data_ref() {
+            // the event stream's lines without their SSE framing
+            for piece in d.split_inclusive(|b| *b == b'\n') {
+                let piece = piece.strip_prefix(b"data: ").unwrap_or(piece);
+                if piece == b"\n" || piece.starts_with(b":") {
+                    continue;
+                }
+                let _ = out.write_all(piece);
+            }
+            let _ = out.flush();
+        }
+    }
+    drop(driver);
+    Ok(status)
+}
