@@ -508,7 +508,12 @@ fn the_media_threads_notices_reach_the_observers_in_order() {
     r.media(MediaMsg::Notice(Notice::MicBack));
     assert_eq!(
         r.notices,
-        [Notice::AudioLevel { peak_db: -12 }, Notice::MicBack]
+        [
+            // the publisher's own: which backend runs (for the API's status)
+            Notice::VideoEncoder { backend: "test" },
+            Notice::AudioLevel { peak_db: -12 },
+            Notice::MicBack
+        ]
     );
 }
 
