@@ -59,7 +59,16 @@ struct CtlCmd {
     /// a file holding the bearer token (for --url)
     #[argh(option)]
     token_file: Option<String>,
-    /// start, stop, pause, resume, status or events
+    /// a snapshot's JPEG file (default snapshot.jpg)
+    #[argh(option)]
+    out: Option<String>,
+    /// snapshot: JPEG quality 1..100 (default 85)
+    #[argh(option)]
+    quality: Option<u8>,
+    /// snapshot: scale to this width (even)
+    #[argh(option)]
+    width: Option<u32>,
+    /// start, stop, pause, resume, start-preview, stop-preview, switch-camera, snapshot, status or events
     #[argh(positional)]
     command: String,
 }
@@ -259,7 +268,17 @@ fn main() -> ExitCode {
         Cmd::EncoderCheck(c) => encoder_check(c),
         Cmd::Indicators(i) => indicators(&i),
         Cmd::Ctl(c) => match commands::ctl::target(c.socket, c.url, c.token_file) {
-            Ok(t) => commands::ctl::run(&t, &c.command, None),
+            Ok(t) => {
+                let mut body = serde_json::Map::new();
+                if let Some(q) = c.quality {
+                    body.insert("quality".into(), q.into());
+                }
+                if let Some(w) = c.width {
+                    body.insert("width".into(), w.into());
+                }
+                let body = (!body.is_empty()).then(|| serde_json::Value::Object(body).to_string());
+                commands::ctl::run(&t, &c.command, body.as_deref(), c.out.as_deref())
+            }
             Err(e) => {
                 eprintln!("livepush ctl: {e}");
                 ExitCode::from(2)
@@ -549,17 +568,20 @@ fn run(r: &RunCmd) -> ExitCode {
 fn preflight(cfg: &livepush_core::config::Config) -> Result<(), String> {
     use livepush_core::config::{AudioDevice, VideoDevice};
     if cfg.enable_camera {
-        if let VideoDevice::RawFile(p) = &cfg.video.device {
-            let v = cfg.video_params();
-            let len = std::fs::metadata(p)
-                .map_err(|e| format!("video.device file:{p}: {e}"))?
-                .len();
-            let frame = u64::from(v.width * v.height * 3 / 2);
-            if len < frame {
-                return Err(format!(
-                    "video.device file:{p}: {len} bytes, less than one {}x{} I420 frame",
-                    v.width, v.height
-                ));
+        for d in &cfg.video.devices {
+            if let VideoDevice::RawFile(spec) = d {
+                let v = cfg.video_params();
+                let (p, size) = livepush_core::config::raw_file_size(spec);
+                let (w, h) = size.unwrap_or((v.width, v.height));
+                let len = std::fs::metadata(p)
+                    .map_err(|e| format!("video.device file:{p}: {e}"))?
+                    .len();
+                let frame = u64::from(w * h * 3 / 2);
+                if len < frame {
+                    return Err(format!(
+                        "video.device file:{p}: {len} bytes, less than one {w}x{h} I420 frame"
+                    ));
+                }
             }
         }
     }

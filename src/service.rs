@@ -62,6 +62,13 @@ impl Service {
         }
     }
 
+    /// The camera was closed (no video frames expected) or opened again.
+    pub fn watch_video(&mut self, now: Instant, on: bool) {
+        if let Some(w) = self.watchdog.as_mut() {
+            w.watch_video(now, on);
+        }
+    }
+
     /// When [`Self::handle_timeout`] is due (None: no watchdog).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.watchdog.as_ref().map(Watchdog::poll_timeout)

@@ -228,7 +228,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
                 .join(", ")
         );
         let job = media::video::VideoJob {
-            device: cfg.video.device.clone(),
+            devices: cfg.video.devices.clone(),
             auto_focus: cfg.auto_focus,
             encoder: cfg.video.encoder,
             chain: ChainConfig {
@@ -285,6 +285,8 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
             lane: inbox.control.clone(),
             board,
             summary: summary(&cfg),
+            video: video_ctl.clone(),
+            torch: opts.board.as_ref().and_then(|b| b.torch.clone()),
         })
     });
     let service = Service::new(now, cfg.enable_camera, true);
@@ -405,6 +407,7 @@ fn summary(cfg: &Config) -> serde_json::Value {
         "muted": cfg.muted,
         "video": {
             "device": cfg.video.device.to_string(),
+            "devices": cfg.video.devices.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
             "width": v.width,
             "height": v.height,
             "fps": v.fps,
@@ -551,7 +554,12 @@ impl Shell {
                     if let Some(v) = &self.video_ctl {
                         let _ = v.send(c.into());
                     }
-                    let _ = self.audio_ctl.send(c.into());
+                    if let livepush_core::publisher::MediaCommand::Camera(on) = c {
+                        // a closed camera gives no frames: not a hang
+                        self.service.watch_video(now, on);
+                    } else {
+                        let _ = self.audio_ctl.send(c.into());
+                    }
                 }
                 Output::Event(ev) => self.show(now, Observed::Event(&ev)),
                 Output::Phase(p) => self.show(now, Observed::Phase(p)),

@@ -31,6 +31,11 @@ const COMMANDS: &[(&str, Method, &str)] = &[
     ("stop", Method::POST, "/v1/stop"),
     ("pause", Method::POST, "/v1/pause"),
     ("resume", Method::POST, "/v1/resume"),
+    ("start-preview", Method::POST, "/v1/start-preview"),
+    ("stop-preview", Method::POST, "/v1/stop-preview"),
+    ("switch-camera", Method::POST, "/v1/switch-camera"),
+    ("snapshot", Method::POST, "/v1/snapshot"),
+    ("toggle-torch", Method::POST, "/v1/toggle-torch"),
     ("status", Method::GET, "/v1/status"),
     ("events", Method::GET, "/v1/events"),
 ];
@@ -64,8 +69,8 @@ pub fn target(
     }
 }
 
-/// Runs one command.
-pub fn run(target: &Target, command: &str, body: Option<&str>) -> ExitCode {
+/// Runs one command; `out`: where a snapshot's JPEG goes.
+pub fn run(target: &Target, command: &str, body: Option<&str>, out: Option<&str>) -> ExitCode {
     let Some((_, method, path)) = COMMANDS.iter().find(|(n, _, _)| *n == command) else {
         let names: Vec<&str> = COMMANDS.iter().map(|c| c.0).collect();
         eprintln!(
@@ -74,7 +79,7 @@ pub fn run(target: &Target, command: &str, body: Option<&str>) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    match smol::block_on(request(target, method.clone(), path, body)) {
+    match smol::block_on(request(target, method.clone(), path, body, out)) {
         Err(e) => {
             eprintln!("livepush ctl: {e}");
             ExitCode::from(3)
@@ -89,19 +94,20 @@ async fn request(
     method: Method,
     path: &str,
     body: Option<&str>,
+    out: Option<&str>,
 ) -> Result<hyper::StatusCode, String> {
     match target {
         Target::Unix(p) => {
             let s = async_net::unix::UnixStream::connect(p).await.map_err(|e| {
                 format!("unix:{p}: {e} (is livepush running, with [control] listen there?)")
             })?;
-            exchange(s, method, path, body, None).await
+            exchange(s, method, path, body, None, out).await
         }
         Target::Tcp { addr, token } => {
             let s = async_net::TcpStream::connect(addr.as_str())
                 .await
                 .map_err(|e| format!("{addr}: {e}"))?;
-            exchange(s, method, path, body, token.as_deref()).await
+            exchange(s, method, path, body, token.as_deref(), out).await
         }
     }
 }
@@ -112,6 +118,7 @@ async fn exchange<S>(
     path: &str,
     body: Option<&str>,
     token: Option<&str>,
+    out: Option<&str>,
 ) -> Result<hyper::StatusCode, String>
 where
     S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
@@ -138,6 +145,27 @@ where
         .await
         .map_err(|e| format!("HTTP: {e}"))?;
     let status = resp.status();
+    let is_jpeg = resp
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .is_some_and(|v| v == "image/jpeg");
+    if is_jpeg {
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("HTTP: {e}"))?
+            .to_bytes();
+        let path = out.unwrap_or("snapshot.jpg");
+        std::fs::write(path, &bytes).map_err(|e| format!("{path}: {e}"))?;
+        println!(
+            "{{\"ok\":true,\"command\":\"snapshot\",\"file\":{:?},\"bytes\":{}}}",
+            path,
+            bytes.len()
+        );
+        drop(driver);
+        return Ok(status);
+    }
     let mut body = resp.into_body();
     let mut out = std::io::stdout().lock();
     while let Some(frame) = body.frame().await {

@@ -35,6 +35,8 @@ pub struct State {
     pub encoder: Option<&'static str>,
     /// The camera is open (1003 since the last -1301/-1305).
     pub camera_open: bool,
+    /// Which of `[video] devices` is in use.
+    pub camera_index: u8,
     /// Service time of the last change, ms.
     pub at_ms: u64,
 }
@@ -56,6 +58,7 @@ impl Board {
                 net: None,
                 encoder: None,
                 camera_open: false,
+                camera_index: 0,
                 at_ms: 0,
             }),
             subscribers: Mutex::new(Vec::new()),
@@ -92,6 +95,7 @@ enum Pending {
     Phase(Phase),
     Net(NetStatus),
     Encoder(&'static str),
+    Camera(u8),
 }
 
 impl Feed {
@@ -138,6 +142,7 @@ fn apply(s: &mut State, p: Pending) {
         Pending::Phase(ph) => s.phase = ph,
         Pending::Net(n) => s.net = Some(n),
         Pending::Encoder(b) => s.encoder = Some(b),
+        Pending::Camera(i) => s.camera_index = i,
     }
 }
 
@@ -159,6 +164,7 @@ impl Observer for Feed {
             }
             Observed::Phase(p) => Some(Pending::Phase(p)),
             Observed::Notice(Notice::VideoEncoder { backend }) => Some(Pending::Encoder(backend)),
+            Observed::Notice(Notice::Camera { index }) => Some(Pending::Camera(index)),
             Observed::Notice(_) => None,
         };
         let Some(fact) = fact else {

@@ -3,8 +3,10 @@
 //! most, request headers within [`HEADER_TIMEOUT`] and [`MAX_HEADER_BYTES`],
 //! bodies within [`MAX_BODY`] and [`BODY_TIMEOUT`], the bearer token checked
 //! in constant time on TCP when one is configured, and answers that never
-//! carry a secret. Routes: `POST /v1/{start,stop,pause,resume}`,
-//! `GET /v1/status`, `GET /v1/events` (Server-Sent Events).
+//! carry a secret. Routes: `POST /v1/{start,stop,pause,resume,
+//! start-preview,stop-preview}` (through the loop), `POST /v1/snapshot` and
+//! `POST /v1/switch-camera` (straight to the video thread), `GET /v1/status`,
+//! `GET /v1/events` (Server-Sent Events).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,8 +22,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
 use super::board::Board;
+use super::snapshot;
 use super::ControlMsg;
 use crate::mailbox::Lane;
+use crate::media::MediaCtl;
 use livepush_core::publisher::{Command, Done, Refused};
 
 /// Connections served at once; more are closed at accept.
@@ -49,6 +53,8 @@ pub struct Shared {
     summary: serde_json::Value,
     connections: AtomicUsize,
     started: std::time::Instant,
+    video: Option<std::sync::Mutex<std::sync::mpsc::Sender<MediaCtl>>>,
+    torch: Arc<super::torch::BoardTorch>,
 }
 
 impl Shared {
@@ -57,12 +63,16 @@ impl Shared {
         lane: Arc<Lane<ControlMsg>>,
         board: Arc<Board>,
         summary: serde_json::Value,
+        video: Option<std::sync::mpsc::Sender<MediaCtl>>,
+        torch: super::torch::BoardTorch,
     ) -> Shared {
         Shared {
             token,
             lane,
             board,
             summary,
+            video: video.map(std::sync::Mutex::new),
+            torch: Arc::new(torch),
             connections: AtomicUsize::new(0),
             started: std::time::Instant::now(),
         }
@@ -189,6 +199,8 @@ async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Respon
         "stop" => Some(Command::Stop),
         "pause" => Some(Command::Pause),
         "resume" => Some(Command::Resume),
+        "start-preview" => Some(Command::StartPreview),
+        "stop-preview" => Some(Command::StopPreview),
         _ => None,
     };
     match (name, &method, command) {
@@ -197,6 +209,22 @@ async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Respon
             Err(r) => r,
         },
         (_, _, Some(_)) => method_not_allowed("POST"),
+        ("snapshot", &Method::POST, _) => match body_json(req).await {
+            Ok(v) => match snapshot::Options::from_json(&v) {
+                Ok(o) => take_snapshot(sh, o).await,
+                Err(e) => error(StatusCode::BAD_REQUEST, "bad-option", &e),
+            },
+            Err(r) => r,
+        },
+        ("switch-camera", &Method::POST, _) => match body_json(req).await {
+            Ok(_) => switch_camera(sh).await,
+            Err(r) => r,
+        },
+        ("toggle-torch", &Method::POST, _) => match body_json(req).await {
+            Ok(_) => toggle_torch(sh).await,
+            Err(r) => r,
+        },
+        ("snapshot" | "switch-camera" | "toggle-torch", _, _) => method_not_allowed("POST"),
         ("status", &Method::GET, _) => json_response(StatusCode::OK, status_json(sh)),
         ("status", _, _) => method_not_allowed("GET"),
         ("events", &Method::GET, _) => events(sh),
@@ -204,7 +232,7 @@ async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Respon
         _ => error(
             StatusCode::NOT_FOUND,
             "unknown-command",
-            "unknown endpoint: POST /v1/start, /v1/stop, /v1/pause, /v1/resume; GET /v1/status, /v1/events",
+            "unknown endpoint: POST /v1/start, stop, pause, resume, start-preview, stop-preview, snapshot, switch-camera, toggle-torch; GET /v1/status, /v1/events",
         ),
     }
 }
@@ -305,6 +333,112 @@ async fn run_command(sh: &Shared, command: Command) -> Response<Body> {
     }
 }
 
+/// Sends a command to the video thread with a reply channel, and waits
+/// (bounded) for the answer.
+async fn ask_video<R>(
+    sh: &Shared,
+    make: impl FnOnce(async_channel::Sender<R>) -> MediaCtl,
+) -> Result<R, Response<Body>> {
+    let Some(video) = &sh.video else {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "no-camera",
+            "no video: enable-camera = false",
+        ));
+    };
+    let (tx, rx) = async_channel::bounded(1);
+    let sent = video
+        .lock()
+        .map(|v| v.send(make(tx)).is_ok())
+        .unwrap_or(false);
+    if !sent {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the video thread has ended",
+        ));
+    }
+    let timeout = async {
+        smol::Timer::after(REPLY_TIMEOUT).await;
+        None
+    };
+    match futures_lite::future::or(async { rx.recv().await.ok() }, timeout).await {
+        Some(r) => Ok(r),
+        None => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-answer",
+            "the video thread did not answer in time",
+        )),
+    }
+}
+
+async fn take_snapshot(sh: &Shared, o: snapshot::Options) -> Response<Body> {
+    let pic = match ask_video(sh, MediaCtl::Snapshot).await {
+        Err(r) => return r,
+        Ok(Err(e)) => return error(StatusCode::CONFLICT, "no-picture", &e),
+        Ok(Ok(p)) => p,
+    };
+    // JPEG encoding on a blocking thread: neither the loop nor the media path
+    match smol::unblock(move || snapshot::encode(&pic, o)).await {
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "snapshot-failed", &e),
+        Ok((jpeg, w, h)) => {
+            let mut r = Response::new(Full::new(Bytes::from(jpeg)).boxed());
+            let hd = r.headers_mut();
+            hd.insert(CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+            hd.insert("x-width", HeaderValue::from(w));
+            hd.insert("x-height", HeaderValue::from(h));
+            hd.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+    }
+}
+
+async fn switch_camera(sh: &Shared) -> Response<Body> {
+    match ask_video(sh, MediaCtl::SwitchCamera).await {
+        Err(r) => r,
+        Ok(Ok(device)) => json_response(
+            StatusCode::OK,
+            json!({"ok": true, "command": "switch-camera", "changed": true, "camera": device}),
+        ),
+        Ok(Err(e)) => error(StatusCode::CONFLICT, "camera-failed", &e),
+    }
+}
+
+async fn toggle_torch(sh: &Shared) -> Response<Body> {
+    // the camera's flash control first (only when there is a camera)
+    let camera = match &sh.video {
+        Some(_) => match ask_video(sh, MediaCtl::Torch).await {
+            Err(r) => return r,
+            Ok(r) => Some(r),
+        },
+        None => None,
+    };
+    let answer = |on: bool, via: &str| {
+        json_response(
+            StatusCode::OK,
+            json!({"ok": true, "command": "toggle-torch", "changed": true, "on": on, "via": via}),
+        )
+    };
+    match camera {
+        Some(Ok(on)) => return answer(on, "camera flash control (V4L2_CID_FLASH_LED_MODE)"),
+        Some(Err(Some(why))) => return error(StatusCode::CONFLICT, "torch-failed", &why),
+        Some(Err(None)) | None => {}
+    }
+    if !sh.torch.present() {
+        return error(
+            StatusCode::CONFLICT,
+            "no-torch",
+            "this box has no torch: the camera has no flash control (V4L2_CID_FLASH_LED_MODE) and the board profile names no `[leds] torch`",
+        );
+    }
+    let t = sh.torch.clone();
+    let via = t.describe();
+    match smol::unblock(move || t.toggle()).await {
+        Ok(on) => answer(on, &format!("board torch {via}")),
+        Err(e) => error(StatusCode::CONFLICT, "torch-failed", &e),
+    }
+}
+
 fn status_json(sh: &Shared) -> serde_json::Value {
     let s = sh.board.state();
     let state = match s.phase.name() {
@@ -321,6 +455,7 @@ fn status_json(sh: &Shared) -> serde_json::Value {
         "phase": s.phase.name(),
         "paused": s.paused,
         "camera_open": s.camera_open,
+        "camera": sh.summary["video"]["devices"].get(usize::from(s.camera_index)).cloned(),
         "encoder": s.encoder,
         "uptime_s": sh.started.elapsed().as_secs(),
         "last_codes": codes,

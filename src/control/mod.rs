@@ -8,6 +8,8 @@
 
 pub mod board;
 mod http;
+mod snapshot;
+mod torch;
 
 use std::sync::Arc;
 
@@ -36,6 +38,11 @@ pub struct Setup {
     pub board: Arc<board::Board>,
     /// Facts fixed for the run (the config summary, no secret in it).
     pub summary: serde_json::Value,
+    /// The video thread (snapshots and camera switches go straight to it;
+    /// None: audio only).
+    pub video: Option<std::sync::mpsc::Sender<crate::media::MediaCtl>>,
+    /// The board profile's `[leds] torch`.
+    pub torch: Option<livepush_core::config::board::LedOut>,
 }
 
 /// The running listeners (dropping it stops them and removes the sockets).
@@ -61,6 +68,8 @@ pub fn start(setup: Setup) -> Running {
         setup.lane,
         setup.board,
         setup.summary,
+        setup.video,
+        torch::BoardTorch::new(setup.torch),
     ));
     let mut tasks = Vec::new();
     let mut sockets = Vec::new();

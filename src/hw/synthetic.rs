@@ -11,8 +11,16 @@ use livepush_core::synth::{pattern::TestPattern, tone::Sine};
 pub enum VideoSource {
     /// Moving test pattern with a burned-in frame counter.
     Pattern(TestPattern),
-    /// Raw I420 frames, looped.
-    RawFile { file: File, path: String },
+    /// Raw I420 frames, looped; `size`: the file's frame size when it
+    /// differs from the output (`file:PATH@WxH`), read into `buf` and scaled.
+    RawFile {
+        file: File,
+        path: String,
+        size: Option<(u32, u32)>,
+        buf: Vec<u8>,
+        /// The output size.
+        out: (u32, u32),
+    },
 }
 
 impl VideoSource {
@@ -25,18 +33,24 @@ impl VideoSource {
         use livepush_core::config::VideoDevice;
         match device {
             VideoDevice::TestPattern => Ok(VideoSource::Pattern(TestPattern::new(width, height))),
-            VideoDevice::RawFile(path) => {
+            VideoDevice::RawFile(spec) => {
+                let (path, size) = livepush_core::config::raw_file_size(spec);
+                let size = size.filter(|s| *s != (width, height));
+                let (fw, fh) = size.unwrap_or((width, height));
                 let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
                 let len = file.metadata().map_err(|e| format!("{path}: {e}"))?.len();
-                let frame = u64::from(width * height * 3 / 2);
+                let frame = u64::from(fw * fh * 3 / 2);
                 if len < frame {
                     return Err(format!(
-                        "{path}: {len} bytes is less than one {width}x{height} I420 frame"
+                        "{path}: {len} bytes is less than one {fw}x{fh} I420 frame"
                     ));
                 }
                 Ok(VideoSource::RawFile {
                     file,
-                    path: path.clone(),
+                    path: path.to_string(),
+                    size,
+                    buf: size.map_or_else(Vec::new, |_| vec![0; frame as usize]),
+                    out: (width, height),
                 })
             }
             VideoDevice::V4l2(p) => Err(format!(
@@ -52,9 +66,40 @@ impl VideoSource {
                 p.render(index, out);
                 Ok(())
             }
-            VideoSource::RawFile { file, path } => {
-                read_looped(file, out).map_err(|e| format!("{path}: {e}"))
+            VideoSource::RawFile {
+                file,
+                path,
+                size: None,
+                ..
+            } => read_looped(file, out).map_err(|e| format!("{path}: {e}")),
+            VideoSource::RawFile {
+                file,
+                path,
+                size: Some((w, h)),
+                buf,
+                out: (ow, oh),
+            } => {
+                read_looped(file, buf).map_err(|e| format!("{path}: {e}"))?;
+                let pic = livepush_core::video::convert::Picture {
+                    format: livepush_core::video::negotiate::PixelFormat::I420,
+                    width: *w,
+                    height: *h,
+                    stride: 0,
+                    data: buf,
+                };
+                livepush_core::video::convert::to_i420(&pic, out, *ow, *oh)
+                    .map_err(|e| format!("{path}: scaling: {e:?}"))
             }
+        }
+    }
+}
+
+impl VideoSource {
+    /// The frame size the source gives when it differs from the output.
+    pub fn own_size(&self) -> Option<(u32, u32)> {
+        match self {
+            VideoSource::RawFile { size, .. } => *size,
+            VideoSource::Pattern(_) => None,
         }
     }
 }

@@ -28,6 +28,10 @@ use super::mjpeg::Mjpeg;
 
 /// V4L2 control id of continuous auto focus.
 const CID_FOCUS_AUTO: u32 = 0x009a_090c;
+/// V4L2_CID_FLASH_LED_MODE (the flash class): 0 none, 1 flash, 2 torch.
+const CID_FLASH_LED_MODE: u32 = 0x009c_0901;
+const FLASH_LED_MODE_NONE: i64 = 0;
+const FLASH_LED_MODE_TORCH: i64 = 2;
 
 /// Why the camera could not be used.
 #[derive(Debug)]
@@ -56,6 +60,8 @@ pub struct Camera {
     /// Continuous auto focus was switched on (false: the camera has no such control).
     pub auto_focus: bool,
     mjpeg: Mjpeg,
+    /// The torch (flash LED in torch mode) is on.
+    torch: bool,
 }
 
 /// Every /dev/video* node, in numeric order (video2 before video10).
@@ -185,10 +191,35 @@ impl Camera {
             stride: got.stride,
             auto_focus,
             mjpeg: Mjpeg::default(),
+            torch: false,
         })
     }
 
     /// The negotiated capture mode.
+    /// Toggles the camera's flash LED between torch and off
+    /// (V4L2_CID_FLASH_LED_MODE). Ok(on); Err(None): the camera has no
+    /// such control; Err(Some(why)): it has one and refused.
+    pub fn toggle_torch(&mut self) -> Result<bool, Option<String>> {
+        let on = !self.torch;
+        let value = if on {
+            FLASH_LED_MODE_TORCH
+        } else {
+            FLASH_LED_MODE_NONE
+        };
+        match self._dev.set_control(Control {
+            id: CID_FLASH_LED_MODE,
+            value: Value::Integer(value),
+        }) {
+            Ok(()) => {
+                self.torch = on;
+                Ok(on)
+            }
+            // EINVAL: no such control on this device
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Err(None),
+            Err(e) => Err(Some(format!("{}: flash LED mode: {e}", self.path))),
+        }
+    }
+
     pub fn mode(&self) -> Mode {
         self.mode
     }

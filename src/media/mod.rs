@@ -22,8 +22,30 @@ pub struct Wiring {
     pub recycle: smol::channel::Receiver<Vec<u8>>,
 }
 
+/// A picture for a snapshot: I420 at the encoder's size, after crop and
+/// scale, before encoding.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// I420 planes.
+    pub i420: Vec<u8>,
+}
+
+/// Where the video thread answers a snapshot (never waits: one slot).
+pub type SnapshotReply = async_channel::Sender<Result<Picture, String>>;
+/// Where the video thread answers a camera switch: the device now in use,
+/// or why the next one could not be opened (the current one stays).
+pub type SwitchReply = async_channel::Sender<Result<String, String>>;
+
+/// Where the video thread answers a torch toggle: Ok(on), Err(None) when
+/// the camera has no flash control, Err(Some(why)) when it refused.
+pub type TorchReply = async_channel::Sender<Result<bool, Option<String>>>;
+
 /// Commands to the media threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum MediaCtl {
     /// Make the next video frame a key frame.
     ForceKey,
@@ -46,6 +68,14 @@ pub enum MediaCtl {
     },
     /// Camera and microphone again.
     Resume,
+    /// Open or close the camera.
+    Camera(bool),
+    /// A copy of the next picture.
+    Snapshot(SnapshotReply),
+    /// Open the next camera of `[video] devices`.
+    SwitchCamera(SwitchReply),
+    /// Toggle the camera's torch (its flash control).
+    Torch(TorchReply),
     /// End the thread.
     Stop,
 }
@@ -56,6 +86,7 @@ impl From<livepush_core::publisher::MediaCommand> for MediaCtl {
         match c {
             M::Pause { fps, mute } => MediaCtl::Pause { fps, mute },
             M::Resume => MediaCtl::Resume,
+            M::Camera(on) => MediaCtl::Camera(on),
         }
     }
 }
@@ -72,7 +103,7 @@ impl From<livepush_core::publisher::EncoderCommand> for MediaCtl {
 }
 
 /// The pending commands, merged (the last bitrate and size win).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub(crate) struct Commands {
     /// A key frame was asked for.
     pub key: bool,
@@ -82,6 +113,14 @@ pub(crate) struct Commands {
     pub size: Option<(u32, u32)>,
     /// Paused (`Some(Some(..))`) or resumed (`Some(None)`); the last wins.
     pub pause: Option<Option<Pause>>,
+    /// Open or close the camera; the last wins.
+    pub camera: Option<bool>,
+    /// Snapshots asked for.
+    pub snapshots: Vec<SnapshotReply>,
+    /// Camera switches asked for.
+    pub switches: Vec<SwitchReply>,
+    /// Torch toggles asked for.
+    pub torches: Vec<TorchReply>,
 }
 
 /// A pause as the media threads carry it out.
@@ -104,6 +143,10 @@ pub(crate) fn take_commands(ctl: &std::sync::mpsc::Receiver<MediaCtl>) -> Option
             Ok(MediaCtl::Resize { width, height }) => c.size = Some((width, height)),
             Ok(MediaCtl::Pause { fps, mute }) => c.pause = Some(Some(Pause { fps, mute })),
             Ok(MediaCtl::Resume) => c.pause = Some(None),
+            Ok(MediaCtl::Camera(on)) => c.camera = Some(on),
+            Ok(MediaCtl::Snapshot(r)) => c.snapshots.push(r),
+            Ok(MediaCtl::SwitchCamera(r)) => c.switches.push(r),
+            Ok(MediaCtl::Torch(r)) => c.torches.push(r),
             Ok(MediaCtl::Stop) | Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => return Some(c),
         }

@@ -59,6 +59,15 @@ impl Watchdog {
         }
     }
 
+    /// Whether the video track is watched (off while the camera is closed
+    /// by a command: no frames are expected then). Watching again gives
+    /// the track a fresh start.
+    pub fn watch_video(&mut self, now: Instant, on: bool) {
+        if self.video.is_some() || on {
+            self.video = on.then_some(Some(now));
+        }
+    }
+
     /// When [`Self::handle_timeout`] is due.
     pub fn poll_timeout(&self) -> Instant {
         self.next

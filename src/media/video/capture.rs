@@ -38,6 +38,8 @@ pub(super) struct CaptureCtx<'a> {
     /// The last picture's timestamp (updated when this one is encoded here).
     pub(super) last_pts: &'a mut Option<u64>,
     pub(super) min_gap_us: u64,
+    /// The picture is wanted in the picture buffer (a snapshot): no zero copy.
+    pub(super) want_pixels: bool,
 }
 
 /// Takes the next camera picture. When it needs no conversion and the
@@ -56,7 +58,7 @@ pub(super) fn capture(
         c.release(cap.index)?;
         return Ok(Captured::Skipped);
     }
-    let dma = (cx.runner.size() == (p.width, p.height))
+    let dma = (cx.runner.size() == (p.width, p.height) && !cx.want_pixels)
         .then(|| c.dma(&cap, p.width, p.height))
         .flatten();
     if let Some((dma, layout)) = dma {

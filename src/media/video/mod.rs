@@ -17,7 +17,7 @@ use livepush_core::encoder::runner::{Runner, Step};
 use livepush_core::encoder::settings::EncoderSettings;
 use livepush_core::supervisor::Input;
 
-use super::{sleep_until, take_commands, MediaMsg, Pause, Wiring};
+use super::{sleep_until, take_commands, MediaMsg, Pause, SnapshotReply, Wiring};
 use crate::hw::I420;
 use backends::Backends;
 use capture::{capture, CaptureCtx, Captured};
@@ -26,8 +26,8 @@ use to_loop::ToLoop;
 
 /// What the video thread captures and how it encodes.
 pub struct VideoJob {
-    /// The source.
-    pub device: VideoDevice,
+    /// The sources (`[video] devices`; the first at the start).
+    pub devices: Vec<VideoDevice>,
     /// Switch on continuous auto focus where the camera has it.
     pub auto_focus: bool,
     /// The software H.264 encoder (the chain's last link).
@@ -60,7 +60,7 @@ pub fn spawn(job: VideoJob, wiring: Wiring) -> std::thread::JoinHandle<()> {
 
 fn run(job: VideoJob, wiring: Wiring) {
     let VideoJob {
-        device,
+        devices,
         auto_focus,
         encoder: encoder_choice,
         chain,
@@ -78,7 +78,7 @@ fn run(job: VideoJob, wiring: Wiring) {
         recycle,
     } = wiring;
     let send = |m: MediaMsg| mb.send_blocking(m);
-    let Some(mut source) = Source::open_at_start(&device, &p, auto_focus, &send) else {
+    let Some(mut source) = Source::open_at_start(&devices[0], &p, auto_focus, &send) else {
         return;
     };
     let mut picture = vec![0u8; (p.width * p.height * 3 / 2) as usize];
@@ -104,7 +104,7 @@ fn run(job: VideoJob, wiring: Wiring) {
     let min_gap_us = (frame_us / 2.0) as u64;
     let mut lost_due = Instant::now();
     let lost = Lost {
-        device: &device,
+        device: &devices[0],
         p: &p,
         auto_focus,
         still: still.as_deref(),
@@ -115,6 +115,11 @@ fn run(job: VideoJob, wiring: Wiring) {
     let mut paused: Option<Pause> = None;
     let mut pause_due = Instant::now();
     let mut pause_frames: u64 = 0;
+    // snapshots waiting for the next picture
+    let mut snapshots: Vec<SnapshotReply> = Vec::new();
+    // which of `[video] devices` runs, and which a switch tries next
+    let mut current = 0usize;
+    let mut next_try = 1usize;
     loop {
         if hang_after.is_some_and(|n| index >= n) {
             log::warn!("LIVEPUSH_INJECT_VIDEO_HANG: the video thread hangs (test hook)");
@@ -122,32 +127,95 @@ fn run(job: VideoJob, wiring: Wiring) {
                 std::thread::park();
             }
         }
+        // pacing: the pause's rate, a closed camera's idle wait, the
+        // synthetic source's frame times (a camera paces itself)
+        let due = origin + Duration::from_micros(frame_time_us(index));
         if let Some(pz) = paused {
             pause_due += Duration::from_micros(1_000_000 / u64::from(pz.fps.max(1)));
             sleep_until(pause_due);
-            let Some(c) = take_commands(&ctl) else {
-                return;
+        } else if matches!(source, Source::Off) {
+            std::thread::sleep(Duration::from_millis(50));
+        } else if source.paced_here() {
+            sleep_until(due);
+        }
+        let Some(mut c) = take_commands(&ctl) else {
+            return;
+        };
+        let (pause, camera) = (c.pause, c.camera);
+        let switches = std::mem::take(&mut c.switches);
+        for reply in std::mem::take(&mut c.torches) {
+            let r = match &mut source {
+                Source::Camera(cam) => cam.toggle_torch(),
+                _ => Err(None),
             };
-            let change = c.pause;
-            let mut sink = ToLoop {
-                mb: &mb,
-                recycle: &recycle,
-            };
-            apply(c, &mut runner, origin, &mut sink);
-            match change {
-                Some(None) => {
-                    // the camera again, from a key frame (a camera's pictures
-                    // queued during the pause are older than the last still:
-                    // dropped below by their timestamps)
-                    log::info!("resumed: camera pictures again");
-                    paused = None;
-                    runner.force_key();
-                    lost_due = Instant::now();
-                    continue;
-                }
-                Some(Some(p)) => paused = Some(p),
-                None => {}
+            let _ = reply.try_send(r);
+        }
+        snapshots.append(&mut c.snapshots);
+        let mut sink = ToLoop {
+            mb: &mb,
+            recycle: &recycle,
+        };
+        apply(c, &mut runner, origin, &mut sink);
+        match camera {
+            Some(false) if !matches!(source, Source::Off) => {
+                log::info!("camera closed (not pushing, no preview)");
+                source = Source::Off;
             }
+            Some(true) if matches!(source, Source::Off) => {
+                let Some(s) = Source::open_at_start(&devices[current], &p, auto_focus, &send)
+                else {
+                    return;
+                };
+                source = s;
+                runner.force_key();
+                lost_due = Instant::now();
+            }
+            _ => {}
+        }
+        for reply in switches {
+            let r = switch_camera(
+                &devices,
+                (&mut current, &mut next_try),
+                &mut source,
+                &p,
+                auto_focus,
+                &send,
+            );
+            if r.is_ok() {
+                runner.force_key();
+                lost_due = Instant::now();
+            }
+            let _ = reply.try_send(r);
+        }
+        match pause {
+            Some(Some(pz)) => {
+                if paused.is_none() {
+                    log::info!("paused: the waiting image at {} fps", pz.fps);
+                    pause_due = Instant::now();
+                    pause_frames = 0;
+                }
+                paused = Some(pz);
+            }
+            Some(None) if paused.is_some() => {
+                // the camera again, from a key frame (a camera's pictures
+                // queued during the pause are older than the last still:
+                // dropped below by their timestamps)
+                log::info!("resumed: camera pictures again");
+                paused = None;
+                runner.force_key();
+                lost_due = Instant::now();
+            }
+            _ => {}
+        }
+        if matches!(source, Source::Off) && paused.is_none() {
+            for s in snapshots.drain(..) {
+                let _ = s.try_send(Err(
+                    "the camera is off (not pushing, no preview): start-preview first".into(),
+                ));
+            }
+            continue;
+        }
+        let pts_us = if let Some(pz) = paused {
             // a key frame every second, so a player joining sees the image soon
             if pause_frames % u64::from(pz.fps.max(1)) == 0 {
                 runner.force_key();
@@ -157,140 +225,182 @@ fn run(job: VideoJob, wiring: Wiring) {
                 Some(img) => picture.copy_from_slice(img),
                 None => livepush_core::synth::pattern::no_signal(p.width, p.height, &mut picture),
             }
-            let pts_us = origin.elapsed().as_micros() as u64;
-            if last_pts.is_some_and(|t| pts_us < t + min_gap_us) {
-                continue;
-            }
-            last_pts = Some(pts_us);
-            let Some(pic) = to_size(&picture, &p, runner.size(), &mut scaled, &send) else {
-                return;
-            };
-            let now = livepush_core::time::Instant::from_micros(pts_us);
-            let mut sink = ToLoop {
-                mb: &mb,
-                recycle: &recycle,
-            };
-            if runner.encode(now, &pic, pts_us, &mut opener, &mut sink) == Step::Stop {
-                return;
-            }
-            continue;
-        }
-        let due = origin + Duration::from_micros(frame_time_us(index));
-        if source.paced_here() {
-            sleep_until(due);
-        }
-        let Some(c) = take_commands(&ctl) else {
-            return;
-        };
-        let pause = c.pause;
-        let mut sink = ToLoop {
-            mb: &mb,
-            recycle: &recycle,
-        };
-        apply(c, &mut runner, origin, &mut sink);
-        if let Some(Some(pz)) = pause {
-            log::info!("paused: the waiting image at {} fps", pz.fps);
-            paused = Some(pz);
-            pause_due = Instant::now();
-            pause_frames = 0;
-            continue;
-        }
-        let pts_us = match &mut source {
-            Source::Synthetic(s) => {
-                // fallen more than a frame behind: skip ahead to stay live
-                let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
-                if late > frame_us * 2.0 {
-                    index += (late / frame_us) as u64;
-                    runner.force_key();
-                    continue;
+            origin.elapsed().as_micros() as u64
+        } else {
+            match &mut source {
+                Source::Off => continue,
+                Source::Synthetic(s) => {
+                    // fallen more than a frame behind: skip ahead to stay live
+                    let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
+                    if late > frame_us * 2.0 {
+                        index += (late / frame_us) as u64;
+                        runner.force_key();
+                        continue;
+                    }
+                    if let Err(e) = s.next(first_index + index, &mut picture) {
+                        send(MediaMsg::Device {
+                            input: Input::CameraFailed(e),
+                            fatal: true,
+                        });
+                        return;
+                    }
+                    frame_time_us(index)
                 }
-                if let Err(e) = s.next(first_index + index, &mut picture) {
-                    send(MediaMsg::Device {
-                        input: Input::CameraFailed(e),
-                        fatal: true,
-                    });
-                    return;
-                }
-                frame_time_us(index)
-            }
-            Source::Camera(c) => match capture(
-                c,
-                &mut picture,
-                &p,
-                CaptureCtx {
-                    runner: &mut runner,
-                    opener: &mut opener,
-                    mb: &mb,
-                    recycle: &recycle,
-                    origin,
-                    origin_mono_us,
-                    first: index == 0,
-                    last_pts: &mut last_pts,
-                    min_gap_us,
+                Source::Camera(c) => match capture(
+                    c,
+                    &mut picture,
+                    &p,
+                    CaptureCtx {
+                        runner: &mut runner,
+                        opener: &mut opener,
+                        mb: &mb,
+                        recycle: &recycle,
+                        origin,
+                        origin_mono_us,
+                        first: index == 0,
+                        last_pts: &mut last_pts,
+                        min_gap_us,
+                        // a snapshot needs the pixels: no zero copy for this one
+                        want_pixels: !snapshots.is_empty(),
+                    },
+                ) {
+                    Ok(Captured::Pixels(pts)) => {
+                        lost_due = Instant::now();
+                        pts
+                    }
+                    Ok(Captured::Encoded) => {
+                        lost_due = Instant::now();
+                        index += 1;
+                        continue;
+                    }
+                    Ok(Captured::Stop) => return,
+                    Ok(Captured::Skipped) => {
+                        lost_due = Instant::now();
+                        continue;
+                    }
+                    Err(e) => {
+                        // keep the stream alive: the "no signal" card, and retry the camera
+                        log::warn!("camera lost; pushing the waiting image (or the no-signal card) and retrying");
+                        send(MediaMsg::Device {
+                            input: camera_input(e),
+                            fatal: false,
+                        });
+                        source = Source::Lost {
+                            attempt: 0,
+                            retry_at: Instant::now() + RETRY_FIRST,
+                        };
+                        lost_due = Instant::now();
+                        continue;
+                    }
                 },
-            ) {
-                Ok(Captured::Pixels(pts)) => {
-                    lost_due = Instant::now();
-                    pts
-                }
-                Ok(Captured::Encoded) => {
-                    lost_due = Instant::now();
-                    index += 1;
-                    continue;
-                }
-                Ok(Captured::Stop) => return,
-                Ok(Captured::Skipped) => {
-                    lost_due = Instant::now();
-                    continue;
-                }
-                Err(e) => {
-                    // keep the stream alive: the "no signal" card, and retry the camera
-                    log::warn!("camera lost; pushing the waiting image (or the no-signal card) and retrying");
-                    send(MediaMsg::Device {
-                        input: camera_input(e),
-                        fatal: false,
-                    });
-                    source = Source::Lost {
-                        attempt: 0,
-                        retry_at: Instant::now() + RETRY_FIRST,
+                Source::Lost { .. } => {
+                    let lost = Lost {
+                        device: &devices[current],
+                        ..lost
                     };
-                    lost_due = Instant::now();
-                    continue;
+                    match lost.next(&mut source, &mut lost_due, &mut picture, &send) {
+                        WhileLost::Reopened => {
+                            runner.force_key();
+                            continue;
+                        }
+                        WhileLost::Gone => return,
+                        WhileLost::Card(pts) => pts,
+                    }
                 }
-            },
-            Source::Lost { .. } => match lost.next(&mut source, &mut lost_due, &mut picture, &send)
-            {
-                WhileLost::Reopened => {
-                    runner.force_key();
-                    continue;
-                }
-                WhileLost::Gone => return,
-                WhileLost::Card(pts) => pts,
-            },
+            }
         };
         // a picture less than half a frame after the last one (a camera's
-        // queued buffers after a reopen, a camera faster than asked) is
-        // dropped: the stream keeps its frame rate and rising timestamps
+        // queued buffers after a reopen or a pause, a camera faster than
+        // asked) is dropped: the stream keeps its frame rate and rising
+        // timestamps
         if last_pts.is_some_and(|t| pts_us < t + min_gap_us) {
             continue;
         }
         last_pts = Some(pts_us);
-        if index == 0 && !send(MediaMsg::FirstFrame) {
+        if index == 0 && paused.is_none() && !send(MediaMsg::FirstFrame) {
             return;
         }
         let Some(pic) = to_size(&picture, &p, runner.size(), &mut scaled, &send) else {
             return;
         };
+        for s in snapshots.drain(..) {
+            let _ = s.try_send(Ok(super::Picture {
+                width: pic.width,
+                height: pic.height,
+                i420: pic.data.to_vec(),
+            }));
+        }
         let now = livepush_core::time::Instant::from_micros(
             Instant::now().duration_since(origin).as_micros() as u64,
         );
-        index += 1;
+        if paused.is_none() {
+            index += 1;
+        }
         let mut sink = ToLoop {
             mb: &mb,
             recycle: &recycle,
         };
         if runner.encode(now, &pic, pts_us, &mut opener, &mut sink) == Step::Stop {
             return;
+        }
+    }
+}
+
+/// Opens the next camera of `devices` in place of the current one: its
+/// facts announced (1003, 1005 when its size differs from the output); one
+/// that cannot be opened is reported (-1301) and the current one stays (and
+/// is announced again as open, 1003); the next switch tries the one after
+/// it. Returns the device now in use.
+fn switch_camera(
+    devices: &[VideoDevice],
+    (current, next_try): (&mut usize, &mut usize),
+    source: &mut Source,
+    p: &VideoParams,
+    auto_focus: bool,
+    send: &impl Fn(MediaMsg) -> bool,
+) -> Result<String, String> {
+    if devices.len() < 2 {
+        return Err("one camera only: list the cameras in [video] devices".into());
+    }
+    if matches!(source, Source::Off) {
+        return Err("the camera is off (not pushing, no preview): start-preview first".into());
+    }
+    let mut next = *next_try % devices.len();
+    if next == *current {
+        next = (next + 1) % devices.len();
+    }
+    *next_try = next + 1;
+    match Source::open(&devices[next], p, auto_focus) {
+        Ok(s) => {
+            log::info!(
+                "switched camera: {} -> {}",
+                devices[*current],
+                devices[next]
+            );
+            *source = s;
+            *current = next;
+            send(MediaMsg::Notice(livepush_core::publisher::Notice::Camera {
+                index: next as u8,
+            }));
+            source::announce(source, p, send);
+            Ok(devices[next].to_string())
+        }
+        Err(input) => {
+            let dev = devices[next].to_string();
+            let why = if input.detail().starts_with(&dev) {
+                input.detail().to_string()
+            } else {
+                format!("{dev}: {}", input.detail())
+            };
+            log::warn!("switch-camera: {why}; staying on {}", devices[*current]);
+            send(MediaMsg::Device {
+                input: Input::CameraFailed(why.clone()),
+                fatal: false,
+            });
+            if !matches!(source, Source::Lost { .. }) {
+                send(MediaMsg::CameraOpened);
+            }
+            Err(why)
         }
     }
 }

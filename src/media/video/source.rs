@@ -19,6 +19,8 @@ pub(super) enum Source {
     Synthetic(VideoSource),
     /// A V4L2 camera, paced by the driver.
     Camera(Camera),
+    /// Closed by a command (not pushing, no preview): nothing is captured.
+    Off,
     /// The camera went away: the no-signal card, paced here, and reopen attempts.
     Lost {
         /// Failed reopen attempts so far.
@@ -98,7 +100,7 @@ pub(super) const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Tells the loop the camera is open (1003) and whether its size was adjusted
 /// (1005). False when the loop has gone.
-fn announce(source: &Source, p: &VideoParams, send: &impl Fn(MediaMsg) -> bool) -> bool {
+pub(super) fn announce(source: &Source, p: &VideoParams, send: &impl Fn(MediaMsg) -> bool) -> bool {
     if let Source::Camera(c) = source {
         let m = c.mode();
         let fourcc = String::from_utf8_lossy(&m.format.fourcc()).into_owned();
@@ -116,6 +118,19 @@ fn announce(source: &Source, p: &VideoParams, send: &impl Fn(MediaMsg) -> bool) 
     }
     if !send(MediaMsg::CameraOpened) {
         return false;
+    }
+    if let Some((w, h)) = match source {
+        Source::Synthetic(s) => s.own_size(),
+        _ => None,
+    } {
+        let detail = format!(
+            "source gives {w}x{h}, scaled/cropped to {}x{}",
+            p.width, p.height
+        );
+        return send(MediaMsg::Device {
+            input: Input::ResolutionAdjusted(detail),
+            fatal: false,
+        });
     }
     if let Source::Camera(c) = source {
         let m = c.mode();

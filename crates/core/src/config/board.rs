@@ -46,6 +46,9 @@ pub struct Board {
     pub leds: Vec<Led>,
     /// The small status display, if any.
     pub display: Option<Display>,
+    /// `[leds] torch`: a light the `toggle-torch` command switches when
+    /// the camera has no flash control of its own.
+    pub torch: Option<LedOut>,
 }
 
 /// One GPIO line: a chip (a path like "/dev/gpiochip0", a chip name like
@@ -216,7 +219,24 @@ fn gpio_at(cx: &mut Cx<'_>, sec: &mut Section<'_, '_>, key: &str) -> Option<Gpio
     gpio_line(cx, Section::named(Cow::Owned(prefix), t), at)
 }
 
-fn leds(cx: &mut Cx<'_>, mut sec: Section<'_, '_>) -> Vec<Led> {
+fn leds(cx: &mut Cx<'_>, mut sec: Section<'_, '_>) -> (Vec<Led>, Option<LedOut>) {
+    let torch = if sec.has_table("torch") {
+        let (t, at) = sec.table(cx, "torch").expect("checked");
+        gpio_line(cx, Section::named(Cow::Borrowed("leds.torch."), t), at).map(LedOut::Gpio)
+    } else {
+        sec.string(cx, "torch").and_then(|(name, at)| {
+            if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                cx.error(
+                    "leds.torch",
+                    at,
+                    format!("must be an LED name under /sys/class/leds, got {name:?}"),
+                );
+                None
+            } else {
+                Some(LedOut::Class(name))
+            }
+        })
+    };
     let mut out = Vec::new();
     for role in Role::ALL {
         let key = role.name();
@@ -254,7 +274,7 @@ fn leds(cx: &mut Cx<'_>, mut sec: Section<'_, '_>) -> Vec<Led> {
         }
     }
     sec.finish(cx);
-    out
+    (out, torch)
 }
 
 fn display(cx: &mut Cx<'_>, mut sec: Section<'_, '_>, at: usize) -> Option<Display> {
@@ -371,9 +391,9 @@ pub fn parse_board(text: &str) -> Result<Board, Vec<ConfigError>> {
         m2m_encoder = sec.string(&mut cx, "m2m-encoder").map(|(v, _)| v);
         sec.finish(&mut cx);
     }
-    let leds = match top.table(&mut cx, "leds") {
+    let (leds, torch) = match top.table(&mut cx, "leds") {
         Some((t, at)) => leds(&mut cx, Section::new("leds.", t, at)),
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let display = match top.table(&mut cx, "display") {
         Some((t, at)) => display(&mut cx, Section::new("display.", t, at), at),
@@ -392,6 +412,7 @@ pub fn parse_board(text: &str) -> Result<Board, Vec<ConfigError>> {
         m2m_encoder,
         leds,
         display,
+        torch,
     })
 }
 

@@ -79,6 +79,22 @@ pub enum VideoDevice {
     V4l2(String),
 }
 
+/// A raw file source's path and its frame size when it names one
+/// (`file:PATH@WxH`: frames of that size, scaled to the output; without
+/// it, frames of the output size).
+pub fn raw_file_size(spec: &str) -> (&str, Option<(u32, u32)>) {
+    if let Some((path, size)) = spec.rsplit_once('@') {
+        if let Some((w, h)) = size.split_once('x') {
+            if let (Ok(w), Ok(h)) = (w.parse::<u32>(), h.parse::<u32>()) {
+                if (2..=8192).contains(&w) && (2..=8192).contains(&h) && w % 2 == 0 && h % 2 == 0 {
+                    return (path, Some((w, h)));
+                }
+            }
+        }
+    }
+    (spec, None)
+}
+
 impl std::fmt::Display for VideoDevice {
     /// As the config spells it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,8 +153,11 @@ pub enum EventsTo {
 /// `[video]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VideoConfig {
-    /// Source.
+    /// Source (the first of `devices`).
     pub device: VideoDevice,
+    /// `devices`: the cameras `switch-camera` goes through, in order (the
+    /// first is `device`); one entry when only `device` is given.
+    pub devices: Vec<VideoDevice>,
     /// Output width override (with `height`); else from mode/aspect/orientation.
     pub width: Option<u32>,
     /// Output height override.

@@ -278,6 +278,7 @@ fn video_section(
 ) -> VideoConfig {
     let mut video = VideoConfig {
         device: VideoDevice::TestPattern,
+        devices: vec![VideoDevice::TestPattern],
         width: None,
         height: None,
         fps: None,
@@ -290,17 +291,31 @@ fn video_section(
     };
     if let Some((t, span)) = t {
         let mut sec = Section::new("video.", t, span);
-        if let Some((d, s)) = sec.string(cx, "device") {
-            video.device = if d == "test-pattern" {
-                VideoDevice::TestPattern
-            } else if let Some(p) = d.strip_prefix("file:") {
-                VideoDevice::RawFile(p.to_string())
-            } else if d.starts_with('/') || d.starts_with("card:") {
-                VideoDevice::V4l2(d)
+        let one = sec.string(cx, "device");
+        let many = sec.strings(cx, "devices");
+        if let (Some(_), Some(list)) = (&one, &many) {
+            let at = list.first().map_or(0, |(_, s)| *s);
+            cx.error(
+                "video.devices",
+                at,
+                "give either `device` or `devices` (the list's first is the device at the start)"
+                    .into(),
+            );
+        }
+        if let Some((d, s)) = one {
+            video.device = video_device(cx, "video.device", d, s);
+            video.devices = vec![video.device.clone()];
+        }
+        if let Some(list) = many {
+            if list.is_empty() || list.len() > 8 {
+                cx.error("video.devices", span, "must list 1 to 8 cameras".into());
             } else {
-                cx.error("video.device", s, format!("must be \"test-pattern\", \"file:PATH\", a V4L2 device path like /dev/video0 or /dev/v4l/by-id/..., or \"card:NAME\", got {d:?}"));
-                VideoDevice::TestPattern
-            };
+                video.devices = list
+                    .into_iter()
+                    .map(|(d, s)| video_device(cx, "video.devices", d, s))
+                    .collect();
+                video.device = video.devices[0].clone();
+            }
         }
         let w = sec.int(cx, "width", 16, 3840);
         let h = sec.int(cx, "height", 16, 3840);
@@ -520,6 +535,20 @@ fn events_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> EventsTo
     events
 }
 
+/// One video source as the config names it.
+fn video_device(cx: &mut Cx<'_>, key: &str, d: String, s: usize) -> VideoDevice {
+    if d == "test-pattern" {
+        VideoDevice::TestPattern
+    } else if let Some(p) = d.strip_prefix("file:") {
+        VideoDevice::RawFile(p.to_string())
+    } else if d.starts_with('/') || d.starts_with("card:") {
+        VideoDevice::V4l2(d)
+    } else {
+        cx.error(key, s, format!("must be \"test-pattern\", \"file:PATH\" (\"file:PATH@WxH\" when its frames are not the output size), a V4L2 device path like /dev/video0 or /dev/v4l/by-id/..., or \"card:NAME\", got {d:?}"));
+        VideoDevice::TestPattern
+    }
+}
+
 /// `[control]`: where the API listens, its token, what a stop closes.
 fn control_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> ControlConfig {
     let mut c = ControlConfig {
@@ -547,16 +576,8 @@ fn control_section(cx: &mut Cx<'_>, t: Option<(&DeTable<'_>, usize)>) -> Control
         }
         c.token_file = Some(f);
     }
-    if let Some((b, at)) = sec.boolean(cx, "stop-closes-camera") {
+    if let Some((b, _)) = sec.boolean(cx, "stop-closes-camera") {
         c.stop_closes_camera = b;
-        if b {
-            cx.notice(
-                "control.stop-closes-camera",
-                at,
-                "not built yet: a stop keeps the camera open",
-                false,
-            );
-        }
     }
     if let Some(list) = listen {
         c.listen.clear();

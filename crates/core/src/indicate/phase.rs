@@ -323,7 +323,7 @@ impl Indicators {
                 }
             }
             Notice::SoundBack => self.silent = false,
-            Notice::VideoEncoder { .. } => return,
+            Notice::VideoEncoder { .. } | Notice::Camera { .. } => return,
             Notice::VideoRate { kbps, max_kbps } => self.rate_lowered = kbps < max_kbps,
             Notice::AudioLevel { peak_db } => {
                 // a level alone redraws only the bar, at the display's pace

@@ -24,6 +24,11 @@ pub enum Command {
     Pause,
     /// The camera again.
     Resume,
+    /// Camera and encoder on without pushing (a person aiming the camera
+    /// looks at snapshots or the status page).
+    StartPreview,
+    /// Camera off unless pushing.
+    StopPreview,
 }
 
 impl Command {
@@ -34,6 +39,8 @@ impl Command {
             Command::Stop => "stop",
             Command::Pause => "pause",
             Command::Resume => "resume",
+            Command::StartPreview => "start-preview",
+            Command::StopPreview => "stop-preview",
         }
     }
 }
@@ -74,6 +81,8 @@ pub struct PauseConfig {
     pub max: Duration,
     /// `background-mute`: silence instead of the microphone while paused.
     pub mute: bool,
+    /// `[control] stop-closes-camera`: a stop also ends the preview.
+    pub stop_closes_camera: bool,
 }
 
 impl Publisher {
@@ -88,12 +97,31 @@ impl Publisher {
             Command::Start => {
                 if self.sup.start(now) {
                     log::info!("start: pushing");
+                    self.camera_follows();
                     Done::Changed
                 } else {
                     Done::Already
                 }
             }
             Command::Stop => self.stop_push(now, "stopped by a command".into()),
+            Command::StartPreview => {
+                if self.preview {
+                    Done::Already
+                } else {
+                    self.preview = true;
+                    self.camera_follows();
+                    Done::Changed
+                }
+            }
+            Command::StopPreview => {
+                if !self.preview {
+                    Done::Already
+                } else {
+                    self.preview = false;
+                    self.camera_follows();
+                    Done::Changed
+                }
+            }
             Command::Pause => {
                 if !self.sup.is_pushing() {
                     return Err(Refused::NotPushing);
@@ -135,6 +163,35 @@ impl Publisher {
         Ok(done)
     }
 
+    /// Whether the camera is wanted: pushing or previewing.
+    pub fn camera_wanted(&self) -> bool {
+        self.sup.is_pushing() || self.preview
+    }
+
+    /// Whether a preview is on (the camera runs without a push).
+    pub fn is_previewing(&self) -> bool {
+        self.preview
+    }
+
+    /// Tells the video thread to open or close the camera when what is
+    /// wanted changed (only with a camera).
+    fn camera_follows(&mut self) {
+        let want = self.camera_wanted();
+        if self.cfg.video && want != self.camera_on {
+            self.camera_on = want;
+            log::info!(
+                "camera {}",
+                if want {
+                    "on"
+                } else {
+                    "off (not pushing, no preview)"
+                }
+            );
+            self.out
+                .push_back(Output::Media(MediaCommand::Camera(want)));
+        }
+    }
+
     /// Whether the push is paused.
     pub fn is_paused(&self) -> bool {
         self.paused_until.is_some()
@@ -162,6 +219,10 @@ impl Publisher {
         }
         log::info!("stop: {why}");
         self.end_pause();
+        if self.cfg.pause.stop_closes_camera {
+            self.preview = false;
+        }
+        self.camera_follows();
         let on_air = self.conn.as_ref().is_some_and(|c| c.on_air);
         if on_air {
             // deleteStream, then the queue flushes (frames from now go to

@@ -85,6 +85,9 @@ pub enum MediaCommand {
     },
     /// The camera and the microphone again, starting with a key frame.
     Resume,
+    /// Open (`true`) or close the camera: closed, the video thread
+    /// captures and encodes nothing (`stop-closes-camera`, stop-preview).
+    Camera(bool),
 }
 
 /// What the publisher asks of the video encoder.

@@ -121,6 +121,7 @@ impl PublisherConfig {
                 fps: cfg.pause_fps,
                 max: Duration::from_secs(cfg.pause_time_s.into()),
                 mute: cfg.background_mute,
+                stop_closes_camera: cfg.control.stop_closes_camera,
             },
         }
     }
@@ -235,6 +236,10 @@ pub struct Publisher {
     paused_until: Option<Instant>,
     /// A stopped push's connection is closed once flushed, or then.
     unpublish_until: Option<Instant>,
+    /// Previewing: the camera runs without a push (on at the start).
+    preview: bool,
+    /// What the video thread was last told: the camera is open.
+    camera_on: bool,
     failed: Option<String>,
     pool: Vec<Vec<u8>>,
     out: VecDeque<Output>,
@@ -282,6 +287,8 @@ impl Publisher {
             stopping: None,
             paused_until: None,
             unpublish_until: None,
+            preview: true,
+            camera_on: true,
             failed: None,
             pool: Vec::with_capacity(POOL_MAX),
             out: VecDeque::with_capacity(256),

@@ -62,6 +62,12 @@ pub enum Notice {
         /// Its name ("openh264", "v4l2-m2m", ...).
         backend: &'static str,
     },
+    /// The camera in use changed (switch-camera): its place in `[video]
+    /// devices`.
+    Camera {
+        /// 0 for the first.
+        index: u8,
+    },
     /// The audio peak of the last moments (a few times a second).
     AudioLevel {
         /// Peak, dBFS (-100 for digital silence).
