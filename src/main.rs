@@ -367,7 +367,7 @@ fn indicators(i: &IndicatorsCmd) -> ExitCode {
     }
 }
 
-fn load(path: &str) -> Result<livepush_core::config::Parsed, Vec<String>> {
+pub(crate) fn load(path: &str) -> Result<livepush_core::config::Parsed, Vec<String>> {
     let text = files::read_text(path, "config", files::CONFIG_LIMIT).map_err(|e| vec![e])?;
     let mut parsed = livepush_core::config::parse(&text).map_err(|errs| {
         errs.iter()
@@ -383,7 +383,9 @@ fn load(path: &str) -> Result<livepush_core::config::Parsed, Vec<String>> {
 
 /// The waiting image as I420 at the output size, checked and decoded exactly
 /// as `run` uses it (`check-config` calls this too), when one is configured.
-fn waiting_image(config: &livepush_core::config::Config) -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn waiting_image(
+    config: &livepush_core::config::Config,
+) -> Result<Option<Vec<u8>>, String> {
     match &config.waiting_image {
         Some(path) if !path.contains("://") && config.enable_camera => {
             let v = config.video_params();
@@ -538,6 +540,7 @@ fn run(r: &RunCmd) -> ExitCode {
     };
     let opts = shell::RunOptions {
         control_token,
+        config_path: Some(r.config.clone()),
         config: parsed.config,
         board,
         tls,
@@ -565,7 +568,7 @@ fn run(r: &RunCmd) -> ExitCode {
 
 /// Checks what can be checked before anything starts, so a bad setting never
 /// leaves half a pipeline running.
-fn preflight(cfg: &livepush_core::config::Config) -> Result<(), String> {
+pub(crate) fn preflight(cfg: &livepush_core::config::Config) -> Result<(), String> {
     use livepush_core::config::{AudioDevice, VideoDevice};
     if cfg.enable_camera {
         for d in &cfg.video.devices {

@@ -87,6 +87,8 @@ pub struct RunOptions {
     pub board: Option<livepush_core::config::board::Board>,
     /// The control API's bearer token (`[control] token-file`, read).
     pub control_token: Option<String>,
+    /// The configuration file (a reload reads it again; None: no reloads).
+    pub config_path: Option<String>,
 }
 
 /// Allocation counting starts this long after the first publish.
@@ -112,8 +114,16 @@ struct Shell {
     cfg: Config,
     clock: Clock,
     publisher: Publisher,
-    /// Who is shown the publisher's events and phase (the event log first).
+    /// The event log: shown every output first.
+    events: Events,
+    /// Who else is shown the publisher's events and phase.
     observers: Vec<Box<dyn Observer>>,
+    /// The status LEDs and display's thread (a reload tells it things).
+    indicators: Option<crate::indicate::Running>,
+    /// The control API (a reload updates what it shows).
+    control: Option<crate::control::Running>,
+    control_lane: Arc<Lane<ControlMsg>>,
+    config_path: Option<String>,
     /// systemd: readiness, status and the watchdog.
     service: Service,
     /// Where connect tasks report.
@@ -262,7 +272,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         format!("livepush {}", env!("CARGO_PKG_VERSION")),
     );
     // the status LEDs and display: an observer and a thread of their own
-    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(Events::new(opts.events))];
+    let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     let ind = &cfg.indicators;
     let indicators = opts.board.as_ref().filter(|_| ind.enabled).and_then(|b| {
         let setup = crate::indicate::Setup {
@@ -276,7 +286,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         running
     });
     // the control API: an observer for what it shows, a lane for what it asks
-    let _control = (!cfg.control.listen.is_empty()).then(|| {
+    let control = (!cfg.control.listen.is_empty()).then(|| {
         let board = crate::control::board::Board::new();
         observers.push(Box::new(crate::control::board::Feed::new(board.clone())));
         crate::control::start(crate::control::Setup {
@@ -287,12 +297,18 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
             summary: summary(&cfg),
             video: video_ctl.clone(),
             torch: opts.board.as_ref().and_then(|b| b.torch.clone()),
+            config_path: opts.config_path.clone(),
         })
     });
     let service = Service::new(now, cfg.enable_camera, true);
     let mut sh = Shell {
         publisher: Publisher::new(pcfg, now),
+        events: Events::new(opts.events),
         observers,
+        indicators,
+        control,
+        control_lane: inbox.control.clone(),
+        config_path: opts.config_path,
         service,
         stop_at: opts.stop_after.map(|d| now + d),
         tls: opts.tls,
@@ -319,7 +335,17 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
             let now = sh.clock.now();
             match s {
                 Signalled::Stop => sh.stop(now),
-                Signalled::Hup => sh.reread_key(),
+                Signalled::Hup => match sh.config_path.clone() {
+                    Some(path) => {
+                        log::info!("SIGHUP: reading {path} again");
+                        let lane = sh.control_lane.clone();
+                        smol::spawn(async move {
+                            crate::control::reload(path, lane, false).await;
+                        })
+                        .detach();
+                    }
+                    None => sh.reread_key(),
+                },
             }
         }
         for _ in 0..inbox.control.len() {
@@ -327,8 +353,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
                 break;
             };
             let now = sh.clock.now();
-            let r = sh.publisher.command(now, m.command);
-            let _ = m.reply.try_send(r);
+            sh.on_control(now, m);
         }
         for _ in 0..inbox.media.len() {
             let Some(m) = inbox.media.try_recv() else {
@@ -382,6 +407,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     let failure = sh.publisher.failure().map(|e| e.to_string());
     let c = sh.publisher.counts();
     // the feed goes with the shell: the indicator thread shows the end and stops
+    let indicators = sh.indicators.take();
     drop(sh);
     if let Some(i) = indicators {
         i.join();
@@ -506,6 +532,7 @@ impl Shell {
     /// Carries out everything the publisher asked for.
     /// Shows an output to every observer and to systemd.
     fn show(&mut self, now: Instant, what: Observed<'_>) {
+        self.events.observe(now, what);
         for o in &mut self.observers {
             o.observe(now, what);
         }
@@ -665,6 +692,73 @@ impl Shell {
             Some(e) => p.handle_input(now, Input::IoFailed(format!("write: {e}"))),
             None => p.handle_input(now, Input::HeldBelow(link.held_below())),
         }
+    }
+
+    /// A control request: a push command (answered at once), a checked
+    /// configuration to apply, or a refused one to show.
+    fn on_control(&mut self, now: Instant, m: ControlMsg) {
+        match m {
+            ControlMsg::Command { command, reply } => {
+                let r = self.publisher.command(now, command);
+                let _ = reply.try_send(r);
+            }
+            ControlMsg::Refused { why } => {
+                if let Some(i) = &self.indicators {
+                    i.set_config_error(Some(&why));
+                }
+            }
+            ControlMsg::Reload { checked, reply } => {
+                let outcome = self.apply_reload(now, *checked);
+                if let Some(r) = reply {
+                    let _ = r.try_send(outcome);
+                }
+            }
+        }
+    }
+
+    /// Applies what of a checked configuration can change while running;
+    /// says what waits for a restart.
+    fn apply_reload(
+        &mut self,
+        now: Instant,
+        checked: crate::control::reload::Checked,
+    ) -> crate::control::reload::Outcome {
+        use livepush_core::config::reload;
+        let new = checked.config;
+        let mut plan = reload::plan(&self.cfg, &new);
+        // the event log's new target must open, or the reload changes nothing
+        if plan.applied.contains(&"events") {
+            match EventWriter::open(&new.events) {
+                Ok(w) => self.events = Events::new(w),
+                Err(e) => return Err(vec![format!("events.to: {e}")]),
+            }
+        }
+        self.publisher.reconfigure(now, &new, &plan);
+        if plan.applied.contains(&"waiting-image") {
+            if let Some(v) = &self.video_ctl {
+                let _ = v.send(MediaCtl::Still(checked.still));
+            }
+        }
+        self.cfg = crate::control::reload::merge(&self.cfg, &new);
+        if let Some(i) = &self.indicators {
+            let ind = &self.cfg.indicators;
+            i.set_setup(crate::indicate::Setup {
+                server: format!("{}:{}", self.cfg.url.host, self.cfg.url.port),
+                dim_after: (ind.dim_after_s > 0)
+                    .then(|| Duration::from_secs(ind.dim_after_s.into())),
+            });
+        }
+        if let Some(c) = &self.control {
+            c.set_summary(summary(&self.cfg));
+        }
+        plan.restart.sort_unstable();
+        log::info!(
+            "reload: applied [{}]; waiting for a restart: [{}]",
+            plan.applied.join(", "),
+            plan.restart.join(", ")
+        );
+        self.carry_out(now);
+        Ok(plan)
     }
 
     /// SIGHUP: `url-key-file` read again. A new key is used from the next

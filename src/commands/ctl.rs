@@ -36,6 +36,7 @@ const COMMANDS: &[(&str, Method, &str)] = &[
     ("switch-camera", Method::POST, "/v1/switch-camera"),
     ("snapshot", Method::POST, "/v1/snapshot"),
     ("toggle-torch", Method::POST, "/v1/toggle-torch"),
+    ("reload", Method::POST, "/v1/reload"),
     ("status", Method::GET, "/v1/status"),
     ("events", Method::GET, "/v1/events"),
 ];

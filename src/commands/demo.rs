@@ -33,6 +33,7 @@ pub fn run(seconds: f64, out: &str, mode: &str) -> Result<String, String> {
     let recv = std::thread::spawn(move || receiver::serve(listener, &ropts));
     let summary = shell::run(RunOptions {
         control_token: None,
+        config_path: None,
         config: parsed.config,
         stop_after: Some(Duration::from_secs_f64(seconds)),
         report_allocations: false,

@@ -50,7 +50,9 @@ pub struct Shared {
     token: Option<String>,
     lane: Arc<Lane<ControlMsg>>,
     board: Arc<Board>,
-    summary: serde_json::Value,
+    summary: std::sync::Mutex<serde_json::Value>,
+    /// The configuration file, for `POST /v1/reload` (None: no reloads).
+    config_path: Option<String>,
     connections: AtomicUsize,
     started: std::time::Instant,
     video: Option<std::sync::Mutex<std::sync::mpsc::Sender<MediaCtl>>>,
@@ -65,12 +67,14 @@ impl Shared {
         summary: serde_json::Value,
         video: Option<std::sync::mpsc::Sender<MediaCtl>>,
         torch: super::torch::BoardTorch,
+        config_path: Option<String>,
     ) -> Shared {
         Shared {
             token,
             lane,
             board,
-            summary,
+            summary: std::sync::Mutex::new(summary),
+            config_path,
             video: video.map(std::sync::Mutex::new),
             torch: Arc::new(torch),
             connections: AtomicUsize::new(0),
@@ -80,6 +84,10 @@ impl Shared {
 
     pub fn has_token(&self) -> bool {
         self.token.is_some()
+    }
+
+    pub fn set_summary(&self, v: serde_json::Value) {
+        *self.summary.lock().unwrap_or_else(|e| e.into_inner()) = v;
     }
 }
 
@@ -224,7 +232,13 @@ async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Respon
             Ok(_) => toggle_torch(sh).await,
             Err(r) => r,
         },
-        ("snapshot" | "switch-camera" | "toggle-torch", _, _) => method_not_allowed("POST"),
+        ("reload", &Method::POST, _) => match body_json(req).await {
+            Ok(_) => reload(sh).await,
+            Err(r) => r,
+        },
+        ("snapshot" | "switch-camera" | "toggle-torch" | "reload", _, _) => {
+            method_not_allowed("POST")
+        }
         ("status", &Method::GET, _) => json_response(StatusCode::OK, status_json(sh)),
         ("status", _, _) => method_not_allowed("GET"),
         ("events", &Method::GET, _) => events(sh),
@@ -232,7 +246,7 @@ async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Respon
         _ => error(
             StatusCode::NOT_FOUND,
             "unknown-command",
-            "unknown endpoint: POST /v1/start, stop, pause, resume, start-preview, stop-preview, snapshot, switch-camera, toggle-torch; GET /v1/status, /v1/events",
+            "unknown endpoint: POST /v1/start, stop, pause, resume, start-preview, stop-preview, snapshot, switch-camera, toggle-torch, reload; GET /v1/status, /v1/events",
         ),
     }
 }
@@ -296,7 +310,11 @@ async fn body_json(req: Request<Incoming>) -> Result<serde_json::Value, Response
 
 async fn run_command(sh: &Shared, command: Command) -> Response<Body> {
     let (tx, rx) = async_channel::bounded(1);
-    if sh.lane.try_send(ControlMsg { command, reply: tx }).is_err() {
+    if sh
+        .lane
+        .try_send(ControlMsg::Command { command, reply: tx })
+        .is_err()
+    {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -404,6 +422,44 @@ async fn switch_camera(sh: &Shared) -> Response<Body> {
     }
 }
 
+async fn reload(sh: &Shared) -> Response<Body> {
+    let Some(path) = sh.config_path.clone() else {
+        return error(
+            StatusCode::CONFLICT,
+            "no-config-file",
+            "this run has no configuration file to read again",
+        );
+    };
+    match super::reload(path, sh.lane.clone(), true).await {
+        Some(Ok(plan)) => json_response(
+            StatusCode::OK,
+            json!({
+                "ok": true,
+                "command": "reload",
+                "changed": !plan.applied.is_empty(),
+                "applied": plan.applied,
+                "restart_needed": plan.restart,
+            }),
+        ),
+        Some(Err(errors)) => json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({
+                "ok": false,
+                "error": {
+                    "code": "bad-config",
+                    "message": "the configuration was refused; the running one goes on",
+                    "errors": errors,
+                },
+            }),
+        ),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-answer",
+            "the service did not answer",
+        ),
+    }
+}
+
 async fn toggle_torch(sh: &Shared) -> Response<Body> {
     // the camera's flash control first (only when there is a camera)
     let camera = match &sh.video {
@@ -441,6 +497,7 @@ async fn toggle_torch(sh: &Shared) -> Response<Body> {
 
 fn status_json(sh: &Shared) -> serde_json::Value {
     let s = sh.board.state();
+    let summary = sh.summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let state = match s.phase.name() {
         _ if s.paused => "paused",
         n => n,
@@ -455,7 +512,7 @@ fn status_json(sh: &Shared) -> serde_json::Value {
         "phase": s.phase.name(),
         "paused": s.paused,
         "camera_open": s.camera_open,
-        "camera": sh.summary["video"]["devices"].get(usize::from(s.camera_index)).cloned(),
+        "camera": summary["video"]["devices"].get(usize::from(s.camera_index)).cloned(),
         "encoder": s.encoder,
         "uptime_s": sh.started.elapsed().as_secs(),
         "last_codes": codes,
@@ -469,7 +526,7 @@ fn status_json(sh: &Shared) -> serde_json::Value {
             "videoWidth": n.video_width,
             "videoHeight": n.video_height,
         })),
-        "config": sh.summary,
+        "config": summary,
     })
 }
 

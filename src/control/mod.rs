@@ -8,6 +8,7 @@
 
 pub mod board;
 mod http;
+pub mod reload;
 mod snapshot;
 mod torch;
 
@@ -18,12 +19,76 @@ use livepush_core::publisher::{Command, Done, Refused};
 
 use crate::mailbox::Lane;
 
-/// A request the loop carries out, with where to answer.
-pub struct ControlMsg {
-    /// What to do.
-    pub command: Command,
-    /// The answer (the loop `try_send`s: one slot, never full).
-    pub reply: async_channel::Sender<Result<Done, Refused>>,
+/// A request the loop carries out, with where to answer (the loop
+/// `try_send`s: one slot, never full).
+pub enum ControlMsg {
+    /// A push command.
+    Command {
+        /// What to do.
+        command: Command,
+        /// The answer.
+        reply: async_channel::Sender<Result<Done, Refused>>,
+    },
+    /// A checked configuration to apply (what can change live).
+    Reload {
+        /// It passed every check.
+        checked: Box<reload::Checked>,
+        /// The answer (None: SIGHUP, the log is the answer).
+        reply: Option<async_channel::Sender<reload::Outcome>>,
+    },
+    /// A reload was refused (the running configuration goes on; the LEDs
+    /// and display say so until a good one comes).
+    Refused {
+        /// The first error, with its position.
+        why: String,
+    },
+}
+
+/// Reads and checks the configuration at `path` off the loop, then hands
+/// it to the loop (SIGHUP and `POST /v1/reload`). Returns what happened.
+pub async fn reload(
+    path: String,
+    lane: Arc<Lane<ControlMsg>>,
+    reply: bool,
+) -> Option<reload::Outcome> {
+    let p = path.clone();
+    match smol::unblock(move || reload::check(&p)).await {
+        Err(errors) => {
+            for e in &errors {
+                log::warn!("reload refused, the running configuration goes on: {e}");
+            }
+            let why = errors.first().cloned().unwrap_or_default();
+            let why = why
+                .strip_prefix(&format!("{path}: "))
+                .unwrap_or(&why)
+                .to_string();
+            let _ = lane.try_send(ControlMsg::Refused { why });
+            Some(Err(errors))
+        }
+        Ok(checked) => {
+            let (tx, rx) = if reply {
+                let (tx, rx) = async_channel::bounded(1);
+                (Some(tx), Some(rx))
+            } else {
+                (None, None)
+            };
+            if lane
+                .try_send(ControlMsg::Reload {
+                    checked: Box::new(checked),
+                    reply: tx,
+                })
+                .is_err()
+            {
+                return Some(Err(vec![
+                    "the service is busy or stopping: try again".into()
+                ]));
+            }
+            match rx {
+                Some(rx) => rx.recv().await.ok(),
+                None => None,
+            }
+        }
+    }
 }
 
 /// What the server needs.
@@ -43,12 +108,22 @@ pub struct Setup {
     pub video: Option<std::sync::mpsc::Sender<crate::media::MediaCtl>>,
     /// The board profile's `[leds] torch`.
     pub torch: Option<livepush_core::config::board::LedOut>,
+    /// The configuration file (for `POST /v1/reload`).
+    pub config_path: Option<String>,
 }
 
 /// The running listeners (dropping it stops them and removes the sockets).
 pub struct Running {
     _tasks: Vec<smol::Task<()>>,
     sockets: Vec<String>,
+    shared: Arc<http::Shared>,
+}
+
+impl Running {
+    /// A reload changed the configuration the status shows.
+    pub fn set_summary(&self, summary: serde_json::Value) {
+        self.shared.set_summary(summary);
+    }
 }
 
 impl Drop for Running {
@@ -70,6 +145,7 @@ pub fn start(setup: Setup) -> Running {
         setup.summary,
         setup.video,
         torch::BoardTorch::new(setup.torch),
+        setup.config_path,
     ));
     let mut tasks = Vec::new();
     let mut sockets = Vec::new();
@@ -104,6 +180,7 @@ pub fn start(setup: Setup) -> Running {
     Running {
         _tasks: tasks,
         sockets,
+        shared,
     }
 }
 

@@ -43,9 +43,11 @@ pub struct Setup {
     pub dim_after: Option<Duration>,
 }
 
-/// The state both threads touch: the core's mapping.
+/// The state both threads touch: the core's mapping, and what a reload
+/// may change (the server shown, the dimming).
 struct Shared {
     state: Mutex<Indicators>,
+    setup: Mutex<Setup>,
 }
 
 /// The observer on the event loop's thread.
@@ -95,9 +97,30 @@ impl Observer for Feed {
 /// The running indicator thread.
 pub struct Running {
     thread: JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl Running {
+    /// A reload changed what the display shows or when it dims.
+    pub fn set_setup(&self, setup: Setup) {
+        *self.shared.setup.lock().unwrap_or_else(|p| p.into_inner()) = setup;
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_config_error(None);
+    }
+
+    /// A reload was refused (`why`: the first error with its position):
+    /// shown until a good one comes; the running configuration goes on.
+    pub fn set_config_error(&self, why: Option<&str>) {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_config_error(why);
+    }
+
     /// Waits for the thread (it ends once the feed is dropped).
     pub fn join(self) {
         let _ = self.thread.join();
@@ -113,6 +136,7 @@ pub fn start(board: &Board, setup: Setup, clock: Clock) -> Option<(Feed, Running
     let now = Instant::now();
     let shared = Arc::new(Shared {
         state: Mutex::new(Indicators::new(clock.now())),
+        setup: Mutex::new(setup.clone()),
     });
     let (bell, rung) = mpsc::sync_channel(1);
     let leds = Leds::new(&board.leds, now);
@@ -130,15 +154,15 @@ pub fn start(board: &Board, setup: Setup, clock: Clock) -> Option<(Feed, Running
     let shared2 = shared.clone();
     let thread = std::thread::Builder::new()
         .name("indicators".into())
-        .spawn(move || run(shared2, rung, leds, display, setup, clock))
+        .spawn(move || run(shared2, rung, leds, display, clock))
         .expect("spawning the indicator thread");
     Some((
         Feed {
-            shared,
+            shared: shared.clone(),
             pending: VecDeque::new(),
             bell,
         },
-        Running { thread },
+        Running { thread, shared },
     ))
 }
 
@@ -168,7 +192,6 @@ fn run(
     rung: Receiver<()>,
     mut leds: Leds,
     mut display: Option<Display>,
-    setup: Setup,
     clock: Clock,
 ) {
     let mut lines = Lines::default();
@@ -182,6 +205,14 @@ fn run(
         if address_at.is_none_or(|t| now >= t) {
             address = display::address::first_address().unwrap_or_default();
             address_at = Some(now + Duration::from_secs(30));
+        }
+        let setup = shared
+            .setup
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(d) = display.as_mut() {
+            d.set_dim_after(setup.dim_after);
         }
         let cx = Context {
             server: &setup.server,

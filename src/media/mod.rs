@@ -76,6 +76,8 @@ pub enum MediaCtl {
     SwitchCamera(SwitchReply),
     /// Toggle the camera's torch (its flash control).
     Torch(TorchReply),
+    /// A new waiting image (a reload; None: the generated card).
+    Still(Option<Vec<u8>>),
     /// End the thread.
     Stop,
 }
@@ -121,6 +123,8 @@ pub(crate) struct Commands {
     pub switches: Vec<SwitchReply>,
     /// Torch toggles asked for.
     pub torches: Vec<TorchReply>,
+    /// A new waiting image.
+    pub still: Option<Option<Vec<u8>>>,
 }
 
 /// A pause as the media threads carry it out.
@@ -147,6 +151,7 @@ pub(crate) fn take_commands(ctl: &std::sync::mpsc::Receiver<MediaCtl>) -> Option
             Ok(MediaCtl::Snapshot(r)) => c.snapshots.push(r),
             Ok(MediaCtl::SwitchCamera(r)) => c.switches.push(r),
             Ok(MediaCtl::Torch(r)) => c.torches.push(r),
+            Ok(MediaCtl::Still(s)) => c.still = Some(s),
             Ok(MediaCtl::Stop) | Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => return Some(c),
         }

@@ -148,6 +148,11 @@ const SHIFTS: [Point; 4] = [
 
 impl Display {
     /// The board's display (opened at the first draw).
+    /// A reload changed when the screen dims.
+    pub fn set_dim_after(&mut self, d: Option<Duration>) {
+        self.dim_after = d;
+    }
+
     pub fn new(spec: board::Display, dim_after: Option<Duration>, now: Instant) -> Self {
         Display {
             spec,

@@ -103,14 +103,9 @@ fn run(job: VideoJob, wiring: Wiring) {
     let mut last_pts: Option<u64> = None;
     let min_gap_us = (frame_us / 2.0) as u64;
     let mut lost_due = Instant::now();
-    let lost = Lost {
-        device: &devices[0],
-        p: &p,
-        auto_focus,
-        still: still.as_deref(),
-        origin,
-        frame: Duration::from_micros(frame_us as u64),
-    };
+    // the waiting image (a reload may replace it)
+    let mut still = still;
+    let frame_dur = Duration::from_micros(frame_us as u64);
     // paused by a command: the waiting image at the pause's rate
     let mut paused: Option<Pause> = None;
     let mut pause_due = Instant::now();
@@ -142,6 +137,17 @@ fn run(job: VideoJob, wiring: Wiring) {
             return;
         };
         let (pause, camera) = (c.pause, c.camera);
+        if let Some(s) = c.still.take() {
+            log::info!(
+                "waiting image {}",
+                if s.is_some() {
+                    "replaced"
+                } else {
+                    "removed: the generated card"
+                }
+            );
+            still = s;
+        }
         let switches = std::mem::take(&mut c.switches);
         for reply in std::mem::take(&mut c.torches) {
             let r = match &mut source {
@@ -221,7 +227,7 @@ fn run(job: VideoJob, wiring: Wiring) {
                 runner.force_key();
             }
             pause_frames += 1;
-            match lost.still {
+            match still.as_deref() {
                 Some(img) => picture.copy_from_slice(img),
                 None => livepush_core::synth::pattern::no_signal(p.width, p.height, &mut picture),
             }
@@ -296,7 +302,11 @@ fn run(job: VideoJob, wiring: Wiring) {
                 Source::Lost { .. } => {
                     let lost = Lost {
                         device: &devices[current],
-                        ..lost
+                        p: &p,
+                        auto_focus,
+                        still: still.as_deref(),
+                        origin,
+                        frame: frame_dur,
                     };
                     match lost.next(&mut source, &mut lost_due, &mut picture, &send) {
                         WhileLost::Reopened => {

@@ -9,6 +9,7 @@
 pub mod board;
 mod parse;
 mod preset;
+pub mod reload;
 mod walker;
 
 pub use board::parse_board;

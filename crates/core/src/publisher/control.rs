@@ -10,7 +10,10 @@
 use std::time::Duration;
 
 use super::media::MediaCommand;
-use super::{Output, Publisher, STOP_GRACE};
+use super::{EncoderCommand, Output, Publisher, STOP_GRACE};
+use crate::config::reload::Plan;
+use crate::config::Config;
+use crate::supervisor::Input as Fact;
 use crate::time::Instant;
 
 /// A control command for the push.
@@ -262,6 +265,66 @@ impl Publisher {
                 self.close_conn();
             }
         }
+    }
+
+    /// A reloaded configuration (already checked): what `plan` says applies
+    /// now does. A new URL is used at once: a connection being made or on
+    /// the air is closed and the next one goes to the new address (1102
+    /// with the reason); new bitrate bounds rebuild the adaptive bitrate
+    /// around the current rate; new pause settings apply from the next
+    /// pause.
+    pub fn reconfigure(&mut self, now: Instant, new: &Config, plan: &Plan) {
+        if plan.applied.contains(&"url") {
+            self.cfg.url = new.url.clone();
+            self.redirect = None;
+            if self.conn.is_some() && self.sup.is_pushing() {
+                self.close_conn();
+                self.sup.handle_input(
+                    now,
+                    Fact::ReconnectRequested(format!(
+                        "the configuration was reloaded: now pushing to {}",
+                        new.url
+                    )),
+                );
+            }
+        }
+        if plan.applied.contains(&"min-bitrate") || plan.applied.contains(&"max-bitrate") {
+            let p = new.video_params();
+            let before = self
+                .abr
+                .as_ref()
+                .map_or(self.cfg.params.bitrate_kbps, |a| a.kbps());
+            self.cfg.min_bitrate = new.min_bitrate;
+            self.cfg.params.bitrate_kbps = p.bitrate_kbps;
+            self.cfg.params.max_kbps = p.max_kbps;
+            let kbps = before.clamp(new.min_bitrate.min(p.bitrate_kbps), p.bitrate_kbps);
+            self.abr = super::make_abr(&self.cfg, kbps);
+            if self.cfg.video {
+                let full = (self.cfg.params.width, self.cfg.params.height);
+                if self.size != full {
+                    self.out.push_back(Output::Encoder(EncoderCommand::Resize {
+                        width: full.0,
+                        height: full.1,
+                    }));
+                }
+                if kbps != before {
+                    self.out
+                        .push_back(Output::Encoder(EncoderCommand::Bitrate(kbps)));
+                }
+            }
+            log::info!(
+                "reload: video bitrate {}..{} kbps, now {kbps} kbps",
+                new.min_bitrate,
+                p.bitrate_kbps
+            );
+        }
+        self.cfg.pause = PauseConfig {
+            fps: new.pause_fps,
+            max: Duration::from_secs(new.pause_time_s.into()),
+            mute: new.background_mute,
+            stop_closes_camera: self.cfg.pause.stop_closes_camera,
+        };
+        self.pump(now);
     }
 
     /// The control deadlines: the pause's end, the unpublish grace.

@@ -258,20 +258,7 @@ impl Publisher {
             meter: NetStatusMeter::new(now).with_gop(p.gop_frames as f32 / p.fps.max(1) as f32),
             // busy at half the drop limit; calm after 2 s under a tenth of it
             busy: BusyWatch::new(limit / 2, limit / 10, Duration::from_secs(2)),
-            // between min-bitrate and the mode's bitrate (itself clamped to
-            // max-bitrate): never above what the mode asks for, which would
-            // only spend a metered uplink's data
-            abr: (cfg.video && cfg.min_bitrate < p.bitrate_kbps).then(|| {
-                Abr::new(AbrConfig {
-                    min_kbps: cfg.min_bitrate,
-                    max_kbps: p.bitrate_kbps,
-                    start_kbps: p.bitrate_kbps,
-                    audio_kbps: if cfg.muted { 0 } else { cfg.audio_kbps },
-                    congested_age: (limit / 4).min(Duration::from_millis(500)),
-                    width: p.width,
-                    height: p.height,
-                })
-            }),
+            abr: make_abr(&cfg, p.bitrate_kbps),
             // at most a quarter of the queue's age limit (500 ms at most)
             // behind live: older, a fresh key frame is forced instead
             start: StartCache::new((limit / 4).min(START_CACHE_AGE), START_CACHE_BYTES),
@@ -631,6 +618,24 @@ impl Publisher {
             self.out.push_back(Output::Phase(phase));
         }
     }
+}
+
+/// The adaptive bitrate, between min-bitrate and the mode's bitrate (itself
+/// clamped to max-bitrate): never above what the mode asks for, which would
+/// only spend a metered uplink's data. None: audio only, or no room.
+fn make_abr(cfg: &PublisherConfig, start_kbps: u32) -> Option<Abr> {
+    let p = cfg.params;
+    (cfg.video && cfg.min_bitrate < p.bitrate_kbps).then(|| {
+        Abr::new(AbrConfig {
+            min_kbps: cfg.min_bitrate,
+            max_kbps: p.bitrate_kbps,
+            start_kbps,
+            audio_kbps: if cfg.muted { 0 } else { cfg.audio_kbps },
+            congested_age: (cfg.queue_limit / 4).min(Duration::from_millis(500)),
+            width: p.width,
+            height: p.height,
+        })
+    })
 }
 
 /// Gives a write buffer back to the pool, emptied (media is appended to

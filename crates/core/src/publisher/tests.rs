@@ -655,3 +655,41 @@ fn pause_and_resume_drive_the_media_threads_and_a_long_pause_becomes_a_stop() {
     );
     assert_eq!(r.publishes_seen(), 1, "one publish through it all");
 }
+
+#[test]
+fn a_reload_moves_to_the_new_url_at_once_and_bounds_the_bitrate() {
+    let mut r = Rig::new("min-bitrate = 100\nmax-bitrate = 800\nmode = \"SD\"");
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    r.video(0, true, 2000);
+    let old = crate::config::parse(&format!(
+        "url = \"rtmp://127.0.0.1/live/{KEY}\"\nautopush = true\nmin-bitrate = 100\nmax-bitrate = 800\nmode = \"SD\""
+    ))
+    .unwrap()
+    .config;
+    let new = crate::config::parse(
+        "url = \"rtmp://127.0.0.1/live/cam-8?secret=N3W\"\nautopush = true\nmin-bitrate = 100\nmax-bitrate = 300\nmode = \"SD\"",
+    )
+    .unwrap()
+    .config;
+    let plan = crate::config::reload::plan(&old, &new);
+    assert_eq!(plan.applied, vec!["url", "max-bitrate"]);
+    r.p.reconfigure(r.now, &new, &plan);
+    r.outputs();
+    assert_eq!(r.closes, 1, "the old connection closed");
+    assert_eq!(r.connects.len(), 2);
+    assert_eq!(r.connects[1].stream_key(), "cam-8?secret=N3W");
+    assert_eq!(r.commands.last(), Some(&EncoderCommand::Bitrate(300)));
+    let detail = r.events.iter().rev().find_map(|e| match e {
+        Event::StateChange { code, detail } if *code as i32 == 1102 => detail.clone(),
+        _ => None,
+    });
+    let detail = detail.expect("1102 says why");
+    assert!(detail.contains("reloaded"), "{detail}");
+    assert!(
+        !detail.contains("N3W") && !detail.contains("S3CRET"),
+        "{detail}"
+    );
+    r.connected(Verdict::Accept);
+    assert_eq!(r.p.counts().publishes, 2);
+}
