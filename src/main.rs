@@ -386,9 +386,20 @@ pub(crate) fn load(path: &str) -> Result<livepush_core::config::Parsed, Vec<Stri
 pub(crate) fn waiting_image(
     config: &livepush_core::config::Config,
 ) -> Result<Option<Vec<u8>>, String> {
+    let v = config.video_params();
     match &config.waiting_image {
-        Some(path) if !path.contains("://") && config.enable_camera => {
-            let v = config.video_params();
+        Some(url) if url.contains("://") && config.enable_camera => {
+            // fetched (or the cached copy); a failure is a warning: the card
+            let md5 = config.waiting_image_md5.as_deref();
+            let ca = config.network.ca_file.as_deref();
+            Ok(net::fetch::waiting_image(url, md5, ca).and_then(|b| {
+                let shown = net::fetch::redact(url);
+                hw::still::decode(&b, &shown, v.width, v.height)
+                    .map_err(|e| log::warn!("{e}: the generated card is shown instead"))
+                    .ok()
+            }))
+        }
+        Some(path) if config.enable_camera => {
             hw::still::load(path, config.waiting_image_md5.as_deref(), v.width, v.height).map(Some)
         }
         _ => Ok(None),

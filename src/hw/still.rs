@@ -22,25 +22,41 @@ use livepush_core::video::convert;
 /// Loads `path` as an I420 picture of `w` x `h`. Errors name the file and what is wrong.
 pub fn load(path: &str, md5: Option<&str>, w: u32, h: u32) -> Result<Vec<u8>, String> {
     let bytes = files::read_regular(path, "waiting-image", files::IMAGE_LIMIT)?;
+    check_md5(&bytes, md5).map_err(|e| format!("waiting-image {path}: {e}"))?;
+    decode(&bytes, path, w, h)
+}
+
+/// The hex MD5 of `bytes`.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks `bytes` against `waiting-image-md5` (when given).
+pub fn check_md5(bytes: &[u8], md5: Option<&str>) -> Result<(), String> {
     if let Some(want) = md5 {
-        let got: String = Md5::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let got = md5_hex(bytes);
         if !got.eq_ignore_ascii_case(want) {
             return Err(format!(
-                "waiting-image {path}: its MD5 is {got}, waiting-image-md5 says {want}: refused"
+                "its MD5 is {got}, waiting-image-md5 says {want}: refused"
             ));
         }
     }
+    Ok(())
+}
+
+/// Decodes a JPEG or PNG (`path`: how errors name it) to I420 at `w` x `h`.
+pub fn decode(bytes: &[u8], path: &str, w: u32, h: u32) -> Result<Vec<u8>, String> {
     let mut out = vec![0u8; convert::i420_len(w, h)];
     if bytes.starts_with(&[0xff, 0xd8]) {
         Mjpeg::default()
-            .decode(&bytes, &mut out, w, h)
+            .decode(bytes, &mut out, w, h)
             .map_err(|e| format!("waiting-image {path}: {e}"))?;
     } else if bytes.starts_with(b"\x89PNG") {
         let opts = mjpeg::limited(DecoderOptions::default().png_set_strip_to_8bit(true));
-        let mut d = PngDecoder::new_with_options(ZCursor::new(&bytes), opts);
+        let mut d = PngDecoder::new_with_options(ZCursor::new(bytes), opts);
         d.decode_headers()
             .map_err(|e| format!("waiting-image {path}: PNG: {e:?}"))?;
         let (pw, ph) = d

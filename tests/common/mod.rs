@@ -86,7 +86,7 @@ impl Nginx {
             ),
             _ => (String::new(), String::new()),
         };
-        for d in ["logs", "rec", "tmp"] {
+        for d in ["logs", "rec", "tmp", "files"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
         let d = dir.display();
@@ -98,7 +98,7 @@ impl Nginx {
         let conf = format!(
             "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{stream_module}{user}daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log info;\nevents {{ worker_connections 256; }}\n\
 rtmp {{\n  access_log {d}/logs/rtmp_access.log;\n  server {{\n    listen 127.0.0.1:{rtmp_port};\n    chunk_size 4096;\n    application live {{\n      live on;\n      record all;\n      record_path {d}/rec;\n      record_unique on;\n      {app_extra}\n    }}\n  }}\n}}\n\
-http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  server {{\n    listen 127.0.0.1:{http_port};\n    location /stat {{ rtmp_stat all; }}\n    location /control {{ rtmp_control all; }}\n  }}\n}}\n{stream}"
+http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  server {{\n    listen 127.0.0.1:{http_port};\n    location /stat {{ rtmp_stat all; }}\n    location /control {{ rtmp_control all; }}\n    location /files/ {{ alias {d}/files/; }}\n  }}\n}}\n{stream}"
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
         let child = Self::spawn(dir);

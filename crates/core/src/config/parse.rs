@@ -199,12 +199,11 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
         }
     }
     if let Some((img, s)) = &waiting_image {
-        if img.contains("://") {
-            cx.notice(
+        if img.contains("://") && !(img.starts_with("http://") || img.starts_with("https://")) {
+            cx.error(
                 "waiting-image",
                 *s,
-                "URLs are not fetched yet: the generated no-signal card is shown instead",
-                false,
+                "must be a file path or an http:// or https:// URL".into(),
             );
         }
     }
@@ -733,14 +732,7 @@ mod tests {
             .iter()
             .map(|n| (n.key.as_str(), n.blocks_run))
             .collect();
-        assert_eq!(
-            keys,
-            vec![
-                ("beauty", false),
-                ("waiting-image", false),
-                ("network.ca-file", false),
-            ]
-        );
+        assert_eq!(keys, vec![("beauty", false), ("network.ca-file", false),]);
         assert_eq!(
             p.config.video.device,
             VideoDevice::V4l2("/dev/video0".into())
