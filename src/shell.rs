@@ -735,7 +735,10 @@ impl Shell {
         }
         self.publisher.reconfigure(now, &new, &plan);
         // a URL is fetched again on every reload: its picture may have changed
-        let url = new.waiting_image.as_deref().is_some_and(|w| w.contains("://"));
+        let url = new
+            .waiting_image
+            .as_deref()
+            .is_some_and(|w| w.contains("://"));
         if plan.applied.contains(&"waiting-image") || url {
             if let Some(v) = &self.video_ctl {
                 let _ = v.send(MediaCtl::Still(checked.still));

@@ -352,3 +352,370 @@ fn a_tcp_listener_off_loopback_without_a_token_is_refused_at_start() {
         "{err}"
     );
 }
+
+/// An I420 file of `frames` flat frames of one colour.
+fn flat_yuv(dir: &Path, name: &str, color: &str, w: u32, h: u32) -> std::path::PathBuf {
+    let p = dir.join(name);
+    let st = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c={color}:s={w}x{h}"))
+        .args(["-frames:v", "2", "-pix_fmt", "yuv420p", "-f", "rawvideo"])
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    p
+}
+
+fn mean(v: &[u8]) -> u64 {
+    v.iter().map(|x| u64::from(*x)).sum::<u64>() / v.len().max(1) as u64
+}
+
+fn ctl_body(socket: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(bin())
+        .args(["ctl", "--socket"])
+        .arg(socket)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), v)
+}
+
+#[test]
+fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
+    need("nginx");
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    let red = flat_yuv(dir.path(), "red.yuv", "red", 320, 180);
+    let green = flat_yuv(dir.path(), "green.yuv", "lime", 640, 360);
+    let sock = dir.path().join("ctl.sock");
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/{KEY}\"\nautopush = true\nmode = \"RTC\"\npause-time = 2\n[video]\nwidth = 320\nheight = 180\nfps = 10\ndevices = [\"file:{}\", \"file:{}@640x360\", \"/dev/nonexistent-camera\"]\n[control]\nlisten = \"unix:{}\"\nstop-closes-camera = true\n",
+        nginx.rtmp_port,
+        red.display(),
+        green.display(),
+        sock.display()
+    );
+    let r = Running::start(dir.path(), &cfg);
+    let (i, published) = code_time(&r, 1002, 0);
+    std::thread::sleep(Duration::from_secs(2));
+    // a snapshot: the red picture as JPEG, at the size asked for
+    let snap = dir.path().join("a.jpg");
+    let (c, v) = ctl_body(
+        &sock,
+        &[
+            "snapshot",
+            "--out",
+            snap.to_str().unwrap(),
+            "--width",
+            "160",
+        ],
+    );
+    assert_eq!(c, 0, "{v}");
+    let gray = luma_frames(&snap, 160, 90);
+    let red_luma = mean(&gray[0]);
+    // switch: the green 640x360 file scaled to 320x180, 1005, same publish
+    let (c, v) = ctl_body(&sock, &["switch-camera"]);
+    assert_eq!(c, 0, "{v}");
+    assert!(v["camera"].as_str().unwrap().contains("green.yuv"), "{v}");
+    let (i, switched) = code_time(&r, 1005, i);
+    std::thread::sleep(Duration::from_secs(2));
+    // the next one cannot be opened: -1301, and the green one stays
+    let (c, v) = ctl_body(&sock, &["switch-camera"]);
+    assert_eq!(c, 1, "{v}");
+    assert_eq!(v["error"]["code"], "camera-failed", "{v}");
+    let (i, _) = code_time(&r, -1301, i);
+    std::thread::sleep(Duration::from_secs(1));
+    // pause past pause-time: a stop (1203) with the reason
+    assert_eq!(ctl(&sock, "pause").0, 0);
+    let (i, _) = code_time(&r, 1201, i);
+    let (i, stopped) = code_time(&r, 1203, i);
+    // stop-closes-camera: no picture until a preview
+    let (c, v) = ctl_body(&sock, &["snapshot", "--out", "/dev/null"]);
+    assert_eq!(
+        (c, v["error"]["code"].as_str()),
+        (1, Some("no-picture")),
+        "{v}"
+    );
+    assert_eq!(ctl(&sock, "start-preview").0, 0);
+    std::thread::sleep(Duration::from_millis(500));
+    let snap2 = dir.path().join("b.jpg");
+    let (c, v) = ctl_body(&sock, &["snapshot", "--out", snap2.to_str().unwrap()]);
+    assert_eq!(c, 0, "{v}");
+    let green_luma = mean(&luma_frames(&snap2, 320, 180)[0]);
+    assert!(
+        green_luma > red_luma + 40,
+        "green {green_luma} red {red_luma}"
+    );
+    assert_eq!(ctl(&sock, "stop-preview").0, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(ctl_body(&sock, &["snapshot", "--out", "/dev/null"]).0, 1);
+    let p = r.stop();
+    let detail = p
+        .events
+        .iter()
+        .find(|e| e["code"] == 1203)
+        .map(|e| e["detail"].to_string())
+        .unwrap();
+    assert!(detail.contains("pause-time (2 s)"), "{detail}");
+    assert!(stopped.duration_since(published) > Duration::from_secs(5));
+    let _ = i;
+    drop(nginx);
+    let recs = Nginx::recordings_in(dir.path());
+    assert_eq!(recs.len(), 1, "one publish: {recs:?}");
+    let f = &recs[0];
+    assert_eq!(decode_errors(f), "", "clean decode across the switch");
+    let pr = probe(f);
+    let v = pr
+        .streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .unwrap();
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(320), Some(180))
+    );
+    let t_switch = switched.duration_since(published).as_secs_f64();
+    let times = packet_times(f, "v");
+    let frames = luma_frames(f, 320, 180);
+    for (k, t) in times.iter().enumerate() {
+        let m = mean(&frames[k]);
+        if *t < t_switch - 0.3 {
+            assert!(
+                m.abs_diff(red_luma) <= 6,
+                "red at {t:.2}: {m} vs {red_luma}"
+            );
+        } else if *t > t_switch + 0.5 && *t < t_switch + 2.5 {
+            assert!(
+                m.abs_diff(green_luma) <= 6,
+                "green at {t:.2}: {m} vs {green_luma}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_shows_the_picture_being_pushed() {
+    need("nginx");
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    let sock = dir.path().join("ctl.sock");
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/{KEY}\"\nautopush = true\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\nfps = 10\n[control]\nlisten = \"unix:{}\"\n",
+        nginx.rtmp_port,
+        sock.display()
+    );
+    let r = Running::start(dir.path(), &cfg);
+    let (_, published) = code_time(&r, 1002, 0);
+    std::thread::sleep(Duration::from_secs(3));
+    let asked = Instant::now();
+    let snap = dir.path().join("s.jpg");
+    let (c, v) = ctl_body(
+        &sock,
+        &[
+            "snapshot",
+            "--out",
+            snap.to_str().unwrap(),
+            "--quality",
+            "95",
+        ],
+    );
+    assert_eq!(c, 0, "{v}");
+    std::thread::sleep(Duration::from_secs(2));
+    r.stop();
+    drop(nginx);
+    let counter =
+        livepush_core::synth::pattern::read_counter(&luma_frames(&snap, 320, 180)[0], 320, 180)
+            .expect("the snapshot shows the burned-in counter");
+    let f = &Nginx::recordings_in(dir.path())[0];
+    let times = packet_times(f, "v");
+    let counters = frame_counters(f, 320, 180);
+    let k = counters
+        .iter()
+        .position(|c| *c == Some(counter))
+        .expect("the snapshot's frame is in the stream");
+    let t_req = asked.duration_since(published).as_secs_f64();
+    let off = times[k] - t_req;
+    eprintln!(
+        "snapshot counter {counter}: stream frame at {:.2} s, asked at {t_req:.2} s ({off:+.2} s)",
+        times[k]
+    );
+    assert!(
+        off.abs() < 0.5,
+        "the snapshot is {off:+.2} s from the stream (a few frames at most)"
+    );
+}
+
+#[test]
+fn reload_applies_live_keys_refuses_a_bad_file_and_a_url_waiting_image_is_fetched() {
+    need("nginx");
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    // the waiting image served by nginx over HTTP (a token in the query)
+    let img = dir.path().join("files/w.png");
+    let st = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0xe0e0e0:s=320x180",
+            "-frames:v",
+            "1",
+        ])
+        .arg(&img)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let url = format!(
+        "http://127.0.0.1:{}/files/w.png?auth=IMGTOKEN",
+        nginx.http_port
+    );
+    let sock = dir.path().join("ctl.sock");
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    let cfg = |max: u32, fps: u32, extra: &str| {
+        format!(
+            "url = \"rtmp://127.0.0.1:{}/live/{KEY}\"\nautopush = true\nmode = \"RTC\"\nmax-bitrate = {max}\nwaiting-image = \"{url}\"\n{extra}[video]\nwidth = 320\nheight = 180\nfps = {fps}\n[control]\nlisten = \"unix:{}\"\n",
+            nginx.rtmp_port,
+            sock.display()
+        )
+    };
+    let path = dir.path().join("livepush.toml");
+    std::fs::write(&path, cfg(900, 10, "")).unwrap();
+    // the runner writes the same file; CACHE_DIRECTORY as systemd sets it
+    let r = Running::start_env(
+        dir.path(),
+        &cfg(900, 10, ""),
+        &[("CACHE_DIRECTORY", cache.as_path())],
+    );
+    let (i, _) = code_time(&r, 1002, 0);
+    // a good reload: a live key applied, a pipeline key reported
+    std::fs::write(&path, cfg(400, 15, "pause-fps = 2\n")).unwrap();
+    let (c, v) = ctl_body(&sock, &["reload"]);
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(
+        v["applied"],
+        serde_json::json!(["max-bitrate", "pause-fps"]),
+        "{v}"
+    );
+    assert_eq!(v["restart_needed"], serde_json::json!(["video"]), "{v}");
+    // a bad one: every error with its position, nothing changes
+    std::fs::write(&path, cfg(400, 15, "beauty = 12\nbogus = 1\n")).unwrap();
+    let (c, v) = ctl_body(&sock, &["reload"]);
+    assert_eq!(c, 1, "{v}");
+    assert_eq!(v["error"]["code"], "bad-config");
+    let errs = v["error"]["errors"].to_string();
+    assert!(
+        errs.contains("line 6, column 10: key `beauty`")
+            && errs.contains("line 7, column 1: key `bogus`: unknown key"),
+        "{errs}"
+    );
+    // SIGHUP reads it too (still bad: refused, logged)
+    r.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    // pause: the fetched image is on air
+    assert_eq!(ctl(&sock, "pause").0, 0);
+    let (i, _) = code_time(&r, 1201, i);
+    std::thread::sleep(Duration::from_secs(2));
+    let p = r.stop();
+    let _ = i;
+    assert_eq!(
+        p.codes().iter().filter(|c| **c == 1002).count(),
+        1,
+        "the stream ran on: {:?}",
+        p.codes()
+    );
+    assert!(p.stderr.contains("reload refused"), "{}", p.stderr);
+    assert!(
+        p.stderr.contains("waiting-image http://127.0.0.1"),
+        "{}",
+        p.stderr
+    );
+    p.assert_secret_hidden("IMGTOKEN");
+    p.assert_secret_hidden("K3YSECRET");
+    let cached: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(cached.len(), 1, "the fetched image is cached");
+    drop(nginx);
+    let f = &Nginx::recordings_in(dir.path())[0];
+    let frames = luma_frames(f, 320, 180);
+    let last = mean(frames.last().unwrap());
+    let want = mean(&luma_frames(&img, 320, 180)[0]);
+    assert!(
+        last.abs_diff(want) <= 4,
+        "the waiting image on air: {last} vs {want}"
+    );
+
+    // nginx gone: the fetch fails and the cached copy is used
+    let dir2 = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir2.path().join("c.toml"),
+        format!("url = \"rtmp://127.0.0.1:9/live/k\"\nwaiting-image = \"{url}\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["check-config"])
+        .arg(dir2.path().join("c.toml"))
+        .env("CACHE_DIRECTORY", &cache)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("using the cached copy") && !err.contains("IMGTOKEN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn events_stream_and_the_torch_without_one() {
+    need("nginx");
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    let sock = dir.path().join("ctl.sock");
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/{KEY}\"\nautopush = true\n[video]\nwidth = 320\nheight = 180\nfps = 10\n[control]\nlisten = \"unix:{}\"\n",
+        nginx.rtmp_port,
+        sock.display()
+    );
+    let r = Running::start(dir.path(), &cfg);
+    code_time(&r, 1002, 0);
+    let (c, v) = ctl_body(&sock, &["toggle-torch"]);
+    assert_eq!(
+        (c, v["error"]["code"].as_str()),
+        (1, Some("no-torch")),
+        "{v}"
+    );
+    // two seconds of the event stream: netstatus lines, as SSE
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    s.write_all(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(2500)))
+        .unwrap();
+    let mut got = Vec::new();
+    let t = Instant::now();
+    let mut buf = [0u8; 4096];
+    while t.elapsed() < Duration::from_millis(2500) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.contains("text/event-stream"),
+        "{text}"
+    );
+    assert!(
+        text.matches("data: {\"event\":\"netstatus\"").count() >= 1,
+        "{text}"
+    );
+    r.stop();
+}

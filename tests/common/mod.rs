@@ -297,6 +297,11 @@ pub struct Running {
 impl Running {
     /// Writes `config` to `dir/livepush.toml` and starts `livepush run`.
     pub fn start(dir: &Path, config: &str) -> Running {
+        Self::start_env(dir, config, &[])
+    }
+
+    /// As [`Running::start`], with extra environment variables.
+    pub fn start_env(dir: &Path, config: &str, env: &[(&str, &Path)]) -> Running {
         use std::io::BufRead;
         let path = dir.join("livepush.toml");
         std::fs::write(&path, config).unwrap();
@@ -305,6 +310,7 @@ impl Running {
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_file).unwrap())
             .spawn()
