@@ -36,6 +36,8 @@ bash tests/hil/setup.sh amd64 arm64
 cargo test --release --locked --test hil -- --ignored --test-threads 1
 # status LEDs (uleds, gpio-sim) and the framebuffer (bochs-display, screendump)
 cargo test --release --locked --test hil_indicators -- --ignored --test-threads 1
+# the control API on real devices: two vivid cameras, a gpio-sim torch
+cargo test --release --locked --test hil_control -- --ignored --test-threads 1
 echo "HIL tier took $(( $(date +%s) - hil_start )) s"
 # the Debian packages (amd64, arm64): lintian, then install, upgrade with an
 # edited conffile, remove, purge in a minimal Debian 12 chroot
