@@ -274,7 +274,17 @@ impl Publisher {
     /// around the current rate; new pause settings apply from the next
     /// pause.
     pub fn reconfigure(&mut self, now: Instant, new: &Config, plan: &Plan) {
-        if plan.applied.contains(&"url") {
+        // a rotated key alone (url-key-file) is used from the next
+        // connection on: the running publish was accepted with the old one
+        // (a server that revokes it drops the publish; the reconnect uses
+        // the new key)
+        let key_only = plan.applied.contains(&"url")
+            && new.url_key_file.is_some()
+            && self.cfg.url.with_key(new.url.stream_key()) == new.url;
+        if key_only {
+            self.set_stream_key(new.url.stream_key());
+            log::info!("reload: a new stream key, used from the next connection on");
+        } else if plan.applied.contains(&"url") {
             self.cfg.url = new.url.clone();
             self.redirect = None;
             if self.conn.is_some() && self.sup.is_pushing() {
