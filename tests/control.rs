@@ -52,31 +52,6 @@ fn tcp(port: u16, request: &str) -> String {
     out
 }
 
-/// Every decoded frame's luma plane.
-fn luma_frames(file: &Path, w: u32, h: u32) -> Vec<Vec<u8>> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args([
-            "-map",
-            "0:v:0",
-            "-vsync",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-        .chunks_exact((w * h) as usize)
-        .map(<[u8]>::to_vec)
-        .collect()
-}
-
 fn code_time(r: &Running, code: i64, from: usize) -> (usize, Instant) {
     r.wait_code(code, from, Duration::from_secs(20))
 }
@@ -89,22 +64,7 @@ fn start_pause_resume_stop_start_on_a_real_server() {
     let nginx = Nginx::start(dir.path(), "");
     // the waiting image: a flat blue picture at the output size
     let img = dir.path().join("waiting.png");
-    let st = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=0x2040c0:s=320x180",
-            "-frames:v",
-            "1",
-        ])
-        .arg(&img)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    flat_image(&img, "0x2040c0", 320, 180);
     let sock = dir.path().join("ctl.sock");
     let cfg = format!(
         "url = \"rtmp://127.0.0.1:{}/live/{KEY}\"\nmode = \"RTC\"\npause-fps = 5\nbackground-mute = true\nwaiting-image = \"{}\"\n[video]\nwidth = 320\nheight = 180\nfps = 10\n[audio]\ndevice = \"sine\"\n[control]\nlisten = \"unix:{}\"\n",
@@ -353,20 +313,6 @@ fn a_tcp_listener_off_loopback_without_a_token_is_refused_at_start() {
     );
 }
 
-/// An I420 file of `frames` flat frames of one colour.
-fn flat_yuv(dir: &Path, name: &str, color: &str, w: u32, h: u32) -> std::path::PathBuf {
-    let p = dir.join(name);
-    let st = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("color=c={color}:s={w}x{h}"))
-        .args(["-frames:v", "2", "-pix_fmt", "yuv420p", "-f", "rawvideo"])
-        .arg(&p)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    p
-}
-
 fn mean(v: &[u8]) -> u64 {
     v.iter().map(|x| u64::from(*x)).sum::<u64>() / v.len().max(1) as u64
 }
@@ -389,8 +335,10 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     need("ffmpeg");
     let dir = tempfile::tempdir().unwrap();
     let nginx = Nginx::start(dir.path(), "");
-    let red = flat_yuv(dir.path(), "red.yuv", "red", 320, 180);
-    let green = flat_yuv(dir.path(), "green.yuv", "lime", 640, 360);
+    let red = dir.path().join("red.yuv");
+    flat_image(&red, "red", 320, 180);
+    let green = dir.path().join("green.yuv");
+    flat_image(&green, "lime", 640, 360);
     let sock = dir.path().join("ctl.sock");
     let cfg = format!(
         "url = \"rtmp://127.0.0.1:{}/live/{KEY}\"\nautopush = true\nmode = \"RTC\"\npause-time = 2\n[video]\nwidth = 320\nheight = 180\nfps = 10\ndevices = [\"file:{}\", \"file:{}@640x360\", \"/dev/nonexistent-camera\"]\n[control]\nlisten = \"unix:{}\"\nstop-closes-camera = true\n",
@@ -558,22 +506,7 @@ fn reload_applies_live_keys_refuses_a_bad_file_and_a_url_waiting_image_is_fetche
     let nginx = Nginx::start(dir.path(), "");
     // the waiting image served by nginx over HTTP (a token in the query)
     let img = dir.path().join("files/w.png");
-    let st = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=0xe0e0e0:s=320x180",
-            "-frames:v",
-            "1",
-        ])
-        .arg(&img)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    flat_image(&img, "0xe0e0e0", 320, 180);
     let url = format!(
         "http://127.0.0.1:{}/files/w.png?auth=IMGTOKEN",
         nginx.http_port

@@ -21,25 +21,8 @@ fn repo() -> PathBuf {
 
 /// Mean luma (full range) of every decoded frame.
 fn lumas(file: &Path, w: u32, h: u32) -> Vec<f64> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args([
-            "-map",
-            "0:v:0",
-            "-vsync",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-        .chunks_exact((w * h) as usize)
+    common::luma_frames(file, w, h)
+        .iter()
         .map(|f| f.iter().map(|v| f64::from(*v)).sum::<f64>() / f.len() as f64)
         .collect()
 }

@@ -124,13 +124,6 @@ async fn exchange<S>(
 where
     S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
 {
-    let io = smol_hyper::rt::FuturesIo::new(stream);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
-    let driver = smol::spawn(async move {
-        let _ = conn.await;
-    });
     let mut req = Request::builder()
         .method(method)
         .uri(path)
@@ -141,10 +134,7 @@ where
     let req = req
         .body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
         .map_err(|e| e.to_string())?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
+    let (resp, driver) = crate::net::fetch::send(stream, req).await?;
     let status = resp.status();
     let is_jpeg = resp
         .headers()

@@ -143,9 +143,17 @@ pub fn fetch(url: &str, ca_file: Option<&str>) -> Result<Vec<u8>, String> {
     smol::block_on(futures_lite::future::or(work, timeout))
 }
 
-async fn get<S>(stream: S, host: &str, path: &str) -> Result<Vec<u8>, String>
+/// One HTTP/1.1 request on `stream` with hyper's client: the response, and
+/// the task driving the connection (keep it until the body is read).
+pub async fn send<S, B>(
+    stream: S,
+    req: Request<B>,
+) -> Result<(hyper::Response<hyper::body::Incoming>, smol::Task<()>), String>
 where
     S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let io = smol_hyper::rt::FuturesIo::new(stream);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
@@ -154,16 +162,24 @@ where
     let driver = smol::spawn(async move {
         let _ = conn.await;
     });
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
+    Ok((resp, driver))
+}
+
+async fn get<S>(stream: S, host: &str, path: &str) -> Result<Vec<u8>, String>
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
     let req = Request::builder()
         .uri(path)
         .header(HOST, host)
         .header(USER_AGENT, concat!("livepush/", env!("CARGO_PKG_VERSION")))
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
+    let (resp, driver) = send(stream, req).await?;
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status()));
     }

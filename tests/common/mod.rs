@@ -547,8 +547,8 @@ pub fn decode_errors(file: &Path) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Decodes every frame's luma and reads the burned-in counter back.
-pub fn frame_counters(file: &Path, w: u32, h: u32) -> Vec<Option<u32>> {
+/// Every decoded frame's luma plane (ffmpeg's gray: full range).
+pub fn luma_frames(file: &Path, w: u32, h: u32) -> Vec<Vec<u8>> {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(file)
@@ -572,8 +572,34 @@ pub fn frame_counters(file: &Path, w: u32, h: u32) -> Vec<Option<u32>> {
     );
     out.stdout
         .chunks_exact((w * h) as usize)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Decodes every frame's luma and reads the burned-in counter back.
+pub fn frame_counters(file: &Path, w: u32, h: u32) -> Vec<Option<u32>> {
+    luma_frames(file, w, h)
+        .iter()
         .map(|f| livepush_core::synth::pattern::read_counter(f, w, h))
         .collect()
+}
+
+/// A picture file of one colour (`color` as ffmpeg's lavfi names it) made
+/// by ffmpeg: PNG or JPEG by the name, or raw I420 (two frames) for `.yuv`.
+pub fn flat_image(path: &Path, color: &str, w: u32, h: u32) {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c={color}:s={w}x{h}"));
+    if path.extension().is_some_and(|e| e == "yuv") {
+        c.args(["-frames:v", "2", "-pix_fmt", "yuv420p", "-f", "rawvideo"]);
+    } else {
+        c.args(["-frames:v", "1"]);
+    }
+    assert!(
+        c.arg(path).status().unwrap().success(),
+        "ffmpeg made no {}",
+        path.display()
+    );
 }
 
 /// What a recording must hold.
