@@ -379,7 +379,7 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     std::thread::sleep(Duration::from_secs(1));
     // pause past pause-time: a stop (1203) with the reason
     assert_eq!(ctl(&sock, "pause").0, 0);
-    let (i, _) = code_time(&r, 1201, i);
+    let (i, paused) = code_time(&r, 1201, i);
     let (i, stopped) = code_time(&r, 1203, i);
     // stop-closes-camera: no picture until a preview
     let (c, v) = ctl_body(&sock, &["snapshot", "--out", "/dev/null"]);
@@ -425,6 +425,21 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     assert_eq!(
         (v["width"].as_u64(), v["height"].as_u64()),
         (Some(320), Some(180))
+    );
+    // no background-mute: the tone goes on through the pause
+    let t_pause = paused.duration_since(published).as_secs_f64();
+    let pcm = decode_audio(f);
+    let from = ((t_pause + 0.5) * 48000.0) as usize;
+    let to = ((t_pause + 1.7) * 48000.0) as usize;
+    let rms = (pcm[from..to.min(pcm.len())]
+        .iter()
+        .map(|v| f64::from(*v).powi(2))
+        .sum::<f64>()
+        / (to - from) as f64)
+        .sqrt();
+    assert!(
+        rms > 1000.0,
+        "the tone while paused without background-mute: rms {rms:.0}"
     );
     let t_switch = switched.duration_since(published).as_secs_f64();
     let times = packet_times(f, "v");

@@ -20,7 +20,9 @@
 //! are `#[ignore]`d so that a plain `cargo test` does not boot them.
 //! scripts/test.sh builds the images and runs them with `--ignored`.
 //! `LIVEPUSH_KEEP_TEST_DIR=1` keeps each test's folder (the disk, the serial
-//! consoles, nginx's recordings) for a look afterwards.
+//! consoles, nginx's recordings) for a look afterwards;
+//! `LIVEPUSH_IMAGE_CMDLINE` adds kernel command-line words (e.g.
+//! `systemd.journald.forward_to_console=1` puts the journal on the console).
 
 mod common;
 
@@ -67,6 +69,11 @@ fn run(cmd: &mut Command) -> Output {
 /// would prepare it on their computer: `livepush.toml`, `authorized_keys`,
 /// and `extra` appended to the kernel command line.
 fn prepare_disk(dir: &Path, board: &str, config: &str, extra_cmdline: &str) -> PathBuf {
+    let extra_cmdline = format!(
+        "{extra_cmdline} {}",
+        std::env::var("LIVEPUSH_IMAGE_CMDLINE").unwrap_or_default()
+    );
+    let extra_cmdline = extra_cmdline.trim_end();
     let disk = dir.join("disk.img");
     run(Command::new("cp")
         .arg("--sparse=always")
@@ -221,11 +228,16 @@ impl Guest {
                 return v;
             }
             self.assert_running();
-            assert!(
-                t.elapsed() < within,
-                "no {what} within {within:?}; console:\n{}",
-                self.console()
-            );
+            if t.elapsed() >= within {
+                // what the box says about it, when it lets us in
+                let (_, journal) = self.sh(
+                    "journalctl -b --no-pager -o short-monotonic -u livepush -u livepush-boot-config | tail -60",
+                );
+                panic!(
+                    "no {what} within {within:?}; console:\n{}\n--- journal\n{journal}",
+                    self.console()
+                );
+            }
             std::thread::sleep(every);
         }
     }
@@ -379,7 +391,7 @@ fn tone_hz_at_end(rec: &Path) -> f64 {
 
 fn config(nginx: &Nginx) -> String {
     format!(
-        "board = \"qemu-virt\"\nurl = \"rtmp://10.0.2.2:{}/live/{SECRET}\"\nautopush = true\nmode = \"RTC\"\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n",
+        "board = \"qemu-virt\"\nurl = \"rtmp://10.0.2.2:{}/live/{SECRET}\"\nmode = \"RTC\"\nautopush = true\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n",
         nginx.rtmp_port
     )
 }
@@ -462,10 +474,19 @@ fn boots_publishes_survives_a_hang_and_a_power_cut(board: &str) {
         !status.contains(SECRET),
         "the stream key in the status: {status}"
     );
+    // the control API on its socket in the service's runtime directory
+    let (ok, st) = g.sh("stat -c '%U:%G %a' /run/livepush/control.sock && livepush ctl status");
+    println!("{board}: livepush ctl status:\n{st}");
+    assert!(ok, "livepush ctl status: {st}");
+    assert!(
+        st.starts_with("livepush:livepush 660") && st.contains("\"state\":\"publishing\""),
+        "{st}"
+    );
+    assert!(!st.contains(SECRET), "the stream key in the API: {st}");
 
     // the appliance: read-only root under a RAM overlay, the journal in RAM,
     // no password, the services that should run and nothing failed
-    let (_, root) = g.sh("findmnt -no FSTYPE /; findmnt -no OPTIONS /run/livepush/root-ro; touch /run/livepush/root-ro/x 2>&1; test -d /var/log/journal && echo persistent-journal; passwd -S root; systemctl is-enabled ssh; systemctl --failed --no-legend --plain");
+    let (_, root) = g.sh("findmnt -no FSTYPE /; findmnt -no OPTIONS /run/livepush-overlay/root-ro; touch /run/livepush-overlay/root-ro/x 2>&1; test -d /var/log/journal && echo persistent-journal; passwd -S root; systemctl is-enabled ssh; systemctl --failed --no-legend --plain");
     println!("{board}: root and services:\n{root}");
     let mut lines = root.lines();
     assert_eq!(lines.next(), Some("overlay"), "{root}");

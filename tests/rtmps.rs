@@ -189,3 +189,51 @@ fn an_untrusted_issuer_is_refused_naming_the_host() {
     drop(nginx);
     assert!(Nginx::recordings_in(dir.path()).is_empty());
 }
+
+/// The waiting image over https:// (nginx's stream module terminating TLS
+/// in front of its http server): fetched with the private CA of
+/// `[network] ca-file`; with the system roots the certificate is refused,
+/// naming the reason, and the generated card stands in (no cache here).
+#[test]
+fn a_waiting_image_over_https_is_fetched_with_the_private_ca_and_refused_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_pki(dir.path(), "localhost");
+    let nginx = Nginx::start_tls(dir.path(), &cert, &key);
+    flat_image(&dir.path().join("files/w.png"), "blue", 320, 180);
+    let url = format!(
+        "https://localhost:{}/files/w.png?sig={SECRET}",
+        nginx.https_port.unwrap()
+    );
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    let check = |ca: Option<&Path>| {
+        let ca = ca.map_or(String::new(), |p| {
+            format!("[network]\nca-file = \"{}\"\n", p.display())
+        });
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            format!("url = \"rtmp://127.0.0.1:9/live/k\"\nwaiting-image = \"{url}\"\n{ca}"),
+        )
+        .unwrap();
+        let out = Command::new(bin())
+            .arg("check-config")
+            .arg(&f)
+            .env("CACHE_DIRECTORY", &cache)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // the system roots first (nothing cached yet): refused, the card
+    let err = check(None);
+    assert!(
+        err.contains("TLS: invalid peer certificate") && err.contains("the generated card"),
+        "{err}"
+    );
+    let err = check(Some(&ca));
+    assert!(err.contains("/files/w.png?<hidden>: fetched"), "{err}");
+    assert!(!err.contains(SECRET));
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1, "cached");
+}

@@ -57,6 +57,8 @@ pub struct Nginx {
     pub http_port: u16,
     /// With TLS in front (nginx's stream module terminating it): its port.
     pub tls_port: Option<u16>,
+    /// With TLS: HTTPS in front of the http server (`/files/`), its port.
+    pub https_port: Option<u16>,
 }
 
 impl Nginx {
@@ -75,13 +77,14 @@ impl Nginx {
         need("nginx");
         let (rtmp_port, http_port) = (free_port(), free_port());
         let tls_port = tls.map(|_| free_port());
-        let (stream_module, stream) = match (tls, tls_port) {
-            (Some((cert, key)), Some(port)) => (
+        let https_port = tls.map(|_| free_port());
+        let (stream_module, stream) = match (tls, tls_port, https_port) {
+            (Some((cert, key)), Some(port), Some(https)) => (
                 "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n".to_string(),
                 format!(
-                    "stream {{\n  server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {};\n    ssl_certificate_key {};\n    proxy_pass 127.0.0.1:{rtmp_port};\n  }}\n}}\n",
-                    cert.display(),
-                    key.display()
+                    "stream {{\n  ssl_certificate {c};\n  ssl_certificate_key {k};\n  server {{\n    listen 127.0.0.1:{port} ssl;\n    proxy_pass 127.0.0.1:{rtmp_port};\n  }}\n  server {{\n    listen 127.0.0.1:{https} ssl;\n    proxy_pass 127.0.0.1:{http_port};\n  }}\n}}\n",
+                    c = cert.display(),
+                    k = key.display()
                 ),
             ),
             _ => (String::new(), String::new()),
@@ -112,6 +115,7 @@ http {{\n  access_log {d}/logs/http_access.log;\n  client_body_temp_path {d}/tmp
             rtmp_port,
             http_port,
             tls_port,
+            https_port,
         }
     }
 

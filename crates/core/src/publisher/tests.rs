@@ -568,6 +568,19 @@ fn a_stop_unpublishes_closes_and_never_reconnects_then_start_publishes_again() {
             .any(|e| matches!(e, Sev::PublishStreamFinished { .. })),
         "the server saw the publish end (deleteStream)"
     );
+    let fc = r.seen.iter().position(|e| {
+        matches!(e, Sev::UnhandleableAmf0Command { command_name, additional_values, .. }
+            if command_name == "FCUnpublish"
+                && additional_values.first() == Some(&rml_amf0::Amf0Value::Utf8String(KEY.into())))
+    });
+    let end = r
+        .seen
+        .iter()
+        .position(|e| matches!(e, Sev::PublishStreamFinished { .. }));
+    assert!(
+        fc.is_some() && fc < end,
+        "FCUnpublish with the key, then deleteStream"
+    );
     assert_eq!(r.closes, 1, "the socket closed once flushed");
     assert_eq!(r.phases.last(), Some(&Phase::Idle));
     let codes = r.codes();

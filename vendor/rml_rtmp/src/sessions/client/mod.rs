@@ -59,6 +59,8 @@ pub struct ClientSession {
     current_state: ClientState,
     connected_app_name: Option<String>,
     active_stream_id: Option<u32>,
+    /// The stream key of the publish (livepush patch: FCUnpublish names it).
+    publishing_stream_key: Option<String>,
     peer_window_ack_size: Option<u32>,
     bytes_received: u64,
     bytes_received_since_last_ack: u32,
@@ -86,6 +88,7 @@ impl ClientSession {
             outstanding_transactions: HashMap::new(),
             current_state: ClientState::Disconnected,
             active_stream_id: None,
+            publishing_stream_key: None,
             connected_app_name: None,
             peer_window_ack_size: None,
             bytes_received: 0,
@@ -356,21 +359,34 @@ impl ClientSession {
         }
 
         self.current_state = ClientState::Connected;
-        match mem::replace(&mut self.active_stream_id, None) {
-            None => Ok(Vec::new()), // Should never happen since we should always have a valid stream id
-            Some(stream_id) => {
-                let message = RtmpMessage::Amf0Command {
-                    command_name: "deleteStream".to_string(),
-                    transaction_id: 0.0, // always 0 per spec
-                    command_object: Amf0Value::Null,
-                    additional_arguments: vec![Amf0Value::Number(stream_id as f64)],
-                };
-
-                let payload = message.into_message_payload(self.get_epoch(), stream_id)?;
-                let packet = self.serializer.serialize(&payload, false, false)?;
-                Ok(vec![ClientSessionResult::OutboundResponse(packet)])
-            }
+        // livepush patch: FCUnpublish with the stream key first, as ffmpeg
+        // and OBS end a publish (some servers act on it, not on deleteStream)
+        let mut out = Vec::new();
+        if let Some(key) = self.publishing_stream_key.take() {
+            let transaction_id = self.get_next_transaction_id();
+            let message = RtmpMessage::Amf0Command {
+                command_name: "FCUnpublish".to_string(),
+                transaction_id: transaction_id as f64,
+                command_object: Amf0Value::Null,
+                additional_arguments: vec![Amf0Value::Utf8String(key)],
+            };
+            let payload = message.into_message_payload(self.get_epoch(), 0)?;
+            let packet = self.serializer.serialize(&payload, false, false)?;
+            out.push(ClientSessionResult::OutboundResponse(packet));
         }
+        if let Some(stream_id) = mem::replace(&mut self.active_stream_id, None) {
+            let message = RtmpMessage::Amf0Command {
+                command_name: "deleteStream".to_string(),
+                transaction_id: 0.0, // always 0 per spec
+                command_object: Amf0Value::Null,
+                additional_arguments: vec![Amf0Value::Number(stream_id as f64)],
+            };
+
+            let payload = message.into_message_payload(self.get_epoch(), stream_id)?;
+            let packet = self.serializer.serialize(&payload, false, false)?;
+            out.push(ClientSessionResult::OutboundResponse(packet));
+        }
+        Ok(out)
     }
 
     /// Sends a ping request to the server.  An event will be raised when we get a response back
@@ -794,6 +810,7 @@ impl ClientSession {
                             PublishRequestType::Append => "append".to_string(),
                         };
 
+                        self.publishing_stream_key = Some(stream_key.clone());
                         let publish_message = RtmpMessage::Amf0Command {
                             command_name: "publish".to_string(),
                             transaction_id: 0.0,

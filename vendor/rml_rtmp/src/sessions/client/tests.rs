@@ -1544,7 +1544,26 @@ fn can_stop_publishing() {
     let results = session.stop_publishing().unwrap();
     let (mut responses, _) = split_results(&mut deserializer, results);
 
-    assert_eq!(responses.len(), 1, "Unexpected number of responses");
+    // livepush patch: FCUnpublish with the stream key comes first
+    assert_eq!(responses.len(), 2, "Unexpected number of responses");
+    match responses.remove(0) {
+        (
+            payload,
+            RtmpMessage::Amf0Command {
+                command_name,
+                additional_arguments,
+                ..
+            },
+        ) => {
+            assert_eq!(payload.message_stream_id, 0);
+            assert_eq!(command_name, "FCUnpublish");
+            assert!(matches!(
+                additional_arguments.first(),
+                Some(Amf0Value::Utf8String(_))
+            ));
+        }
+        x => panic!("Expected FCUnpublish, instead got {:?}", x),
+    }
     match responses.remove(0) {
         (
             payload,
