@@ -380,7 +380,7 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     // pause past pause-time: a stop (1203) with the reason
     assert_eq!(ctl(&sock, "pause").0, 0);
     let (i, paused) = code_time(&r, 1201, i);
-    let (i, stopped) = code_time(&r, 1203, i);
+    let (_, stopped) = code_time(&r, 1203, i);
     // stop-closes-camera: no picture until a preview
     let (c, v) = ctl_body(&sock, &["snapshot", "--out", "/dev/null"]);
     assert_eq!(
@@ -410,7 +410,6 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
         .unwrap();
     assert!(detail.contains("pause-time (2 s)"), "{detail}");
     assert!(stopped.duration_since(published) > Duration::from_secs(5));
-    let _ = i;
     drop(nginx);
     let recs = Nginx::recordings_in(dir.path());
     assert_eq!(recs.len(), 1, "one publish: {recs:?}");
@@ -571,10 +570,9 @@ fn reload_applies_live_keys_refuses_a_bad_file_and_a_url_waiting_image_is_fetche
     std::thread::sleep(Duration::from_millis(500));
     // pause: the fetched image is on air
     assert_eq!(ctl(&sock, "pause").0, 0);
-    let (i, _) = code_time(&r, 1201, i);
+    code_time(&r, 1201, i);
     std::thread::sleep(Duration::from_secs(2));
     let p = r.stop();
-    let _ = i;
     assert_eq!(
         p.codes().iter().filter(|c| **c == 1002).count(),
         1,

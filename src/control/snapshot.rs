@@ -4,7 +4,7 @@
 //! thread, never on the media path. Options: `quality` 1..100 (default 85)
 //! and `width` (even, at most the picture's; the height keeps the aspect).
 
-use jpeg_encoder::{ColorType, Encoder, ImageBuffer, JpegColorType, SamplingFactor};
+use jpeg_encoder::{Encoder, ImageBuffer, JpegColorType, SamplingFactor};
 
 use crate::media::Picture;
 
@@ -92,7 +92,6 @@ pub fn encode(pic: &Picture, o: Options) -> Result<(Vec<u8>, u32, u32), String> 
         height: h,
     })
     .map_err(|e| format!("JPEG: {e}"))?;
-    let _ = ColorType::Ycbcr;
     Ok((jpeg, w, h))
 }
 
