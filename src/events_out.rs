@@ -24,19 +24,54 @@ pub enum EventWriter {
 pub struct Events {
     to: EventWriter,
     line: String,
+    /// stdout is systemd's journal: the state codes are already there as
+    /// structured records (the log), so no event lines are written to it
+    /// (a netstatus line a second would fill the journal, and a persistent
+    /// one wears the SD card).
+    stdout_is_journal: bool,
+    /// The phase now (the PHASE= field of a code's record).
+    phase: livepush_core::publisher::Phase,
+}
+
+/// Whether file descriptor `fd` is the stream `$JOURNAL_STREAM` names
+/// (systemd connected it to the journal).
+pub fn is_journal_stream(fd: std::os::fd::RawFd) -> bool {
+    let Some(v) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a stat into the buffer it is given.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstat succeeded, so it filled the struct.
+    let st = unsafe { st.assume_init() };
+    v.to_string_lossy() == format!("{}:{}", st.st_dev, st.st_ino)
 }
 
 impl Events {
     /// Wraps a sink.
     pub fn new(to: EventWriter) -> Self {
+        let stdout_is_journal = matches!(to, EventWriter::Stdout) && is_journal_stream(1);
+        if stdout_is_journal {
+            log::info!(
+                "stdout is the journal: state codes are logged with CODE= and PHASE= fields; \
+                 event lines go to [events] to = \"unix:PATH\" or \"file:PATH\" only"
+            );
+        }
         Events {
             to,
             line: String::with_capacity(512),
+            stdout_is_journal,
+            phase: livepush_core::publisher::Phase::Starting,
         }
     }
 
     /// Writes one event as a line.
     pub fn emit(&mut self, ev: &Event, uptime_ms: u64) {
+        if self.stdout_is_journal {
+            return;
+        }
         self.line.clear();
         ev.write_json(uptime_ms, &mut self.line);
         self.line.push('\n');
@@ -55,16 +90,34 @@ impl livepush_core::publisher::Observer for Events {
         use livepush_core::publisher::Observed;
         match what {
             Observed::Event(ev) => {
-                if let Event::StateChange { code, detail } = ev {
-                    match detail {
-                        Some(d) => log::info!("{code} ({d})"),
-                        None => log::info!("{code}"),
+                let phase = self.phase.name();
+                match ev {
+                    Event::StateChange { code, detail } => {
+                        let c = code.code();
+                        let level = match code.class() {
+                            livepush_core::status::Class::Error => log::Level::Error,
+                            livepush_core::status::Class::Warning => log::Level::Warn,
+                            _ => log::Level::Info,
+                        };
+                        match detail {
+                            Some(d) => {
+                                log::log!(level, code = c, phase = phase; "{code} ({d})")
+                            }
+                            None => log::log!(level, code = c, phase = phase; "{code}"),
+                        }
                     }
+                    Event::Error { err_code, err_msg } if self.stdout_is_journal => {
+                        log::error!(err_code = *err_code, phase = phase; "error event {err_code}: {err_msg}")
+                    }
+                    _ => {}
                 }
                 self.emit(ev, at.as_millis());
             }
-            Observed::Phase(p) => log::debug!("phase: {}", p.name()),
-            Observed::Notice(_) => {}
+            Observed::Phase(p) => {
+                self.phase = p;
+                log::debug!("phase: {}", p.name())
+            }
+            Observed::Notice(_) | Observed::Tally(_) => {}
         }
     }
 }
@@ -74,12 +127,20 @@ impl EventWriter {
     pub fn open(to: &EventsTo) -> Result<Self, String> {
         match to {
             EventsTo::Stdout => Ok(EventWriter::Stdout),
-            EventsTo::File(p) => OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map(EventWriter::File)
-                .map_err(|e| format!("events file {p}: {e}")),
+            EventsTo::File(p) => {
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| format!("events file {p}: {e}"))?;
+                if !on_ram(&f) {
+                    log::warn!(
+                        "events file {p} is not on tmpfs: a line a second wears an SD card; \
+                         put it under /run (tmpfs) or use [events] to = \"unix:PATH\""
+                    );
+                }
+                Ok(EventWriter::File(f))
+            }
             EventsTo::Unix(p) => {
                 let _ = std::fs::remove_file(p);
                 let l = UnixListener::bind(p).map_err(|e| format!("events socket {p}: {e}"))?;
@@ -116,5 +177,32 @@ impl EventWriter {
                 cs.retain_mut(|s| s.write_all(line.as_bytes()).is_ok());
             }
         }
+    }
+}
+
+/// Whether the open file `f` is on a RAM file system (tmpfs, ramfs).
+fn on_ram(f: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs writes a statfs into the buffer it is given.
+    if unsafe { libc::fstatfs(f.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return true; // unknown: no warning
+    }
+    // SAFETY: fstatfs succeeded, so it filled the struct.
+    let t = unsafe { st.assume_init() }.f_type as i64;
+    t == TMPFS_MAGIC || t == RAMFS_MAGIC
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tmpfs_is_told_from_a_disk() {
+        // /dev/shm is tmpfs on Linux; /proc is not a RAM file system
+        let shm = tempfile::NamedTempFile::new_in("/dev/shm").unwrap();
+        assert!(super::on_ram(shm.as_file()));
+        let proc = std::fs::File::open("/proc/self/stat").unwrap();
+        assert!(!super::on_ram(&proc));
     }
 }

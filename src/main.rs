@@ -15,6 +15,7 @@ mod hw;
 mod indicate;
 mod mailbox;
 mod media;
+mod metrics;
 mod net;
 mod service;
 mod shell;
@@ -44,6 +45,25 @@ enum Cmd {
     EncoderCheck(EncoderCheckCmd),
     Indicators(IndicatorsCmd),
     Ctl(CtlCmd),
+    Status(StatusCmd),
+}
+
+/// The box's state on one screen (the control API's status in words; exit 1 when not healthy).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "status")]
+struct StatusCmd {
+    /// the control socket (default /run/livepush/control.sock)
+    #[argh(option)]
+    socket: Option<String>,
+    /// the API over TCP instead, e.g. http://192.168.1.50:8088
+    #[argh(option)]
+    url: Option<String>,
+    /// a file holding the bearer token (for --url)
+    #[argh(option)]
+    token_file: Option<String>,
+    /// print the API's JSON as it is (what `ctl status` prints)
+    #[argh(switch)]
+    json: bool,
 }
 
 /// Steer a running livepush through its control API: start, stop, pause, resume, status, events.
@@ -243,10 +263,30 @@ struct DemoCmd {
     mode: String,
 }
 
-fn main() -> ExitCode {
+/// Logs go to journald, with structured fields and no timestamps of ours,
+/// when systemd started us with stderr on the journal (`JOURNAL_STREAM`);
+/// else to stderr with timestamps (`RUST_LOG` filters either way; under
+/// journald only a plain level such as `debug` is understood).
+fn init_logging() {
+    if systemd_journal_logger::connected_to_journal() {
+        let level = std::env::var("RUST_LOG")
+            .ok()
+            .and_then(|v| v.parse::<log::LevelFilter>().ok())
+            .unwrap_or(log::LevelFilter::Info);
+        let installed = systemd_journal_logger::JournalLog::new()
+            .map(|j| j.with_syslog_identifier("livepush".into()).install());
+        if let Ok(Ok(())) = installed {
+            log::set_max_level(level);
+            return;
+        }
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_millis()
         .init();
+}
+
+fn main() -> ExitCode {
+    init_logging();
     let cli: Cli = argh::from_env();
     match cli.cmd {
         Cmd::CheckConfig(c) => check_config(&c.file),
@@ -281,6 +321,13 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("livepush ctl: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::Status(s) => match commands::ctl::target(s.socket, s.url, s.token_file) {
+            Ok(t) => commands::status::run(&t, s.json),
+            Err(e) => {
+                eprintln!("livepush status: {e}");
                 ExitCode::from(2)
             }
         },

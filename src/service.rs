@@ -114,7 +114,9 @@ impl Service {
 
 impl Observer for Service {
     fn observe(&mut self, at: Instant, what: Observed<'_>) {
-        let f = Fact::of(what);
+        let Some(f) = Fact::of(what) else {
+            return;
+        };
         self.state.handle(at, f);
         if f == Fact::Code(StatusCode::StartVideoEncoder) && !self.ready {
             self.ready = true;

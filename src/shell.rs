@@ -249,7 +249,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
             m2m_device: opts.board.as_ref().and_then(|b| b.m2m_encoder.clone()),
             hang_after: std::env::var("LIVEPUSH_INJECT_VIDEO_HANG")
                 .ok()
-                .and_then(|v| v.parse().ok()),
+                .and_then(|v| media::video::parse_hang(&v)),
             inject_fault_after: std::env::var("LIVEPUSH_INJECT_ENCODER_FAULT")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -288,12 +288,23 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
     // the control API: an observer for what it shows, a lane for what it asks
     let control = (!cfg.control.listen.is_empty()).then(|| {
         let board = crate::control::board::Board::new();
-        observers.push(Box::new(crate::control::board::Feed::new(board.clone())));
+        observers.push(Box::new(crate::control::board::Feed::new(
+            board.clone(),
+            now,
+        )));
+        // metrics and health: one more observer, read by the same server
+        let metrics = crate::metrics::Metrics::new(crate::metrics::BuildInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            features: crate::metrics::features(),
+            board: cfg.board.clone().unwrap_or_default(),
+        });
+        observers.push(Box::new(crate::metrics::Feed::new(metrics.clone())));
         crate::control::start(crate::control::Setup {
             config: cfg.control.clone(),
             token: opts.control_token.clone(),
             lane: inbox.control.clone(),
             board,
+            metrics,
             summary: summary(&cfg),
             video: video_ctl.clone(),
             torch: opts.board.as_ref().and_then(|b| b.torch.clone()),
@@ -591,6 +602,7 @@ impl Shell {
                 Output::Event(ev) => self.show(now, Observed::Event(&ev)),
                 Output::Phase(p) => self.show(now, Observed::Phase(p)),
                 Output::Notice(n) => self.show(now, Observed::Notice(n)),
+                Output::Tally(t) => self.show(now, Observed::Tally(&t)),
                 Output::Recycle(Track::Video, b) => {
                     let _ = self.video_recycle.try_send(b);
                 }

@@ -10,3 +10,4 @@ pub mod indicators;
 pub mod mic_check;
 pub mod probe;
 pub mod receive;
+pub mod status;

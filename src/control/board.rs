@@ -8,13 +8,15 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use livepush_core::event::Event;
+use livepush_core::indicate::screen::headline;
+use livepush_core::indicate::{led, Fact, Indicators, Phase as IndPhase};
 use livepush_core::netstatus::NetStatus;
 use livepush_core::publisher::{Notice, Observed, Observer, Phase};
 use livepush_core::status::StatusCode;
 use livepush_core::time::Instant;
 
-/// Codes kept for `/v1/status`.
-const LAST_CODES: usize = 8;
+/// Codes kept for `/v1/status` (the status page lists them).
+const LAST_CODES: usize = 50;
 /// Lines a slow `/v1/events` subscriber may fall behind before it loses some.
 pub const SUBSCRIBER_QUEUE: usize = 256;
 /// Subscribers at most.
@@ -39,6 +41,11 @@ pub struct State {
     pub camera_index: u8,
     /// Service time of the last change, ms.
     pub at_ms: u64,
+    /// What the display and LEDs show: the headline ("LIVE", "NO CAMERA")
+    /// and the status LED's colour.
+    pub headline: &'static str,
+    /// The status LED's colour for it.
+    pub color: (u8, u8, u8),
 }
 
 /// Shared between the loop's observer and the API tasks.
@@ -60,6 +67,8 @@ impl Board {
                 camera_open: false,
                 camera_index: 0,
                 at_ms: 0,
+                headline: headline(IndPhase::Starting),
+                color: (255, 255, 255),
             }),
             subscribers: Mutex::new(Vec::new()),
         })
@@ -86,6 +95,9 @@ impl Board {
 /// The observer the loop is given.
 pub struct Feed {
     board: Arc<Board>,
+    /// The indicators' own state machine (the core's): the page shows the
+    /// display's words and the LED's colour.
+    shown: Indicators,
     /// Facts that came while the API held the lock, applied next time.
     pending: Vec<Pending>,
 }
@@ -96,13 +108,15 @@ enum Pending {
     Net(NetStatus),
     Encoder(&'static str),
     Camera(u8),
+    Shown(IndPhase),
 }
 
 impl Feed {
     /// The loop's side of `board`.
-    pub fn new(board: Arc<Board>) -> Feed {
+    pub fn new(board: Arc<Board>, now: Instant) -> Feed {
         Feed {
             board,
+            shown: Indicators::new(now),
             pending: Vec::with_capacity(16),
         }
     }
@@ -143,12 +157,25 @@ fn apply(s: &mut State, p: Pending) {
         Pending::Net(n) => s.net = Some(n),
         Pending::Encoder(b) => s.encoder = Some(b),
         Pending::Camera(i) => s.camera_index = i,
+        Pending::Shown(p) => {
+            s.headline = headline(p);
+            let c = led::status(p).color;
+            s.color = (c.0, c.1, c.2);
+        }
     }
 }
 
 impl Observer for Feed {
     fn observe(&mut self, at: Instant, what: Observed<'_>) {
         let ms = at.as_micros() / 1000;
+        if let Some(f) = Fact::of(what) {
+            let before = self.shown.view(at).phase;
+            self.shown.handle(at, f);
+            let now = self.shown.view(at).phase;
+            if now != before && self.pending.len() < 64 {
+                self.pending.push(Pending::Shown(now));
+            }
+        }
         let fact = match what {
             Observed::Event(e) => {
                 if !self.board.subscribers_empty() {
@@ -165,16 +192,18 @@ impl Observer for Feed {
             Observed::Phase(p) => Some(Pending::Phase(p)),
             Observed::Notice(Notice::VideoEncoder { backend }) => Some(Pending::Encoder(backend)),
             Observed::Notice(Notice::Camera { index }) => Some(Pending::Camera(index)),
-            Observed::Notice(_) => None,
-        };
-        let Some(fact) = fact else {
-            return;
+            Observed::Notice(_) | Observed::Tally(_) => None,
         };
         // never wait for the API: what cannot be applied now is applied
         // with the next fact (a handful at most: the API holds the lock
         // only to copy the state)
-        if self.pending.len() < 64 {
-            self.pending.push(fact);
+        if let Some(fact) = fact {
+            if self.pending.len() < 64 {
+                self.pending.push(fact);
+            }
+        }
+        if self.pending.is_empty() {
+            return;
         }
         if let Ok(mut s) = self.board.state.try_lock() {
             for p in self.pending.drain(..) {

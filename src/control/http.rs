@@ -26,6 +26,7 @@ use super::snapshot;
 use super::ControlMsg;
 use crate::mailbox::Lane;
 use crate::media::MediaCtl;
+use crate::metrics::{Health, Metrics};
 use livepush_core::publisher::{Command, Done, Refused};
 
 /// Connections served at once; more are closed at accept.
@@ -43,13 +44,16 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// a frame's work).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
-type Body = BoxBody<Bytes, Infallible>;
+pub type Body = BoxBody<Bytes, Infallible>;
 
 /// What every connection shares.
 pub struct Shared {
     token: Option<String>,
     lane: Arc<Lane<ControlMsg>>,
     board: Arc<Board>,
+    metrics: Arc<Metrics>,
+    /// What `/metrics` encodes.
+    registry: prometheus_client::registry::Registry,
     summary: std::sync::Mutex<serde_json::Value>,
     /// The configuration file, for `POST /v1/reload` (None: no reloads).
     config_path: Option<String>,
@@ -64,6 +68,7 @@ impl Shared {
         token: Option<String>,
         lane: Arc<Lane<ControlMsg>>,
         board: Arc<Board>,
+        metrics: Arc<Metrics>,
         summary: serde_json::Value,
         video: Option<std::sync::mpsc::Sender<MediaCtl>>,
         torch: super::torch::BoardTorch,
@@ -73,6 +78,8 @@ impl Shared {
             token,
             lane,
             board,
+            registry: crate::metrics::exposition::registry(metrics.clone()),
+            metrics,
             summary: std::sync::Mutex::new(summary),
             config_path,
             video: video.map(std::sync::Mutex::new),
@@ -183,6 +190,11 @@ fn authorized(req: &Request<Incoming>, token: &str) -> bool {
 }
 
 async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Response<Body> {
+    // the status page's files carry no state and no secret: they load
+    // without the token (the page asks for it, then sends it with each call)
+    if let Some(r) = super::page::serve(&req) {
+        return r;
+    }
     if needs_token && !sh.token.as_deref().is_some_and(|t| authorized(&req, t)) {
         let mut r = error(
             StatusCode::UNAUTHORIZED,
@@ -195,11 +207,17 @@ async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Respon
     }
     let path = req.uri().path().to_string();
     let method = req.method().clone();
+    match (path.as_str(), &method) {
+        ("/metrics", &Method::GET) => return metrics(sh),
+        ("/healthz", &Method::GET) => return healthz(sh),
+        ("/metrics" | "/healthz", _) => return method_not_allowed("GET"),
+        _ => {}
+    }
     let Some(name) = path.strip_prefix("/v1/") else {
         return error(
             StatusCode::NOT_FOUND,
             "not-found",
-            "no such endpoint: see /v1/status",
+            "no such endpoint: see / (the status page), /v1/status, /metrics, /healthz",
         );
     };
     let command = match name {
@@ -246,7 +264,7 @@ async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Respon
         _ => error(
             StatusCode::NOT_FOUND,
             "unknown-command",
-            "unknown endpoint: POST /v1/start, stop, pause, resume, start-preview, stop-preview, snapshot, switch-camera, toggle-torch, reload; GET /v1/status, /v1/events",
+            "unknown endpoint: POST /v1/start, stop, pause, resume, start-preview, stop-preview, snapshot, switch-camera, toggle-torch, reload; GET /v1/status, /v1/events, /metrics, /healthz, /",
         ),
     }
 }
@@ -495,6 +513,32 @@ async fn toggle_torch(sh: &Shared) -> Response<Body> {
     }
 }
 
+/// `GET /metrics`: the OpenMetrics text exposition (Prometheus scrapes it).
+fn metrics(sh: &Shared) -> Response<Body> {
+    let text = crate::metrics::exposition::render(&sh.registry);
+    let mut r = Response::new(Full::new(Bytes::from(text)).boxed());
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `GET /healthz`: 200 while healthy, 503 with the reason otherwise.
+fn healthz(sh: &Shared) -> Response<Body> {
+    let (s, _) = sh.metrics.snapshot();
+    let state = if s.paused { "paused" } else { s.phase.name() };
+    match sh.metrics.health() {
+        Health::Ok => json_response(StatusCode::OK, json!({"ok": true, "state": state})),
+        Health::Unhealthy(why) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"ok": false, "state": state, "reason": why}),
+        ),
+    }
+}
+
 fn status_json(sh: &Shared) -> serde_json::Value {
     let s = sh.board.state();
     let summary = sh.summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -507,8 +551,16 @@ fn status_json(sh: &Shared) -> serde_json::Value {
         .iter()
         .map(|(c, d, ms)| json!({"code": c.code(), "message": c.message(), "detail": d, "uptime_ms": ms}))
         .collect();
+    let (c0, c1, c2) = s.color;
     json!({
         "state": state,
+        "headline": s.headline,
+        "color": format!("#{c0:02x}{c1:02x}{c2:02x}"),
+        "health": match sh.metrics.health() {
+            Health::Ok => json!({"ok": true}),
+            Health::Unhealthy(why) => json!({"ok": false, "reason": why}),
+        },
+        "uptime_ms": sh.started.elapsed().as_millis() as u64,
         "phase": s.phase.name(),
         "paused": s.paused,
         "camera_open": s.camera_open,

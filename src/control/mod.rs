@@ -8,6 +8,7 @@
 
 pub mod board;
 mod http;
+mod page;
 pub mod reload;
 mod snapshot;
 mod torch;
@@ -101,6 +102,8 @@ pub struct Setup {
     pub lane: Arc<Lane<ControlMsg>>,
     /// The state it shows.
     pub board: Arc<board::Board>,
+    /// Metrics and health (`/metrics`, `/healthz`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Facts fixed for the run (the config summary, no secret in it).
     pub summary: serde_json::Value,
     /// The video thread (snapshots and camera switches go straight to it;
@@ -142,6 +145,7 @@ pub fn start(setup: Setup) -> Running {
         setup.token,
         setup.lane,
         setup.board,
+        setup.metrics,
         setup.summary,
         setup.video,
         torch::BoardTorch::new(setup.torch),

@@ -64,7 +64,9 @@ const PENDING_MAX: usize = 256;
 
 impl Observer for Feed {
     fn observe(&mut self, at: livepush_core::time::Instant, what: Observed<'_>) {
-        let f = Fact::of(what);
+        let Some(f) = Fact::of(what) else {
+            return;
+        };
         match self.shared.state.try_lock() {
             Ok(mut s) => {
                 for (t, p) in self.pending.drain(..) {

@@ -8,6 +8,7 @@
 //! second for a minute, then every 30 s; when it opens, its sound comes back
 //! on the same timeline.
 
+use crate::media::counters::{self, MEDIA};
 use std::time::{Duration, Instant};
 
 use std::collections::VecDeque;
@@ -135,9 +136,11 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
                         });
                         return;
                     }
+                    counters::add(&MEDIA.audio_captured, 1);
                 }
                 Source::Mic(m) => match m.read(&mut pcm, no_data_wait_ms) {
                     Ok(Read::Full) => {
+                        counters::add(&MEDIA.audio_captured, 1);
                         has_signal = pcm.iter().any(|&s| s != 0);
                         last_read_us = origin.elapsed().as_micros() as u64;
                     }
@@ -155,6 +158,8 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
                         log::warn!(
                             "microphone overrun: about {lost} frames lost, filled with silence"
                         );
+                        counters::add(&MEDIA.audio_overruns, 1);
+                        counters::add(&MEDIA.audio_overrun_frames, lost);
                         silence_owed += lost;
                         last_read_us = origin.elapsed().as_micros() as u64;
                     }
@@ -276,7 +281,12 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
         };
         let pts_us = pts_us.saturating_sub(priming_us);
         // a full mailbox drops this frame (the loop is stuck; audio must not queue up)
-        let _ = mb.try_send(MediaMsg::Audio(EncodedAudio { pts_us, data: out }));
+        if mb
+            .try_send(MediaMsg::Audio(EncodedAudio { pts_us, data: out }))
+            .is_err()
+        {
+            counters::add(&MEDIA.audio_dropped_loop, 1);
+        }
     }
 }
 

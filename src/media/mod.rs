@@ -4,6 +4,7 @@
 //! work never runs on the event-loop thread.
 
 pub mod audio;
+pub mod counters;
 pub mod video;
 
 // What the media threads tell the event loop is the publisher's input type,

@@ -30,6 +30,7 @@ pub mod congestion;
 pub mod encoder;
 pub mod event;
 pub mod flv;
+pub mod health;
 pub mod indicate;
 pub mod netstatus;
 pub mod publisher;

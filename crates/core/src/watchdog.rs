@@ -75,12 +75,24 @@ impl Watchdog {
 
     /// Whether every enabled track is making progress at `now`.
     pub fn healthy(&self, now: Instant) -> bool {
-        let fresh = |slot: &Option<Option<Instant>>| match slot {
-            None => true,
-            Some(None) => now.saturating_since(self.started) < self.every * 3,
-            Some(Some(t)) => now.saturating_since(*t) < self.stale,
+        self.stale(now).is_none()
+    }
+
+    /// The first track that is not making progress at `now`, and for how
+    /// long it has given no frame (None: every enabled track is fresh).
+    pub fn stale(&self, now: Instant) -> Option<(Track, Duration)> {
+        let since = |slot: &Option<Option<Instant>>, t: Track| match slot {
+            None => None,
+            Some(None) => {
+                let d = now.saturating_since(self.started);
+                (d >= self.every * 3).then_some((t, d))
+            }
+            Some(Some(last)) => {
+                let d = now.saturating_since(*last);
+                (d >= self.stale).then_some((t, d))
+            }
         };
-        fresh(&self.video) && fresh(&self.audio)
+        since(&self.video, Track::Video).or_else(|| since(&self.audio, Track::Audio))
     }
 
     /// Called when due: true when a ping is to be sent now.

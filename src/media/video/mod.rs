@@ -9,6 +9,7 @@ mod capture;
 mod source;
 mod to_loop;
 
+use crate::media::counters::{self, MEDIA};
 use std::time::{Duration, Instant};
 
 use livepush_core::config::{EncoderChoice, VideoDevice, VideoParams};
@@ -38,16 +39,31 @@ pub struct VideoJob {
     pub m2m_device: Option<String>,
     /// Test hook: the first encoder fails after this many frames (once per run).
     pub inject_fault_after: Option<u64>,
-    /// Test hook (`LIVEPUSH_INJECT_VIDEO_HANG`): the thread hangs for good
-    /// after this many frames, as one stuck in a driver would (the systemd
-    /// watchdog test).
-    pub hang_after: Option<u64>,
+    /// Test hook (`LIVEPUSH_INJECT_VIDEO_HANG=N` or `N:SECS`): after N
+    /// frames the thread hangs for good, as one stuck in a driver would
+    /// (the systemd watchdog test), or for SECS seconds and then goes on
+    /// (the `/healthz` test).
+    pub hang_after: Option<(u64, Option<Duration>)>,
     /// Output size, rate, GOP, bitrate.
     pub params: VideoParams,
     /// RTC mode (Constrained Baseline).
     pub rtc: bool,
     /// The waiting image (I420 at the output size), shown while the camera is lost.
     pub still: Option<Vec<u8>>,
+}
+
+/// `LIVEPUSH_INJECT_VIDEO_HANG`'s value: `N` (frames, then for good) or
+/// `N:SECS` (then for SECS seconds).
+pub fn parse_hang(v: &str) -> Option<(u64, Option<Duration>)> {
+    match v.split_once(':') {
+        None => Some((v.parse().ok()?, None)),
+        Some((n, s)) => Some((
+            n.parse().ok()?,
+            Some(Duration::from_secs_f64(
+                s.parse::<f64>().ok()?.clamp(0.0, 3600.0),
+            )),
+        )),
+    }
 }
 
 /// Starts the video thread.
@@ -66,7 +82,7 @@ fn run(job: VideoJob, wiring: Wiring) {
         chain,
         m2m_device,
         inject_fault_after,
-        hang_after,
+        mut hang_after,
         params: p,
         rtc,
         still,
@@ -116,10 +132,23 @@ fn run(job: VideoJob, wiring: Wiring) {
     let mut current = 0usize;
     let mut next_try = 1usize;
     loop {
-        if hang_after.is_some_and(|n| index >= n) {
-            log::warn!("LIVEPUSH_INJECT_VIDEO_HANG: the video thread hangs (test hook)");
-            loop {
-                std::thread::park();
+        if let Some((_, for_)) = hang_after.filter(|(n, _)| index >= *n) {
+            match for_ {
+                None => {
+                    log::warn!("LIVEPUSH_INJECT_VIDEO_HANG: the video thread hangs (test hook)");
+                    loop {
+                        std::thread::park();
+                    }
+                }
+                Some(d) => {
+                    log::warn!(
+                        "LIVEPUSH_INJECT_VIDEO_HANG: the video thread stalls for {} s (test hook)",
+                        d.as_secs_f32()
+                    );
+                    std::thread::sleep(d);
+                    log::warn!("LIVEPUSH_INJECT_VIDEO_HANG: the video thread goes on");
+                    hang_after = None;
+                }
             }
         }
         // pacing: the pause's rate, a closed camera's idle wait, the
@@ -239,7 +268,9 @@ fn run(job: VideoJob, wiring: Wiring) {
                     // fallen more than a frame behind: skip ahead to stay live
                     let late = Instant::now().saturating_duration_since(due).as_micros() as f64;
                     if late > frame_us * 2.0 {
-                        index += (late / frame_us) as u64;
+                        let skipped = (late / frame_us) as u64;
+                        counters::add(&MEDIA.video_dropped_pacing, skipped);
+                        index += skipped;
                         runner.force_key();
                         continue;
                     }
@@ -250,6 +281,7 @@ fn run(job: VideoJob, wiring: Wiring) {
                         });
                         return;
                     }
+                    counters::add(&MEDIA.video_captured, 1);
                     frame_time_us(index)
                 }
                 Source::Camera(c) => match capture(
@@ -271,16 +303,20 @@ fn run(job: VideoJob, wiring: Wiring) {
                     },
                 ) {
                     Ok(Captured::Pixels(pts)) => {
+                        counters::add(&MEDIA.video_captured, 1);
                         lost_due = Instant::now();
                         pts
                     }
                     Ok(Captured::Encoded) => {
+                        counters::add(&MEDIA.video_captured, 1);
                         lost_due = Instant::now();
                         index += 1;
                         continue;
                     }
                     Ok(Captured::Stop) => return,
                     Ok(Captured::Skipped) => {
+                        counters::add(&MEDIA.video_captured, 1);
+                        counters::add(&MEDIA.video_dropped_pacing, 1);
                         lost_due = Instant::now();
                         continue;
                     }
@@ -324,6 +360,7 @@ fn run(job: VideoJob, wiring: Wiring) {
         // asked) is dropped: the stream keeps its frame rate and rising
         // timestamps
         if last_pts.is_some_and(|t| pts_us < t + min_gap_us) {
+            counters::add(&MEDIA.video_dropped_pacing, 1);
             continue;
         }
         last_pts = Some(pts_us);

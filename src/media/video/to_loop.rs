@@ -32,6 +32,7 @@ impl Sink for ToLoop<'_> {
         if self.mb.is_closed() {
             return Delivery::Gone;
         }
+        crate::media::counters::add(&crate::media::counters::MEDIA.video_dropped_loop, 1);
         log::warn!("event loop busy: video frame dropped");
         Delivery::Dropped
     }
@@ -54,6 +55,10 @@ impl Sink for ToLoop<'_> {
             Report::NoneLeft(m) => MediaMsg::VideoEncoderFailed(m),
         };
         self.mb.send_blocking(m)
+    }
+
+    fn dropped(&mut self) {
+        crate::media::counters::add(&crate::media::counters::MEDIA.video_dropped_encoder, 1);
     }
 
     fn warn(&mut self, msg: String) {

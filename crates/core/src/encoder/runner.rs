@@ -114,6 +114,8 @@ pub trait Sink {
     fn warn(&mut self, msg: String);
     /// A notice for the log (a rate correction).
     fn note(&mut self, _msg: String) {}
+    /// A picture was dropped: the encoder was busy (metrics).
+    fn dropped(&mut self) {}
 }
 
 /// The runner's answer to a picture.
@@ -508,6 +510,7 @@ impl Runner {
                 Submitted::Busy => {
                     let name = self.backend().unwrap_or("?");
                     sink.warn(format!("video encoder {name} busy: frame dropped"));
+                    sink.dropped();
                     if forced {
                         self.force_key = true;
                     }

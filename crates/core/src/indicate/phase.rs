@@ -487,15 +487,16 @@ pub enum Fact {
 }
 
 impl Fact {
-    /// The fact in an observed output.
-    pub fn of(what: Observed<'_>) -> Fact {
-        match what {
+    /// The fact in an observed output (None: nothing the box shows).
+    pub fn of(what: Observed<'_>) -> Option<Fact> {
+        Some(match what {
             Observed::Event(Event::StateChange { code, .. }) => Fact::Code(*code),
             Observed::Event(Event::NetStatus(n)) => Fact::Figures(*n),
             Observed::Event(Event::Error { .. }) => Fact::Permission,
             Observed::Phase(l) => Fact::Link(l),
             Observed::Notice(n) => Fact::Notice(n),
-        }
+            Observed::Tally(_) => return None,
+        })
     }
 }
 
@@ -518,7 +519,9 @@ impl Indicators {
 
 impl Observer for Indicators {
     fn observe(&mut self, at: Instant, what: Observed<'_>) {
-        self.handle(at, Fact::of(what));
+        if let Some(f) = Fact::of(what) {
+            self.handle(at, f);
+        }
     }
 }
 

@@ -132,6 +132,8 @@ impl Publisher {
             let shed = c.outbox.shed(now, limit, |b| recycle(pool, b));
             if shed.video > 0 || shed.audio > 0 {
                 self.shed_in_window = true;
+                self.counts.video_frames_shed += u64::from(shed.video);
+                self.counts.audio_frames_shed += u64::from(shed.audio);
                 if !c.timeline.skipping() {
                     log::warn!(
                         "send queue older than {} ms: dropped {} video and {} audio frames; video resumes at the next key frame",

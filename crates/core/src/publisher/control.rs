@@ -100,7 +100,7 @@ impl Publisher {
             Command::Start => {
                 if self.sup.start(now) {
                     log::info!("start: pushing");
-                    self.camera_follows();
+                    self.camera_follows(now);
                     Done::Changed
                 } else {
                     Done::Already
@@ -112,7 +112,7 @@ impl Publisher {
                     Done::Already
                 } else {
                     self.preview = true;
-                    self.camera_follows();
+                    self.camera_follows(now);
                     Done::Changed
                 }
             }
@@ -121,7 +121,7 @@ impl Publisher {
                     Done::Already
                 } else {
                     self.preview = false;
-                    self.camera_follows();
+                    self.camera_follows(now);
                     Done::Changed
                 }
             }
@@ -178,10 +178,11 @@ impl Publisher {
 
     /// Tells the video thread to open or close the camera when what is
     /// wanted changed (only with a camera).
-    fn camera_follows(&mut self) {
+    fn camera_follows(&mut self, now: Instant) {
         let want = self.camera_wanted();
         if self.cfg.video && want != self.camera_on {
             self.camera_on = want;
+            self.health.watch_video(now, want);
             log::info!(
                 "camera {}",
                 if want {
@@ -225,7 +226,7 @@ impl Publisher {
         if self.cfg.pause.stop_closes_camera {
             self.preview = false;
         }
-        self.camera_follows();
+        self.camera_follows(now);
         let on_air = self.conn.as_ref().is_some_and(|c| c.on_air);
         if on_air {
             // deleteStream, then the queue flushes (frames from now go to

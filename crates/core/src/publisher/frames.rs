@@ -68,6 +68,8 @@ impl Publisher {
                 self.sup.handle_input(now, Fact::AudioEncoderFailed(e));
             }
             MediaMsg::Video(v) => {
+                self.counts.video_frames_in += 1;
+                self.health.frame(now, crate::watchdog::Track::Video);
                 self.video_seen = true;
                 self.size = (v.width, v.height);
                 self.meter
@@ -94,6 +96,8 @@ impl Publisher {
                 }
             }
             MediaMsg::Audio(a) => {
+                self.counts.audio_frames_in += 1;
+                self.health.frame(now, crate::watchdog::Track::Audio);
                 self.meter.on_audio(a.data.len());
                 if self.stopping.is_some() {
                     self.out.push_back(Output::Recycle(Track::Audio, a.data));

@@ -24,6 +24,7 @@ mod frames;
 pub mod media;
 pub mod observe;
 pub mod redirect;
+mod tally;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +35,7 @@ use crate::abr::{Abr, AbrConfig};
 use crate::config::{Config, Mode, VideoParams};
 use crate::congestion::BusyWatch;
 use crate::event::Event;
+use crate::health;
 use crate::netstatus::NetStatusMeter;
 use crate::rtmp::failure::PushFailure;
 use crate::rtmp::publish::{PublishEvent, PublishSession};
@@ -42,11 +44,13 @@ use crate::sendq::Kind;
 use crate::start_cache::{StartCache, Track};
 use crate::supervisor::{self, Input as Fact, Output as Decision, Supervisor, SupervisorConfig};
 use crate::time::Instant;
+use crate::watchdog::Watchdog;
 
 use connection::Connection;
 pub use control::{Command, Done, PauseConfig, Refused};
 pub use media::{EncodedAudio, EncodedVideo, EncoderCommand, MediaCommand, MediaMsg};
 pub use observe::{Notice, Observed, Observer, Phase};
+pub use tally::Tally;
 
 /// Time allowed to flush the last packets when stopping.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -193,17 +197,8 @@ pub enum Output {
     Notice(Notice),
     /// An encoder's buffer, to give back to that encoder for reuse.
     Recycle(Track, Vec<u8>),
-}
-
-/// Totals.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    /// Video frames handed to the server.
-    pub video_frames_sent: u64,
-    /// Audio frames handed to the server.
-    pub audio_frames_sent: u64,
-    /// Successful publishes.
-    pub publishes: u64,
+    /// The totals and gauges, once a second (after the netstatus event).
+    Tally(Tally),
 }
 
 /// The sans-IO publisher (see the module doc).
@@ -243,8 +238,10 @@ pub struct Publisher {
     failed: Option<String>,
     pool: Vec<Vec<u8>>,
     out: VecDeque<Output>,
-    counts: Counts,
+    counts: Tally,
     phase: Phase,
+    /// Media progress for `/healthz` (the systemd watchdog's rule).
+    health: Watchdog,
 }
 
 impl Publisher {
@@ -279,8 +276,9 @@ impl Publisher {
             failed: None,
             pool: Vec::with_capacity(POOL_MAX),
             out: VecDeque::with_capacity(256),
-            counts: Counts::default(),
+            counts: Tally::default(),
             phase: Phase::Starting,
+            health: Watchdog::new(now, health::MEDIA_WINDOW, cfg.video, true),
             cfg,
         }
     }
@@ -316,9 +314,11 @@ impl Publisher {
             }
             Input::IoFailed(what) => self.io_failed(now, &what),
             Input::Written(n) => {
-                let (meter, pool) = (&mut self.meter, &mut self.pool);
+                self.counts.bytes_written += n as u64;
+                let (meter, pool, counts) = (&mut self.meter, &mut self.pool, &mut self.counts);
                 if let Some(c) = self.conn.as_mut() {
                     c.outbox.written(n, |p| {
+                        counts.written(p.kind);
                         meter.on_sent(
                             p.bytes.len(),
                             now.saturating_since(p.queued_at).as_micros() as u64,
@@ -397,6 +397,8 @@ impl Publisher {
             let window = now.saturating_since(self.meter.window_start());
             let r = self.meter.report(now);
             self.out.push_back(Output::Event(Event::NetStatus(r)));
+            self.out
+                .push_back(Output::Tally(self.tally_at(now, r.net_speed)));
             self.adapt(now, window, r.net_speed, r.video_bitrate);
         }
         self.pump(now);
@@ -419,7 +421,7 @@ impl Publisher {
     }
 
     /// Totals so far.
-    pub fn counts(&self) -> Counts {
+    pub fn counts(&self) -> Tally {
         self.counts
     }
 
@@ -514,6 +516,7 @@ impl Publisher {
         let id = self.next_id;
         let url = self.redirect.as_ref().unwrap_or(&self.cfg.url).clone();
         log::info!("connecting to {url}");
+        self.counts.connects += 1;
         self.out.push_back(Output::Connect {
             conn: id,
             url,

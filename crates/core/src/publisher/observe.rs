@@ -84,6 +84,8 @@ pub enum Observed<'a> {
     Phase(Phase),
     /// A fact without a state code.
     Notice(Notice),
+    /// The totals and the send side's gauges, once a second (metrics).
+    Tally(&'a super::Tally),
 }
 
 /// Something that watches the publisher (the event log, LEDs, a display,

@@ -55,6 +55,8 @@ struct Rig {
     send_buffers: Vec<usize>,
     /// Every server event, across connections.
     seen: Vec<Sev>,
+    /// Every tally, with when it came.
+    tallies: Vec<(Instant, Tally)>,
 }
 
 impl Rig {
@@ -75,6 +77,7 @@ impl Rig {
             recycled: 0,
             send_buffers: Vec::new(),
             seen: Vec::new(),
+            tallies: Vec::new(),
         }
     }
 
@@ -120,6 +123,13 @@ impl Rig {
                 Output::Phase(p) => self.phases.push(p),
                 Output::Notice(n) => self.notices.push(n),
                 Output::Recycle(..) => self.recycled += 1,
+                Output::Tally(t) => {
+                    assert!(
+                        matches!(self.events.last(), Some(Event::NetStatus(_))),
+                        "a tally follows its netstatus event"
+                    );
+                    self.tallies.push((self.now, t))
+                }
             }
         }
     }
@@ -705,4 +715,146 @@ fn a_reload_moves_to_the_new_url_at_once_and_bounds_the_bitrate() {
     );
     r.connected(Verdict::Accept);
     assert_eq!(r.p.counts().publishes, 2);
+}
+
+#[test]
+fn the_tally_counts_what_came_in_went_out_and_was_shed_once_a_second() {
+    let mut r = Rig::new("");
+    let limit = r.p.cfg.queue_limit;
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    let mut t = 0;
+    let (mut vin, mut ain) = (0u64, 0u64);
+    r.video(0, true, 2000);
+    vin += 1;
+    while t < 2000 {
+        t += 50;
+        r.advance(50);
+        r.video(t, false, 800);
+        r.audio(t);
+        vin += 1;
+        ain += 1;
+    }
+    let (_, last) = *r.tallies.last().expect("a tally each second");
+    assert_eq!(r.tallies.len(), 2, "one a second: {:?}", r.tallies.len());
+    let now = r.p.tally_at(r.now, 0);
+    assert_eq!((now.video_frames_in, now.audio_frames_in), (vin, ain));
+    // everything was written: the socket took every frame
+    assert_eq!(now.video_frames_written, vin);
+    assert_eq!(now.audio_frames_written, ain);
+    assert_eq!(now.video_frames_sent, vin);
+    assert!(now.bytes_written > 800 * vin, "{now:?}");
+    assert_eq!((now.connects, now.publishes), (1, 1));
+    assert!(last.video_frames_in < vin, "the tally is of its moment");
+    assert_eq!(now.health, None, "healthy: {:?}", now.health);
+    assert_eq!(now.target_video_kbps, r.p.cfg.params.bitrate_kbps);
+    // a stuck uplink: shed frames are counted, the queue's age shows
+    r.take = Some(0);
+    let stuck_from = t;
+    while Duration::from_millis(t - stuck_from) < limit * 2 {
+        t += 50;
+        r.advance(50);
+        r.video(t, false, 800);
+        r.audio(t);
+    }
+    let s = r.p.tally_at(r.now, 500);
+    assert!(s.video_frames_shed > 0 && s.audio_frames_shed > 0, "{s:?}");
+    assert!(s.queue_age_ms > 0 && u64::from(s.queue_age_ms) <= limit.as_millis() as u64 + 50);
+    assert!(
+        s.delay_ms > s.queue_age_ms,
+        "plus the socket's buffer: {s:?}"
+    );
+    assert_eq!(
+        s.video_frames_written, now.video_frames_written,
+        "nothing written since"
+    );
+}
+
+#[test]
+fn health_follows_the_watchdogs_rule_and_the_servers_progress() {
+    use crate::health::Unhealthy;
+    use crate::watchdog::Track as T;
+    let mut r = Rig::new("");
+    let stall = r.p.cfg.send_stall;
+    r.media_ready();
+    r.connected(Verdict::Accept);
+    let mut t = 0;
+    r.video(0, true, 2000);
+    while t < 2000 {
+        t += 50;
+        r.advance(50);
+        r.video(t, false, 800);
+        r.audio(t);
+    }
+    assert_eq!(r.p.health_at(r.now), None);
+    // video stops (a hung encoder), audio goes on: unhealthy after 3 s
+    while t < 4900 {
+        t += 50;
+        r.advance(50);
+        r.audio(t);
+    }
+    assert_eq!(r.p.health_at(r.now), None, "2.9 s without video is fine");
+    while t < 5200 {
+        t += 50;
+        r.advance(50);
+        r.audio(t);
+    }
+    match r.p.health_at(r.now) {
+        Some(Unhealthy::NoFrames {
+            track: T::Video,
+            for_ms,
+        }) => {
+            assert!((3000..3400).contains(&for_ms), "{for_ms}")
+        }
+        h => panic!("{h:?}"),
+    }
+    assert!(
+        r.tallies.last().unwrap().1.health.is_some(),
+        "the tally carries it"
+    );
+    // video back: healthy again at once
+    r.video(t, true, 2000);
+    assert_eq!(r.p.health_at(r.now), None);
+    // the server stops taking bytes: unhealthy at half the send-stall time,
+    // before the stall ends the connection
+    r.take = Some(0);
+    let from = r.now;
+    while r.now.saturating_since(from) < stall / 2 + Duration::from_millis(100) {
+        t += 50;
+        r.advance(50);
+        r.video(t, false, 800);
+        r.audio(t);
+    }
+    assert!(
+        matches!(r.p.health_at(r.now), Some(Unhealthy::SendStalled { .. })),
+        "{:?}",
+        r.p.health_at(r.now)
+    );
+    assert!(
+        !r.codes().contains(&3005),
+        "the connection is not given up yet"
+    );
+    let why = r.p.health_at(r.now).unwrap().to_string();
+    assert!(why.contains("taken no bytes"), "{why}");
+}
+
+#[test]
+fn a_closed_camera_is_not_a_health_problem() {
+    let mut r = Rig::new("autopush = false\n[control]\nstop-closes-camera = true\n");
+    r.media_ready();
+    let mut t = 0;
+    r.video(0, true, 2000);
+    r.p.command(r.now, Command::StopPreview).unwrap();
+    r.outputs();
+    while t < 6000 {
+        t += 50;
+        r.advance(50);
+        r.audio(t);
+    }
+    assert_eq!(r.p.health_at(r.now), None, "no video expected");
+    r.p.command(r.now, Command::StartPreview).unwrap();
+    r.advance(2000);
+    assert_eq!(r.p.health_at(r.now), None, "a fresh start for the camera");
+    r.advance(1500);
+    assert!(r.p.health_at(r.now).is_some(), "but it must give frames");
 }
