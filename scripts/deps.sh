@@ -19,9 +19,10 @@ build=(g++ nasm pkg-config libasound2-dev clang libclang-dev)
 demo=("${build[@]}" ffmpeg)
 # tests (loopback tiers): nginx with the rtmp and stream modules (the real RTMP
 #   server, TLS in front of it), ffmpeg (the oracle), openssl (a test CA),
-#   python3 (a PNG bomb), the optional encoders' libraries (x264, vaapi)
+#   python3 (a PNG bomb), the optional encoders' libraries (x264, vaapi),
+#   chromium (the status page in a real browser, headless)
 tests=("${demo[@]}" nginx libnginx-mod-rtmp libnginx-mod-stream ca-certificates openssl
-  python3 libx264-dev libva-dev systemd)
+  python3 libx264-dev libva-dev systemd chromium)
 # hil: qemu for both guests, what tests/hil/setup.sh unpacks the guest with,
 #   make (vicodec for the guest kernels), and the aarch64 cross build
 hil=(qemu-system-x86 qemu-system-arm kmod cpio python3 binutils xz-utils make

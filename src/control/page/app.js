@@ -100,11 +100,11 @@ function drawGraph() {
   const max = Math.max(100, ...series.map((p) => Math.max(p[1], p[2]))) * 1.15;
   g.strokeStyle = "#333";
   g.fillStyle = "#777";
-  g.font = "11px sans-serif";
+  g.font = "10px sans-serif";
   for (const f of [0.5, 1]) {
     const y = h - f / 1.15 * h;
     g.beginPath(); g.moveTo(0, y); g.lineTo(w, y); g.stroke();
-    g.fillText(Math.round(max / 1.15 * f) + " kbit/s", 4, y - 2);
+    g.fillText(Math.round(max / 1.15 * f) + " kbit/s", 4, y + 12);
   }
   const line = (k, color) => {
     g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
