@@ -502,6 +502,28 @@ fn boots_publishes_survives_a_hang_and_a_power_cut(board: &str) {
     assert!(failed.trim().is_empty(), "failed units: {failed}");
     let (_, journal) = g.sh("journalctl --no-pager -b -o cat");
     assert!(!journal.contains(SECRET), "the stream key in the journal");
+    // the journal has structured records (CODE=, PHASE=), no timestamps of
+    // ours and no event lines (a netstatus line a second would fill it)
+    let (ok, j) = g.sh("journalctl --no-pager -b -u livepush -o json CODE=1002 | head -1");
+    assert!(ok, "{j}");
+    let line = j.lines().find(|l| l.starts_with('{')).unwrap_or("");
+    let rec: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("a journal record with CODE=1002 ({e}): {j}"));
+    println!("{board}: the journal's 1002 record: {rec}");
+    assert_eq!(rec["SYSLOG_IDENTIFIER"], "livepush", "{rec}");
+    assert_eq!(rec["PRIORITY"], "6", "{rec}");
+    assert!(rec["PHASE"].is_string(), "{rec}");
+    let msg = rec["MESSAGE"].as_str().unwrap_or("");
+    assert!(msg.starts_with("1002 "), "no timestamp of ours: {msg}");
+    assert!(
+        !journal.contains("\"event\":\"netstatus\""),
+        "no event lines in the journal"
+    );
+    // `livepush status` on the box, for a person on ssh
+    let (ok, st) = g.sh("livepush status");
+    println!("{board}: livepush status:\n{st}");
+    assert!(ok && st.starts_with("LIVE  (publishing; healthy)"), "{st}");
+    assert!(!st.contains(SECRET), "{st}");
 
     // 2. livepush frozen: systemd's watchdog kills and restarts it
     let before = nginx.recordings();
