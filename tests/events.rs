@@ -46,6 +46,46 @@ fn events_appended_to_a_file() {
 }
 
 #[test]
+fn an_events_file_off_tmpfs_is_warned_about_and_one_on_tmpfs_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Receiver::start(dir.path(), &["--keep-listening"]);
+    // the oracle for the file system's type: coreutils' stat
+    let fs_type = |p: &std::path::Path| {
+        let o = Command::new("stat")
+            .args(["-f", "-c", "%T"])
+            .arg(p)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+    let target = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    assert_eq!(fs_type(shm.path()), "tmpfs");
+    for d in [shm.path(), target.path()] {
+        let file = d.join("events.jsonl");
+        let p = push(
+            dir.path(),
+            &config(r.port, &format!("file:{}", file.display())),
+            1.5,
+        );
+        assert!(p.status.success(), "{}", p.stderr);
+        let on_ram = matches!(fs_type(d).as_str(), "tmpfs" | "ramfs");
+        let warned = p.stderr.contains("is not on tmpfs");
+        assert_eq!(
+            warned,
+            !on_ram,
+            "{} ({}): {}",
+            d.display(),
+            fs_type(d),
+            p.stderr
+        );
+        assert!(std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("\"code\":1002"));
+    }
+}
+
+#[test]
 fn events_streamed_to_unix_socket_clients() {
     let dir = tempfile::tempdir().unwrap();
     let r = Receiver::start(dir.path(), &[]);
