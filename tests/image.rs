@@ -511,7 +511,8 @@ fn boots_publishes_survives_a_hang_and_a_power_cut(board: &str) {
         .unwrap_or_else(|e| panic!("a journal record with CODE=1002 ({e}): {j}"));
     println!("{board}: the journal's 1002 record: {rec}");
     assert_eq!(rec["SYSLOG_IDENTIFIER"], "livepush", "{rec}");
-    assert_eq!(rec["PRIORITY"], "6", "{rec}");
+    // log's info is the journal's notice (5); warnings 4, errors 3
+    assert_eq!(rec["PRIORITY"], "5", "{rec}");
     assert!(rec["PHASE"].is_string(), "{rec}");
     let msg = rec["MESSAGE"].as_str().unwrap_or("");
     assert!(msg.starts_with("1002 "), "no timestamp of ours: {msg}");
@@ -522,7 +523,11 @@ fn boots_publishes_survives_a_hang_and_a_power_cut(board: &str) {
     // `livepush status` on the box, for a person on ssh
     let (ok, st) = g.sh("livepush status");
     println!("{board}: livepush status:\n{st}");
-    assert!(ok && st.starts_with("LIVE  (publishing; healthy)"), "{st}");
+    // LIVE (SW): no hardware encoder in the guest (1103)
+    assert!(
+        ok && st.starts_with("LIVE") && st.contains("(publishing; healthy)"),
+        "{st}"
+    );
     assert!(!st.contains(SECRET), "{st}");
 
     // 2. livepush frozen: systemd's watchdog kills and restarts it

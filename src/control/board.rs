@@ -98,6 +98,8 @@ pub struct Feed {
     /// The indicators' own state machine (the core's): the page shows the
     /// display's words and the LED's colour.
     shown: Indicators,
+    /// The phase last handed to the board.
+    last_shown: IndPhase,
     /// Facts that came while the API held the lock, applied next time.
     pending: Vec<Pending>,
 }
@@ -117,6 +119,7 @@ impl Feed {
         Feed {
             board,
             shown: Indicators::new(now),
+            last_shown: IndPhase::Starting,
             pending: Vec::with_capacity(16),
         }
     }
@@ -168,13 +171,15 @@ fn apply(s: &mut State, p: Pending) {
 impl Observer for Feed {
     fn observe(&mut self, at: Instant, what: Observed<'_>) {
         let ms = at.as_micros() / 1000;
+        // what is shown also changes with time alone (a held code
+        // expires): compared with what the board was last given
         if let Some(f) = Fact::of(what) {
-            let before = self.shown.view(at).phase;
             self.shown.handle(at, f);
-            let now = self.shown.view(at).phase;
-            if now != before && self.pending.len() < 64 {
-                self.pending.push(Pending::Shown(now));
-            }
+        }
+        let shown = self.shown.view(at).phase;
+        if shown != self.last_shown && self.pending.len() < 64 {
+            self.last_shown = shown;
+            self.pending.push(Pending::Shown(shown));
         }
         let fact = match what {
             Observed::Event(e) => {
@@ -216,5 +221,45 @@ impl Observer for Feed {
 impl Board {
     fn subscribers_empty(&self) -> bool {
         self.subscribers.try_lock().map_or(false, |s| s.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livepush_core::publisher::Tally;
+
+    #[test]
+    fn the_headline_follows_the_display_also_when_a_held_code_expires() {
+        let board = Board::new();
+        let mut f = Feed::new(board.clone(), Instant::from_millis(0));
+        let code = |f: &mut Feed, ms: u64, code: StatusCode| {
+            f.observe(
+                Instant::from_millis(ms),
+                Observed::Event(&Event::StateChange { code, detail: None }),
+            )
+        };
+        for c in [
+            StatusCode::OpenCameraSucc,
+            StatusCode::FirstFrameAvailable,
+            StatusCode::StartVideoEncoder,
+            StatusCode::ConnectSucc,
+            StatusCode::PushBegin,
+        ] {
+            code(&mut f, 100, c);
+        }
+        f.observe(
+            Instant::from_millis(100),
+            Observed::Phase(Phase::Publishing),
+        );
+        let s = board.state();
+        assert_eq!((s.headline, s.color), ("LIVE", (0, 255, 0)));
+        assert_eq!(s.codes.len(), 5);
+        code(&mut f, 2000, StatusCode::NetBusy);
+        assert_eq!(board.state().headline, "LIVE (SLOW)");
+        // no new code: only the once-a-second tally comes, minutes later
+        let t = Tally::default();
+        f.observe(Instant::from_millis(300_000), Observed::Tally(&t));
+        assert_eq!(board.state().headline, "LIVE", "the held 1101 expired");
     }
 }
