@@ -35,6 +35,37 @@ use common::fault_proxy::flv_progress;
 use common::*;
 
 const SECRET: &str = "image-KEY-5ecret";
+/// The control API's token put on the card (`api-token`).
+const API_TOKEN: &str = "image-api-T0KEN-7781";
+
+/// One GET to the box's control API through qemu's forwarded port: status
+/// and body.
+fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: box\r\n{auth}Connection: close\r\n\r\n"
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let code = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -89,6 +120,11 @@ fn prepare_disk(dir: &Path, board: &str, config: &str, extra_cmdline: &str) -> P
         .args(["-o", "-i", &fat])
         .arg(dir.join("key.pub"))
         .arg("::/authorized_keys"));
+    std::fs::write(dir.join("api-token"), format!("{API_TOKEN}\n")).unwrap();
+    run(Command::new("mcopy")
+        .args(["-o", "-i", &fat])
+        .arg(dir.join("api-token"))
+        .arg("::/api-token"));
     let entry = run(Command::new("mtype").args(["-i", &fat, "::/loader/entries/livepush.conf"]));
     let entry = String::from_utf8_lossy(&entry.stdout)
         .lines()
@@ -115,6 +151,8 @@ struct Guest {
     child: Child,
     console: PathBuf,
     ssh_port: u16,
+    /// The box's control API (its port 8088) on the host.
+    api_port: u16,
     key: PathBuf,
     powered: Instant,
 }
@@ -129,7 +167,10 @@ impl Guest {
     fn boot(dir: &Path, board: &str, disk: &Path, tag: &str) -> Guest {
         let ssh_port = free_port();
         let console = dir.join(format!("console-{tag}.log"));
-        let nic = format!("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{ssh_port}-:22");
+        let api_port = free_port();
+        let nic = format!(
+            "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{ssh_port}-:22,hostfwd=tcp:127.0.0.1:{api_port}-:8088"
+        );
         let drive = format!("if=none,id=d0,format=raw,file={}", disk.display());
         let (qemu, machine, code, vars): (&str, &[&str], &str, &str) = if board.ends_with("arm64") {
             (
@@ -169,6 +210,7 @@ impl Guest {
             child,
             console,
             ssh_port,
+            api_port,
             key: dir.join("key"),
             powered: Instant::now(),
         }
@@ -391,7 +433,7 @@ fn tone_hz_at_end(rec: &Path) -> f64 {
 
 fn config(nginx: &Nginx) -> String {
     format!(
-        "board = \"qemu-virt\"\nurl = \"rtmp://10.0.2.2:{}/live/{SECRET}\"\nmode = \"RTC\"\nautopush = true\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n",
+        "board = \"qemu-virt\"\nurl = \"rtmp://10.0.2.2:{}/live/{SECRET}\"\nmode = \"RTC\"\nautopush = true\n[video]\ndevice = \"/dev/video0\"\nwidth = 320\nheight = 180\nfps = 10\n[audio]\ndevice = \"hw:Loopback,1,0\"\nsample-rate = 48000\nchannels = 2\n[control]\nlisten = [\"unix:/run/livepush/control.sock\", \"tcp:0.0.0.0:8088\"]\ntoken-file = \"/etc/livepush/api-token\"\n",
         nginx.rtmp_port
     )
 }
@@ -520,6 +562,26 @@ fn boots_publishes_survives_a_hang_and_a_power_cut(board: &str) {
         !journal.contains("\"event\":\"netstatus\""),
         "no event lines in the journal"
     );
+    // the status page, metrics and health over the box's network (qemu
+    // forwards a host port to the box's 8088): off loopback the token is
+    // required, and the page itself loads without it
+    assert_eq!(http_get(g.api_port, "/metrics", None).0, 401);
+    let (code, m) = http_get(g.api_port, "/metrics", Some(API_TOKEN));
+    assert_eq!(code, 200, "{m}");
+    assert!(
+        m.contains("livepush_phase{phase=\"publishing\"} 1.0")
+            && m.contains("board=\"qemu-virt\"")
+            && m.contains("process_resident_memory_bytes"),
+        "{m}"
+    );
+    let (code, h) = http_get(g.api_port, "/healthz", Some(API_TOKEN));
+    assert_eq!(code, 200, "{h}");
+    let (code, page) = http_get(g.api_port, "/", None);
+    assert!(
+        code == 200 && page.contains("<title>livepush</title>"),
+        "{code} {page}"
+    );
+    assert!(!m.contains(SECRET) && !h.contains(SECRET));
     // `livepush status` on the box, for a person on ssh
     let (ok, st) = g.sh("livepush status");
     println!("{board}: livepush status:\n{st}");
