@@ -4,8 +4,9 @@
 //! its figures and graph move with the event stream, the camera's picture
 //! loads; clicking Pause shows PAUSED on the page and 1201 in the event
 //! stream, Resume brings LIVE and 1202 back. The page throws nothing and
-//! breaks no content-security rule. A screenshot is kept in
-//! target/test-artefacts/status-page.png (README's picture comes from it).
+//! breaks no content-security rule, and it fits a phone's width.
+//! Screenshots are kept in target/test-artefacts/ (status-page.png is
+//! README's picture; -paused and -phone beside it).
 
 mod common;
 
@@ -127,6 +128,21 @@ fn the_status_page_shows_the_box_and_steers_it_in_a_real_browser() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("status-page.png"), &shot).unwrap();
     std::fs::write(out.join("status-page-paused.png"), &paused_shot).unwrap();
+
+    // a phone's screen: everything fits its width (no sideways scrolling)
+    b.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        b.eval("document.documentElement.scrollWidth <= window.innerWidth"),
+        true,
+        "the page fits a phone's width: {}",
+        b.eval("document.documentElement.scrollWidth + ' > ' + window.innerWidth")
+    );
+    let phone = b.screenshot();
+    std::fs::write(out.join("status-page-phone.png"), &phone).unwrap();
 
     let errors = b.page_errors();
     assert!(errors.is_empty(), "the page reported errors: {errors:?}");

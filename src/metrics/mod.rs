@@ -149,17 +149,22 @@ impl Metrics {
     /// [`LOOP_STALE`] is not healthy.
     pub fn health(&self) -> Health {
         let (s, age) = self.snapshot();
-        if age >= LOOP_STALE {
-            return Health::Unhealthy(format!(
-                "the event loop has reported nothing for {:.1} s",
-                age.as_secs_f64()
-            ));
-        }
-        match s.tally.health {
-            Some(why) => Health::Unhealthy(why.to_string()),
-            None if !s.tallied => Health::Unhealthy("starting".into()),
-            None => Health::Ok,
-        }
+        judge(&s, age)
+    }
+}
+
+/// The health a snapshot published `age` ago says.
+fn judge(s: &Snapshot, age: Duration) -> Health {
+    if age >= LOOP_STALE {
+        return Health::Unhealthy(format!(
+            "the event loop has reported nothing for {:.1} s",
+            age.as_secs_f64()
+        ));
+    }
+    match s.tally.health {
+        Some(why) => Health::Unhealthy(why.to_string()),
+        None if !s.tallied => Health::Unhealthy("starting".into()),
+        None => Health::Ok,
     }
 }
 
@@ -209,6 +214,37 @@ impl Observer for Feed {
         // fact (a tally comes every second)
         if let Ok(mut g) = self.metrics.published.try_lock() {
             *g = (self.own, std::time::Instant::now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livepush_core::health::Unhealthy;
+    use livepush_core::watchdog::Track;
+
+    #[test]
+    fn health_is_the_tallys_unless_the_loop_went_quiet() {
+        let mut s = Snapshot::new();
+        let fresh = Duration::from_millis(400);
+        assert_eq!(judge(&s, fresh), Health::Unhealthy("starting".into()));
+        s.tallied = true;
+        assert_eq!(judge(&s, fresh), Health::Ok);
+        s.tally.health = Some(Unhealthy::NoFrames {
+            track: Track::Audio,
+            for_ms: 3200,
+        });
+        assert_eq!(
+            judge(&s, fresh),
+            Health::Unhealthy("no audio frames from the encoder for 3.2 s".into())
+        );
+        s.tally.health = None;
+        match judge(&s, Duration::from_millis(3500)) {
+            Health::Unhealthy(why) => {
+                assert_eq!(why, "the event loop has reported nothing for 3.5 s")
+            }
+            h => panic!("{h:?}"),
         }
     }
 }
