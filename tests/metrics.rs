@@ -4,7 +4,8 @@
 //! frames sent are what crossed the wire (a relaying proxy counts the
 //! bytes) and what nginx recorded (ffprobe counts the packets).
 //! `/healthz` turns 503 while the video thread stalls (fault injection)
-//! and 200 after; `livepush status` says so in words.
+//! and 200 after; `livepush status` says so in words. Scraping as fast as
+//! two clients can leaves the stream's frame rate and frames alone.
 
 mod common;
 
@@ -320,4 +321,69 @@ fn healthz_turns_503_while_the_video_thread_stalls_and_200_after() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn scraping_as_fast_as_possible_leaves_the_stream_alone() {
+    need("nginx");
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(dir.path(), "");
+    let api = free_port();
+    let sock = dir.path().join("ctl.sock");
+    let r = Running::start(dir.path(), &config(dir.path(), nginx.rtmp_port, api, &sock));
+    r.wait_code(1002, 0, Duration::from_secs(20));
+    wait_listening(api, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(2));
+    let before = scrape(api);
+    let from = r.events().len();
+    // two scrapers back to back for 6 s (Prometheus asks every 15 s)
+    let t0 = Instant::now();
+    let scrapers: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                while t0.elapsed() < Duration::from_secs(6) {
+                    let (code, body) = get(api, "/metrics", Some(TOKEN));
+                    assert!(code == 200 && body.ends_with("# EOF\n"));
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let scrapes: u32 = scrapers.into_iter().map(|h| h.join().unwrap()).sum();
+    let after = scrape(api);
+    println!("{scrapes} scrapes in 6 s");
+    assert!(scrapes >= 100, "{scrapes} scrapes");
+    let events = r.events();
+    let window: Vec<_> = events[from..]
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| e["event"] == "netstatus")
+        .collect();
+    assert!(window.len() >= 5, "{window:?}");
+    for n in &window {
+        let fps = n["info"]["videoFPS"].as_f64().unwrap();
+        assert!(fps >= 9.0, "the stream kept its 10 fps while scraped: {n}");
+    }
+    assert!(
+        !events[from..]
+            .iter()
+            .any(|(_, e)| e["event"] == "statechange"),
+        "no state change while scraped: {:?}",
+        &events[from..]
+    );
+    let d = |k: &str| after[k] - before[k];
+    for reason in ["loop", "encoder", "queue_shed"] {
+        assert_eq!(
+            d(&format!(
+                "livepush_frames_dropped_total{{track=\"video\",reason=\"{reason}\"}}"
+            )),
+            0.0,
+            "{reason}"
+        );
+    }
+    let sent = d("livepush_frames_sent_total{track=\"video\"}");
+    assert!(sent >= 55.0, "about 60 frames in those 6 s: {sent}");
+    r.stop();
 }
