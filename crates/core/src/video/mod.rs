@@ -3,5 +3,6 @@
 //! encoder's I420 at the output size ([`convert`]).
 
 pub mod convert;
+pub mod filters;
 pub mod layout;
 pub mod negotiate;
