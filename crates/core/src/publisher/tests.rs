@@ -57,6 +57,8 @@ struct Rig {
     seen: Vec<Sev>,
     /// Every tally, with when it came.
     tallies: Vec<(Instant, Tally)>,
+    /// Where in `seen` each connection's server events begin.
+    servers_at: Vec<usize>,
 }
 
 impl Rig {
@@ -78,6 +80,7 @@ impl Rig {
             send_buffers: Vec::new(),
             seen: Vec::new(),
             tallies: Vec::new(),
+            servers_at: Vec::new(),
         }
     }
 
@@ -158,6 +161,7 @@ impl Rig {
     fn connected(&mut self, v: Verdict) {
         let conn = self.conn.expect("a connection was asked for");
         self.input(Input::Connected { conn });
+        self.servers_at.push(self.seen.len());
         self.server = Some(Server::new(v));
         self.wire();
     }
@@ -857,4 +861,199 @@ fn a_closed_camera_is_not_a_health_problem() {
     assert_eq!(r.p.health_at(r.now), None, "a fresh start for the camera");
     r.advance(1500);
     assert!(r.p.health_at(r.now).is_some(), "but it must give frames");
+}
+
+/// Property tests: any sequence of media, network events, commands and
+/// clock ticks keeps the publisher's invariants.
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Video {
+            key: bool,
+            size: u16,
+        },
+        Audio,
+        Advance(u16),
+        /// The socket takes this many KiB from now on (None: everything).
+        Uplink(Option<u8>),
+        Accept,
+        Reject,
+        Refused,
+        Eof,
+        IoError,
+        Command(u8),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (any::<bool>(), 10u16..6000).prop_map(|(key, size)| Step::Video { key, size }),
+            4 => Just(Step::Audio),
+            6 => (1u16..3000).prop_map(Step::Advance),
+            2 => proptest::option::of(0u8..64).prop_map(Step::Uplink),
+            3 => Just(Step::Accept),
+            1 => Just(Step::Reject),
+            1 => Just(Step::Refused),
+            1 => Just(Step::Eof),
+            1 => Just(Step::IoError),
+            1 => (0u8..4).prop_map(Step::Command),
+        ]
+    }
+
+    /// (timestamp, video?) of every media message each server received,
+    /// one list per connection.
+    fn per_server(r: &Rig) -> Vec<Vec<(u32, bool)>> {
+        let mut bounds = r.servers_at.clone();
+        bounds.push(r.seen.len());
+        bounds
+            .windows(2)
+            .map(|w| {
+                r.seen[w[0]..w[1]]
+                    .iter()
+                    .filter_map(|e| match e {
+                        Sev::VideoDataReceived {
+                            data, timestamp, ..
+                        } if data.len() > 1 && data[1] == 1 => Some((timestamp.value, true)),
+                        Sev::AudioDataReceived {
+                            data, timestamp, ..
+                        } if data.len() > 1 && data[1] == 1 => Some((timestamp.value, false)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn run(steps: &[Step]) {
+        let mut r = Rig::new("");
+        let limit = r.p.cfg.queue_limit;
+        let longest = r.p.cfg.supervisor.backoff.max;
+        r.media_ready();
+        let (mut vpts, mut apts) = (0u64, 0u64);
+        r.video(0, true, 2000);
+        for s in steps {
+            let now_ms = r.now.as_millis();
+            match *s {
+                Step::Video { key, size } => {
+                    vpts = (vpts + 1).max(now_ms);
+                    r.video(vpts, key, usize::from(size));
+                }
+                Step::Audio => {
+                    apts = (apts + 1).max(now_ms);
+                    r.audio(apts);
+                }
+                Step::Advance(ms) => r.advance(u64::from(ms)),
+                Step::Uplink(k) => {
+                    r.take = k.map(|k| usize::from(k) * 1024);
+                    r.wire();
+                }
+                Step::Accept | Step::Reject if r.conn.is_some() && r.server.is_none() => {
+                    r.connected(if matches!(s, Step::Accept) {
+                        Verdict::Accept
+                    } else {
+                        Verdict::RejectPublish
+                    });
+                }
+                Step::Refused if r.conn.is_some() && r.server.is_none() => {
+                    let conn = r.conn.unwrap();
+                    r.input(Input::ConnectFailed {
+                        conn,
+                        failure: PushFailure::Refused("nothing listens".into()),
+                    });
+                }
+                Step::Eof if r.server.is_some() => {
+                    r.server = None;
+                    r.input(Input::Eof);
+                }
+                Step::IoError if r.server.is_some() => {
+                    r.server = None;
+                    r.input(Input::IoFailed("connection reset".into()));
+                }
+                Step::Command(c) => {
+                    let c = [
+                        Command::Start,
+                        Command::Stop,
+                        Command::Pause,
+                        Command::Resume,
+                    ][usize::from(c)];
+                    let _ = r.p.command(r.now, c);
+                    r.outputs();
+                    r.due();
+                    r.wire();
+                }
+                _ => {}
+            }
+            if matches!(s, Step::Video { .. } | Step::Audio) {
+                // media just went through the shedding check: nothing older
+                // than the mode allows waits, but what is never shed (the
+                // session's own messages) until the send stall ends it
+                let age = r.p.queue_age(r.now);
+                let bound = limit.max(r.p.cfg.send_stall) + Duration::from_millis(5);
+                assert!(age <= bound, "queue age {age:?} > {bound:?} after {s:?}");
+            }
+        }
+        // timestamps never go back within one publish, per track
+        for (i, msgs) in per_server(&r).iter().enumerate() {
+            for video in [true, false] {
+                let ts: Vec<u32> = msgs.iter().filter(|m| m.1 == video).map(|m| m.0).collect();
+                assert!(
+                    ts.windows(2).all(|w| w[0] <= w[1]),
+                    "connection {i}, video {video}: {ts:?}"
+                );
+            }
+        }
+        // every connection failure is followed by a reconnect (-1307 may
+        // come between), and each announces a delay within the schedule
+        let codes = r.codes();
+        for (i, c) in codes.iter().enumerate() {
+            if (3001..=3005).contains(c) {
+                let next: Vec<i32> = codes[i + 1..].iter().copied().take(2).collect();
+                assert!(
+                    next.first() == Some(&1102) || next == [-1307, 1102],
+                    "{c} then {next:?}: {codes:?}"
+                );
+            }
+        }
+        for e in &r.events {
+            if let Event::StateChange {
+                code: StatusCode::Reconnect,
+                detail: Some(d),
+            } = e
+            {
+                let ms: u64 = d
+                    .strip_prefix("next attempt in ")
+                    .and_then(|d| d.strip_suffix(" ms"))
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0);
+                assert!(
+                    Duration::from_millis(ms) <= longest * 5 / 4,
+                    "{d} beyond the longest delay {longest:?}"
+                );
+            }
+        }
+        // one 1002 per publish the server accepted
+        let pushes = codes.iter().filter(|c| **c == 1002).count() as u64;
+        assert_eq!(pushes, r.p.counts().publishes, "{codes:?}");
+        // and it never gives up: with a server back, a push that was not
+        // stopped by a command connects again within the longest delay
+        let pushing = r.p.sup.is_pushing();
+        r.take = None;
+        r.advance((longest * 5 / 4).as_millis() as u64 + 1000);
+        if pushing && r.server.is_none() {
+            assert!(r.conn.is_some(), "no connection asked for: {codes:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_sequence_of_media_network_commands_and_time_keeps_the_invariants(
+            steps in proptest::collection::vec(step(), 1..40)
+        ) {
+            run(&steps);
+        }
+    }
 }
