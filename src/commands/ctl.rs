@@ -90,99 +90,35 @@ pub fn run(target: &Target, command: &str, body: Option<&str>, out: Option<&str>
     }
 }
 
-/// `GET path` on `target`, the answer's status and body (for `livepush status`).
-pub fn get(target: &Target, path: &str) -> Result<(hyper::StatusCode, Vec<u8>), String> {
-    smol::block_on(async {
-        let (status, body) = match target {
-            Target::Unix(p) => {
-                let s = async_net::unix::UnixStream::connect(p).await.map_err(|e| {
-                    format!("unix:{p}: {e} (is livepush running, with [control] listen there?)")
-                })?;
-                collect(s, path, None).await?
-            }
-            Target::Tcp { addr, token } => {
-                let s = async_net::TcpStream::connect(addr.as_str())
-                    .await
-                    .map_err(|e| format!("{addr}: {e}"))?;
-                collect(s, path, token.as_deref()).await?
-            }
-        };
-        Ok((status, body))
-    })
-}
+/// A connected stream to the API, whichever transport.
+trait Io: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static {}
+impl<T: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static> Io for T {}
 
-async fn collect<S>(
-    stream: S,
-    path: &str,
-    token: Option<&str>,
-) -> Result<(hyper::StatusCode, Vec<u8>), String>
-where
-    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
-{
-    let mut req = Request::builder()
-        .method(Method::GET)
-        .uri(path)
-        .header(HOST, "livepush");
-    if let Some(t) = token {
-        req = req.header(AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let req = req
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
-    let (resp, driver) = crate::net::fetch::send(stream, req).await?;
-    let status = resp.status();
-    let body = futures_lite::future::or(
-        async {
-            resp.into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes().to_vec())
-                .map_err(|e| format!("HTTP: {e}"))
-        },
-        async {
-            smol::Timer::after(std::time::Duration::from_secs(10)).await;
-            Err("no answer within 10 s".to_string())
-        },
-    )
-    .await?;
-    drop(driver);
-    Ok((status, body))
-}
-
-async fn request(
-    target: &Target,
-    method: Method,
-    path: &str,
-    body: Option<&str>,
-    out: Option<&str>,
-) -> Result<hyper::StatusCode, String> {
+/// Connects to `target`; the stream and the token to send on it.
+async fn connect(target: &Target) -> Result<(Box<dyn Io>, Option<&str>), String> {
     match target {
         Target::Unix(p) => {
             let s = async_net::unix::UnixStream::connect(p).await.map_err(|e| {
                 format!("unix:{p}: {e} (is livepush running, with [control] listen there?)")
             })?;
-            exchange(s, method, path, body, None, out).await
+            Ok((Box::new(s), None))
         }
         Target::Tcp { addr, token } => {
             let s = async_net::TcpStream::connect(addr.as_str())
                 .await
                 .map_err(|e| format!("{addr}: {e}"))?;
-            exchange(s, method, path, body, token.as_deref(), out).await
+            Ok((Box::new(s), token.as_deref()))
         }
     }
 }
 
-async fn exchange<S>(
-    stream: S,
+/// A request to the API (its Host, the bearer token when there is one).
+fn build(
     method: Method,
     path: &str,
     body: Option<&str>,
     token: Option<&str>,
-    out: Option<&str>,
-) -> Result<hyper::StatusCode, String>
-where
-    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
-{
+) -> Result<Request<Full<Bytes>>, String> {
     let mut req = Request::builder()
         .method(method)
         .uri(path)
@@ -190,9 +126,46 @@ where
     if let Some(t) = token {
         req = req.header(AUTHORIZATION, format!("Bearer {t}"));
     }
-    let req = req
-        .body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
-        .map_err(|e| e.to_string())?;
+    req.body(Full::new(Bytes::from(body.unwrap_or("").to_string())))
+        .map_err(|e| e.to_string())
+}
+
+/// `GET path` on `target`, the answer's status and body (for `livepush status`).
+pub fn get(target: &Target, path: &str) -> Result<(hyper::StatusCode, Vec<u8>), String> {
+    smol::block_on(async {
+        let (stream, token) = connect(target).await?;
+        let req = build(Method::GET, path, None, token)?;
+        let (resp, driver) = crate::net::fetch::send(stream, req).await?;
+        let status = resp.status();
+        let body = futures_lite::future::or(
+            async {
+                resp.into_body()
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes().to_vec())
+                    .map_err(|e| format!("HTTP: {e}"))
+            },
+            async {
+                smol::Timer::after(std::time::Duration::from_secs(10)).await;
+                Err("no answer within 10 s".to_string())
+            },
+        )
+        .await?;
+        drop(driver);
+        Ok((status, body))
+    })
+}
+
+/// Sends one command and prints (or, a snapshot, writes) the answer.
+async fn request(
+    target: &Target,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    out: Option<&str>,
+) -> Result<hyper::StatusCode, String> {
+    let (stream, token) = connect(target).await?;
+    let req = build(method, path, body, token)?;
     let (resp, driver) = crate::net::fetch::send(stream, req).await?;
     let status = resp.status();
     let is_jpeg = resp

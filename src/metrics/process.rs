@@ -27,22 +27,21 @@ pub fn read() -> Option<Process> {
 }
 
 fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 {
-        n as u64
-    } else {
-        4096
-    }
+    sysconf(libc::_SC_PAGESIZE, 4096)
 }
 
 fn ticks_per_second() -> u64 {
+    sysconf(libc::_SC_CLK_TCK, 100)
+}
+
+/// sysconf(3)'s `name`, or `default` when it has no answer.
+fn sysconf(name: libc::c_int, default: u64) -> u64 {
     // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let n = unsafe { libc::sysconf(name) };
     if n > 0 {
         n as u64
     } else {
-        100
+        default
     }
 }
 
