@@ -1,7 +1,7 @@
 //! Adapters to the outside world, one file per backend: software H.264
 //! ([`openh264`], x264), AAC ([`aac`]), synthetic and raw-file sources
 //! ([`synthetic`]), stills, V4L2 cameras ([`v4l2`], [`capture_dmabuf`],
-//! [`mjpeg`]) over raw ioctls ([`v4l2_uapi`]), ALSA ([`alsa`]), and the
+//! MJPEG decoded by `livepush_images`) over raw ioctls ([`v4l2_uapi`]), ALSA ([`alsa`]), and the
 //! hardware H.264 encoders (V4L2 M2M, VAAPI, Rockchip MPP), with the chain's
 //! probe and open entry points below.
 
@@ -11,7 +11,6 @@ pub mod capture_dmabuf;
 pub mod fault;
 #[cfg(feature = "v4l2-m2m")]
 pub mod m2m;
-pub mod mjpeg;
 #[cfg(feature = "mpp")]
 pub mod mpp;
 pub mod openh264;

@@ -5,19 +5,12 @@
 //! The file is hostile until checked: a regular file under
 //! [`files::IMAGE_LIMIT`], its MD5 checked before anything decodes it, and
 //! the picture size read from its header and refused over
-//! [`mjpeg::MAX_SIDE`]/[`mjpeg::MAX_PIXELS`] before any pixel memory is
+//! [`livepush_images::MAX_SIDE`]/[`livepush_images::MAX_PIXELS`] before any pixel memory is
 //! allocated (a 422-byte JPEG claiming 16384x16384, a PNG bomb).
 
 use md5::{Digest, Md5};
-use zune_core::bytestream::ZCursor;
-use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
-use zune_core::result::DecodingResult;
-use zune_png::PngDecoder;
 
-use super::mjpeg::{self, Mjpeg};
 use crate::files;
-use livepush_core::video::convert;
 
 /// Loads `path` as an I420 picture of `w` x `h`. Errors name the file and what is wrong.
 pub fn load(path: &str, md5: Option<&str>, w: u32, h: u32) -> Result<Vec<u8>, String> {
@@ -47,51 +40,10 @@ pub fn check_md5(bytes: &[u8], md5: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// Decodes a JPEG or PNG (`path`: how errors name it) to I420 at `w` x `h`.
+/// Decodes a JPEG or PNG (`path`: how errors name it) to I420 at `w` x `h`
+/// (`livepush_images::still`, within its limits).
 pub fn decode(bytes: &[u8], path: &str, w: u32, h: u32) -> Result<Vec<u8>, String> {
-    let mut out = vec![0u8; convert::i420_len(w, h)];
-    if bytes.starts_with(&[0xff, 0xd8]) {
-        Mjpeg::default()
-            .decode(bytes, &mut out, w, h)
-            .map_err(|e| format!("waiting-image {path}: {e}"))?;
-    } else if bytes.starts_with(b"\x89PNG") {
-        let opts = mjpeg::limited(DecoderOptions::default().png_set_strip_to_8bit(true));
-        let mut d = PngDecoder::new_with_options(ZCursor::new(bytes), opts);
-        d.decode_headers()
-            .map_err(|e| format!("waiting-image {path}: PNG: {e:?}"))?;
-        let (pw, ph) = d
-            .dimensions()
-            .ok_or_else(|| format!("waiting-image {path}: PNG without a size"))?;
-        mjpeg::check_size("PNG", pw, ph).map_err(|e| format!("waiting-image {path}: {e}"))?;
-        let cs = d
-            .colorspace()
-            .ok_or_else(|| format!("waiting-image {path}: PNG without a colour type"))?;
-        let DecodingResult::U8(px) = d
-            .decode()
-            .map_err(|e| format!("waiting-image {path}: PNG: {e:?}"))?
-        else {
-            return Err(format!("waiting-image {path}: PNG deeper than 8 bits"));
-        };
-        let n = cs.num_components();
-        let mut ycbcr = Vec::with_capacity(pw * ph * 3);
-        for p in px.chunks_exact(n) {
-            let (r, g, b) = match cs {
-                ColorSpace::Luma | ColorSpace::LumaA => (p[0], p[0], p[0]),
-                _ => (p[0], p[1], p[2]),
-            };
-            let (r, g, b) = (f32::from(r), f32::from(g), f32::from(b));
-            // JFIF full-range BT.601
-            let y = 0.299 * r + 0.587 * g + 0.114 * b;
-            let cb = 128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b;
-            let cr = 128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b;
-            ycbcr.extend([y, cb, cr].map(|v| v.round().clamp(0.0, 255.0) as u8));
-        }
-        convert::ycbcr444_full_to_i420(&ycbcr, pw as u32, ph as u32, &mut out, w, h)
-            .map_err(|e| format!("waiting-image {path}: {e:?}"))?;
-    } else {
-        return Err(format!("waiting-image {path}: not a JPEG or PNG file"));
-    }
-    Ok(out)
+    livepush_images::still::decode(bytes, path, w, h)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! stable `/dev/v4l/by-id/...` links) or by `card:NAME` (matched against the
 //! card name or bus info of every /dev/video*), negotiates the mode with
 //! `livepush_core::video::negotiate`, streams MMAP buffers and converts each
-//! picture to I420 at the output size (MJPEG through `super::mjpeg`). Dequeueing waits in poll(2) with a
+//! picture to I420 at the output size (MJPEG through `livepush_images::Mjpeg`). Dequeueing waits in poll(2) with a
 //! deadline on the video thread, so a camera that stops delivering is noticed.
 //! Streaming is `super::capture_dmabuf::CaptureQueue` (raw ioctls), whose
 //! buffers are also exported as DMABUFs where the driver can: when the
@@ -24,7 +24,7 @@ use livepush_core::encoder::interface::DmaPicture;
 use livepush_core::video::layout::RawLayout;
 
 use super::capture_dmabuf::{CaptureQueue, Captured};
-use super::mjpeg::Mjpeg;
+use livepush_images::Mjpeg;
 
 /// V4L2 control id of continuous auto focus.
 const CID_FOCUS_AUTO: u32 = 0x009a_090c;

@@ -2,6 +2,10 @@
 //! into full-range YCbCr, then into the encoder's limited-range I420 with the
 //! same crop/scale as raw formats. The decoder allocates internally for every
 //! picture: MJPEG cameras are the one capture path that does.
+//!
+//! A camera's frame can be truncated (a USB transfer cut short) or corrupt:
+//! a JPEG without its end-of-image marker is refused here rather than shown
+//! half grey, so the caller keeps the last good picture.
 
 use livepush_core::video::convert;
 use zune_core::bytestream::ZCursor;
@@ -31,6 +35,13 @@ pub fn check_size(kind: &str, w: usize, h: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `jpeg` ends with the end-of-image marker (FF D9), allowing the
+/// zero padding some UVC cameras put after it. A frame cut short lacks it.
+pub fn is_complete(jpeg: &[u8]) -> bool {
+    let end = jpeg.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    jpeg[..end].ends_with(&[0xff, 0xd9])
+}
+
 /// A reusable MJPEG decoder.
 #[derive(Default)]
 pub struct Mjpeg {
@@ -38,7 +49,8 @@ pub struct Mjpeg {
 }
 
 impl Mjpeg {
-    /// Decodes one JPEG into I420 `out` (`out_w` x `out_h`).
+    /// Decodes one JPEG into I420 `out` (`out_w` x `out_h`). On an error
+    /// `out` is left as it was (the previous picture).
     pub fn decode(
         &mut self,
         jpeg: &[u8],
@@ -46,6 +58,15 @@ impl Mjpeg {
         out_w: u32,
         out_h: u32,
     ) -> Result<(u32, u32), String> {
+        if !jpeg.starts_with(&[0xff, 0xd8]) {
+            return Err("JPEG: no start-of-image marker".into());
+        }
+        if !is_complete(jpeg) {
+            return Err(format!(
+                "JPEG: truncated ({} bytes, no end-of-image marker)",
+                jpeg.len()
+            ));
+        }
         let opts = limited(DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::YCbCr));
         let mut d = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
         d.decode_headers().map_err(|e| format!("JPEG: {e:?}"))?;
@@ -77,7 +98,7 @@ mod tests {
     use std::process::Command;
 
     /// A JPEG made by ffmpeg (Debian's), like a UVC camera's MJPEG frame.
-    fn jpeg(colour: &str, w: u32, h: u32) -> Vec<u8> {
+    pub(crate) fn jpeg(colour: &str, w: u32, h: u32) -> Vec<u8> {
         let out = Command::new("ffmpeg")
             .args([
                 "-nostdin",
@@ -123,5 +144,34 @@ mod tests {
             }
         }
         assert!(m.decode(b"not a jpeg", &mut [0u8; 6], 2, 2).is_err());
+    }
+
+    #[test]
+    fn a_truncated_or_corrupt_frame_is_refused_and_leaves_the_picture_alone() {
+        let mut m = Mjpeg::default();
+        let good = jpeg("red", 64, 48);
+        let mut out = vec![0u8; 32 * 18 * 3 / 2];
+        m.decode(&good, &mut out, 32, 18).unwrap();
+        let before = out.clone();
+        // cut short: no end-of-image marker
+        let e = m.decode(&good[..good.len() / 2], &mut out, 32, 18).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+        // the marker with a UVC camera's zero padding after it is complete
+        let mut padded = good.clone();
+        padded.extend([0u8; 64]);
+        assert!(is_complete(&padded));
+        m.decode(&padded, &mut out, 32, 18).unwrap();
+        // garbage between the markers: refused or decoded, never a panic,
+        // and a refusal keeps the previous picture
+        let mut bad = good.clone();
+        for b in &mut bad[20..good.len() - 2] {
+            *b = 0xff;
+        }
+        if m.decode(&bad, &mut out, 32, 18).is_err() {
+            assert_eq!(out, before);
+        }
+        out.copy_from_slice(&before);
+        assert!(m.decode(&[0xff, 0xd8, 0xff, 0xd9], &mut out, 32, 18).is_err());
+        assert_eq!(out, before);
     }
 }
