@@ -119,29 +119,10 @@ fn relay(client: TcpStream, upstream: u16, rate: &AtomicU64, delay: &AtomicU64, 
 
 /// The newest tag timestamp (ms) in a growing FLV file, and how many video
 /// frames it holds (AVC NALU tags; sequence headers are not frames): walks the
-/// tags from the start and stops at the first one not yet complete.
+/// tags from the start and stops at the first one not yet complete (the
+/// core's FLV reader, `livepush_core::flv::read`).
 pub fn flv_progress(path: &std::path::Path) -> Option<(u32, u32)> {
     let d = std::fs::read(path).ok()?;
-    if d.len() < 13 || &d[..3] != b"FLV" {
-        return None;
-    }
-    let mut i = 13usize;
-    let mut last = None;
-    let mut video = 0u32;
-    while i + 11 <= d.len() {
-        let ty = d[i] & 0x1f;
-        let size = u32::from_be_bytes([0, d[i + 1], d[i + 2], d[i + 3]]) as usize;
-        let ts = u32::from_be_bytes([d[i + 7], d[i + 4], d[i + 5], d[i + 6]]);
-        if i + 11 + size + 4 > d.len() {
-            break;
-        }
-        if ty == 8 || ty == 9 {
-            last = Some(ts);
-        }
-        if ty == 9 && size >= 2 && d[i + 12] == 1 {
-            video += 1;
-        }
-        i += 11 + size + 4;
-    }
-    last.map(|t| (t, video))
+    let s = livepush_core::flv::read::summary(&d)?;
+    s.last_ms().map(|t| (t, s.video_frames))
 }

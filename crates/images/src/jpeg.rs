@@ -154,7 +154,9 @@ mod tests {
         m.decode(&good, &mut out, 32, 18).unwrap();
         let before = out.clone();
         // cut short: no end-of-image marker
-        let e = m.decode(&good[..good.len() / 2], &mut out, 32, 18).unwrap_err();
+        let e = m
+            .decode(&good[..good.len() / 2], &mut out, 32, 18)
+            .unwrap_err();
         assert!(e.contains("truncated"), "{e}");
         // the marker with a UVC camera's zero padding after it is complete
         let mut padded = good.clone();
@@ -171,7 +173,9 @@ mod tests {
             assert_eq!(out, before);
         }
         out.copy_from_slice(&before);
-        assert!(m.decode(&[0xff, 0xd8, 0xff, 0xd9], &mut out, 32, 18).is_err());
+        assert!(m
+            .decode(&[0xff, 0xd8, 0xff, 0xd9], &mut out, 32, 18)
+            .is_err());
         assert_eq!(out, before);
     }
 }
