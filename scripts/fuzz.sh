@@ -21,7 +21,8 @@ else
   fuzz() { RUSTC_BOOTSTRAP=1 cargo +stable fuzz "$@"; }
 fi
 fuzz build
-for spec in chunk_decoder:60000 amf0_decoder:300000 receiver_session:30000 publish_session:12000; do
+for spec in chunk_decoder:60000 amf0_decoder:300000 receiver_session:30000 publish_session:12000 \
+  config:10000 h264:60000 flv:150000 jpeg:30000 still:50000; do
   target=${spec%%:*}
   runs=$(( ${spec##*:} * scale ))
   # new inputs go to a scratch corpus, the checked-in one is only read

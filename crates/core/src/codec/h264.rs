@@ -64,14 +64,18 @@ pub fn is_keyframe(annexb: &[u8]) -> bool {
     nal_units(annexb).any(|n| nal_unit_type(n) == nal_type::IDR)
 }
 
-/// The first SPS and PPS of an Annex-B access unit, if both are present.
+/// The first SPS and PPS of an Annex-B access unit, if both are present
+/// and fit a decoder record (an SPS of 4 bytes or more: header, profile,
+/// constraints, level; each under 64 KiB). An encoder's bytes are not
+/// trusted: a malformed set is passed over, not carried into the stream.
 pub fn parameter_sets(annexb: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut sps = None;
     let mut pps = None;
+    let fits = |n: &[u8], min: usize| (min..=usize::from(u16::MAX)).contains(&n.len());
     for n in nal_units(annexb) {
         match nal_unit_type(n) {
-            nal_type::SPS if sps.is_none() => sps = Some(n),
-            nal_type::PPS if pps.is_none() => pps = Some(n),
+            nal_type::SPS if sps.is_none() && fits(n, 4) => sps = Some(n),
+            nal_type::PPS if pps.is_none() && fits(n, 2) => pps = Some(n),
             _ => {}
         }
     }
@@ -80,16 +84,25 @@ pub fn parameter_sets(annexb: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Builds an AVCDecoderConfigurationRecord from one SPS and one PPS:
 /// `01 profile compat level FF E1 len(2) SPS 01 len(2) PPS`.
+/// Sets that [`parameter_sets`] would not give (an SPS under 4 bytes, a
+/// set of 64 KiB or more) write nothing: never a panic, never a record
+/// whose lengths disagree with its bytes.
 pub fn avc_decoder_config(sps: &[u8], pps: &[u8], out: &mut Vec<u8>) {
-    assert!(sps.len() >= 4, "SPS too short");
+    let (Some(head), Ok(sps_len), Ok(pps_len)) = (
+        sps.get(1..4),
+        u16::try_from(sps.len()),
+        u16::try_from(pps.len()),
+    ) else {
+        return;
+    };
     out.push(1);
-    out.extend_from_slice(&sps[1..4]); // profile_idc, constraint flags, level_idc
+    out.extend_from_slice(head); // profile_idc, constraint flags, level_idc
     out.push(0xff); // 6 bits reserved + lengthSizeMinusOne = 3
     out.push(0xe1); // 3 bits reserved + numOfSequenceParameterSets = 1
-    out.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+    out.extend_from_slice(&sps_len.to_be_bytes());
     out.extend_from_slice(sps);
     out.push(1);
-    out.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+    out.extend_from_slice(&pps_len.to_be_bytes());
     out.extend_from_slice(pps);
 }
 
@@ -120,7 +133,12 @@ pub struct SpsInfo {
     pub height: u32,
 }
 
-/// Parses the fields of an SPS NAL (with header byte) that FLV metadata needs.
+/// The most macroblocks on a side [`parse_sps`] accepts (16,384 pixels:
+/// twice what level 6.2 allows on a side).
+const MAX_MBS_SIDE: u32 = 1024;
+
+/// Parses the fields of an SPS NAL (with header byte) that FLV metadata
+/// needs; None for a malformed or implausible one (any bytes: no panic).
 pub fn parse_sps(sps: &[u8]) -> Option<SpsInfo> {
     if sps.len() < 4 || nal_unit_type(sps) != nal_type::SPS {
         return None;
@@ -182,7 +200,12 @@ pub fn parse_sps(sps: &[u8]) -> Option<SpsInfo> {
         r.bits(1)?;
         r.se()?;
         r.se()?;
-        for _ in 0..r.ue()? {
+        // num_ref_frames_in_pic_order_cnt_cycle: 0..=255 (7.4.2.1.1)
+        let cycle = r.ue()?;
+        if cycle > 255 {
+            return None;
+        }
+        for _ in 0..cycle {
             r.se()?;
         }
     }
@@ -209,8 +232,16 @@ pub fn parse_sps(sps: &[u8]) -> Option<SpsInfo> {
     };
     let crop_x = sub_w;
     let crop_y = sub_h * (2 - frame_mbs_only);
-    let width = w_mbs * 16 - crop_x * (cl + cr);
-    let height = (2 - frame_mbs_only) * h_map * 16 - crop_y * (ct + cb);
+    // a hostile SPS can claim anything: sizes beyond what any level allows
+    // (and crops past the picture) are refused, not wrapped
+    if w_mbs > MAX_MBS_SIDE || h_map > MAX_MBS_SIDE || [cl, cr, ct, cb].iter().any(|&c| c > 8192) {
+        return None;
+    }
+    let width = (w_mbs * 16).checked_sub(crop_x * (cl + cr))?;
+    let height = ((2 - frame_mbs_only) * h_map * 16).checked_sub(crop_y * (ct + cb))?;
+    if width == 0 || height == 0 {
+        return None;
+    }
     Some(SpsInfo {
         profile_idc,
         level_idc,
@@ -272,6 +303,79 @@ pub fn ensure_parameter_sets(buf: &mut Vec<u8>, start: usize, sets: &mut Vec<u8>
 mod tests {
     use super::*;
 
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Found by the `h264` and `flv` fuzz targets: SPSs whose crop or size
+    /// fields overflowed the width/height arithmetic (a panic with overflow
+    /// checks, a wrapped size without). Now refused or sane.
+    #[test]
+    fn fuzz_found_spss_do_not_overflow() {
+        for sps in [
+            "679d090aacd9447b011000000300100000030140f1225960",
+            "6764000aacd9447b011000000300100000030140f1225960",
+            "6764000aacd9442f011000000300100000030140f1225960",
+        ] {
+            if let Some(i) = parse_sps(&hex(sps)) {
+                assert!(
+                    (1..=16384).contains(&i.width) && (1..=16384).contains(&i.height),
+                    "{sps}: {i:?}"
+                );
+            }
+        }
+        // a width of 2^32/16 macroblocks: refused
+        let mut huge = vec![0x67, 66, 0, 30];
+        // sps id 0 (1), log2_max_frame_num 0 (1), poc type 2 (011), max refs 0 (1),
+        // gaps 0, then pic_width_in_mbs_minus1 = 2^20 (exp-Golomb: 20 zeros, 1, 20 bits)
+        let mut bits = String::from("1" /* id */);
+        bits += "1"; // log2_max_frame_num_minus4
+        bits += "011"; // poc type 2
+        bits += "1"; // max_num_ref_frames
+        bits += "0"; // gaps
+        bits += &"0".repeat(20);
+        bits += "1";
+        bits += &"0".repeat(20); // width in mbs - 1 = 2^20 - 1
+        bits += "1"; // height map 1
+        bits += "1"; // frame_mbs_only
+        bits += "1"; // direct 8x8
+        bits += "0"; // no crop
+        bits += "0"; // no vui
+        bits += "1";
+        while bits.len() % 8 != 0 {
+            bits += "0";
+        }
+        for c in bits.as_bytes().chunks(8) {
+            huge.push(u8::from_str_radix(std::str::from_utf8(c).unwrap(), 2).unwrap());
+        }
+        assert_eq!(parse_sps(&huge), None);
+    }
+
+    /// Found by the `h264` fuzz target: a key frame whose SPS NAL is two
+    /// bytes (`67 9d`) reached the decoder record's assert (a panic in the
+    /// event loop). Such a set is passed over; the record writer is total.
+    #[test]
+    fn a_short_sps_from_an_encoder_is_passed_over() {
+        let au = [
+            0, 0, 1, 0x67, 0x9d, 0, 0, 1, 0x68, 0xce, 0, 0, 1, 0x65, 0x88,
+        ];
+        assert_eq!(parameter_sets(&au), None);
+        let mut out = Vec::new();
+        avc_decoder_config(&[0x67, 0x9d], &[0x68], &mut out);
+        assert!(out.is_empty());
+        // a later well-formed SPS in the same unit is taken
+        let au2 = [
+            0, 0, 1, 0x67, 0x9d, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0, 0, 1, 0x68, 0xce,
+        ];
+        assert_eq!(
+            parameter_sets(&au2),
+            Some((&[0x67, 0x42, 0xc0, 0x1e][..], &[0x68, 0xce][..]))
+        );
+    }
+
     // SPS/PPS of a 640x360 Constrained Baseline stream made by openh264 2.7
     // (see tests/data/README.md); 360 is not a multiple of 16: cropping is exercised.
     const SPS: [u8; 11] = [
@@ -282,17 +386,17 @@ mod tests {
     #[test]
     fn splits_three_and_four_byte_start_codes() {
         let s = [
-            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
+            0, 0, 0, 1, 0x67, 1, 2, 4, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
         ];
         let nals: Vec<&[u8]> = nal_units(&s).collect();
         assert_eq!(
             nals,
-            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 9, 9][..]]
+            vec![&[0x67, 1, 2, 4][..], &[0x68, 3][..], &[0x65, 9, 9][..]]
         );
         assert!(is_keyframe(&s));
         assert_eq!(
             parameter_sets(&s),
-            Some((&[0x67, 1, 2][..], &[0x68, 3][..]))
+            Some((&[0x67, 1, 2, 4][..], &[0x68, 3][..]))
         );
         assert!(!is_keyframe(&[0, 0, 1, 0x41, 7]));
         assert_eq!(parameter_sets(&[0, 0, 1, 0x41, 7]), None);
