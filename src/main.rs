@@ -652,6 +652,14 @@ pub(crate) fn preflight(cfg: &livepush_core::config::Config) -> Result<(), Strin
     {
         return Err("video.encoder = \"x264\": x264 is not built into this binary (cargo build --features x264)".into());
     }
+    if cfg.enable_camera {
+        for d in &cfg.video.devices {
+            if let VideoDevice::MjpegFile(_) = d {
+                let v = cfg.video_params();
+                crate::hw::synthetic::VideoSource::open(d, v.width, v.height)?;
+            }
+        }
+    }
     if let AudioDevice::RawFile(p) = &cfg.audio.device {
         std::fs::File::open(p).map_err(|e| format!("audio.device file:{p}: {e}"))?;
     }

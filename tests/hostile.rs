@@ -749,3 +749,139 @@ fn urls_are_shown_without_query_or_key() {
     );
     assert!(!m.stdout.contains(SECRET), "{}", m.stdout);
 }
+
+/// The value of one sample in `/metrics` read over the control socket.
+fn metric(socket: &Path, series: &str) -> Option<f64> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// A camera's corrupt and truncated MJPEG frames (issue 18), through the
+/// `mjpeg:` file source that runs the camera's decoding: each is dropped
+/// and counted, the last good picture goes out in its place (the frame rate
+/// holds), and the warning is rate-limited.
+#[test]
+fn corrupt_mjpeg_frames_are_dropped_counted_and_the_last_good_picture_repeated() {
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    // 20 flat frames whose luma says which one they are (10 levels apart)
+    let clean = dir.path().join("clean.mjpeg");
+    let ok = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("color=black:s=320x180:r=10,format=yuvj422p,geq=lum='20+N*10':cb=128:cr=128")
+        .args(["-frames:v", "20", "-q:v", "2", "-f", "mjpeg"])
+        .arg(&clean)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let data = std::fs::read(&clean).unwrap();
+    let starts: Vec<usize> = data
+        .windows(3)
+        .enumerate()
+        .filter(|(_, w)| *w == [0xff, 0xd8, 0xff])
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(starts.len(), 20);
+    let frame = |i: usize| &data[starts[i]..starts.get(i + 1).copied().unwrap_or(data.len())];
+    // frame 5 cut short (a USB transfer lost), frame 13 garbage after its
+    // start-of-image marker (no frame header at all)
+    let mut file = Vec::new();
+    for i in 0..20 {
+        let f = frame(i);
+        match i {
+            5 => file.extend_from_slice(&f[..f.len() / 2]),
+            13 => {
+                file.extend_from_slice(&f[..3]);
+                file.extend(std::iter::repeat_n(0x5a, f.len() - 5));
+                file.extend_from_slice(&[0xff, 0xd9]);
+            }
+            _ => file.extend_from_slice(f),
+        }
+    }
+    let src = dir.path().join("camera.mjpeg");
+    std::fs::write(&src, &file).unwrap();
+
+    let rx = Receiver::start(dir.path(), &[]);
+    let sock = dir.path().join("ctl.sock");
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/{SECRET}\"\nautopush = true\nmode = \"RTC\"\n[video]\ndevice = \"mjpeg:{}\"\nwidth = 320\nheight = 180\nfps = 10\n[control]\nlisten = \"unix:{}\"\n",
+        rx.port,
+        src.display(),
+        sock.display()
+    );
+    let r = Running::start(dir.path(), &cfg);
+    r.wait_code(1002, 0, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(7));
+    let corrupt = metric(
+        &sock,
+        "livepush_frames_dropped_total{track=\"video\",reason=\"corrupt\"}",
+    )
+    .expect("the corrupt counter in /metrics");
+    let out = r.stop();
+    rx.finish(Duration::from_secs(10));
+
+    // the recording: every frame is one of the file's good pictures, told
+    // apart by their mean luma as ffmpeg decodes the clean file
+    let mean = |f: &Vec<u8>| f.iter().map(|&v| f64::from(v)).sum::<f64>() / f.len() as f64;
+    let levels: Vec<f64> = luma_frames(&clean, 320, 180).iter().map(mean).collect();
+    assert_eq!(levels.len(), 20);
+    let lumas: Vec<usize> = luma_frames(&dir.path().join("received.flv"), 320, 180)
+        .iter()
+        .map(|f| {
+            let m = mean(f);
+            (0..20)
+                .min_by(|&a, &b| (levels[a] - m).abs().total_cmp(&(levels[b] - m).abs()))
+                .unwrap()
+        })
+        .collect();
+    assert!(lumas.len() >= 60, "{} frames in 7 s at 10 fps", lumas.len());
+    assert!(
+        !lumas.contains(&5) && !lumas.contains(&13),
+        "a corrupt frame's index was shown: {lumas:?}"
+    );
+    // the frame rate held: each corrupt frame's slot carries the picture before it
+    let mut repeats = 0;
+    for w in lumas.windows(3) {
+        if w[0] == 4 && w[1] == 4 {
+            assert_eq!(w[2], 6, "{lumas:?}");
+            repeats += 1;
+        }
+        if w[0] == 12 && w[1] == 12 {
+            assert_eq!(w[2], 14, "{lumas:?}");
+            repeats += 1;
+        }
+        if w[0] != w[1] && !(w[0] == 4 || w[0] == 12) {
+            assert_eq!((w[0] + 1) % 20, w[1], "frames in order: {lumas:?}");
+        }
+    }
+    let loops = lumas.len() / 20;
+    assert!(
+        repeats >= 2 * loops.saturating_sub(1),
+        "{repeats} repeats in {} frames",
+        lumas.len()
+    );
+    assert!(
+        corrupt >= repeats as f64 && corrupt <= repeats as f64 + 4.0,
+        "counter {corrupt}, {repeats} repeats recorded"
+    );
+    // one warning at most every 10 s, naming the file and the reason
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("a corrupt picture was dropped"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert!(
+        warnings[0].contains("camera.mjpeg") && warnings[0].contains("JPEG"),
+        "{}",
+        warnings[0]
+    );
+    assert!(!out.stderr.contains(SECRET) && !out.stdout.contains(SECRET));
+}

@@ -1,6 +1,7 @@
 //! Sources that need no hardware: the test pattern and sine tone from
-//! `livepush_core::synth`, and raw files (I420 video, s16le audio) read in a
-//! loop, for benchmarks and field checks with recorded material.
+//! `livepush_core::synth`, raw files (I420 video, s16le audio) and MJPEG
+//! files (a camera's JPEG frames, corrupt ones included) read in a loop, for
+//! benchmarks, tests and field checks with recorded material.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -21,6 +22,37 @@ pub enum VideoSource {
         /// The output size.
         out: (u32, u32),
     },
+    /// JPEG frames one after another (`mjpeg:PATH`), looped, decoded as a
+    /// camera's MJPEG frames are; one that does not decode is counted and the
+    /// last good picture is sent again.
+    Mjpeg {
+        data: Vec<u8>,
+        /// Where each frame starts and ends in `data`.
+        frames: Vec<std::ops::Range<usize>>,
+        path: String,
+        decoder: livepush_images::Mjpeg,
+        out: (u32, u32),
+    },
+}
+
+/// The largest MJPEG file read (it is held in memory).
+pub const MJPEG_FILE_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Where the JPEG frames of an MJPEG file start and end: each frame runs
+/// from a start-of-image marker followed by another marker (`FF D8 FF`) to
+/// the next one or the end of the file.
+pub fn mjpeg_frames(data: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let starts: Vec<usize> = data
+        .windows(3)
+        .enumerate()
+        .filter(|(_, w)| *w == [0xff, 0xd8, 0xff])
+        .map(|(i, _)| i)
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &a)| a..starts.get(k + 1).copied().unwrap_or(data.len()))
+        .collect()
 }
 
 impl VideoSource {
@@ -50,6 +82,32 @@ impl VideoSource {
                     path: path.to_string(),
                     size,
                     buf: size.map_or_else(Vec::new, |_| vec![0; frame as usize]),
+                    out: (width, height),
+                })
+            }
+            VideoDevice::MjpegFile(path) => {
+                let data = crate::files::read_regular(path, "video.device", MJPEG_FILE_LIMIT)?;
+                let frames = mjpeg_frames(&data);
+                let mut decoder = livepush_images::Mjpeg::default();
+                let mut probe = vec![0u8; livepush_core::video::convert::i420_len(width, height)];
+                // refused unless one frame decodes (the first picture must be good)
+                let Some(first) = frames.iter().position(|r| {
+                    decoder
+                        .decode(&data[r.clone()], &mut probe, width, height)
+                        .is_ok()
+                }) else {
+                    return Err(format!(
+                        "video.device {path}: no JPEG frame in it decodes ({} found)",
+                        frames.len()
+                    ));
+                };
+                let mut frames = frames;
+                frames.rotate_left(first);
+                Ok(VideoSource::Mjpeg {
+                    data,
+                    frames,
+                    path: path.clone(),
+                    decoder,
                     out: (width, height),
                 })
             }
@@ -90,6 +148,19 @@ impl VideoSource {
                 livepush_core::video::convert::to_i420(&pic, out, *ow, *oh)
                     .map_err(|e| format!("{path}: scaling: {e:?}"))
             }
+            VideoSource::Mjpeg {
+                data,
+                frames,
+                path,
+                decoder,
+                out: (ow, oh),
+            } => {
+                let r = frames[(index % frames.len() as u64) as usize].clone();
+                if let Err(e) = decoder.decode(&data[r], out, *ow, *oh) {
+                    crate::media::counters::corrupt_picture(path, &e);
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -99,7 +170,7 @@ impl VideoSource {
     pub fn own_size(&self) -> Option<(u32, u32)> {
         match self {
             VideoSource::RawFile { size, .. } => *size,
-            VideoSource::Pattern(_) => None,
+            VideoSource::Pattern(_) | VideoSource::Mjpeg { .. } => None,
         }
     }
 }

@@ -248,9 +248,10 @@ impl Camera {
         let buf = self.queue.data(cap.index);
         let used = cap.bytesused as usize;
         if self.mode.format == PixelFormat::Mjpeg {
-            // a corrupt JPEG is one bad frame, not a lost camera: keep the previous picture
+            // a corrupt JPEG is one bad frame, not a lost camera: counted,
+            // and the previous picture (still in `out`) is sent again
             if let Err(e) = self.mjpeg.decode(&buf[..used], out, out_w, out_h) {
-                log::warn!("{}: {e}", self.path);
+                crate::media::counters::corrupt_picture(&self.path, &e);
             }
             return Ok(());
         }

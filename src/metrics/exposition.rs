@@ -312,13 +312,14 @@ impl Collector for Livepush {
         family(
             e,
             "frames_dropped",
-            "Frames dropped, by track and reason: pacing (kept to the frame rate), encoder (busy), loop (its inbox full), queue_shed (older than the mode allows)",
+            "Frames dropped, by track and reason: pacing (kept to the frame rate), encoder (busy), loop (its inbox full), corrupt (a camera's JPEG that did not decode; the last good picture sent instead), queue_shed (older than the mode allows)",
             None,
             MetricType::Counter,
             &[
                 ([track("video"), reason("pacing")], get(&MEDIA.video_dropped_pacing) as f64),
                 ([track("video"), reason("encoder")], get(&MEDIA.video_dropped_encoder) as f64),
                 ([track("video"), reason("loop")], get(&MEDIA.video_dropped_loop) as f64),
+                ([track("video"), reason("corrupt")], get(&MEDIA.video_dropped_corrupt) as f64),
                 ([track("video"), reason("queue_shed")], t.video_frames_shed as f64),
                 ([track("audio"), reason("loop")], get(&MEDIA.audio_dropped_loop) as f64),
                 ([track("audio"), reason("queue_shed")], t.audio_frames_shed as f64),

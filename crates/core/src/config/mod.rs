@@ -76,6 +76,10 @@ pub enum VideoDevice {
     TestPattern,
     /// Raw I420 frames of the output size read from a file, looped, paced.
     RawFile(String),
+    /// Motion-JPEG frames (JPEGs one after another, as `ffmpeg -f mjpeg`
+    /// writes and UVC cameras send) read from a file, looped, paced: a
+    /// camera's MJPEG path without the camera, corrupt frames included.
+    MjpegFile(String),
     /// A V4L2 capture device path, or `card:NAME`.
     V4l2(String),
 }
@@ -102,6 +106,7 @@ impl std::fmt::Display for VideoDevice {
         match self {
             VideoDevice::TestPattern => f.write_str("test-pattern"),
             VideoDevice::RawFile(p) => write!(f, "file:{p}"),
+            VideoDevice::MjpegFile(p) => write!(f, "mjpeg:{p}"),
             VideoDevice::V4l2(p) => f.write_str(p),
         }
     }

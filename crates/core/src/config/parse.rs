@@ -540,10 +540,12 @@ fn video_device(cx: &mut Cx<'_>, key: &str, d: String, s: usize) -> VideoDevice 
         VideoDevice::TestPattern
     } else if let Some(p) = d.strip_prefix("file:") {
         VideoDevice::RawFile(p.to_string())
+    } else if let Some(p) = d.strip_prefix("mjpeg:").filter(|p| !p.is_empty()) {
+        VideoDevice::MjpegFile(p.to_string())
     } else if d.starts_with('/') || d.starts_with("card:") {
         VideoDevice::V4l2(d)
     } else {
-        cx.error(key, s, format!("must be \"test-pattern\", \"file:PATH\" (\"file:PATH@WxH\" when its frames are not the output size), a V4L2 device path like /dev/video0 or /dev/v4l/by-id/..., or \"card:NAME\", got {d:?}"));
+        cx.error(key, s, format!("must be \"test-pattern\", \"file:PATH\" (\"file:PATH@WxH\" when its frames are not the output size), \"mjpeg:PATH\" (a file of JPEG frames), a V4L2 device path like /dev/video0 or /dev/v4l/by-id/..., or \"card:NAME\", got {d:?}"));
         VideoDevice::TestPattern
     }
 }
@@ -848,6 +850,13 @@ mod tests {
             e[0].starts_with("line 3, column 10: key `video.device`: must be"),
             "{e:?}"
         );
+        let p = parse("url = \"rtmp://h/a/k\"\n[video]\ndevice = \"mjpeg:/srv/cam.mjpeg\"\n").unwrap();
+        assert_eq!(
+            p.config.video.device,
+            VideoDevice::MjpegFile("/srv/cam.mjpeg".into())
+        );
+        assert_eq!(p.config.video.device.to_string(), "mjpeg:/srv/cam.mjpeg");
+        assert_eq!(errors("url = \"rtmp://h/a/k\"\n[video]\ndevice = \"mjpeg:\"\n").len(), 1);
     }
 
     #[test]
