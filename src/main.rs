@@ -199,6 +199,13 @@ struct BenchCmd {
     /// directory for generated inputs (default target/bench)
     #[argh(option)]
     dir: Option<String>,
+    /// measure beauty and whiteness at 720p instead (per level, beside the
+    /// software encoder and ffmpeg's nearest filters)
+    #[argh(switch)]
+    filters: bool,
+    /// with --filters: how many pictures (default 150)
+    #[argh(option, default = "150")]
+    frames: u32,
 }
 
 /// Run the service: capture, encode and push as the config says, reconnecting forever.
@@ -331,12 +338,21 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Cmd::Bench(b) => match commands::bench::run(
-            b.seconds,
-            &b.dir
-                .map(Into::into)
-                .unwrap_or_else(commands::bench::default_dir),
-        ) {
+        Cmd::Bench(b) => match if b.filters {
+            commands::bench_filters::run(
+                b.frames,
+                &b.dir
+                    .map(Into::into)
+                    .unwrap_or_else(commands::bench::default_dir),
+            )
+        } else {
+            commands::bench::run(
+                b.seconds,
+                &b.dir
+                    .map(Into::into)
+                    .unwrap_or_else(commands::bench::default_dir),
+            )
+        } {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("livepush bench: {e}");

@@ -256,6 +256,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
             params,
             rtc: cfg.mode == livepush_core::config::Mode::Rtc,
             still: opts.waiting_image,
+            filters: (cfg.beauty, cfg.whiteness),
         };
         let h = media::video::spawn(job, wiring(r, video_recycle_rx));
         (Some(c), Some(h))
@@ -751,6 +752,14 @@ impl Shell {
             .waiting_image
             .as_deref()
             .is_some_and(|w| w.contains("://"));
+        if plan.applied.contains(&"beauty") || plan.applied.contains(&"whiteness") {
+            if let Some(v) = &self.video_ctl {
+                let _ = v.send(MediaCtl::Filters {
+                    beauty: new.beauty,
+                    whiteness: new.whiteness,
+                });
+            }
+        }
         if plan.applied.contains(&"waiting-image") || url {
             if let Some(v) = &self.video_ctl {
                 let _ = v.send(MediaCtl::Still(checked.still));

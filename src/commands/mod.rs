@@ -3,6 +3,7 @@
 //! server (`receive`), the demo and the benchmark.
 
 pub mod bench;
+pub mod bench_filters;
 pub mod ctl;
 pub mod demo;
 pub mod encoder_check;

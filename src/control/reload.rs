@@ -53,6 +53,8 @@ pub fn merge(running: &Config, new: &Config) -> Config {
     c.background_mute = new.background_mute;
     c.pause_fps = new.pause_fps;
     c.pause_time_s = new.pause_time_s;
+    c.beauty = new.beauty;
+    c.whiteness = new.whiteness;
     c.events = new.events.clone();
     c.indicators.dim_after_s = new.indicators.dim_after_s;
     c

@@ -117,19 +117,22 @@ impl VideoSource {
         }
     }
 
-    /// Fills `out` with picture `index`.
-    pub fn next(&mut self, index: u64, out: &mut [u8]) -> Result<(), String> {
+    /// Fills `out` with picture `index`. Ok(false): a corrupt MJPEG frame,
+    /// `out` still holds the last picture.
+    pub fn next(&mut self, index: u64, out: &mut [u8]) -> Result<bool, String> {
         match self {
             VideoSource::Pattern(p) => {
                 p.render(index, out);
-                Ok(())
+                Ok(true)
             }
             VideoSource::RawFile {
                 file,
                 path,
                 size: None,
                 ..
-            } => read_looped(file, out).map_err(|e| format!("{path}: {e}")),
+            } => read_looped(file, out)
+                .map(|()| true)
+                .map_err(|e| format!("{path}: {e}")),
             VideoSource::RawFile {
                 file,
                 path,
@@ -146,6 +149,7 @@ impl VideoSource {
                     data: buf,
                 };
                 livepush_core::video::convert::to_i420(&pic, out, *ow, *oh)
+                    .map(|()| true)
                     .map_err(|e| format!("{path}: scaling: {e:?}"))
             }
             VideoSource::Mjpeg {
@@ -158,8 +162,9 @@ impl VideoSource {
                 let r = frames[(index % frames.len() as u64) as usize].clone();
                 if let Err(e) = decoder.decode(&data[r], out, *ow, *oh) {
                     crate::media::counters::corrupt_picture(path, &e);
+                    return Ok(false);
                 }
-                Ok(())
+                Ok(true)
             }
         }
     }

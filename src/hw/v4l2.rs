@@ -238,13 +238,14 @@ impl Camera {
     }
 
     /// Converts a captured picture into `out` (I420, `out_w` x `out_h`).
+    /// Ok(false): a corrupt MJPEG frame, `out` still holds the last picture.
     pub fn convert(
         &mut self,
         cap: &Captured,
         out: &mut [u8],
         out_w: u32,
         out_h: u32,
-    ) -> Result<(), CameraError> {
+    ) -> Result<bool, CameraError> {
         let buf = self.queue.data(cap.index);
         let used = cap.bytesused as usize;
         if self.mode.format == PixelFormat::Mjpeg {
@@ -252,8 +253,9 @@ impl Camera {
             // and the previous picture (still in `out`) is sent again
             if let Err(e) = self.mjpeg.decode(&buf[..used], out, out_w, out_h) {
                 crate::media::counters::corrupt_picture(&self.path, &e);
+                return Ok(false);
             }
-            return Ok(());
+            return Ok(true);
         }
         let pic = Picture {
             format: self.mode.format,
@@ -263,6 +265,7 @@ impl Camera {
             data: &buf[..used],
         };
         convert::to_i420(&pic, out, out_w, out_h)
+            .map(|()| true)
             .map_err(|e| CameraError::Lost(format!("{}: bad frame: {e:?}", self.path)))
     }
 

@@ -79,6 +79,13 @@ pub enum MediaCtl {
     Torch(TorchReply),
     /// A new waiting image (a reload; None: the generated card).
     Still(Option<Vec<u8>>),
+    /// New `beauty` and `whiteness` levels (a reload).
+    Filters {
+        /// 0..9.
+        beauty: u8,
+        /// 0..9.
+        whiteness: u8,
+    },
     /// End the thread.
     Stop,
 }
@@ -126,6 +133,8 @@ pub(crate) struct Commands {
     pub torches: Vec<TorchReply>,
     /// A new waiting image.
     pub still: Option<Option<Vec<u8>>>,
+    /// New filter levels (beauty, whiteness); the last wins.
+    pub filters: Option<(u8, u8)>,
 }
 
 /// A pause as the media threads carry it out.
@@ -153,6 +162,7 @@ pub(crate) fn take_commands(ctl: &std::sync::mpsc::Receiver<MediaCtl>) -> Option
             Ok(MediaCtl::SwitchCamera(r)) => c.switches.push(r),
             Ok(MediaCtl::Torch(r)) => c.torches.push(r),
             Ok(MediaCtl::Still(s)) => c.still = Some(s),
+            Ok(MediaCtl::Filters { beauty, whiteness }) => c.filters = Some((beauty, whiteness)),
             Ok(MediaCtl::Stop) | Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => return Some(c),
         }

@@ -16,8 +16,9 @@ use crate::hw::v4l2::{Camera, CameraError};
 
 /// What became of a camera picture.
 pub(super) enum Captured {
-    /// Converted into the picture buffer, with its timestamp.
-    Pixels(u64),
+    /// Converted into the picture buffer, with its timestamp; false: the
+    /// frame was corrupt and the buffer holds the last picture.
+    Pixels(u64, bool),
     /// Its buffer went to the encoder as it is (zero copy) and is back.
     Encoded,
     /// The loop is gone or no encoder is left.
@@ -108,5 +109,5 @@ pub(super) fn capture(
     }
     let r = c.convert(&cap, picture, p.width, p.height);
     c.release(cap.index)?;
-    r.map(|()| Captured::Pixels(pts))
+    r.map(|fresh| Captured::Pixels(pts, fresh))
 }

@@ -17,6 +17,7 @@ use livepush_core::encoder::chain::ChainConfig;
 use livepush_core::encoder::runner::{Runner, Step};
 use livepush_core::encoder::settings::EncoderSettings;
 use livepush_core::supervisor::Input;
+use livepush_core::video::filters::Filters;
 
 use super::{sleep_until, take_commands, MediaMsg, Pause, SnapshotReply, Wiring};
 use crate::hw::I420;
@@ -50,6 +51,10 @@ pub struct VideoJob {
     pub rtc: bool,
     /// The waiting image (I420 at the output size), shown while the camera is lost.
     pub still: Option<Vec<u8>>,
+    /// `beauty` and `whiteness` (0..9 each): applied to camera and
+    /// synthetic pictures, not to the waiting image or the card. At 0, 0 the
+    /// pictures are not touched and the zero-copy path stays.
+    pub filters: (u8, u8),
 }
 
 /// `LIVEPUSH_INJECT_VIDEO_HANG`'s value: `N` (frames, then for good) or
@@ -86,7 +91,9 @@ fn run(job: VideoJob, wiring: Wiring) {
         params: p,
         rtc,
         still,
+        filters: (beauty, whiteness),
     } = job;
+    let mut filters = Filters::new(beauty, whiteness);
     let Wiring {
         origin,
         mb,
@@ -176,6 +183,10 @@ fn run(job: VideoJob, wiring: Wiring) {
                 }
             );
             still = s;
+        }
+        if let Some((b, w)) = c.filters.take() {
+            log::info!("beauty {b}, whiteness {w}");
+            filters = Filters::new(b, w);
         }
         let switches = std::mem::take(&mut c.switches);
         for reply in std::mem::take(&mut c.torches) {
@@ -274,14 +285,21 @@ fn run(job: VideoJob, wiring: Wiring) {
                         runner.force_key();
                         continue;
                     }
-                    if let Err(e) = s.next(first_index + index, &mut picture) {
-                        send(MediaMsg::Device {
-                            input: Input::CameraFailed(e),
-                            fatal: true,
-                        });
-                        return;
-                    }
+                    let fresh = match s.next(first_index + index, &mut picture) {
+                        Ok(fresh) => fresh,
+                        Err(e) => {
+                            send(MediaMsg::Device {
+                                input: Input::CameraFailed(e),
+                                fatal: true,
+                            });
+                            return;
+                        }
+                    };
                     counters::add(&MEDIA.video_captured, 1);
+                    // a repeated picture was filtered already
+                    if fresh {
+                        filters.apply_i420(&mut picture, p.width as usize, p.height as usize);
+                    }
                     frame_time_us(index)
                 }
                 Source::Camera(c) => match capture(
@@ -298,13 +316,16 @@ fn run(job: VideoJob, wiring: Wiring) {
                         first: index == 0,
                         last_pts: &mut last_pts,
                         min_gap_us,
-                        // a snapshot needs the pixels: no zero copy for this one
-                        want_pixels: !snapshots.is_empty(),
+                        // a snapshot or a filter needs the pixels: no zero copy
+                        want_pixels: !snapshots.is_empty() || !filters.is_identity(),
                     },
                 ) {
-                    Ok(Captured::Pixels(pts)) => {
+                    Ok(Captured::Pixels(pts, fresh)) => {
                         counters::add(&MEDIA.video_captured, 1);
                         lost_due = Instant::now();
+                        if fresh {
+                            filters.apply_i420(&mut picture, p.width as usize, p.height as usize);
+                        }
                         pts
                     }
                     Ok(Captured::Encoded) => {

@@ -186,18 +186,6 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<ConfigError>> {
             format!("min-bitrate ({min_b}) must not exceed max-bitrate ({max_b})"),
         );
     }
-    for (key, v) in [("beauty", beauty), ("whiteness", whiteness)] {
-        if let Some((n, s)) = v {
-            if n > 0 {
-                cx.notice(
-                    key,
-                    s,
-                    "video filters are not built yet: video is unfiltered",
-                    false,
-                );
-            }
-        }
-    }
     if let Some((img, s)) = &waiting_image {
         if img.contains("://") && !(img.starts_with("http://") || img.starts_with("https://")) {
             cx.error(
@@ -734,7 +722,7 @@ mod tests {
             .iter()
             .map(|n| (n.key.as_str(), n.blocks_run))
             .collect();
-        assert_eq!(keys, vec![("beauty", false), ("network.ca-file", false),]);
+        assert_eq!(keys, vec![("network.ca-file", false)], "beauty is built");
         assert_eq!(
             p.config.video.device,
             VideoDevice::V4l2("/dev/video0".into())
@@ -850,13 +838,17 @@ mod tests {
             e[0].starts_with("line 3, column 10: key `video.device`: must be"),
             "{e:?}"
         );
-        let p = parse("url = \"rtmp://h/a/k\"\n[video]\ndevice = \"mjpeg:/srv/cam.mjpeg\"\n").unwrap();
+        let p =
+            parse("url = \"rtmp://h/a/k\"\n[video]\ndevice = \"mjpeg:/srv/cam.mjpeg\"\n").unwrap();
         assert_eq!(
             p.config.video.device,
             VideoDevice::MjpegFile("/srv/cam.mjpeg".into())
         );
         assert_eq!(p.config.video.device.to_string(), "mjpeg:/srv/cam.mjpeg");
-        assert_eq!(errors("url = \"rtmp://h/a/k\"\n[video]\ndevice = \"mjpeg:\"\n").len(), 1);
+        assert_eq!(
+            errors("url = \"rtmp://h/a/k\"\n[video]\ndevice = \"mjpeg:\"\n").len(),
+            1
+        );
     }
 
     #[test]

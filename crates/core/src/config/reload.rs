@@ -78,11 +78,8 @@ pub fn plan(old: &Config, new: &Config) -> Plan {
     check(old.auto_focus != new.auto_focus, "auto-focus", false);
     check(old.orientation != new.orientation, "orientation", false);
     check(old.aspect != new.aspect, "aspect", false);
-    check(
-        old.beauty != new.beauty || old.whiteness != new.whiteness,
-        "beauty",
-        false,
-    );
+    check(old.beauty != new.beauty, "beauty", true);
+    check(old.whiteness != new.whiteness, "whiteness", true);
     // a bitrate inside [video] is the start rate: a restart's business, but
     // the bounds above apply now
     check(old.video != new.video, "video", false);

@@ -3,36 +3,35 @@
 //! colour). Level 0 returns at once and touches nothing, so a box that
 //! leaves both at 0 keeps its zero-copy capture path.
 //!
-//! - [`Whiteness`] (0..9): a tone curve that lifts the mid-tones,
-//!   `y + k·y·(255 − y)/255` with `k = 0.06·level` (black and white stay;
-//!   monotonic for every level), applied through a 256-entry table.
-//! - [`Beauty`] (0..9): skin smoothing, an edge-preserving blur. Each
-//!   pixel moves toward the mean of its `(2r+1)²` neighbourhood by
-//!   `s·max(0, 1 − |mean − y| / t)`: flat, noisy skin is averaged, an edge
-//!   (a difference above `t`) is left alone. Strength `s` (a quarter to
-//!   all of the way), radius `r` (1..3) and threshold `t` (19..43 luma
-//!   levels) grow with the level. Box sums are separable running sums in scratch
-//!   buffers kept between pictures (no allocation per picture once warm).
+//! - [`Whiteness`] (0..9): a tone curve that lifts the mid-tones of the
+//!   encoder's limited-range luma (16..235): with `t = (y − 16)/219`,
+//!   `t + k·t·(1 − t)` and `k = 0.06·level` (black 16 and white 235 stay,
+//!   nothing goes outside them; monotonic for every level), applied through
+//!   a 256-entry table.
+//! - [`Beauty`] (0..9): skin smoothing, an edge-preserving blur (the Lee
+//!   filter: local mean and variance). Each pixel becomes
+//!   `mean + g·(y − mean)` over its `(2r+1)²` neighbourhood, with
+//!   `g = var/(var + σ²)`: flat, noisy skin is averaged, an edge (a large
+//!   variance) is kept, without halos. Radius `r` (1..3) and the noise
+//!   level σ (3.5..15.5 luma levels) grow with the level. Box sums of luma
+//!   and luma² are separable running sums in scratch buffers kept between
+//!   pictures (no allocation per picture once warm).
+//! - [`Filters`]: both on an I420 picture, beauty first.
 
 /// The `whiteness` filter at one level.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Whiteness {
     level: u8,
-    table: [u8; 256],
+    /// The lift's factor in 1/65536: `0.06·level / 219`.
+    c: u16,
 }
 
 impl Whiteness {
     /// The filter for `level` (values above 9 are taken as 9).
     pub fn new(level: u8) -> Whiteness {
         let level = level.min(9);
-        let k = 0.06 * f32::from(level);
-        let mut table = [0u8; 256];
-        for (i, t) in table.iter_mut().enumerate() {
-            let y = i as f32;
-            let v = y + k * y * (255.0 - y) / 255.0;
-            *t = v.round().clamp(0.0, 255.0) as u8;
-        }
-        Whiteness { level, table }
+        let c = (0.06 * f64::from(level) / 219.0 * 65536.0).round() as u16;
+        Whiteness { level, c }
     }
 
     /// The level.
@@ -45,20 +44,33 @@ impl Whiteness {
         self.level == 0
     }
 
-    /// The curve's value for luma `y`.
+    /// The curve's value for luma `y`: `y + k·d·(219 − d)/219` with
+    /// `d = y − 16`, inside 16..235; outside it `y`.
     pub fn curve(&self, y: u8) -> u8 {
-        self.table[usize::from(y)]
+        let d = u16::from(y).wrapping_sub(16);
+        if d > 219 {
+            return y;
+        }
+        let lift = ((u32::from(d * (219 - d)) * u32::from(self.c)) >> 16) as u8;
+        y + lift
     }
 
     /// Applies the curve to a luma plane (`width` pixels a row, rows
-    /// `stride` bytes apart).
+    /// `stride` bytes apart). Branch-free 16-bit arithmetic the compiler
+    /// turns into vector code.
     pub fn apply(&self, luma: &mut [u8], width: usize, height: usize, stride: usize) {
         if self.is_identity() {
             return;
         }
+        let c = u32::from(self.c);
         for row in luma.chunks_mut(stride.max(1)).take(height) {
             for p in row.iter_mut().take(width) {
-                *p = self.table[usize::from(*p)];
+                let y = u16::from(*p);
+                // outside 16..235 the product is 0: d clamped to 0..219
+                let d = y.saturating_sub(16).min(219);
+                let inside = u16::from((16..=235).contains(&y));
+                let lift = ((u32::from(d * (219 - d)) * c) >> 16) as u16 * inside;
+                *p = (y + lift) as u8;
             }
         }
     }
@@ -68,10 +80,15 @@ impl Whiteness {
 #[derive(Debug, Clone, Default)]
 pub struct Beauty {
     level: u8,
-    /// Horizontal box sums of every row.
+    /// One row with its edges replicated (`width + 2r`), and its squares.
+    pad: Vec<u16>,
+    pad2: Vec<u32>,
+    /// Horizontal box sums of every row: of luma, and of luma squared.
     rows: Vec<u16>,
-    /// The running vertical sums of `rows`, one per column.
+    rows2: Vec<u32>,
+    /// The running vertical sums of `rows` and `rows2`, one per column.
     cols: Vec<u32>,
+    cols2: Vec<u32>,
 }
 
 impl Beauty {
@@ -93,17 +110,23 @@ impl Beauty {
         self.level == 0
     }
 
-    /// (radius, strength in 1/256, threshold) for the level.
-    fn params(&self) -> (usize, u32, i32) {
-        let l = u32::from(self.level.max(1));
-        let radius = 1 + self.level as usize / 4; // 1..3
-        let strength = 64 + 192 * (l - 1) / 8; // a quarter of the way .. fully to the mean
-        let threshold = 16 + 3 * l as i32; // 19..43 luma levels
-        (radius, strength, threshold)
+    /// (radius, noise sigma in luma levels) for the level: radius 1..3,
+    /// sigma 3.5..15.5.
+    fn params(&self) -> (usize, f32) {
+        let radius = 1 + self.level as usize / 4;
+        let sigma = 2.0 + 1.5 * f32::from(self.level);
+        (radius, sigma)
     }
 
     /// Smooths a luma plane in place (`width` pixels a row, rows `stride`
-    /// bytes apart).
+    /// bytes apart): each pixel becomes `mean + g·(y − mean)` over its
+    /// `(2r+1)²` neighbourhood with `g = var / (var + sigma²)` (the Lee
+    /// filter): where the neighbourhood is flat skin with noise, `g` is
+    /// small and the noise goes; across an edge the variance is large,
+    /// `g` is near 1 and the edge stays, without the halo a plain blend
+    /// toward the mean leaves beside it. The loops are plain slice
+    /// arithmetic the compiler vectorises; the per-pixel step is in f32
+    /// (IEEE, no fused operations: the same result on every machine).
     pub fn apply(&mut self, luma: &mut [u8], width: usize, height: usize, stride: usize) {
         if self.is_identity() || width == 0 || height == 0 {
             return;
@@ -112,49 +135,135 @@ impl Beauty {
             stride >= width && luma.len() >= stride * (height - 1) + width,
             "the plane is smaller than {width}x{height} with stride {stride}"
         );
-        let (r, strength, threshold) = self.params();
-        let n = ((2 * r + 1) * (2 * r + 1)) as u32;
-        self.rows.resize(width * height, 0);
-        self.cols.resize(width, 0);
-        // horizontal sums, edges replicated
+        let (r, sigma) = self.params();
+        let s2 = sigma * sigma;
+        let inv_n = 1.0 / ((2 * r + 1) * (2 * r + 1)) as f32;
+        let w = width;
+        self.pad.resize(w + 2 * r, 0);
+        self.pad2.resize(w + 2 * r, 0);
+        self.rows.resize(w * height, 0);
+        self.rows2.resize(w * height, 0);
+        self.cols.resize(w, 0);
+        self.cols2.resize(w, 0);
+        // horizontal sums of each row (edges replicated): the row widened
+        // once, its squares once, then 2r+1 shifted slices added (separate
+        // plain loops: each one vector code)
         for y in 0..height {
-            let src = &luma[y * stride..y * stride + width];
-            let dst = &mut self.rows[y * width..(y + 1) * width];
-            let at = |x: isize| u16::from(src[x.clamp(0, width as isize - 1) as usize]);
-            let mut sum: u16 = (-(r as isize)..=r as isize).map(at).sum();
-            for (x, d) in dst.iter_mut().enumerate() {
-                *d = sum;
-                let x = x as isize;
-                sum = sum + at(x + r as isize + 1) - at(x - r as isize);
+            let src = &luma[y * stride..y * stride + w];
+            for (p, &v) in self.pad[r..r + w].iter_mut().zip(src) {
+                *p = u16::from(v);
+            }
+            self.pad[..r].fill(u16::from(src[0]));
+            self.pad[r + w..].fill(u16::from(src[w - 1]));
+            for (q, &p) in self.pad2.iter_mut().zip(&self.pad) {
+                *q = u32::from(p) * u32::from(p);
+            }
+            let dst = &mut self.rows[y * w..(y + 1) * w];
+            dst.copy_from_slice(&self.pad[..w]);
+            for k in 1..=2 * r {
+                for (d, &v) in dst.iter_mut().zip(&self.pad[k..k + w]) {
+                    *d += v;
+                }
+            }
+            let dst2 = &mut self.rows2[y * w..(y + 1) * w];
+            dst2.copy_from_slice(&self.pad2[..w]);
+            for k in 1..=2 * r {
+                for (d, &v) in dst2.iter_mut().zip(&self.pad2[k..k + w]) {
+                    *d += v;
+                }
             }
         }
-        // vertical running sums of the row sums, then the blend, row by row
-        // (every row sum was taken before any pixel changed)
-        let row = |y: isize| (y.clamp(0, height as isize - 1) as usize) * width;
-        for (x, c) in self.cols.iter_mut().enumerate() {
-            *c = (-(r as isize)..=r as isize)
-                .map(|y| u32::from(self.rows[row(y) + x]))
-                .sum();
+        // the vertical sums for row 0 (rows above replicated), then row by
+        // row: filter the row, slide the window down (every row sum was
+        // taken before any pixel changed)
+        let row = |y: isize| (y.clamp(0, height as isize - 1) as usize) * w;
+        self.cols.fill(0);
+        self.cols2.fill(0);
+        for y in -(r as isize)..=r as isize {
+            let (a, a2) = (
+                &self.rows[row(y)..row(y) + w],
+                &self.rows2[row(y)..row(y) + w],
+            );
+            for (((c, c2), &v), &v2) in self
+                .cols
+                .iter_mut()
+                .zip(self.cols2.iter_mut())
+                .zip(a)
+                .zip(a2)
+            {
+                *c += u32::from(v);
+                *c2 += v2;
+            }
         }
         for y in 0..height {
-            let line = &mut luma[y * stride..y * stride + width];
-            for (x, p) in line.iter_mut().enumerate() {
-                let mean = ((self.cols[x] + n / 2) / n) as i32;
-                let v = i32::from(*p);
-                let d = mean - v;
-                if d.abs() < threshold {
-                    // weight falls from `strength` at d = 0 to 0 at the threshold
-                    let w = strength as i32 * (threshold - d.abs()) / threshold;
-                    *p = (v + (d * w + 128 * d.signum()) / 256).clamp(0, 255) as u8;
-                }
+            let line = &mut luma[y * stride..y * stride + w];
+            for ((p, &c), &c2) in line.iter_mut().zip(&self.cols).zip(&self.cols2) {
+                // (sums fit i32: signed conversions are single instructions)
+                let m = c as i32 as f32 * inv_n;
+                let var = (c2 as i32 as f32 * inv_n - m * m).max(0.0);
+                let g = var / (var + s2);
+                let out = (m + g * (f32::from(*p) - m)).clamp(0.0, 255.0);
+                // rounded to the nearest integer by adding 2^23 (one unit
+                // per ulp there), read from the bits: no saturating cast,
+                // which the compiler cannot vectorise
+                *p = ((out + 8_388_608.0).to_bits() & 0xff) as u8;
             }
             let (add, sub) = (
                 row(y as isize + r as isize + 1),
                 row(y as isize - r as isize),
             );
-            for (x, c) in self.cols.iter_mut().enumerate() {
-                *c = *c + u32::from(self.rows[add + x]) - u32::from(self.rows[sub + x]);
+            let (ra, rs) = (&self.rows[add..add + w], &self.rows[sub..sub + w]);
+            for ((c, &a), &s) in self.cols.iter_mut().zip(ra).zip(rs) {
+                *c = *c + u32::from(a) - u32::from(s);
             }
+            let (ra, rs) = (&self.rows2[add..add + w], &self.rows2[sub..sub + w]);
+            for ((c, &a), &s) in self.cols2.iter_mut().zip(ra).zip(rs) {
+                *c = *c + a - s;
+            }
+        }
+    }
+}
+
+/// `beauty` and `whiteness` together on an I420 picture's luma plane
+/// (beauty first, then the tone curve). Both at 0: nothing is touched.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    beauty: Beauty,
+    whiteness: Option<Whiteness>,
+}
+
+impl Filters {
+    /// The filters at these levels (0..9 each; more is taken as 9).
+    pub fn new(beauty: u8, whiteness: u8) -> Filters {
+        Filters {
+            beauty: Beauty::new(beauty),
+            whiteness: (whiteness > 0).then(|| Whiteness::new(whiteness)),
+        }
+    }
+
+    /// (beauty, whiteness) levels.
+    pub fn levels(&self) -> (u8, u8) {
+        (
+            self.beauty.level(),
+            self.whiteness.as_ref().map_or(0, Whiteness::level),
+        )
+    }
+
+    /// Whether both are at 0 (the picture is not touched: zero copy stays).
+    pub fn is_identity(&self) -> bool {
+        self.beauty.is_identity() && self.whiteness.is_none()
+    }
+
+    /// Filters the luma plane of a tightly packed I420 picture of `width` x
+    /// `height` (the first `width * height` bytes); chroma is not touched.
+    pub fn apply_i420(&mut self, i420: &mut [u8], width: usize, height: usize) {
+        if self.is_identity() || i420.len() < width * height {
+            return;
+        }
+        let luma = &mut i420[..width * height];
+        self.beauty.apply(luma, width, height, width);
+        if let Some(w) = &self.whiteness {
+            w.apply(luma, width, height, width);
         }
     }
 }
@@ -188,7 +297,7 @@ mod tests {
         Whiteness::new(0).apply(&mut p, 64, 48, 64);
         assert_eq!(p, orig);
         assert_eq!(
-            b.rows.capacity() + b.cols.capacity(),
+            b.rows.capacity() + b.cols.capacity() + b.pad.capacity(),
             0,
             "no scratch at level 0"
         );
@@ -200,7 +309,10 @@ mod tests {
         let mut last_mid = 128;
         for level in 0..=9 {
             let w = Whiteness::new(level);
+            // limited range: black and white stay, nothing leaves 16..235
+            assert_eq!((w.curve(16), w.curve(235)), (16, 235), "level {level}");
             assert_eq!((w.curve(0), w.curve(255)), (0, 255), "level {level}");
+            assert!((16..=235u8).all(|y| (16..=235).contains(&w.curve(y))));
             for y in 1..=255u8 {
                 assert!(
                     w.curve(y) >= w.curve(y - 1),
@@ -218,7 +330,7 @@ mod tests {
             Whiteness::new(5).curve(128)
         );
         assert!(
-            Whiteness::new(9).curve(128) >= 160,
+            Whiteness::new(9).curve(128) >= 155,
             "{}",
             Whiteness::new(9).curve(128)
         );
@@ -259,9 +371,13 @@ mod tests {
             let v = variance(&left(&p));
             assert!(v < last, "level {level}: variance {v} not below {last}");
             last = v;
-            // the edge: the bright side is untouched, the step stays
+            // the edge: the bright side barely moves, the step stays
             for y in 0..h {
-                assert_eq!(p[y * w + w / 2], 230, "level {level}, row {y}");
+                let bright = p[y * w + w / 2];
+                assert!(
+                    bright.abs_diff(230) <= 4,
+                    "level {level}, row {y}: {bright}"
+                );
                 let step = 230 - i32::from(p[y * w + w / 2 - 1]);
                 let was = 230 - i32::from(orig[y * w + w / 2 - 1]);
                 assert!(
@@ -307,5 +423,118 @@ mod tests {
         let mut one = vec![9u8];
         b.apply(&mut one, 1, 1, 1);
         assert_eq!(one, vec![9]);
+    }
+
+    /// The golden pictures' input: 192x144 luma with what the filters must
+    /// tell apart: a smooth gradient, a noisy "skin" disc (a face), a
+    /// hard-edged bright box, thin dark lines (hair, text), deterministic.
+    fn golden_input() -> (usize, usize, Vec<u8>) {
+        let (w, h) = (192usize, 144usize);
+        let mut seed = 2026;
+        let mut p = vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let mut v = 40 + (x * 120 / w) as i32; // gradient 40..160
+                let (dx, dy) = (x as i32 - 70, y as i32 - 72);
+                if dx * dx + dy * dy < 48 * 48 {
+                    v = 150 + noise(&mut seed); // skin with noise
+                }
+                if (130..180).contains(&x) && (20..70).contains(&y) {
+                    v = 225; // a bright box with hard edges
+                }
+                if (x % 24 == 0 && y > 100) || (y == 110 && x > 120) {
+                    v = 24; // thin dark lines
+                }
+                p[y * w + x] = v.clamp(16, 235) as u8;
+            }
+        }
+        (w, h, p)
+    }
+
+    fn repo() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// Compares (or, with LIVEPUSH_BLESS_FILTERS=1, writes) one golden
+    /// grey PNG in tests/data/filters/.
+    fn golden(name: &str, w: usize, h: usize, luma: &[u8]) -> Option<String> {
+        let path = repo()
+            .join("tests/data/filters")
+            .join(format!("{name}.png"));
+        let write = |path: &std::path::Path| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let f = std::fs::File::create(path).unwrap();
+            let mut e = png::Encoder::new(std::io::BufWriter::new(f), w as u32, h as u32);
+            e.set_color(png::ColorType::Grayscale);
+            e.set_depth(png::BitDepth::Eight);
+            e.write_header().unwrap().write_image_data(luma).unwrap();
+        };
+        if std::env::var_os("LIVEPUSH_BLESS_FILTERS").is_some() {
+            write(&path);
+            return None;
+        }
+        let read = std::fs::File::open(&path).ok().and_then(|f| {
+            let mut r = png::Decoder::new(std::io::BufReader::new(f))
+                .read_info()
+                .ok()?;
+            let mut buf = vec![0; r.output_buffer_size()];
+            let info = r.next_frame(&mut buf).ok()?;
+            buf.truncate(info.buffer_size());
+            Some((info.width as usize, info.height as usize, buf))
+        });
+        match read {
+            Some((gw, gh, g)) if (gw, gh) == (w, h) && g == luma => None,
+            found => {
+                let actual = repo()
+                    .join("target/filters-actual")
+                    .join(format!("{name}.png"));
+                write(&actual);
+                Some(format!(
+                    "{name}: {} (filtered: {})",
+                    if found.is_some() {
+                        "differs from the golden image"
+                    } else {
+                        "no golden image"
+                    },
+                    actual.display()
+                ))
+            }
+        }
+    }
+
+    /// Golden pictures at levels 0, 5 and 9 of each filter and of both
+    /// (tests/data/filters/; regenerate on purpose with
+    /// `LIVEPUSH_BLESS_FILTERS=1 cargo test -p livepush-core filters`).
+    /// Level 0 is the input itself, bit for bit.
+    #[test]
+    fn golden_pictures_at_levels_0_5_9() {
+        let (w, h, input) = golden_input();
+        let mut bad: Vec<String> = golden("input", w, h, &input).into_iter().collect();
+        for (name, beauty, white) in [
+            ("beauty-0-whiteness-0", 0u8, 0u8),
+            ("beauty-5", 5, 0),
+            ("beauty-9", 9, 0),
+            ("whiteness-5", 0, 5),
+            ("whiteness-9", 0, 9),
+            ("beauty-5-whiteness-5", 5, 5),
+            ("beauty-9-whiteness-9", 9, 9),
+        ] {
+            // a whole I420 picture: chroma must come through untouched
+            let mut pic = input.clone();
+            let chroma: Vec<u8> = (0..w * h / 2).map(|i| (i % 251) as u8).collect();
+            pic.extend_from_slice(&chroma);
+            let mut f = Filters::new(beauty, white);
+            assert_eq!(f.levels(), (beauty, white));
+            f.apply_i420(&mut pic, w, h);
+            assert_eq!(&pic[w * h..], &chroma[..], "{name}: chroma touched");
+            if (beauty, white) == (0, 0) {
+                assert!(f.is_identity());
+                assert_eq!(&pic[..w * h], &input[..], "level 0 is bit-identical");
+            } else {
+                assert_ne!(&pic[..w * h], &input[..], "{name} changed nothing");
+            }
+            bad.extend(golden(name, w, h, &pic[..w * h]));
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
     }
 }
