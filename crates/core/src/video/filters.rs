@@ -12,7 +12,9 @@
 //!   filter: local mean and variance). Each pixel becomes
 //!   `mean + g·(y − mean)` over its `(2r+1)²` neighbourhood, with
 //!   `g = var/(var + σ²)`: flat, noisy skin is averaged, an edge (a large
-//!   variance) is kept, without halos. Radius `r` (1..3) and the noise
+//!   variance) is kept, without halos. Mean and variance come from the
+//!   half-size plane (2x2 block means: a quarter of the work), the blend
+//!   is per pixel. The neighbourhood (6x6 or 10x10 pixels) and the noise
 //!   level σ (3.5..15.5 luma levels) grow with the level. Box sums of luma
 //!   and luma² are separable running sums in scratch buffers kept between
 //!   pictures (no allocation per picture once warm).
@@ -80,10 +82,20 @@ impl Whiteness {
 #[derive(Debug, Clone, Default)]
 pub struct Beauty {
     level: u8,
-    /// One row with its edges replicated (`width + 2r`), and its squares.
+    /// The half-size plane: each 2x2 block's mean.
+    low: Vec<u8>,
+    /// Two full rows added (making `low`).
+    pairs: Vec<u16>,
+    /// The half-size plane's local mean and gain (of 128), per pixel.
+    mean: Vec<u8>,
+    gain: Vec<u8>,
+    /// One full-size row of `mean` and `gain` (each value twice).
+    mrow: Vec<u8>,
+    grow: Vec<u8>,
+    /// One half-size row with its edges replicated, and its squares.
     pad: Vec<u16>,
     pad2: Vec<u32>,
-    /// Horizontal box sums of every row: of luma, and of luma squared.
+    /// Horizontal box sums of every half-size row: of luma, of luma².
     rows: Vec<u16>,
     rows2: Vec<u32>,
     /// The running vertical sums of `rows` and `rows2`, one per column.
@@ -110,23 +122,27 @@ impl Beauty {
         self.level == 0
     }
 
-    /// (radius, noise sigma in luma levels) for the level: radius 1..3,
-    /// sigma 3.5..15.5.
+    /// (radius on the half-size plane, noise sigma there in luma levels)
+    /// for the level: radius 1 (a 6x6 neighbourhood at full size) up to
+    /// level 6, then 2 (10x10); sigma 1.75..7.75 (3.5..15.5 at full size:
+    /// averaging four pixels halves the noise).
     fn params(&self) -> (usize, f32) {
-        let radius = 1 + self.level as usize / 4;
-        let sigma = 2.0 + 1.5 * f32::from(self.level);
+        let radius = if self.level <= 6 { 1 } else { 2 };
+        let sigma = (2.0 + 1.5 * f32::from(self.level)) / 2.0;
         (radius, sigma)
     }
 
     /// Smooths a luma plane in place (`width` pixels a row, rows `stride`
-    /// bytes apart): each pixel becomes `mean + g·(y − mean)` over its
-    /// `(2r+1)²` neighbourhood with `g = var / (var + sigma²)` (the Lee
-    /// filter): where the neighbourhood is flat skin with noise, `g` is
-    /// small and the noise goes; across an edge the variance is large,
+    /// bytes apart): each pixel becomes `mean + g·(y − mean)` with the
+    /// local mean and `g = var / (var + sigma²)` of its neighbourhood (the
+    /// Lee filter): where the neighbourhood is flat skin with noise, `g`
+    /// is small and the noise goes; across an edge the variance is large,
     /// `g` is near 1 and the edge stays, without the halo a plain blend
-    /// toward the mean leaves beside it. The loops are plain slice
-    /// arithmetic the compiler vectorises; the per-pixel step is in f32
-    /// (IEEE, no fused operations: the same result on every machine).
+    /// toward the mean leaves beside it. Mean and variance are taken on
+    /// the half-size plane (a quarter of the work) and shared by each 2x2
+    /// block; the blend is per pixel. The loops are plain slice arithmetic
+    /// the compiler vectorises; the statistics are in f32 (IEEE, no fused
+    /// operations: the same result on every machine).
     pub fn apply(&mut self, luma: &mut [u8], width: usize, height: usize, stride: usize) {
         if self.is_identity() || width == 0 || height == 0 {
             return;
@@ -135,21 +151,73 @@ impl Beauty {
             stride >= width && luma.len() >= stride * (height - 1) + width,
             "the plane is smaller than {width}x{height} with stride {stride}"
         );
+        let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
+        // the half-size plane (the last row and column replicated when odd)
+        self.pairs.resize(width, 0);
+        self.low.resize(w2 * h2, 0);
+        for y2 in 0..h2 {
+            let a = &luma[2 * y2 * stride..2 * y2 * stride + width];
+            let yb = (2 * y2 + 1).min(height - 1);
+            let b = &luma[yb * stride..yb * stride + width];
+            for ((t, &x), &y) in self.pairs.iter_mut().zip(a).zip(b) {
+                *t = u16::from(x) + u16::from(y);
+            }
+            let dst = &mut self.low[y2 * w2..(y2 + 1) * w2];
+            for (d, p) in dst.iter_mut().zip(self.pairs.chunks_exact(2)) {
+                *d = ((p[0] + p[1] + 2) >> 2) as u8;
+            }
+            if width % 2 == 1 {
+                dst[w2 - 1] = ((self.pairs[width - 1] + 1) >> 1) as u8;
+            }
+        }
+        self.statistics(w2, h2);
+        // each pixel with its block's mean and gain
+        self.mrow.resize(w2 * 2, 0);
+        self.grow.resize(w2 * 2, 0);
+        for y in 0..height {
+            if y % 2 == 0 {
+                let y2 = y / 2;
+                let (m, g) = (
+                    &self.mean[y2 * w2..(y2 + 1) * w2],
+                    &self.gain[y2 * w2..(y2 + 1) * w2],
+                );
+                for (pair, &v) in self.mrow.chunks_exact_mut(2).zip(m) {
+                    pair[0] = v;
+                    pair[1] = v;
+                }
+                for (pair, &v) in self.grow.chunks_exact_mut(2).zip(g) {
+                    pair[0] = v;
+                    pair[1] = v;
+                }
+            }
+            let line = &mut luma[y * stride..y * stride + width];
+            for ((p, &m), &g) in line.iter_mut().zip(&self.mrow).zip(&self.grow) {
+                let (v, m, g) = (i16::from(*p), i16::from(m), i16::from(g));
+                // |g·(v − m)| <= 128·255: fits i16
+                *p = (m + ((g * (v - m) + 64) >> 7)).clamp(0, 255) as u8;
+            }
+        }
+    }
+
+    /// The local mean and gain of every pixel of the half-size plane
+    /// (`w` x `h`, edges replicated) into `mean` and `gain`.
+    fn statistics(&mut self, w: usize, h: usize) {
         let (r, sigma) = self.params();
         let s2 = sigma * sigma;
         let inv_n = 1.0 / ((2 * r + 1) * (2 * r + 1)) as f32;
-        let w = width;
         self.pad.resize(w + 2 * r, 0);
         self.pad2.resize(w + 2 * r, 0);
-        self.rows.resize(w * height, 0);
-        self.rows2.resize(w * height, 0);
+        self.rows.resize(w * h, 0);
+        self.rows2.resize(w * h, 0);
         self.cols.resize(w, 0);
         self.cols2.resize(w, 0);
-        // horizontal sums of each row (edges replicated): the row widened
-        // once, its squares once, then 2r+1 shifted slices added (separate
-        // plain loops: each one vector code)
-        for y in 0..height {
-            let src = &luma[y * stride..y * stride + w];
+        self.mean.resize(w * h, 0);
+        self.gain.resize(w * h, 0);
+        // horizontal sums of each row: the row widened once, its squares
+        // once, then 2r+1 shifted slices added (separate plain loops: each
+        // one vector code)
+        for y in 0..h {
+            let src = &self.low[y * w..(y + 1) * w];
             for (p, &v) in self.pad[r..r + w].iter_mut().zip(src) {
                 *p = u16::from(v);
             }
@@ -174,9 +242,8 @@ impl Beauty {
             }
         }
         // the vertical sums for row 0 (rows above replicated), then row by
-        // row: filter the row, slide the window down (every row sum was
-        // taken before any pixel changed)
-        let row = |y: isize| (y.clamp(0, height as isize - 1) as usize) * w;
+        // row: its statistics, and the window slid down
+        let row = |y: isize| (y.clamp(0, h as isize - 1) as usize) * w;
         self.cols.fill(0);
         self.cols2.fill(0);
         for y in -(r as isize)..=r as isize {
@@ -195,18 +262,26 @@ impl Beauty {
                 *c2 += v2;
             }
         }
-        for y in 0..height {
-            let line = &mut luma[y * stride..y * stride + w];
-            for ((p, &c), &c2) in line.iter_mut().zip(&self.cols).zip(&self.cols2) {
+        for y in 0..h {
+            let (mean, gain) = (
+                &mut self.mean[y * w..(y + 1) * w],
+                &mut self.gain[y * w..(y + 1) * w],
+            );
+            for (((mo, go), &c), &c2) in mean
+                .iter_mut()
+                .zip(gain.iter_mut())
+                .zip(&self.cols)
+                .zip(&self.cols2)
+            {
                 // (sums fit i32: signed conversions are single instructions)
                 let m = c as i32 as f32 * inv_n;
                 let var = (c2 as i32 as f32 * inv_n - m * m).max(0.0);
                 let g = var / (var + s2);
-                let out = (m + g * (f32::from(*p) - m)).clamp(0.0, 255.0);
                 // rounded to the nearest integer by adding 2^23 (one unit
                 // per ulp there), read from the bits: no saturating cast,
                 // which the compiler cannot vectorise
-                *p = ((out + 8_388_608.0).to_bits() & 0xff) as u8;
+                *mo = ((m.clamp(0.0, 255.0) + 8_388_608.0).to_bits() & 0xff) as u8;
+                *go = ((g * 128.0 + 8_388_608.0).to_bits() & 0xff) as u8;
             }
             let (add, sub) = (
                 row(y as isize + r as isize + 1),
@@ -297,7 +372,7 @@ mod tests {
         Whiteness::new(0).apply(&mut p, 64, 48, 64);
         assert_eq!(p, orig);
         assert_eq!(
-            b.rows.capacity() + b.cols.capacity() + b.pad.capacity(),
+            b.rows.capacity() + b.cols.capacity() + b.pad.capacity() + b.low.capacity(),
             0,
             "no scratch at level 0"
         );
