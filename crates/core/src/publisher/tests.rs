@@ -364,6 +364,9 @@ fn a_reconnect_request_redirects_and_a_failure_there_goes_back_to_the_config() {
     r.connected(Verdict::Accept);
     let req = test_server::reconnect_request(Some("rtmps://10.9.8.7/live"), "");
     r.input(Input::Received(&req));
+    // (a second request so soon after the first: on the back-off's schedule)
+    assert_eq!(r.connects.len(), 3);
+    r.advance(1500);
     assert_eq!(r.connects[3].host_port(), "127.0.0.1:1935");
 }
 

@@ -171,6 +171,10 @@ pub struct Supervisor {
     slow_failures: u32,
     /// When the last connection attempt started.
     attempt_at: Instant,
+    /// Reconnect requests in a row that came before a publish had lasted
+    /// `stable_after` (a server that keeps asking): from the second on,
+    /// the reconnect waits on the back-off's schedule.
+    quick_requests: u32,
     jitter: Jitter,
     out: VecDeque<Output>,
 }
@@ -194,6 +198,7 @@ impl Supervisor {
             outage_since: None,
             slow_failures: 0,
             attempt_at: Instant::ZERO,
+            quick_requests: 0,
             out: VecDeque::new(),
             cfg,
         }
@@ -327,8 +332,33 @@ impl Supervisor {
             Input::ReconnectRequested(m) => {
                 // the request may come before Publish.Start, too
                 if matches!(self.link, Link::Publishing | Link::Connecting) {
-                    self.status(StatusCode::Reconnect, Some(m));
-                    self.connect(now);
+                    // a server that asks again before the publish it asked
+                    // for has lasted `stable_after` (a loop, a broken
+                    // balancer) is followed on the back-off's schedule, not
+                    // in a tight loop of connections and events
+                    let quick = self
+                        .published_at
+                        .is_none_or(|t| now.saturating_since(t) < self.cfg.stable_after);
+                    self.quick_requests = if quick { self.quick_requests + 1 } else { 0 };
+                    self.published_at = None;
+                    if self.quick_requests <= 1 {
+                        self.status(StatusCode::Reconnect, Some(m));
+                        self.connect(now);
+                    } else {
+                        let b = self.cfg.backoff;
+                        let delay =
+                            b.jittered(b.delay(self.quick_requests - 1), self.jitter.next_u32());
+                        self.link = Link::RetryAt(now + delay);
+                        self.status(
+                            StatusCode::Reconnect,
+                            Some(format!(
+                                "{m} (asked {} times in a row within {} s of publishing: next attempt in {} ms)",
+                                self.quick_requests,
+                                self.cfg.stable_after.as_secs(),
+                                delay.as_millis()
+                            )),
+                        );
+                    }
                 }
             }
             Input::Published => {

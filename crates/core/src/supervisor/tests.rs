@@ -256,9 +256,13 @@ fn a_reconnect_request_is_1102_and_an_immediate_connect_without_counting_a_failu
     s.handle_input(t(500), Input::ReconnectRequested("server asked".into()));
     assert_eq!(drain(&mut s), ["1102", "connect"]);
     assert_eq!(s.consecutive_failures(), 0);
-    // while connecting (before Publish.Start) it is honoured too
+    // while connecting (before Publish.Start) it is honoured too, but a
+    // second one in a row so soon waits on the back-off's first delay
     s.handle_input(t(600), Input::ReconnectRequested("again".into()));
-    assert_eq!(drain(&mut s), ["1102", "connect"]);
+    assert_eq!(drain(&mut s), ["1102"]);
+    assert_eq!(s.poll_timeout(), Some(t(700)));
+    s.handle_timeout(t(700));
+    assert_eq!(drain(&mut s), ["connect"]);
     // a stale one while waiting to retry is ignored
     s.handle_input(
         t(700),
@@ -267,6 +271,45 @@ fn a_reconnect_request_is_1102_and_an_immediate_connect_without_counting_a_failu
     drain(&mut s);
     s.handle_input(t(700), Input::ReconnectRequested("stale".into()));
     assert!(drain(&mut s).is_empty());
+}
+
+/// A server that asks for a reconnect right after every publish (a loop):
+/// the first is followed at once, the next ones on the back-off's schedule
+/// (100, 200, 400, 800 ms, then the longest, 1 s), each with 1102 saying so;
+/// a publish that lasts `stable_after` ends the streak.
+#[test]
+fn a_server_that_keeps_asking_to_reconnect_is_followed_on_the_back_off() {
+    let mut s = sup(false);
+    s.handle_input(t(0), Input::AudioEncoderStarted);
+    drain(&mut s);
+    let mut now = 0;
+    let mut delays = Vec::new();
+    for _ in 0..7 {
+        s.handle_input(t(now), Input::Connected);
+        s.handle_input(t(now + 5), Input::Published);
+        drain(&mut s);
+        now += 50;
+        s.handle_input(t(now), Input::ReconnectRequested("asked".into()));
+        let out = drain(&mut s);
+        assert_eq!(out[0], "1102");
+        if out.len() == 2 {
+            delays.push(0);
+        } else {
+            let at = s.poll_timeout().unwrap();
+            delays.push(at.saturating_since(t(now)).as_millis() as u64);
+            now = at.saturating_since(t(0)).as_millis() as u64;
+            s.handle_timeout(t(now));
+            assert_eq!(drain(&mut s), ["connect"]);
+        }
+        assert_eq!(s.consecutive_failures(), 0, "not failures");
+    }
+    assert_eq!(delays, [0, 100, 200, 400, 800, 1000, 1000]);
+    // a publish that lasted stable_after: the next request goes at once
+    s.handle_input(t(now), Input::Connected);
+    s.handle_input(t(now + 5), Input::Published);
+    drain(&mut s);
+    s.handle_input(t(now + 2100), Input::ReconnectRequested("later".into()));
+    assert_eq!(drain(&mut s), ["1102", "connect"]);
 }
 
 /// An audio-only supervisor with the default schedule (1 s, 30 s, 20%
