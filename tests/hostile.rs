@@ -135,6 +135,201 @@ fn a_hostile_server_never_ends_the_pusher() {
     }
 }
 
+/// `livepush run` against `server` for `seconds`: its measurement and the
+/// codes of its state changes, with the checks every hostile case shares
+/// (it did not exit early or panic, the key never shows, memory bounded).
+fn pusher_against(name: &str, port: u16, seconds: u32) -> (Measured, Vec<i64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("rtmp://127.0.0.1:{port}/live/{SECRET}");
+    let cfg = dir.path().join("livepush.toml");
+    std::fs::write(&cfg, config(&url, "")).unwrap();
+    let m = run_measured(
+        &[
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--seconds",
+            &seconds.to_string(),
+        ],
+        Duration::from_secs(u64::from(seconds) + 30),
+    );
+    eprintln!("{name}: pusher peak RSS {} kB", m.max_rss_kb);
+    assert_eq!(m.code, 0, "{name}: pusher ended:\n{}", m.stderr);
+    assert!(!m.stderr.contains("panicked"), "{name}: {}", m.stderr);
+    for out in [&m.stdout, &m.stderr] {
+        assert!(!out.contains(SECRET), "{name}: the key shows:\n{out}");
+    }
+    assert!(
+        m.max_rss_kb < 100 * 1024,
+        "{name}: peak RSS {} kB",
+        m.max_rss_kb
+    );
+    let codes = m
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "statechange")
+        .map(|e| e["code"].as_i64().unwrap())
+        .collect();
+    (m, codes)
+}
+
+/// The last netstatus event's video frame rate.
+fn last_fps(m: &Measured) -> f64 {
+    m.stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "netstatus")
+        .last()
+        .and_then(|e| {
+            e["info"]["videoFPS"]
+                .as_f64()
+                .or_else(|| e["videoFPS"].as_f64())
+        })
+        .unwrap_or(0.0)
+}
+
+/// Protocol control messages at their extremes from a server while the
+/// pusher publishes (issue 18): legal ones change nothing (one publish, no
+/// 300x, frames still flowing); malformed ones end that connection with 3005
+/// and a reconnect. Never an exit, a panic or unbounded memory.
+#[test]
+fn control_messages_at_their_extremes_while_publishing() {
+    use hostile::chunks;
+    let legal: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "window ack size 0",
+            chunks(2, 5, 0, &0u32.to_be_bytes(), 4096),
+        ),
+        (
+            "window ack size 4 GiB",
+            chunks(2, 5, 0, &u32::MAX.to_be_bytes(), 4096),
+        ),
+        (
+            "set peer bandwidth 0, hard",
+            chunks(2, 6, 0, &[0, 0, 0, 0, 0], 4096),
+        ),
+        (
+            "set peer bandwidth 4 GiB, dynamic",
+            chunks(2, 6, 0, &[255, 255, 255, 255, 2], 4096),
+        ),
+        (
+            "user control event of type 0x7fff",
+            chunks(2, 4, 0, &[0x7f, 0xff, 0, 0, 0, 1], 4096),
+        ),
+        (
+            "acknowledgement of 4 GiB",
+            chunks(2, 3, 0, &u32::MAX.to_be_bytes(), 4096),
+        ),
+        (
+            "abort message for chunk stream 9",
+            chunks(2, 2, 0, &9u32.to_be_bytes(), 4096),
+        ),
+    ];
+    for (name, bytes) in legal {
+        let server = FaultServer::start(Fault::SendAfterMedia(10, bytes));
+        let (m, codes) = pusher_against(name, server.port, 3);
+        assert_eq!(
+            codes.iter().filter(|c| **c == 1002).count(),
+            1,
+            "{name}: one publish: {codes:?}\n{}",
+            m.stderr
+        );
+        assert!(
+            !codes
+                .iter()
+                .any(|c| (3001..=3005).contains(c) || *c == 1102),
+            "{name}: {codes:?}\n{}",
+            m.stderr
+        );
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1, "{name}");
+        let fps = last_fps(&m);
+        assert!(
+            fps >= 5.0,
+            "{name}: frames stopped: {fps} fps\n{}",
+            m.stdout
+        );
+    }
+    let malformed: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "set peer bandwidth of 2 bytes",
+            chunks(2, 6, 0, &[0, 0], 4096),
+        ),
+        ("window ack size of 1 byte", chunks(2, 5, 0, &[7], 4096)),
+        ("user control event of 1 byte", chunks(2, 4, 0, &[0], 4096)),
+    ];
+    for (name, bytes) in malformed {
+        let server = FaultServer::start(Fault::SendAfterMedia(10, bytes));
+        let (m, codes) = pusher_against(name, server.port, 3);
+        eprintln!("{name}: {codes:?}");
+        let at = codes.iter().position(|c| (3001..=3005).contains(c));
+        match at {
+            // ended that connection, reported it, reconnected
+            Some(i) => {
+                assert_eq!(codes[i], 3005, "{name}: {codes:?}\n{}", m.stderr);
+                assert!(codes[i..].contains(&1102), "{name}: {codes:?}");
+                assert!(server.connections.load(Ordering::SeqCst) >= 2, "{name}");
+            }
+            // or read past it (a message the stack can skip): still publishing
+            None => assert!(last_fps(&m) >= 5.0, "{name}: {codes:?}\n{}", m.stdout),
+        }
+    }
+}
+
+/// A server that refuses the publish and then keeps talking (a ping every
+/// 100 ms): the pusher reports the refusal, leaves that connection although
+/// the server never closes it, and tries again on the back-off.
+#[test]
+fn a_refused_publish_is_left_even_when_the_server_keeps_talking() {
+    let server = FaultServer::start(Fault::RefusePublishAndTalk);
+    let (m, codes) = pusher_against("publish refused", server.port, 5);
+    let i = codes
+        .iter()
+        .position(|c| (3001..=3005).contains(c))
+        .unwrap_or_else(|| panic!("no 300x: {codes:?}\n{}", m.stderr));
+    assert!(codes[i..].contains(&1102), "{codes:?}");
+    assert!(!codes.contains(&1002), "never publishing: {codes:?}");
+    let conns = server.connections.load(Ordering::SeqCst);
+    assert!(
+        conns >= 3,
+        "{conns} connections in 5 s: it stayed on a talking server"
+    );
+    assert!(
+        m.stderr.contains("BadName") || m.stdout.contains("BadName"),
+        "the server's code is reported:\n{}",
+        m.stderr
+    );
+}
+
+/// A server that asks for a reconnect 5 media messages into every publish
+/// (Enhanced RTMP's request, looping): each is followed, the first at once
+/// and then on the back-off's schedule (300 ms doubling to 1 s here), so the
+/// pusher neither loops tightly nor stops; no failure is reported.
+#[test]
+fn a_server_that_asks_to_reconnect_again_and_again_is_followed_on_the_back_off() {
+    let server = FaultServer::start(Fault::ReconnectRequestAfterMedia(5, None));
+    let (m, codes) = pusher_against("reconnect loop", server.port, 8);
+    let publishes = codes.iter().filter(|c| **c == 1002).count();
+    let conns = server.connections.load(Ordering::SeqCst);
+    assert!(
+        !codes
+            .iter()
+            .any(|c| (3001..=3005).contains(c) || *c == -1307),
+        "a reconnect request is not a failure: {codes:?}"
+    );
+    // without the back-off: a publish every ~0.3 s (5 messages, a connect)
+    assert!(
+        (4..=14).contains(&conns) && publishes + 1 >= conns,
+        "{conns} connections, {publishes} publishes in 8 s"
+    );
+    let again = m
+        .stdout
+        .lines()
+        .filter(|l| l.contains("asked") && l.contains("times in a row"))
+        .count();
+    assert!(again >= 2, "1102 says it waits:\n{}", m.stdout);
+}
+
 // -------------------------------------------------------------- the receiver
 
 /// The client half of an RTMP handshake on `s`; returns false if the server

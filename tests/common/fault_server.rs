@@ -29,6 +29,13 @@ pub enum Fault {
     /// Completes the handshake, sends these bytes (a hostile message), then
     /// reads until the client closes.
     Hostile(Vec<u8>),
+    /// Accepts the publish, then after this many media messages sends these
+    /// bytes (protocol control messages at their extremes, say) and goes on
+    /// as a good server.
+    SendAfterMedia(usize, Vec<u8>),
+    /// Refuses the publish (NetStream.Publish.BadName), then keeps talking:
+    /// a ping every 100 ms, until the client closes.
+    RefusePublishAndTalk,
 }
 
 /// A running fault server; counts connections.
@@ -97,9 +104,12 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
     let limit = match fault {
         Fault::ResetAfterMedia(n)
         | Fault::StallAfterMedia(n)
-        | Fault::ReconnectRequestAfterMedia(n, _) => n,
+        | Fault::ReconnectRequestAfterMedia(n, _)
+        | Fault::SendAfterMedia(n, _) => n,
+        Fault::RefusePublishAndTalk => usize::MAX,
         _ => return Ok(()), // CloseAfterHandshake: drop = FIN
     };
+    let mut sent_extra = false;
     let (mut session, initial) = ServerSession::new(ServerSessionConfig::new()).unwrap();
     let mut pending = initial;
     pending.extend(session.handle_input(&leftover).unwrap());
@@ -111,6 +121,35 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
                 match r {
                     ServerSessionResult::OutboundResponse(p) => s.write_all(&p.bytes)?,
                     ServerSessionResult::RaisedEvent(e) => match e {
+                        ServerSessionEvent::PublishStreamRequested { request_id, .. }
+                            if matches!(fault, Fault::RefusePublishAndTalk) =>
+                        {
+                            let r = session
+                                .reject_request(request_id, "NetStream.Publish.BadName", "no")
+                                .unwrap();
+                            for x in r {
+                                if let ServerSessionResult::OutboundResponse(p) = x {
+                                    s.write_all(&p.bytes)?;
+                                }
+                            }
+                            // keep talking: pings until the client goes
+                            s.set_read_timeout(Some(Duration::from_millis(100)))?;
+                            let started = std::time::Instant::now();
+                            loop {
+                                s.write_all(&ping())?;
+                                match s.read(&mut buf) {
+                                    Ok(0) => return Ok(()),
+                                    Ok(_) => {}
+                                    Err(e)
+                                        if e.kind() == std::io::ErrorKind::WouldBlock
+                                            || e.kind() == std::io::ErrorKind::TimedOut => {}
+                                    Err(e) => return Err(e),
+                                }
+                                if started.elapsed() > Duration::from_secs(30) {
+                                    return Ok(());
+                                }
+                            }
+                        }
                         ServerSessionEvent::ConnectionRequested { request_id, .. }
                         | ServerSessionEvent::PublishStreamRequested { request_id, .. } => {
                             more.extend(session.accept_request(request_id).unwrap())
@@ -124,7 +163,13 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
             }
             pending = more;
         }
-        if media >= limit {
+        if let (Fault::SendAfterMedia(n, bytes), false) = (&fault, sent_extra) {
+            if media >= *n {
+                s.write_all(bytes)?;
+                sent_extra = true;
+            }
+        }
+        if media >= limit && !matches!(fault, Fault::SendAfterMedia(..)) {
             if let Fault::ReconnectRequestAfterMedia(_, tc_url) = &fault {
                 s.write_all(&reconnect_request(tc_url.as_deref()))?;
                 // the client closes; read (and drop) until it does
@@ -146,6 +191,13 @@ fn serve(mut s: TcpStream, fault: Fault) -> std::io::Result<()> {
         }
         pending = session.handle_input(&buf[..n]).unwrap();
     }
+}
+
+/// A user control ping request (event type 6) on chunk stream 2.
+fn ping() -> Vec<u8> {
+    let mut payload = vec![0, 6];
+    payload.extend(7u32.to_be_bytes());
+    livepush_core::rtmp::hostile::chunks(2, 4, 0, &payload, 4096)
 }
 
 /// Enhanced RTMP's `onStatus NetConnection.Connect.ReconnectRequest` on

@@ -32,6 +32,16 @@ pub fn serialize(
 }
 
 pub fn deserialize(data: Bytes) -> Result<RtmpMessage, MessageDeserializationError> {
+    // livepush patch: an event type this crate does not know (RTMP leaves
+    // room for more; servers send their own) is handed on as an unknown
+    // message (type 4) for the session to skip, not an error that ends the
+    // connection
+    if let [hi, lo, ..] = data[..] {
+        let known = matches!(u16::from_be_bytes([hi, lo]), 0..=4 | 6 | 7 | 31 | 32);
+        if !known {
+            return Ok(RtmpMessage::Unknown { type_id: 4, data });
+        }
+    }
     let mut cursor = Cursor::new(data);
     let event_type = match cursor.read_u16::<BigEndian>()? {
         0 => UserControlEventType::StreamBegin,
@@ -499,5 +509,35 @@ mod tests {
         let data = Bytes::from(cursor.into_inner());
         let result = deserialize(data).unwrap();
         assert_eq!(result, expected);
+    }
+}
+
+#[cfg(test)]
+mod hostile_input_tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_event_type_is_an_unknown_message_not_an_error() {
+        let m = deserialize(Bytes::from_static(&[0x7f, 0xff, 0, 0, 0, 1])).unwrap();
+        assert!(
+            matches!(m, RtmpMessage::Unknown { type_id: 4, .. }),
+            "{m:?}"
+        );
+        let m = deserialize(Bytes::from_static(&[0, 5])).unwrap();
+        assert!(
+            matches!(m, RtmpMessage::Unknown { type_id: 4, .. }),
+            "{m:?}"
+        );
+        // known types still parse, and a short one is still an error
+        let m = deserialize(Bytes::from_static(&[0, 6, 0, 0, 0, 9])).unwrap();
+        assert!(matches!(
+            m,
+            RtmpMessage::UserControl {
+                event_type: UserControlEventType::PingRequest,
+                ..
+            }
+        ));
+        assert!(deserialize(Bytes::from_static(&[0, 0, 1])).is_err());
+        assert!(deserialize(Bytes::from_static(&[0])).is_err());
     }
 }
