@@ -218,6 +218,11 @@ struct RunCmd {
     /// stop by itself after this many seconds (default: run until SIGTERM/SIGINT)
     #[argh(option)]
     seconds: Option<f64>,
+    /// for soak tests: synthetic sources (test-pattern, sine, file:, mjpeg:)
+    /// produce media N times as fast as real time, timestamped on the media
+    /// clock (2..1000; not with a camera or microphone)
+    #[argh(option)]
+    fast_clock: Option<u32>,
 }
 
 /// Check a config file: prints OK, or every error with line and column (exit 2).
@@ -612,7 +617,32 @@ fn run(r: &RunCmd) -> ExitCode {
             }
         },
     };
+    let fast_clock = match r.fast_clock {
+        None => 1,
+        Some(n) if !(2..=1000).contains(&n) => {
+            eprintln!("--fast-clock: 2..1000, got {n}");
+            return ExitCode::from(2);
+        }
+        Some(n) => {
+            use livepush_core::config::{AudioDevice, VideoDevice};
+            let c = &parsed.config;
+            let camera = c.enable_camera
+                && c.video
+                    .devices
+                    .iter()
+                    .any(|d| matches!(d, VideoDevice::V4l2(_)));
+            if camera || matches!(c.audio.device, AudioDevice::Alsa(_)) {
+                eprintln!("--fast-clock: synthetic sources only (a camera or microphone runs on its own clock)");
+                return ExitCode::from(2);
+            }
+            log::warn!(
+                "--fast-clock {n}: media time runs {n} times as fast as real time (a test mode)"
+            );
+            n
+        }
+    };
     let opts = shell::RunOptions {
+        fast_clock,
         control_token,
         config_path: Some(r.config.clone()),
         config: parsed.config,

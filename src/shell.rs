@@ -89,6 +89,8 @@ pub struct RunOptions {
     pub control_token: Option<String>,
     /// The configuration file (a reload reads it again; None: no reloads).
     pub config_path: Option<String>,
+    /// `--fast-clock N`: synthetic sources at N times real time (1: real time).
+    pub fast_clock: u32,
 }
 
 /// Allocation counting starts this long after the first publish.
@@ -213,6 +215,7 @@ pub fn run(opts: RunOptions) -> Result<Summary, String> {
         mb: inbox.media.clone(),
         ctl,
         recycle,
+        speed: opts.fast_clock.max(1),
     };
     let audio = media::audio::spawn(
         cfg.audio.clone(),

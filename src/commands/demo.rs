@@ -32,6 +32,7 @@ pub fn run(seconds: f64, out: &str, mode: &str) -> Result<String, String> {
     let ropts = ReceiveOptions::new(out);
     let recv = std::thread::spawn(move || receiver::serve(listener, &ropts));
     let summary = shell::run(RunOptions {
+        fast_clock: 1,
         control_token: None,
         config_path: None,
         config: parsed.config,

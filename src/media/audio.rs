@@ -39,6 +39,7 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
         mb,
         ctl,
         recycle,
+        speed,
     } = wiring;
     let send = |m: MediaMsg| mb.send_blocking(m);
     let mut enc = match FdkAac::new(cfg.sample_rate, cfg.channels, cfg.bitrate) {
@@ -84,11 +85,13 @@ fn run(cfg: AudioConfig, muted: bool, wiring: Wiring) {
     // a synthetic source counts samples from the service's start (sample n
     // plays at n / rate s), like the test pattern's frames: the tone's sync
     // marks line up with the picture's counter
-    let first_sample = (origin.elapsed().as_micros() as u64 * rate).div_ceil(1_000_000);
+    // (with `--fast-clock N` the media clock runs N times as fast)
+    let speed = u64::from(speed.max(1));
+    let first_sample = (origin.elapsed().as_micros() as u64 * rate * speed).div_ceil(1_000_000);
     if let Source::Synthetic(s) = &mut source {
         s.seek(first_sample);
     }
-    let sample_time = |n: u64| origin + Duration::from_micros(n * 1_000_000 / rate);
+    let sample_time = |n: u64| origin + Duration::from_micros(n * 1_000_000 / rate / speed);
     // the encoder's priming: its frame k decodes to the samples fed from
     // k * frame - delay on, so it carries the time of those
     let priming_us = enc.delay_samples() as u64 * 1_000_000 / rate;

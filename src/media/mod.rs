@@ -21,6 +21,10 @@ pub struct Wiring {
     pub ctl: std::sync::mpsc::Receiver<MediaCtl>,
     /// Buffers the loop hands back for reuse.
     pub recycle: smol::channel::Receiver<Vec<u8>>,
+    /// Media time per real time (`run --fast-clock N`; 1 normally): a
+    /// synthetic source's pictures and samples come N times as fast, with
+    /// their timestamps on the media clock (soak tests: hours in minutes).
+    pub speed: u32,
 }
 
 /// A picture for a snapshot: I420 at the encoder's size, after crop and

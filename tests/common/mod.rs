@@ -307,6 +307,12 @@ impl Running {
 
     /// As [`Running::start`], with extra environment variables.
     pub fn start_env(dir: &Path, config: &str, env: &[(&str, &Path)]) -> Running {
+        Self::start_with(dir, config, &[], env)
+    }
+
+    /// As [`Running::start`], with extra arguments to `run` and extra
+    /// environment variables.
+    pub fn start_with(dir: &Path, config: &str, args: &[&str], env: &[(&str, &Path)]) -> Running {
         use std::io::BufRead;
         let path = dir.join("livepush.toml");
         std::fs::write(&path, config).unwrap();
@@ -314,6 +320,7 @@ impl Running {
         let mut child = Command::new(bin())
             .args(["run", "--config"])
             .arg(&path)
+            .args(args)
             .env("RUST_LOG", "info")
             .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
             .stdout(Stdio::piped())
@@ -394,6 +401,18 @@ impl Running {
     /// Whether the process still runs.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Open file descriptors now.
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     /// Resident memory now, kB.

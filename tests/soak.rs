@@ -1,0 +1,309 @@
+//! Long runs faster than real time (issue 18). `livepush run --fast-clock
+//! N` makes the synthetic sources produce media N times as fast as real
+//! time, timestamped on the media clock, so hours of a stream pass through
+//! the whole pipeline (capture, encoders, publisher, the built-in receiver)
+//! in minutes. What a box in the field would suffer from over months shows
+//! up as a trend: A/V drift (measured in the recording: the tone's sync
+//! marks against the picture's burned-in counter, at the start and at the
+//! end), timestamps that slip, memory or file descriptors that grow, a
+//! queue that fills. And a thousand reconnects against a server that drops
+//! every publish: file descriptors and memory must not follow the count.
+//!
+//! In the normal test run: one hour of media at 120x and 200 reconnects.
+//! The long forms (10 hours; 1000 reconnects) are `--ignored`:
+//! `cargo test --release --test soak -- --ignored --nocapture`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::fault_server::{Fault, FaultServer};
+use common::*;
+use livepush_core::flv::read::{self, Audio, Video};
+use livepush_core::flv::tag::{TAG_AUDIO, TAG_VIDEO};
+
+/// One soak at a time: they measure CPU-bound pacing and memory.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The value of one series in `/metrics`, read over the control socket.
+fn metric(socket: &Path, series: &str) -> Option<f64> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// What one soak measured.
+#[derive(Debug)]
+struct Soak {
+    media_s: f64,
+    drift_start_ms: f64,
+    drift_end_ms: f64,
+    rss_warm_kb: u64,
+    rss_end_kb: u64,
+    rss_max_kb: u64,
+    fds: Vec<usize>,
+    max_queue_age_s: f64,
+    video_frames: u32,
+    audio_frames: u32,
+    timestamp_slips: usize,
+}
+
+/// The A/V offsets (ms) in `len` seconds of `rec` from `from` (None: the end).
+fn offsets(dir: &Path, rec: &Path, from: Option<f64>, len: f64) -> Vec<f64> {
+    let cut = dir.join(format!("cut-{}.flv", from.map_or(-1.0, |f| f)));
+    let mut c = Command::new("ffmpeg");
+    c.args(["-nostdin", "-v", "error", "-y"]);
+    match from {
+        Some(f) => c.args(["-ss", &f.to_string()]),
+        None => c.args(["-sseof", &format!("-{len}")]),
+    };
+    let ok = c
+        .arg("-i")
+        .arg(rec)
+        .args(["-t", &len.to_string(), "-c", "copy"])
+        .arg(&cut)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg could not cut {}", rec.display());
+    av_offsets_ms(&cut, 320, 180, 10)
+}
+
+fn soak(media_hours: f64, speed: u32) -> Soak {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    need("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(dir.path(), &[]);
+    let sock = dir.path().join("ctl.sock");
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/soak\"\nautopush = true\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\nfps = 10\n[audio]\ndevice = \"sine\"\nsample-rate = 48000\nchannels = 1\nbitrate = 64\n[events]\nto = \"file:/dev/null\"\n[control]\nlisten = \"unix:{}\"\n",
+        rx.port,
+        sock.display()
+    );
+    let real = Duration::from_secs_f64(media_hours * 3600.0 / f64::from(speed));
+    let r = Running::start_with(dir.path(), &cfg, &["--fast-clock", &speed.to_string()], &[]);
+    let t0 = Instant::now();
+    // warmed up after half the run (at most 60 s): buffers, pools and
+    // queues at their high-water marks (bursts of frames at 120x find new
+    // ones for a while: a few tens of kB)
+    let warm = (real / 2).min(Duration::from_secs(60));
+    let mut n = 0u32;
+    let (mut rss_warm, mut rss_max, mut rss_end) = (0, 0, 0);
+    let mut fds = Vec::new();
+    let mut max_queue = 0f64;
+    // the control API's high-water mark first: 200 scrapes in a burst (the
+    // heap grows by about 1% over the first few hundred, then stays: 6000
+    // more leave it flat)
+    std::thread::sleep(Duration::from_secs(2));
+    for _ in 0..200 {
+        let _ = metric(&sock, "livepush_send_queue_age_seconds");
+    }
+    while t0.elapsed() < real {
+        std::thread::sleep(Duration::from_secs(1));
+        n += 1;
+        if t0.elapsed() >= warm {
+            let rss = r.rss_kb();
+            if rss_warm == 0 {
+                rss_warm = rss;
+            }
+            rss_max = rss_max.max(rss);
+            rss_end = rss;
+            fds.push(r.fds());
+        }
+        // the queue every 5 s from the start (a scrape is an HTTP request:
+        // its first ones are part of the warm-up; sampled after the
+        // descriptors, so its connection is not counted)
+        if n % 5 == 1 {
+            if let Some(q) = metric(&sock, "livepush_send_queue_age_seconds") {
+                max_queue = max_queue.max(q);
+            }
+        }
+    }
+    let out = r.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    rx.finish(Duration::from_secs(30));
+    let rec = dir.path().join("received.flv");
+    let bytes = std::fs::read(&rec).unwrap();
+    // timestamps: every video step one frame (100 ms), every audio step one
+    // AAC frame (1024 samples: 21.33 ms, so 21 or 22 in whole ms)
+    let (mut last_v, mut last_a) = (None::<u32>, None::<u32>);
+    let mut slips = 0;
+    let (mut video_frames, mut audio_frames) = (0, 0);
+    for t in read::tags(&bytes).unwrap() {
+        match t.kind {
+            TAG_VIDEO if matches!(read::video(t.body), Video::Frame { .. }) => {
+                if let Some(p) = last_v {
+                    slips += usize::from(t.timestamp_ms.wrapping_sub(p) != 100);
+                }
+                last_v = Some(t.timestamp_ms);
+                video_frames += 1;
+            }
+            TAG_AUDIO if matches!(read::audio(t.body), Audio::AacRaw(_)) => {
+                if let Some(p) = last_a {
+                    slips += usize::from(!(21..=22).contains(&t.timestamp_ms.wrapping_sub(p)));
+                }
+                last_a = Some(t.timestamp_ms);
+                audio_frames += 1;
+            }
+            _ => {}
+        }
+    }
+    let media_s = f64::from(video_frames) / 10.0;
+    let mean = |v: Vec<f64>| {
+        assert!(v.len() >= 5, "too few sync marks: {v:?}");
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let s = Soak {
+        media_s,
+        drift_start_ms: mean(offsets(dir.path(), &rec, Some(5.0), 20.0)),
+        drift_end_ms: mean(offsets(dir.path(), &rec, None, 20.0)),
+        rss_warm_kb: rss_warm,
+        rss_end_kb: rss_end,
+        rss_max_kb: rss_max,
+        fds,
+        max_queue_age_s: max_queue,
+        video_frames,
+        audio_frames,
+        timestamp_slips: slips,
+    };
+    eprintln!(
+        "soak {media_hours} h at {speed}x in {:.0} s: {s:?}",
+        t0.elapsed().as_secs_f64()
+    );
+    s
+}
+
+fn check(s: &Soak, media_hours: f64) {
+    let want = media_hours * 3600.0;
+    assert!(
+        s.media_s > want * 0.97,
+        "{} s of media recorded of {want}: frames were lost or the clock lagged",
+        s.media_s
+    );
+    // audio and video cover the same media time (1024-sample AAC frames)
+    let audio_s = f64::from(s.audio_frames) * 1024.0 / 48000.0;
+    assert!(
+        (audio_s - s.media_s).abs() < 2.0,
+        "audio {audio_s} s, video {} s",
+        s.media_s
+    );
+    assert_eq!(s.timestamp_slips, 0, "timestamps slipped");
+    assert!(
+        s.drift_start_ms.abs() < 20.0,
+        "A/V at the start: {} ms",
+        s.drift_start_ms
+    );
+    assert!(
+        s.drift_end_ms.abs() < 20.0,
+        "A/V at the end: {} ms",
+        s.drift_end_ms
+    );
+    let growth = (s.rss_max_kb as f64 - s.rss_warm_kb as f64) / s.rss_warm_kb as f64;
+    assert!(
+        growth < 0.01,
+        "RSS grew {:.2}% after warm-up: {s:?}",
+        growth * 100.0
+    );
+    let (lo, hi) = (s.fds.iter().min().unwrap(), s.fds.iter().max().unwrap());
+    assert_eq!(lo, hi, "open file descriptors changed: {:?}", s.fds);
+    assert!(
+        s.max_queue_age_s < 1.0,
+        "the send queue grew: {} s",
+        s.max_queue_age_s
+    );
+    assert!(s.video_frames > 0 && s.rss_end_kb > 0);
+}
+
+/// One hour of media at 120x (30 s): A/V within 20 ms at both ends,
+/// timestamps exact, memory, descriptors and the queue flat.
+#[test]
+fn an_hour_of_media_in_thirty_seconds_keeps_sync_memory_and_descriptors() {
+    let s = soak(1.0, 120);
+    check(&s, 1.0);
+}
+
+/// Ten hours of media at 120x (5 minutes): the figures README reports.
+#[test]
+#[ignore]
+fn ten_hours_of_media_keep_sync_memory_and_descriptors() {
+    let s = soak(10.0, 120);
+    check(&s, 10.0);
+}
+
+/// Publishes that a server drops (a reset 3 media messages in), again and
+/// again: after `cycles` reconnects the pusher holds the same descriptors
+/// and (within 1%) the same memory as after the first tenth of them.
+fn reconnects(cycles: usize) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = FaultServer::start(Fault::ResetAfterMedia(3));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "url = \"rtmp://127.0.0.1:{}/live/cycles\"\nautopush = true\nmode = \"RTC\"\n[video]\nwidth = 320\nheight = 180\nfps = 10\n[network]\nreconnect-delay = 100\nreconnect-max-delay = 100\n[events]\nto = \"file:/dev/null\"\n[control]\nlisten = []\n",
+        server.port
+    );
+    let r = Running::start(dir.path(), &cfg);
+    let conns = || server.connections.load(std::sync::atomic::Ordering::SeqCst);
+    let t0 = Instant::now();
+    let mut early: Vec<(usize, u64)> = Vec::new();
+    let mut late: Vec<(usize, u64)> = Vec::new();
+    while conns() < cycles {
+        assert!(
+            t0.elapsed() < Duration::from_secs(cycles as u64),
+            "{} cycles in {:?}",
+            conns(),
+            t0.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let c = conns();
+        let sample = (r.fds(), r.rss_kb());
+        if (cycles / 10..cycles / 5).contains(&c) {
+            early.push(sample);
+        } else if c >= cycles * 9 / 10 {
+            late.push(sample);
+        }
+    }
+    let took = t0.elapsed();
+    let out = r.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    // descriptors: the fewest open (between connections) is the same
+    let fds = |v: &[(usize, u64)]| v.iter().map(|s| s.0).min().unwrap();
+    let rss = |v: &[(usize, u64)]| v.iter().map(|s| s.1).max().unwrap();
+    eprintln!(
+        "{cycles} reconnects in {:.0} s: fds {} then {}, RSS {} kB then {} kB",
+        took.as_secs_f64(),
+        fds(&early),
+        fds(&late),
+        rss(&early),
+        rss(&late)
+    );
+    assert_eq!(fds(&early), fds(&late), "descriptors leaked");
+    assert!(
+        (rss(&late) as f64) < rss(&early) as f64 * 1.01,
+        "RSS {} kB after {cycles} reconnects, {} kB after {}",
+        rss(&late),
+        rss(&early),
+        cycles / 10
+    );
+}
+
+/// 200 dropped publishes (about 30 s).
+#[test]
+fn two_hundred_reconnects_leak_nothing() {
+    reconnects(200);
+}
+
+/// 1000 dropped publishes (about 2.5 minutes).
+#[test]
+#[ignore]
+fn a_thousand_reconnects_leak_nothing() {
+    reconnects(1000);
+}
