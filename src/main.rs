@@ -653,6 +653,15 @@ fn run(r: &RunCmd) -> ExitCode {
         waiting_image,
         events,
     };
+    let wall = clock::wall();
+    if !wall.synchronized {
+        // (the time in log lines may jump when NTP answers; timestamps,
+        // timers and reconnects run on the monotonic clock and do not)
+        log::warn!(
+            "the system clock ({}) is not synchronised yet: wall times in logs may jump; the stream's timestamps and timers do not use it",
+            wall.utc
+        );
+    }
     match shell::run(opts) {
         Ok(s) => {
             log::info!(

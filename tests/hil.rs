@@ -986,3 +986,86 @@ fn microphone_unplugged_and_plugged_back(arch: &str, bin: &Path) {
     assert!(gap < 50.0, "silence while unplugged: rms {gap:.0}");
     assert!(tone2 > 1000.0, "tone after the replug: rms {tone2:.0}");
 }
+
+/// The wall clock stepped during a push (issue 18), in a real kernel: 10
+/// years forward 4 s in (a board without a real-time clock getting its first
+/// NTP answer), then an hour back 4 s later (a correction). `date -s` in the
+/// guest sets CLOCK_REALTIME for real; livepush times and stamps everything
+/// on CLOCK_MONOTONIC, so: one publish, no reconnect, no 1101, no 300x, and
+/// the recording's timestamps step one frame (video) and one AAC frame
+/// (audio) at a time throughout. The log says the clock is not synchronised
+/// (no NTP in the guest).
+#[test]
+#[ignore = "boots a qemu guest: run by scripts/test.sh with --ignored after tests/hil/setup.sh"]
+fn amd64_wall_clock_steps_during_a_push_change_nothing() {
+    use livepush_core::flv::read::{self, Audio, Video};
+    let run = push_in_guest_with(
+        "amd64",
+        &repo().join("target/release/livepush"),
+        "card:vivid",
+        320,
+        180,
+        12,
+        "sleep 4; date -s @$(( $(date +%s) + 315360000 )) > /dev/null; date > clock1.txt; \
+         sleep 4; date -s @$(( $(date +%s) - 3600 )) > /dev/null; date > clock2.txt",
+        false,
+    );
+    let d = run.share.path();
+    let c = codes(d);
+    eprintln!("codes {c:?}");
+    assert_once(&c, 1002, "one publish");
+    assert!(
+        !c.iter()
+            .any(|c| (3001..=3005).contains(c) || *c == 1102 || *c == 1101),
+        "the clock steps made trouble: {c:?}"
+    );
+    let year = |f: &str| {
+        let t = std::fs::read_to_string(d.join(f)).unwrap_or_default();
+        t.split_whitespace()
+            .last()
+            .and_then(|y| y.parse::<i32>().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        year("clock1.txt") >= 2035,
+        "the guest's clock was stepped forward"
+    );
+    let log = std::fs::read_to_string(d.join("run.log")).unwrap_or_default();
+    assert!(log.contains("is not synchronised yet"), "{log}");
+    // uptime in the events never goes back
+    let ups: Vec<u64> = std::fs::read_to_string(d.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|e| e["uptime_ms"].as_u64())
+        .collect();
+    assert!(ups.windows(2).all(|w| w[0] <= w[1]), "{ups:?}");
+    let bytes = std::fs::read(d.join("rec.flv")).unwrap();
+    let (mut v, mut a) = (Vec::new(), Vec::new());
+    for t in read::tags(&bytes).unwrap() {
+        match t.kind {
+            9 if matches!(read::video(t.body), Video::Frame { .. }) => v.push(t.timestamp_ms),
+            8 if matches!(read::audio(t.body), Audio::AacRaw(_)) => a.push(t.timestamp_ms),
+            _ => {}
+        }
+    }
+    let steps = |x: &[u32]| -> (u32, u32) {
+        let s: Vec<u32> = x.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        (*s.iter().min().unwrap(), *s.iter().max().unwrap())
+    };
+    let (vmin, vmax) = steps(&v);
+    let (amin, amax) = steps(&a);
+    eprintln!(
+        "video steps {vmin}..{vmax} ms ({} frames), audio {amin}..{amax} ms",
+        v.len()
+    );
+    assert!(v.len() >= 90, "{} video frames in 12 s at 10 fps", v.len());
+    assert!(
+        vmin >= 50 && vmax <= 250,
+        "video timestamps jumped: {vmin}..{vmax} ms"
+    );
+    assert!(
+        amin >= 15 && amax <= 30,
+        "audio timestamps jumped: {amin}..{amax} ms"
+    );
+}

@@ -285,7 +285,14 @@ fn reconnects(cycles: usize) {
         rss(&early),
         rss(&late)
     );
-    assert_eq!(fds(&early), fds(&late), "descriptors leaked");
+    // (the fewest seen: at rest between connections, or one connection open
+    // at every sample of a window; never more after the cycles)
+    assert!(
+        fds(&late) <= fds(&early),
+        "descriptors leaked: {} then {}",
+        fds(&early),
+        fds(&late)
+    );
     assert!(
         (rss(&late) as f64) < rss(&early) as f64 * 1.01,
         "RSS {} kB after {cycles} reconnects, {} kB after {}",

@@ -125,6 +125,17 @@ pub fn render(v: &Value) -> String {
         "  up         {}",
         duration(v["uptime_s"].as_u64().unwrap_or(0))
     );
+    if let Some(utc) = v["clock"]["utc"].as_str() {
+        let _ = writeln!(
+            o,
+            "  clock      {utc}{}",
+            if v["clock"]["synchronized"] == true {
+                ""
+            } else {
+                "  (not synchronised: may jump when NTP answers)"
+            }
+        );
+    }
     let now_ms = v["uptime_ms"].as_u64().unwrap_or(0);
     if let Some(codes) = v["last_codes"].as_array() {
         let _ = writeln!(o, "last state codes (newest first):");
@@ -157,6 +168,7 @@ mod tests {
             "netstatus": {"videoBitrate": 1800, "audioBitrate": 64, "videoFPS": 29.97,
                 "videoWidth": 1280, "videoHeight": 720, "videoGOP": 2.0, "netSpeed": 1900, "netJitter": 4},
             "uptime_s": 7384, "uptime_ms": 7_384_000,
+            "clock": {"utc": "1970-01-01T02:03:04Z", "synchronized": false},
             "last_codes": [{"code": 1002, "message": "connected, pushing", "uptime_ms": 7_000_000}],
         });
         let s = super::render(&v);
@@ -164,6 +176,10 @@ mod tests {
         assert!(s.contains("1.80 Mbit/s  30.0 fps  1280x720"), "{s}");
         assert!(s.contains("v4l2-m2m    camera /dev/video0"), "{s}");
         assert!(s.contains("2 h 3 min"), "{s}");
+        assert!(
+            s.contains("clock      1970-01-01T02:03:04Z  (not synchronised"),
+            "{s}"
+        );
         assert!(
             s.contains("6 min 24 s ago   1002  connected, pushing"),
             "{s}"

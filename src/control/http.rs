@@ -552,6 +552,7 @@ fn status_json(sh: &Shared) -> serde_json::Value {
         .map(|(c, d, ms)| json!({"code": c.code(), "message": c.message(), "detail": d, "uptime_ms": ms}))
         .collect();
     let (c0, c1, c2) = s.color;
+    let wall = crate::clock::wall();
     json!({
         "state": state,
         "headline": s.headline,
@@ -561,6 +562,8 @@ fn status_json(sh: &Shared) -> serde_json::Value {
             Health::Unhealthy(why) => json!({"ok": false, "reason": why}),
         },
         "uptime_ms": sh.started.elapsed().as_millis() as u64,
+        // for people: nothing livepush times reads the wall clock
+        "clock": json!({"utc": wall.utc, "synchronized": wall.synchronized}),
         "phase": s.phase.name(),
         "paused": s.paused,
         "camera_open": s.camera_open,

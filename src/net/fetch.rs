@@ -50,7 +50,10 @@ pub fn waiting_image(url: &str, md5: Option<&str>, ca_file: Option<&str>) -> Opt
             log::info!("waiting-image {shown}: fetched, {} bytes", b.len());
             if let Some(p) = &cache {
                 if let Err(e) = store(p, &b) {
-                    log::warn!("waiting-image cache {}: {e}", p.display());
+                    log::warn!(
+                        "waiting-image cache {}: {e}; the image is used, but not kept for when {shown} cannot be fetched",
+                        p.display()
+                    );
                 }
             }
             Some(b)
@@ -98,11 +101,15 @@ fn cache_path(url: &str) -> Option<std::path::PathBuf> {
     })
 }
 
-/// Writes the copy whole or not at all (a temporary file renamed).
+/// Writes the copy whole or not at all (a temporary file renamed); a write
+/// that fails (a full disk, a read-only cache) leaves no partial file.
 fn store(p: &std::path::Path, b: &[u8]) -> std::io::Result<()> {
     let tmp = p.with_extension("tmp");
-    std::fs::write(&tmp, b)?;
-    std::fs::rename(&tmp, p)
+    let r = std::fs::write(&tmp, b).and_then(|()| std::fs::rename(&tmp, p));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
 }
 
 /// Fetches `url` (blocking: at the start, or on a reload's blocking thread).
