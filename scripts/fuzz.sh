@@ -22,7 +22,7 @@ else
 fi
 fuzz build
 for spec in chunk_decoder:60000 amf0_decoder:300000 receiver_session:30000 publish_session:12000 \
-  config:10000 h264:60000 flv:150000 jpeg:30000 still:50000; do
+  config:10000 h264:60000 flv:150000 jpeg:30000 still:50000 control_request:60000; do
   target=${spec%%:*}
   runs=$(( ${spec##*:} * scale ))
   # new inputs go to a scratch corpus, the checked-in one is only read

@@ -18,7 +18,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
 use super::board::Board;
@@ -27,6 +27,7 @@ use super::ControlMsg;
 use crate::mailbox::Lane;
 use crate::media::MediaCtl;
 use crate::metrics::{Health, Metrics};
+use livepush_api::Endpoint;
 use livepush_core::publisher::{Command, Done, Refused};
 
 /// Connections served at once; more are closed at accept.
@@ -36,10 +37,7 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// A request's body must be in within this long.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Request headers at most (hyper's read buffer).
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Request bodies at most.
-pub const MAX_BODY: usize = 16 * 1024;
+pub use livepush_api::{MAX_BODY, MAX_HEADER_BYTES};
 /// The loop answers a command within this long (it is never busier than
 /// a frame's work).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -175,109 +173,61 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     )
 }
 
-/// Whether the request carries the token (constant-time compare).
-fn authorized(req: &Request<Incoming>, token: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    let Some(given) = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    given.as_bytes().ct_eq(token.as_bytes()).into()
-}
-
 async fn route(req: Request<Incoming>, sh: &Shared, needs_token: bool) -> Response<Body> {
     // the status page's files carry no state and no secret: they load
     // without the token (the page asks for it, then sends it with each call)
     if let Some(r) = super::page::serve(&req) {
         return r;
     }
-    if needs_token && !sh.token.as_deref().is_some_and(|t| authorized(&req, t)) {
-        let mut r = error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a bearer token is required (Authorization: Bearer TOKEN, the token in control.token-file)",
-        );
+    if needs_token
+        && !sh
+            .token
+            .as_deref()
+            .is_some_and(|t| livepush_api::authorized(req.headers().get(AUTHORIZATION), t))
+    {
+        let mut r = refused(livepush_api::unauthorized());
         r.headers_mut()
             .insert("www-authenticate", HeaderValue::from_static("Bearer"));
         return r;
     }
-    let path = req.uri().path().to_string();
-    let method = req.method().clone();
-    match (path.as_str(), &method) {
-        ("/metrics", &Method::GET) => return metrics(sh),
-        ("/healthz", &Method::GET) => return healthz(sh),
-        ("/metrics" | "/healthz", _) => return method_not_allowed("GET"),
-        _ => {}
-    }
-    let Some(name) = path.strip_prefix("/v1/") else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "no such endpoint: see / (the status page), /v1/status, /metrics, /healthz",
-        );
+    // which endpoint (the decision is livepush_api's, fuzzed), then its body
+    let endpoint = match livepush_api::route(req.method(), req.uri().path()) {
+        Ok(e) => e,
+        Err(r) => return refused(r),
     };
-    let command = match name {
-        "start" => Some(Command::Start),
-        "stop" => Some(Command::Stop),
-        "pause" => Some(Command::Pause),
-        "resume" => Some(Command::Resume),
-        "start-preview" => Some(Command::StartPreview),
-        "stop-preview" => Some(Command::StopPreview),
-        _ => None,
-    };
-    match (name, &method, command) {
-        (_, &Method::POST, Some(c)) => match body_json(req).await {
-            Ok(_) => run_command(sh, c).await,
-            Err(r) => r,
-        },
-        (_, _, Some(_)) => method_not_allowed("POST"),
-        ("snapshot", &Method::POST, _) => match body_json(req).await {
-            Ok(v) => match snapshot::Options::from_json(&v) {
-                Ok(o) => take_snapshot(sh, o).await,
-                Err(e) => error(StatusCode::BAD_REQUEST, "bad-option", &e),
-            },
-            Err(r) => r,
-        },
-        ("switch-camera", &Method::POST, _) => match body_json(req).await {
-            Ok(_) => switch_camera(sh).await,
-            Err(r) => r,
-        },
-        ("toggle-torch", &Method::POST, _) => match body_json(req).await {
-            Ok(_) => toggle_torch(sh).await,
-            Err(r) => r,
-        },
-        ("reload", &Method::POST, _) => match body_json(req).await {
-            Ok(_) => reload(sh).await,
-            Err(r) => r,
-        },
-        ("snapshot" | "switch-camera" | "toggle-torch" | "reload", _, _) => {
-            method_not_allowed("POST")
+    let body = if endpoint.has_body() {
+        match body_json(req).await {
+            Ok(v) => v,
+            Err(r) => return r,
         }
-        ("status", &Method::GET, _) => json_response(StatusCode::OK, status_json(sh)),
-        ("status", _, _) => method_not_allowed("GET"),
-        ("events", &Method::GET, _) => events(sh),
-        ("events", _, _) => method_not_allowed("GET"),
-        _ => error(
-            StatusCode::NOT_FOUND,
-            "unknown-command",
-            "unknown endpoint: POST /v1/start, stop, pause, resume, start-preview, stop-preview, snapshot, switch-camera, toggle-torch, reload; GET /v1/status, /v1/events, /metrics, /healthz, /",
-        ),
+    } else {
+        serde_json::Value::Null
+    };
+    match endpoint {
+        Endpoint::Metrics => metrics(sh),
+        Endpoint::Healthz => healthz(sh),
+        Endpoint::Command(c) => run_command(sh, c).await,
+        Endpoint::Snapshot => match livepush_api::SnapshotOptions::from_json(&body) {
+            Ok(o) => take_snapshot(sh, o).await,
+            Err(r) => refused(r),
+        },
+        Endpoint::SwitchCamera => switch_camera(sh).await,
+        Endpoint::ToggleTorch => toggle_torch(sh).await,
+        Endpoint::Reload => reload(sh).await,
+        Endpoint::Status => json_response(StatusCode::OK, status_json(sh)),
+        Endpoint::Events => events(sh),
     }
 }
 
-fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    let mut r = error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        &format!("use {allow}"),
-    );
-    r.headers_mut()
-        .insert("allow", HeaderValue::from_static(allow));
-    r
+/// A refusal as its JSON answer (with `Allow` for a 405).
+fn refused(r: livepush_api::Refusal) -> Response<Body> {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = error(status, r.code, &r.message);
+    if let Some(allow) = r.allow {
+        resp.headers_mut()
+            .insert("allow", HeaderValue::from_static(allow));
+    }
+    resp
 }
 
 /// Reads a request's body: empty, or a JSON object, within the limits.
@@ -299,31 +249,10 @@ async fn body_json(req: Request<Incoming>) -> Result<serde_json::Value, Response
                 ),
             ))
         }
-        Some(Err(_)) => {
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                &format!("request bodies are limited to {MAX_BODY} bytes"),
-            ))
-        }
+        Some(Err(_)) => return Err(refused(livepush_api::too_large())),
         Some(Ok(c)) => c.to_bytes(),
     };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
-        Ok(_) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "bad-json",
-            "the body must be a JSON object",
-        )),
-        Err(e) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "bad-json",
-            &format!("the body is not JSON: {e}"),
-        )),
-    }
+    livepush_api::body(&bytes).map_err(refused)
 }
 
 async fn run_command(sh: &Shared, command: Command) -> Response<Body> {
@@ -408,7 +337,7 @@ async fn ask_video<R>(
     }
 }
 
-async fn take_snapshot(sh: &Shared, o: snapshot::Options) -> Response<Body> {
+async fn take_snapshot(sh: &Shared, o: livepush_api::SnapshotOptions) -> Response<Body> {
     let pic = match ask_video(sh, MediaCtl::Snapshot).await {
         Err(r) => return r,
         Ok(Err(e)) => return error(StatusCode::CONFLICT, "no-picture", &e),

@@ -8,54 +8,8 @@ use jpeg_encoder::{Encoder, ImageBuffer, JpegColorType, SamplingFactor};
 
 use crate::media::Picture;
 
-/// What a snapshot request may ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Options {
-    /// JPEG quality, 1..=100.
-    pub quality: u8,
-    /// Scale to this width (None: the picture's).
-    pub width: Option<u32>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            quality: 85,
-            width: None,
-        }
-    }
-}
-
-impl Options {
-    /// From a request's JSON object; an error names the field.
-    pub fn from_json(v: &serde_json::Value) -> Result<Options, String> {
-        let mut o = Options::default();
-        if let Some(q) = v.get("quality") {
-            o.quality =
-                q.as_u64()
-                    .filter(|q| (1..=100).contains(q))
-                    .ok_or("`quality` must be a whole number from 1 to 100")? as u8;
-        }
-        if let Some(w) = v.get("width") {
-            o.width = Some(
-                w.as_u64()
-                    .filter(|w| (16..=3840).contains(w) && w % 2 == 0)
-                    .ok_or("`width` must be an even number from 16 to 3840")?
-                    as u32,
-            );
-        }
-        if let Some(k) = v.as_object().and_then(|m| {
-            m.keys()
-                .find(|k| !matches!(k.as_str(), "quality" | "width"))
-        }) {
-            return Err(format!(
-                "unknown field `{}`: quality, width",
-                livepush_core::text::printable(k)
-            ));
-        }
-        Ok(o)
-    }
-}
+/// What a snapshot request may ask for (checked in `livepush_api`).
+pub use livepush_api::SnapshotOptions as Options;
 
 /// The picture as a JPEG (4:2:0, JFIF full range from the video range of
 /// cameras and encoders). Returns (jpeg, width, height).
@@ -190,26 +144,5 @@ mod tests {
             small.len(),
             jpeg.len()
         );
-    }
-
-    #[test]
-    fn options_are_checked_by_name() {
-        let o = Options::from_json(&serde_json::json!({"quality": 50, "width": 640})).unwrap();
-        assert_eq!(
-            o,
-            Options {
-                quality: 50,
-                width: Some(640)
-            }
-        );
-        assert!(Options::from_json(&serde_json::json!({"quality": 0}))
-            .unwrap_err()
-            .contains("quality"));
-        assert!(Options::from_json(&serde_json::json!({"width": 641}))
-            .unwrap_err()
-            .contains("width"));
-        assert!(Options::from_json(&serde_json::json!({"path": "/etc/x"}))
-            .unwrap_err()
-            .contains("unknown field `path`"));
     }
 }
