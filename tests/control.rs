@@ -317,18 +317,6 @@ fn mean(v: &[u8]) -> u64 {
     v.iter().map(|x| u64::from(*x)).sum::<u64>() / v.len().max(1) as u64
 }
 
-fn ctl_body(socket: &Path, args: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(bin())
-        .args(["ctl", "--socket"])
-        .arg(socket)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let v = serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null);
-    (out.status.code().unwrap_or(-1), v)
-}
-
 #[test]
 fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     need("nginx");
@@ -352,7 +340,7 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     std::thread::sleep(Duration::from_secs(2));
     // a snapshot: the red picture as JPEG, at the size asked for
     let snap = dir.path().join("a.jpg");
-    let (c, v) = ctl_body(
+    let (c, v) = ctl_json(
         &sock,
         &[
             "snapshot",
@@ -366,13 +354,13 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     let gray = luma_frames(&snap, 160, 90);
     let red_luma = mean(&gray[0]);
     // switch: the green 640x360 file scaled to 320x180, 1005, same publish
-    let (c, v) = ctl_body(&sock, &["switch-camera"]);
+    let (c, v) = ctl_json(&sock, &["switch-camera"]);
     assert_eq!(c, 0, "{v}");
     assert!(v["camera"].as_str().unwrap().contains("green.yuv"), "{v}");
     let (i, switched) = code_time(&r, 1005, i);
     std::thread::sleep(Duration::from_secs(2));
     // the next one cannot be opened: -1301, and the green one stays
-    let (c, v) = ctl_body(&sock, &["switch-camera"]);
+    let (c, v) = ctl_json(&sock, &["switch-camera"]);
     assert_eq!(c, 1, "{v}");
     assert_eq!(v["error"]["code"], "camera-failed", "{v}");
     let (i, _) = code_time(&r, -1301, i);
@@ -382,7 +370,7 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     let (i, paused) = code_time(&r, 1201, i);
     let (_, stopped) = code_time(&r, 1203, i);
     // stop-closes-camera: no picture until a preview
-    let (c, v) = ctl_body(&sock, &["snapshot", "--out", "/dev/null"]);
+    let (c, v) = ctl_json(&sock, &["snapshot", "--out", "/dev/null"]);
     assert_eq!(
         (c, v["error"]["code"].as_str()),
         (1, Some("no-picture")),
@@ -391,7 +379,7 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     assert_eq!(ctl(&sock, "start-preview").0, 0);
     std::thread::sleep(Duration::from_millis(500));
     let snap2 = dir.path().join("b.jpg");
-    let (c, v) = ctl_body(&sock, &["snapshot", "--out", snap2.to_str().unwrap()]);
+    let (c, v) = ctl_json(&sock, &["snapshot", "--out", snap2.to_str().unwrap()]);
     assert_eq!(c, 0, "{v}");
     let green_luma = mean(&luma_frames(&snap2, 320, 180)[0]);
     assert!(
@@ -400,7 +388,7 @@ fn switch_camera_snapshot_preview_and_pause_time_on_one_publish() {
     );
     assert_eq!(ctl(&sock, "stop-preview").0, 0);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(ctl_body(&sock, &["snapshot", "--out", "/dev/null"]).0, 1);
+    assert_eq!(ctl_json(&sock, &["snapshot", "--out", "/dev/null"]).0, 1);
     let p = r.stop();
     let detail = p
         .events
@@ -476,7 +464,7 @@ fn a_snapshot_shows_the_picture_being_pushed() {
     std::thread::sleep(Duration::from_secs(3));
     let asked = Instant::now();
     let snap = dir.path().join("s.jpg");
-    let (c, v) = ctl_body(
+    let (c, v) = ctl_json(
         &sock,
         &[
             "snapshot",
@@ -546,7 +534,7 @@ fn reload_applies_live_keys_refuses_a_bad_file_and_a_url_waiting_image_is_fetche
     let (i, _) = code_time(&r, 1002, 0);
     // a good reload: a live key applied, a pipeline key reported
     std::fs::write(&path, cfg(400, 15, "pause-fps = 2\n")).unwrap();
-    let (c, v) = ctl_body(&sock, &["reload"]);
+    let (c, v) = ctl_json(&sock, &["reload"]);
     assert_eq!(c, 0, "{v}");
     assert_eq!(
         v["applied"],
@@ -556,7 +544,7 @@ fn reload_applies_live_keys_refuses_a_bad_file_and_a_url_waiting_image_is_fetche
     assert_eq!(v["restart_needed"], serde_json::json!(["video"]), "{v}");
     // a bad one: every error with its position, nothing changes
     std::fs::write(&path, cfg(400, 15, "beauty = 12\nbogus = 1\n")).unwrap();
-    let (c, v) = ctl_body(&sock, &["reload"]);
+    let (c, v) = ctl_json(&sock, &["reload"]);
     assert_eq!(c, 1, "{v}");
     assert_eq!(v["error"]["code"], "bad-config");
     let errs = v["error"]["errors"].to_string();
@@ -633,7 +621,7 @@ fn events_stream_and_the_torch_without_one() {
     );
     let r = Running::start(dir.path(), &cfg);
     code_time(&r, 1002, 0);
-    let (c, v) = ctl_body(&sock, &["toggle-torch"]);
+    let (c, v) = ctl_json(&sock, &["toggle-torch"]);
     assert_eq!(
         (c, v["error"]["code"].as_str()),
         (1, Some("no-torch")),

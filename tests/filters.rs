@@ -6,21 +6,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-
-fn ctl_json(socket: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(bin())
-        .args(["ctl", "--socket"])
-        .arg(socket)
-        .args(args)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
 
 fn mean(f: &[u8]) -> f64 {
     f.iter().map(|&v| f64::from(v)).sum::<f64>() / f.len() as f64
@@ -79,7 +67,7 @@ fn a_reload_to_beauty_and_whiteness_9_brightens_and_smooths_the_stream() {
         cfg("beauty = 9\nwhiteness = 9\n"),
     )
     .unwrap();
-    let v = ctl_json(&sock, &["reload"]);
+    let (_, v) = ctl_json(&sock, &["reload"]);
     let applied: Vec<&str> = v["applied"]
         .as_array()
         .unwrap_or_else(|| panic!("reload answer: {v}"))

@@ -15,7 +15,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
@@ -28,18 +27,6 @@ use livepush_core::flv::tag::{TAG_AUDIO, TAG_VIDEO};
 
 /// One soak at a time: they measure CPU-bound pacing and memory.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// The value of one series in `/metrics`, read over the control socket.
-fn metric(socket: &Path, series: &str) -> Option<f64> {
-    let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
 
 /// What one soak measured.
 #[derive(Debug)]
@@ -105,7 +92,7 @@ fn soak(media_hours: f64, speed: u32) -> Soak {
     // more leave it flat)
     std::thread::sleep(Duration::from_secs(2));
     for _ in 0..200 {
-        let _ = metric(&sock, "livepush_send_queue_age_seconds");
+        let _ = unix_metric(&sock, "livepush_send_queue_age_seconds");
     }
     while t0.elapsed() < real {
         std::thread::sleep(Duration::from_secs(1));
@@ -123,7 +110,7 @@ fn soak(media_hours: f64, speed: u32) -> Soak {
         // its first ones are part of the warm-up; sampled after the
         // descriptors, so its connection is not counted)
         if n % 5 == 1 {
-            if let Some(q) = metric(&sock, "livepush_send_queue_age_seconds") {
+            if let Some(q) = unix_metric(&sock, "livepush_send_queue_age_seconds") {
                 max_queue = max_queue.max(q);
             }
         }

@@ -809,3 +809,30 @@ pub fn av_offsets_ms(file: &Path, w: u32, h: u32, fps: u32) -> Vec<f64> {
     }
     offsets
 }
+
+/// One series' value in `/metrics`, read over the control API's Unix socket.
+pub fn unix_metric(socket: &Path, series: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// `livepush ctl --socket SOCKET ARGS...`: its exit code and JSON answer
+/// (Null when it printed none).
+pub fn ctl_json(socket: &Path, args: &[&str]) -> (i32, Value) {
+    let out = Command::new(bin())
+        .args(["ctl", "--socket"])
+        .arg(socket)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), v)
+}
