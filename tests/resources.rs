@@ -26,8 +26,10 @@ fn run_in_namespace(
 ) -> (i32, String, String) {
     let cfg = dir.join("livepush.toml");
     std::fs::write(&cfg, config).unwrap();
+    // the binary and the config are opened (fds 3 and 4) before `setup`
+    // mounts anything: a clone under /tmp stays reachable through them
     let script = format!(
-        "set -e\n{setup}\nset +e\n{} run --config {} --seconds 6\nrc=$?\n{after}\nexit $rc\n",
+        "set -e\nexec 3<{} 4<{}\n{setup}\nset +e\n/proc/self/fd/3 run --config /proc/self/fd/4 --seconds 6\nrc=$?\n{after}\nexit $rc\n",
         bin(),
         cfg.display()
     );
