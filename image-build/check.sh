@@ -37,7 +37,9 @@ for BOARD in "$@"; do
   files=$(mdir -/ -b -i "$fat" ::/ | sed 's|^::/||')
   has() { grep -qx "$1" <<<"$files" || fail "no $1 on the boot partition"; }
   for f in livepush.toml BOOT-README.txt network/README.txt; do has "$f"; done
-  mtype -i "$fat" ::/livepush.toml | grep -q '^board = "' || fail "livepush.toml names no board"
+  # (grep -q on a here-string, not a pipe: with pipefail, grep leaving early
+  # can fail the writer with SIGPIPE, which read as a failed check)
+  grep -q '^board = "' <<<"$(mtype -i "$fat" ::/livepush.toml)" || fail "livepush.toml names no board"
   # -- what the firmware loads
   case $BOARD in
     rpi4|rpi5)
@@ -74,12 +76,12 @@ for BOARD in "$@"; do
     || fail "partition 2 is not lp-root"
   dbg "dump /usr/bin/livepush $rootimg.bin" >/dev/null
   case $BOARD in *amd64) arch=x86-64 ;; *) arch=aarch64 ;; esac
-  file -b "$rootimg.bin" | grep -q "$arch" || fail "/usr/bin/livepush is not $arch: $(file -b "$rootimg.bin")"
+  grep -q "$arch" <<<"$(file -b "$rootimg.bin")" || fail "/usr/bin/livepush is not $arch: $(file -b "$rootimg.bin")"
   rm -f "$rootimg.bin"
-  dbg "stat /etc/systemd/system/multi-user.target.wants/livepush.service" | grep -q 'Type: symlink' \
+  grep -q 'Type: symlink' <<<"$(dbg "stat /etc/systemd/system/multi-user.target.wants/livepush.service")" \
     || fail "livepush.service not enabled"
-  dbg "cat /etc/fstab" | grep -q '^LABEL=LIVEPUSH  */boot/firmware  *vfat  *ro,' || fail "fstab has no read-only boot partition"
-  dbg "cat /etc/shadow" | grep -q '^root:[*!]' || fail "root has a password"
+  grep -q '^LABEL=LIVEPUSH  */boot/firmware  *vfat  *ro,' <<<"$(dbg "cat /etc/fstab")" || fail "fstab has no read-only boot partition"
+  grep -q '^root:[*!]' <<<"$(dbg "cat /etc/shadow")" || fail "root has a password"
   rm -f "$rootimg"
   echo "image check: $BOARD: $(du -m --apparent-size "$img" | cut -f1) MiB, 3 partitions, boot files present, root $arch with livepush enabled"
 done
