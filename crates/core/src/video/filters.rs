@@ -301,10 +301,10 @@ impl Beauty {
 
 /// `beauty` and `whiteness` together on an I420 picture's luma plane
 /// (beauty first, then the tone curve). Both at 0: nothing is touched.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Filters {
     beauty: Beauty,
-    whiteness: Option<Whiteness>,
+    whiteness: Whiteness,
 }
 
 impl Filters {
@@ -312,21 +312,18 @@ impl Filters {
     pub fn new(beauty: u8, whiteness: u8) -> Filters {
         Filters {
             beauty: Beauty::new(beauty),
-            whiteness: (whiteness > 0).then(|| Whiteness::new(whiteness)),
+            whiteness: Whiteness::new(whiteness),
         }
     }
 
     /// (beauty, whiteness) levels.
     pub fn levels(&self) -> (u8, u8) {
-        (
-            self.beauty.level(),
-            self.whiteness.as_ref().map_or(0, Whiteness::level),
-        )
+        (self.beauty.level(), self.whiteness.level())
     }
 
     /// Whether both are at 0 (the picture is not touched: zero copy stays).
     pub fn is_identity(&self) -> bool {
-        self.beauty.is_identity() && self.whiteness.is_none()
+        self.beauty.is_identity() && self.whiteness.is_identity()
     }
 
     /// Filters the luma plane of a tightly packed I420 picture of `width` x
@@ -337,9 +334,7 @@ impl Filters {
         }
         let luma = &mut i420[..width * height];
         self.beauty.apply(luma, width, height, width);
-        if let Some(w) = &self.whiteness {
-            w.apply(luma, width, height, width);
-        }
+        self.whiteness.apply(luma, width, height, width);
     }
 }
 
