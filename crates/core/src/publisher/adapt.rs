@@ -10,7 +10,7 @@ use crate::congestion::Change;
 use crate::supervisor::Input as Fact;
 use crate::time::Instant;
 
-use super::{recycle, EncoderCommand, Notice, Output, Publisher};
+use super::{EncoderCommand, Notice, Output, Publisher};
 
 impl Publisher {
     /// One netstatus window has closed: the adaptive-bitrate controller gets
@@ -129,7 +129,7 @@ impl Publisher {
         let limit = self.cfg.queue_limit;
         if let Some(c) = self.conn.as_mut() {
             let pool = &mut self.pool;
-            let shed = c.outbox.shed(now, limit, |b| recycle(pool, b));
+            let shed = c.outbox.shed(now, limit, |b| pool.give(b));
             if shed.video > 0 || shed.audio > 0 {
                 self.shed_in_window = true;
                 self.counts.video_frames_shed += u64::from(shed.video);

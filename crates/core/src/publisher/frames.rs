@@ -16,6 +16,7 @@ use crate::supervisor::Input as Fact;
 use crate::time::Instant;
 
 use super::connection::Outbox;
+use super::pool::BufferPool;
 use super::{EncoderCommand, MediaMsg, Output, Publisher};
 
 impl Publisher {
@@ -217,7 +218,7 @@ impl Publisher {
 fn queue_tag(
     s: &mut PublishSession,
     c: &mut Outbox,
-    pool: &mut Vec<Vec<u8>>,
+    pool: &mut BufferPool,
     now: Instant,
     kind: TagKind,
     ts: u32,
@@ -232,12 +233,12 @@ fn queue_tag(
     while let Some(t) = s.poll_transmit() {
         c.push(Kind::Control, now, t.bytes);
     }
-    let mut buf = pool.pop().unwrap_or_default();
+    let mut buf = pool.take(s.media_len(ts, body.len()));
     if s.write_media(media, ts, body, &mut buf) {
         c.push(kind, now, buf);
         true
     } else {
-        pool.push(buf);
+        pool.give(buf);
         false
     }
 }

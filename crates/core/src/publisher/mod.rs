@@ -23,6 +23,7 @@ pub mod control;
 mod frames;
 pub mod media;
 pub mod observe;
+mod pool;
 pub mod redirect;
 mod tally;
 #[cfg(test)]
@@ -54,8 +55,6 @@ pub use tally::Tally;
 
 /// Time allowed to flush the last packets when stopping.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
-/// Write buffers kept for reuse.
-const POOL_MAX: usize = 256;
 /// How far behind live a publish may start with the frames kept since the
 /// last key frame (see [`StartCache`]); older, a fresh key frame is forced.
 const START_CACHE_AGE: Duration = Duration::from_millis(500);
@@ -236,7 +235,7 @@ pub struct Publisher {
     /// What the video thread was last told: the camera is open.
     camera_on: bool,
     failed: Option<String>,
-    pool: Vec<Vec<u8>>,
+    pool: pool::BufferPool,
     out: VecDeque<Output>,
     counts: Tally,
     phase: Phase,
@@ -274,7 +273,7 @@ impl Publisher {
             preview: true,
             camera_on: true,
             failed: None,
-            pool: Vec::with_capacity(POOL_MAX),
+            pool: pool::BufferPool::new(),
             out: VecDeque::with_capacity(256),
             counts: Tally::default(),
             phase: Phase::Starting,
@@ -323,7 +322,7 @@ impl Publisher {
                             p.bytes.len(),
                             now.saturating_since(p.queued_at).as_micros() as u64,
                         );
-                        recycle(pool, p.bytes);
+                        pool.give(p.bytes);
                     });
                 }
             }
@@ -492,7 +491,7 @@ impl Publisher {
     fn close_conn(&mut self) {
         if let Some(mut c) = self.conn.take() {
             let pool = &mut self.pool;
-            c.outbox.drain(|b| recycle(pool, b));
+            c.outbox.drain(|b| pool.give(b));
             self.out.push_back(Output::Close { conn: c.id });
         }
     }
@@ -639,13 +638,4 @@ fn make_abr(cfg: &PublisherConfig, start_kbps: u32) -> Option<Abr> {
             height: p.height,
         })
     })
-}
-
-/// Gives a write buffer back to the pool, emptied (media is appended to
-/// pooled buffers, so a buffer must never come back with old bytes in it).
-fn recycle(pool: &mut Vec<Vec<u8>>, mut b: Vec<u8>) {
-    if pool.len() < POOL_MAX {
-        b.clear();
-        pool.push(b);
-    }
 }

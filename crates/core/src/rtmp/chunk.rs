@@ -38,6 +38,15 @@ impl MediaChunkWriter {
         }
     }
 
+    /// The bytes [`Self::write`] appends for a `body_len`-byte message at
+    /// `ts_ms`: the message header, a one-byte header per further chunk,
+    /// and an extended timestamp on each header from 0xffffff ms on.
+    pub fn encoded_len(&self, ts_ms: u32, body_len: usize) -> usize {
+        let ext = if ts_ms >= 0x00ff_ffff { 4 } else { 0 };
+        let more_chunks = body_len.saturating_sub(1) / self.chunk_size;
+        12 + ext + body_len + more_chunks * (1 + ext)
+    }
+
     /// Appends `body` as one message with timestamp `ts_ms` to `out`.
     pub fn write(&self, media: Media, ts_ms: u32, body: &[u8], out: &mut Vec<u8>) {
         let (csid, type_id) = match media {
@@ -72,6 +81,18 @@ impl MediaChunkWriter {
 mod tests {
     use super::*;
     use rml_rtmp::chunk_io::ChunkDeserializer;
+
+    #[test]
+    fn encoded_len_is_what_write_appends() {
+        let w = MediaChunkWriter::new(128, 1);
+        for ts in [0, 0x00ff_fffe, 0x00ff_ffff, u32::MAX] {
+            for len in [0, 1, 127, 128, 129, 256, 1000] {
+                let mut out = Vec::new();
+                w.write(Media::Video, ts, &vec![0; len], &mut out);
+                assert_eq!(w.encoded_len(ts, len), out.len(), "ts {ts}, {len} bytes");
+            }
+        }
+    }
 
     #[test]
     fn golden_small_message() {

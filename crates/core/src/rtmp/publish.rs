@@ -351,6 +351,12 @@ impl PublishSession {
         }
     }
 
+    /// The bytes [`Self::write_media`] would append for a `body_len`-byte
+    /// message at `ts_ms` (0 unless publishing).
+    pub fn media_len(&self, ts_ms: u32, body_len: usize) -> usize {
+        self.media.map_or(0, |w| w.encoded_len(ts_ms, body_len))
+    }
+
     /// Ends a publishing session politely (`deleteStream`); later media is ignored.
     pub fn finish(&mut self) {
         if self.phase != Phase::Publishing {
