@@ -35,10 +35,23 @@ struct Soak {
     drift_start_ms: f64,
     drift_end_ms: f64,
     rss_warm_kb: u64,
+    #[allow(dead_code)] // printed with the figures (Debug), not asserted
     rss_end_kb: u64,
     rss_max_kb: u64,
+    /// The anonymous part of RSS (heap, stacks): what a leak grows.
+    anon_warm_kb: u64,
+    anon_max_kb: u64,
+    /// (seconds, RSS kB, anonymous kB) once a second after warm-up: what
+    /// a failure prints.
+    #[allow(dead_code)] // printed with the figures (Debug)
+    samples: Vec<(u32, u64, u64)>,
     fds: Vec<usize>,
     max_queue_age_s: f64,
+    /// Frames dropped anywhere (`livepush_frames_dropped_total`, each
+    /// series that is not 0): at 120x a stall of a second anywhere is two
+    /// minutes of media for the send queue.
+    dropped: Vec<String>,
+    #[allow(dead_code)] // printed; media_s is made from it
     video_frames: u32,
     audio_frames: u32,
     timestamp_slips: usize,
@@ -65,10 +78,30 @@ fn offsets(dir: &Path, rec: &Path, from: Option<f64>, len: f64) -> Vec<f64> {
     av_offsets_ms(&cut, 320, 180, 10)
 }
 
+/// Free bytes in /dev/shm (0: none there).
+fn shm_free_bytes() -> u64 {
+    let path = std::ffi::CString::new("/dev/shm").unwrap();
+    // SAFETY: statvfs fills the struct it is given; the path is a valid C string
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    st.f_bavail as u64 * st.f_frsize as u64
+}
+
 fn soak(media_hours: f64, speed: u32) -> Soak {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     need("ffmpeg");
-    let dir = tempfile::tempdir().unwrap();
+    // the recording (about 47 MB an hour of media) in memory when there is
+    // a tmpfs with room for it: a 10-hour run with it on disk once stalled
+    // for about a second (cause not found; the receiver's writes are one
+    // candidate), which at 120x is two minutes of media for the send queue:
+    // 120 s of video were shed. Not one since, with it in memory.
+    let in_memory = shm_free_bytes() > (media_hours * 200e6) as u64;
+    let dir = in_memory
+        .then(|| tempfile::tempdir_in("/dev/shm").ok())
+        .flatten()
+        .unwrap_or_else(|| tempfile::tempdir().unwrap());
     let rx = Receiver::start(dir.path(), &[]);
     let sock = dir.path().join("ctl.sock");
     let cfg = format!(
@@ -85,6 +118,8 @@ fn soak(media_hours: f64, speed: u32) -> Soak {
     let warm = (real / 2).min(Duration::from_secs(60));
     let mut n = 0u32;
     let (mut rss_warm, mut rss_max, mut rss_end) = (0, 0, 0);
+    let (mut anon_warm, mut anon_max) = (0, 0);
+    let mut samples = Vec::new();
     let mut fds = Vec::new();
     let mut max_queue = 0f64;
     // the control API's high-water mark first: 200 scrapes in a burst (the
@@ -98,12 +133,14 @@ fn soak(media_hours: f64, speed: u32) -> Soak {
         std::thread::sleep(Duration::from_secs(1));
         n += 1;
         if t0.elapsed() >= warm {
-            let rss = r.rss_kb();
+            let (rss, anon) = (r.rss_kb(), r.anon_kb());
             if rss_warm == 0 {
-                rss_warm = rss;
+                (rss_warm, anon_warm) = (rss, anon);
             }
             rss_max = rss_max.max(rss);
+            anon_max = anon_max.max(anon);
             rss_end = rss;
+            samples.push((t0.elapsed().as_secs() as u32, rss, anon));
             fds.push(r.fds());
         }
         // the queue every 5 s from the start (a scrape is an HTTP request:
@@ -115,6 +152,12 @@ fn soak(media_hours: f64, speed: u32) -> Soak {
             }
         }
     }
+    let dropped: Vec<String> = unix_metrics(&sock)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("livepush_frames_dropped_total{") && !l.ends_with(" 0"))
+        .map(str::to_string)
+        .collect();
     let out = r.stop();
     assert!(out.status.success(), "{}", out.stderr);
     rx.finish(Duration::from_secs(30));
@@ -156,8 +199,12 @@ fn soak(media_hours: f64, speed: u32) -> Soak {
         rss_warm_kb: rss_warm,
         rss_end_kb: rss_end,
         rss_max_kb: rss_max,
+        anon_warm_kb: anon_warm,
+        anon_max_kb: anon_max,
+        samples,
         fds,
         max_queue_age_s: max_queue,
+        dropped,
         video_frames,
         audio_frames,
         timestamp_slips: slips,
@@ -173,15 +220,17 @@ fn check(s: &Soak, media_hours: f64) {
     let want = media_hours * 3600.0;
     assert!(
         s.media_s > want * 0.97,
-        "{} s of media recorded of {want}: frames were lost or the clock lagged",
-        s.media_s
+        "{} s of media recorded of {want}: frames were lost or the clock lagged (dropped: {:?})",
+        s.media_s,
+        s.dropped
     );
     // audio and video cover the same media time (1024-sample AAC frames)
     let audio_s = f64::from(s.audio_frames) * 1024.0 / 48000.0;
     assert!(
         (audio_s - s.media_s).abs() < 2.0,
-        "audio {audio_s} s, video {} s",
-        s.media_s
+        "audio {audio_s} s, video {} s (dropped: {:?})",
+        s.media_s,
+        s.dropped
     );
     assert_eq!(s.timestamp_slips, 0, "timestamps slipped");
     assert!(
@@ -194,12 +243,20 @@ fn check(s: &Soak, media_hours: f64) {
         "A/V at the end: {} ms",
         s.drift_end_ms
     );
-    let growth = (s.rss_max_kb as f64 - s.rss_warm_kb as f64) / s.rss_warm_kb as f64;
+    // Memory after warm-up: the anonymous part (heap, stacks, what a leak
+    // grows) by under 1% of RSS; RSS as a whole by under 3%: the rest of it
+    // is file pages, the binary's and libraries' code paged in the first
+    // time a code path runs, which the kernel can drop at any time (in a
+    // one-hour run after the write-buffer fix, RSS rose 116 kB, 64 kB of
+    // them file pages).
+    let pct = |from: u64, to: u64| (to as f64 - from as f64) / s.rss_warm_kb as f64 * 100.0;
+    let anon = pct(s.anon_warm_kb, s.anon_max_kb);
     assert!(
-        growth < 0.01,
-        "RSS grew {:.2}% after warm-up: {s:?}",
-        growth * 100.0
+        anon < 1.0,
+        "anonymous memory grew by {anon:.2}% of RSS after warm-up: {s:?}"
     );
+    let rss = pct(s.rss_warm_kb, s.rss_max_kb);
+    assert!(rss < 3.0, "RSS grew {rss:.2}% after warm-up: {s:?}");
     let (lo, hi) = (s.fds.iter().min().unwrap(), s.fds.iter().max().unwrap());
     assert_eq!(lo, hi, "open file descriptors changed: {:?}", s.fds);
     assert!(
@@ -207,7 +264,6 @@ fn check(s: &Soak, media_hours: f64) {
         "the send queue grew: {} s",
         s.max_queue_age_s
     );
-    assert!(s.video_frames > 0 && s.rss_end_kb > 0);
 }
 
 /// One hour of media at 120x (30 s): A/V within 20 ms at both ends,

@@ -417,11 +417,24 @@ impl Running {
 
     /// Resident memory now, kB.
     pub fn rss_kb(&self) -> u64 {
+        self.status_kb("VmRSS:")
+    }
+
+    /// The anonymous part of resident memory now, kB: heap, stacks and
+    /// anonymous maps, what a leak grows. (The rest of RSS is file pages:
+    /// the binary's and libraries' code, paged in the first time a code
+    /// path runs, and shared memory.)
+    pub fn anon_kb(&self) -> u64 {
+        self.status_kb("RssAnon:")
+    }
+
+    /// One "kB" field of /proc/PID/status.
+    fn status_kb(&self, field: &str) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         s.lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
+            .unwrap_or_else(|| panic!("no {field} in /proc/{}/status", self.child.id()))
     }
 
     /// SIGTERM, wait, and everything it printed.
@@ -761,7 +774,11 @@ pub fn decode_audio(file: &Path) -> Vec<i16> {
 /// `synth::tone::SYNC_GAP_MS` of every second of the shared clock) against
 /// the frame whose burned-in counter is that second (`fps` frames a second).
 /// Positive: the sound comes late. The decoded audio's onset after each gap
-/// is found on a 0.25 ms envelope.
+/// is found on a 0.25 ms envelope. A mark outside the video's time span
+/// (more than half a frame before its first frame or after its last: the
+/// edges of a cut, where audio and video start or end at different times)
+/// has no frame of its second to compare with and is left out: the nearest
+/// one would be a whole second away.
 pub fn av_offsets_ms(file: &Path, w: u32, h: u32, fps: u32) -> Vec<f64> {
     const RATE: usize = 48000;
     let video = packet_times(file, "v");
@@ -773,6 +790,9 @@ pub fn av_offsets_ms(file: &Path, w: u32, h: u32, fps: u32) -> Vec<f64> {
     let win = RATE / 4000;
     let gap = f64::from(livepush_core::synth::tone::SYNC_GAP_MS) / 1000.0;
     let mut offsets = Vec::new();
+    let first = video.iter().copied().fold(f64::INFINITY, f64::min);
+    let last = video.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let half = 0.5 / f64::from(fps);
     let mut quiet = 0;
     // after a gap of at least 5 ms: the tone's onset is where it passes half
     // its peak (within 5 ms of rising out of the gap)
@@ -795,6 +815,9 @@ pub fn av_offsets_ms(file: &Path, w: u32, h: u32, fps: u32) -> Vec<f64> {
             armed = None;
             let onset = audio[0] + (j * win) as f64 / RATE as f64;
             let mark = onset - gap;
+            if mark < first - half || mark > last + half {
+                continue;
+            }
             // the frame showing that whole second
             let frame = counters
                 .iter()
@@ -812,6 +835,13 @@ pub fn av_offsets_ms(file: &Path, w: u32, h: u32, fps: u32) -> Vec<f64> {
 
 /// One series' value in `/metrics`, read over the control API's Unix socket.
 pub fn unix_metric(socket: &Path, series: &str) -> Option<f64> {
+    unix_metrics(socket)?
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// The control API's `/metrics` text, read over its Unix socket.
+pub fn unix_metrics(socket: &Path) -> Option<String> {
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -819,8 +849,7 @@ pub fn unix_metric(socket: &Path, series: &str) -> Option<f64> {
         .ok()?;
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    Some(out)
 }
 
 /// `livepush ctl --socket SOCKET ARGS...`: its exit code and JSON answer
