@@ -9,7 +9,9 @@
 //! that times 30 fps x 60 s. Level 0 is measured too: it must cost nothing.
 //! On the zero-copy path (a hardware encoder reading the camera's DMABUF)
 //! a non-zero level needs the pixels in memory the filter may write: the
-//! row "copy (what a filter costs zero copy)" is that picture copy.
+//! row "copy (what a filter costs zero copy)" is that picture copy. On an
+//! x86-64 CPU with AVX2 the filters run their AVX2 build; the row "without
+//! AVX2" is the baseline (SSE2) build on the same CPU.
 
 use std::path::Path;
 use std::process::Command;
@@ -88,19 +90,27 @@ pub fn run(frames: u32, dir: &Path) -> Result<(), String> {
     let encoder_ms = ms_per_frame(cpu() - t, frames);
 
     let mut buf = pics[0].to_vec();
-    let mut measure = |beauty: u8, whiteness: u8| -> f64 {
+    let mut measure_in = |beauty: u8, whiteness: u8, baseline: bool| -> f64 {
         let mut f = Filters::new(beauty, whiteness);
-        // warm: scratch and tables made
-        f.apply_i420(&mut buf, W as usize, H as usize);
+        let apply = |f: &mut Filters, buf: &mut [u8]| {
+            if baseline {
+                f.apply_i420_baseline(buf, W as usize, H as usize)
+            } else {
+                f.apply_i420(buf, W as usize, H as usize)
+            }
+        };
+        // warm: scratch made
+        apply(&mut f, &mut buf);
         let mut spent = Duration::ZERO;
         for p in &pics {
             buf.copy_from_slice(p);
             let t = cpu();
-            f.apply_i420(&mut buf, W as usize, H as usize);
+            apply(&mut f, &mut buf);
             spent += cpu() - t;
         }
         ms_per_frame(spent, frames)
     };
+    let mut measure = |beauty: u8, whiteness: u8| measure_in(beauty, whiteness, false);
     let mut rows: Vec<(String, f64)> = Vec::new();
     rows.push(("beauty 0, whiteness 0".into(), measure(0, 0)));
     for l in [1u8, 3, 5, 7, 9] {
@@ -113,6 +123,18 @@ pub fn run(frames: u32, dir: &Path) -> Result<(), String> {
     rows.push(("beauty 5 + whiteness 5".into(), both5));
     let both9 = measure(9, 9);
     rows.push(("beauty 9 + whiteness 9".into(), both9));
+    // what a CPU without the wider vector unit runs (x86-64: SSE2 only,
+    // e.g. Celeron J4125/N5105 mini-PCs; elsewhere the same build)
+    #[cfg(target_arch = "x86_64")]
+    let wide = std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let wide = false;
+    if wide {
+        rows.push((
+            "beauty 5 + whiteness 5, without AVX2".into(),
+            measure_in(5, 5, true),
+        ));
+    }
     // the copy a filter forces on the zero-copy path
     let t = cpu();
     for p in &pics {
@@ -170,6 +192,14 @@ pub fn run(frames: u32, dir: &Path) -> Result<(), String> {
     };
 
     println!("\n{frames} frames of 1280x720 I420 (testsrc2 with sensor-like noise); CPU per frame and per stream-minute at 30 fps");
+    println!(
+        "filters built for: {}",
+        if wide {
+            "AVX2 (this CPU has it)"
+        } else {
+            "the baseline instruction set"
+        }
+    );
     println!(
         "{:<44} {:>10} {:>14} {:>12}",
         "", "ms/frame", "CPU s/min", "of encoder"

@@ -249,7 +249,7 @@ mod tests {
     use crate::flv::{file, tag};
 
     fn header() -> Vec<u8> {
-        let mut f = b"FLV\x01\x05\0\0\0\x09\0\0\0\0".to_vec();
+        let f = b"FLV\x01\x05\0\0\0\x09\0\0\0\0".to_vec();
         assert_eq!(f.len(), 13);
         f
     }

@@ -6,8 +6,8 @@
 //! - [`Whiteness`] (0..9): a tone curve that lifts the mid-tones of the
 //!   encoder's limited-range luma (16..235): with `t = (y − 16)/219`,
 //!   `t + k·t·(1 − t)` and `k = 0.06·level` (black 16 and white 235 stay,
-//!   nothing goes outside them; monotonic for every level), applied through
-//!   a 256-entry table.
+//!   nothing goes outside them; monotonic for every level), in 16-bit
+//!   integer arithmetic (vector code; a table would need gathers).
 //! - [`Beauty`] (0..9): skin smoothing, an edge-preserving blur (the Lee
 //!   filter: local mean and variance). Each pixel becomes
 //!   `mean + g·(y − mean)` over its `(2r+1)²` neighbourhood, with
@@ -16,15 +16,23 @@
 //!   half-size plane (2x2 block means: a quarter of the work), the blend
 //!   is per pixel. The neighbourhood (6x6 or 10x10 pixels) and the noise
 //!   level σ (3.5..15.5 luma levels) grow with the level. Box sums of luma
-//!   and luma² are separable running sums in scratch buffers kept between
-//!   pictures (no allocation per picture once warm).
-//! - [`Filters`]: both on an I420 picture, beauty first.
+//!   and luma² are separable running sums; the picture is filtered in one
+//!   pass down its rows with a few rows of scratch kept between pictures
+//!   (no allocation per picture once warm).
+//! - [`Filters`]: both on an I420 picture, beauty first, in the same pass.
+//!
+//! Speed: plain slice arithmetic the compiler turns into vector code. On
+//! x86-64 the same code is also compiled for AVX2 and chosen at run time
+//! when the CPU has it (twice the lanes of the SSE2 baseline; the same
+//! bytes, tested): those two calls, after the check, are the crate's only
+//! `unsafe` outside tests (two more in the tests compare the builds).
+//! Costs are in `livepush bench --filters` and the README.
 
 /// The `whiteness` filter at one level.
 #[derive(Debug, Clone, Copy)]
 pub struct Whiteness {
     level: u8,
-    /// The lift's factor in 1/65536: `0.06·level / 219`.
+    /// The lift's factor in 1/65536: `0.06·level / 219` (at most 162).
     c: u16,
 }
 
@@ -49,12 +57,7 @@ impl Whiteness {
     /// The curve's value for luma `y`: `y + k·d·(219 − d)/219` with
     /// `d = y − 16`, inside 16..235; outside it `y`.
     pub fn curve(&self, y: u8) -> u8 {
-        let d = u16::from(y).wrapping_sub(16);
-        if d > 219 {
-            return y;
-        }
-        let lift = ((u32::from(d * (219 - d)) * u32::from(self.c)) >> 16) as u8;
-        y + lift
+        lift::<false>(u16::from(y), self.c) as u8
     }
 
     /// Applies the curve to a luma plane (`width` pixels a row, rows
@@ -64,17 +67,90 @@ impl Whiteness {
         if self.is_identity() {
             return;
         }
-        let c = u32::from(self.c);
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has AVX2 (asked just above)
+            unsafe {
+                self.run_avx2(luma, width, height, stride)
+            };
+            return;
+        }
+        self.run::<false>(luma, width, height, stride);
+    }
+
+    /// [`Whiteness::run`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2(&self, luma: &mut [u8], width: usize, height: usize, stride: usize) {
+        self.run::<true>(luma, width, height, stride);
+    }
+
+    /// The curve on the plane (inlined into each instruction-set version;
+    /// `WIDE`: the form of [`lift`] for 256-bit vectors).
+    #[inline(always)]
+    fn run<const WIDE: bool>(&self, luma: &mut [u8], width: usize, height: usize, stride: usize) {
         for row in luma.chunks_mut(stride.max(1)).take(height) {
             for p in row.iter_mut().take(width) {
-                let y = u16::from(*p);
-                // outside 16..235 the product is 0: d clamped to 0..219
-                let d = y.saturating_sub(16).min(219);
-                let inside = u16::from((16..=235).contains(&y));
-                let lift = ((u32::from(d * (219 - d)) * c) >> 16) as u16 * inside;
-                *p = (y + lift) as u8;
+                *p = lift::<WIDE>(u16::from(*p), self.c) as u8;
             }
         }
+    }
+}
+
+/// The whiteness curve on one luma value in 16-bit lanes: `y + d·(219 −
+/// d)·c / 65536` with `d = y − 16` clamped to 0..219, so outside 16..235
+/// the product is 0 and `y` stays ([`Whiteness::curve`] without its
+/// branch). Two forms of the same value, one per vector width: the high
+/// half of a 16x16-bit product is one SSE2/NEON instruction, but LLVM
+/// widens it to 32-bit lanes in AVX2 code (twice as slow as the baseline
+/// there); with `WIDE` the product is split into bytes so every step stays
+/// in 16 bits (a test checks the two agree for every value and level).
+#[inline(always)]
+fn lift<const WIDE: bool>(y: u16, c: u16) -> u16 {
+    let d = y.saturating_sub(16).min(219);
+    let p = d * (219 - d); // < 2^14
+    if WIDE {
+        // (p·c) >> 16 with p = 256·h + l (c <= 162 < 2^8):
+        // floor((256·h·c + l·c) / 2^16) = (h·c + (l·c >> 8)) >> 8, exactly
+        let (h, l) = (p >> 8, p & 0xff);
+        y + ((h * c + ((l * c) >> 8)) >> 8)
+    } else {
+        y + ((u32::from(p) * u32::from(c)) >> 16) as u16
+    }
+}
+
+/// `dst[x] = src[x] + src[x + 1] + src[x + 2]` (one pass, vector code).
+#[inline(always)]
+fn box3<T: Copy + std::ops::Add<Output = T>>(src: &[T], dst: &mut [T]) {
+    let n = dst.len();
+    for (((d, &a), &b), &c) in dst.iter_mut().zip(&src[..n]).zip(&src[1..]).zip(&src[2..]) {
+        *d = a + b + c;
+    }
+}
+
+/// `dst[x] = src[x] + ... + src[x + 4]` (one pass, vector code).
+#[inline(always)]
+fn box5<T: Copy + std::ops::Add<Output = T>>(src: &[T], dst: &mut [T]) {
+    let n = dst.len();
+    for (((((d, &a), &b), &c), &e), &f) in dst
+        .iter_mut()
+        .zip(&src[..n])
+        .zip(&src[1..])
+        .zip(&src[2..])
+        .zip(&src[3..])
+        .zip(&src[4..])
+    {
+        *d = a + b + c + e + f;
+    }
+}
+
+/// One row of the beauty blend: `(g·v + b) >> 7` per pixel, then `then`
+/// (the whiteness curve or nothing). Plain u16 lanes: vector code.
+#[inline(always)]
+fn blend_row(line: &mut [u8], g: &[u16], b: &[u16], then: impl Fn(u16) -> u16) {
+    for ((p, &g), &b) in line.iter_mut().zip(g).zip(b) {
+        *p = then((g * u16::from(*p) + b) >> 7) as u8;
     }
 }
 
@@ -82,25 +158,27 @@ impl Whiteness {
 #[derive(Debug, Clone, Default)]
 pub struct Beauty {
     level: u8,
-    /// The half-size plane: each 2x2 block's mean.
-    low: Vec<u8>,
-    /// Two full rows added (making `low`).
+    /// Two full rows added (making a half-size row).
     pairs: Vec<u16>,
-    /// The half-size plane's local mean and gain (of 128), per pixel.
-    mean: Vec<u8>,
-    gain: Vec<u8>,
-    /// One full-size row of `mean` and `gain` (each value twice).
-    mrow: Vec<u8>,
-    grow: Vec<u8>,
-    /// One half-size row with its edges replicated, and its squares.
+    /// One half-size row (each 2x2 block's mean) with `r` replicated
+    /// values on each side, and its squares.
     pad: Vec<u16>,
     pad2: Vec<u32>,
-    /// Horizontal box sums of every half-size row: of luma, of luma².
+    /// The horizontal box sums (of luma, of luma²) of the last 8 half-size
+    /// rows (a ring, row `y` at `y % 8`): the vertical window and its slide
+    /// need `2r + 2` at most.
     rows: Vec<u16>,
     rows2: Vec<u32>,
     /// The running vertical sums of `rows` and `rows2`, one per column.
     cols: Vec<u32>,
     cols2: Vec<u32>,
+    /// One half-size row's local mean and gain (of 128).
+    mean: Vec<u16>,
+    gain: Vec<u16>,
+    /// One full-size row of the blend's terms (each block's value twice):
+    /// the gain `g` (of 128) and `m·(128 − g) + 64`.
+    grow: Vec<u16>,
+    brow: Vec<u16>,
 }
 
 impl Beauty {
@@ -144,157 +222,232 @@ impl Beauty {
     /// the compiler vectorises; the statistics are in f32 (IEEE, no fused
     /// operations: the same result on every machine).
     pub fn apply(&mut self, luma: &mut [u8], width: usize, height: usize, stride: usize) {
-        if self.is_identity() || width == 0 || height == 0 {
+        self.apply_then(luma, width, height, stride, &Whiteness::new(0));
+    }
+
+    /// [`Beauty::apply`], then `whiteness`'s curve on each pixel in the
+    /// same pass over the plane (the result of the two one after the
+    /// other, bit for bit). With beauty at 0, only the curve.
+    pub fn apply_then(
+        &mut self,
+        luma: &mut [u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+        whiteness: &Whiteness,
+    ) {
+        if self.is_identity() {
+            whiteness.apply(luma, width, height, stride);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has AVX2 (asked just above), the one
+            // requirement of a `target_feature(enable = "avx2")` function
+            unsafe {
+                self.run_avx2(luma, width, height, stride, whiteness)
+            };
+            return;
+        }
+        self.run::<false>(luma, width, height, stride, whiteness);
+    }
+
+    /// [`Beauty::run`] compiled for AVX2 (twice the lanes of the x86-64
+    /// baseline's SSE2; the same arithmetic, so the same bytes).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2(
+        &mut self,
+        luma: &mut [u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+        whiteness: &Whiteness,
+    ) {
+        self.run::<true>(luma, width, height, stride, whiteness);
+    }
+
+    /// The filter itself (inlined into each instruction-set version;
+    /// `WIDE`: the form of [`lift`] for 256-bit vectors). One pass down
+    /// the picture: half-size row `y2` is made from full rows `2·y2` and
+    /// `2·y2 + 1` and its horizontal sums go into the ring; as soon as the
+    /// ring holds the rows below half-size row `s` that its window and the
+    /// window's slide need (`s + r + 1`, or the last row), row `s`'s
+    /// statistics are taken and full rows `2s`, `2s + 1` are blended (they
+    /// were read for half-size row `s`, long before, and are read by
+    /// nothing after). Every row is touched while it is still in the
+    /// cache, and the scratch is a few rows, whatever the picture's height.
+    #[inline(always)]
+    fn run<const WIDE: bool>(
+        &mut self,
+        luma: &mut [u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+        whiteness: &Whiteness,
+    ) {
+        if width == 0 || height == 0 {
             return;
         }
         assert!(
             stride >= width && luma.len() >= stride * (height - 1) + width,
             "the plane is smaller than {width}x{height} with stride {stride}"
         );
-        let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
-        // the half-size plane (the last row and column replicated when odd)
+        let (w, h) = (width.div_ceil(2), height.div_ceil(2));
+        let (r, sigma) = self.params();
+        let s2 = sigma * sigma;
+        let inv_n = 1.0 / ((2 * r + 1) * (2 * r + 1)) as f32;
+        // (a power of two, at least 2r + 2: an index is a mask, not a
+        // division the compiler would redo inside the row loops)
+        const RING: usize = 8;
+        debug_assert!(RING >= 2 * r + 2);
         self.pairs.resize(width, 0);
-        self.low.resize(w2 * h2, 0);
-        for y2 in 0..h2 {
-            let a = &luma[2 * y2 * stride..2 * y2 * stride + width];
-            let yb = (2 * y2 + 1).min(height - 1);
-            let b = &luma[yb * stride..yb * stride + width];
-            for ((t, &x), &y) in self.pairs.iter_mut().zip(a).zip(b) {
-                *t = u16::from(x) + u16::from(y);
+        self.pad.resize(w + 2 * r, 0);
+        self.pad2.resize(w + 2 * r, 0);
+        self.rows.resize(RING * w, 0);
+        self.rows2.resize(RING * w, 0);
+        self.cols.resize(w, 0);
+        self.cols2.resize(w, 0);
+        self.mean.resize(w, 0);
+        self.gain.resize(w, 0);
+        self.grow.resize(2 * w, 0);
+        self.brow.resize(2 * w, 0);
+        // half-size row `y` (clamped to the picture: edges replicated) in the ring
+        let at = |y: isize| (y.clamp(0, h as isize - 1) as usize % RING) * w;
+        let mut next = 0; // the next half-size row to finish
+        for y2 in 0..h {
+            self.half_row(luma, width, height, stride, y2, r);
+            let dst = y2 % RING * w;
+            let (dst, dst2) = (&mut self.rows[dst..dst + w], &mut self.rows2[dst..dst + w]);
+            if r == 1 {
+                box3(&self.pad, dst);
+                box3(&self.pad2, dst2);
+            } else {
+                box5(&self.pad, dst);
+                box5(&self.pad2, dst2);
             }
-            let dst = &mut self.low[y2 * w2..(y2 + 1) * w2];
-            for (d, p) in dst.iter_mut().zip(self.pairs.chunks_exact(2)) {
-                *d = ((p[0] + p[1] + 2) >> 2) as u8;
+            if y2 == r.min(h - 1) {
+                // the window of row 0: rows -r..=r (those above replicated)
+                self.cols.fill(0);
+                self.cols2.fill(0);
+                for y in -(r as isize)..=r as isize {
+                    let a = at(y);
+                    for (((c, c2), &v), &v2) in self
+                        .cols
+                        .iter_mut()
+                        .zip(self.cols2.iter_mut())
+                        .zip(&self.rows[a..a + w])
+                        .zip(&self.rows2[a..a + w])
+                    {
+                        *c += u32::from(v);
+                        *c2 += v2;
+                    }
+                }
             }
-            if width % 2 == 1 {
-                dst[w2 - 1] = ((self.pairs[width - 1] + 1) >> 1) as u8;
-            }
-        }
-        self.statistics(w2, h2);
-        // each pixel with its block's mean and gain
-        self.mrow.resize(w2 * 2, 0);
-        self.grow.resize(w2 * 2, 0);
-        for y in 0..height {
-            if y % 2 == 0 {
-                let y2 = y / 2;
-                let (m, g) = (
-                    &self.mean[y2 * w2..(y2 + 1) * w2],
-                    &self.gain[y2 * w2..(y2 + 1) * w2],
+            while next < h && (next + r + 1).min(h - 1) <= y2 && y2 >= r.min(h - 1) {
+                let (add, sub) = (
+                    at(next as isize + r as isize + 1),
+                    at(next as isize - r as isize),
                 );
-                for (pair, &v) in self.mrow.chunks_exact_mut(2).zip(m) {
-                    pair[0] = v;
-                    pair[1] = v;
+                self.finish_row(add, sub, w, inv_n, s2);
+                for y in [2 * next, 2 * next + 1] {
+                    if y >= height {
+                        break;
+                    }
+                    let line = &mut luma[y * stride..y * stride + width];
+                    if whiteness.is_identity() {
+                        blend_row(line, &self.grow, &self.brow, |v| v);
+                    } else {
+                        let c = whiteness.c;
+                        blend_row(line, &self.grow, &self.brow, |v| lift::<WIDE>(v, c));
+                    }
                 }
-                for (pair, &v) in self.grow.chunks_exact_mut(2).zip(g) {
-                    pair[0] = v;
-                    pair[1] = v;
-                }
-            }
-            let line = &mut luma[y * stride..y * stride + width];
-            for ((p, &m), &g) in line.iter_mut().zip(&self.mrow).zip(&self.grow) {
-                let (v, m, g) = (i16::from(*p), i16::from(m), i16::from(g));
-                // |g·(v − m)| <= 128·255: fits i16
-                *p = (m + ((g * (v - m) + 64) >> 7)).clamp(0, 255) as u8;
+                next += 1;
             }
         }
     }
 
-    /// The local mean and gain of every pixel of the half-size plane
-    /// (`w` x `h`, edges replicated) into `mean` and `gain`.
-    fn statistics(&mut self, w: usize, h: usize) {
-        let (r, sigma) = self.params();
-        let s2 = sigma * sigma;
-        let inv_n = 1.0 / ((2 * r + 1) * (2 * r + 1)) as f32;
-        self.pad.resize(w + 2 * r, 0);
-        self.pad2.resize(w + 2 * r, 0);
-        self.rows.resize(w * h, 0);
-        self.rows2.resize(w * h, 0);
-        self.cols.resize(w, 0);
-        self.cols2.resize(w, 0);
-        self.mean.resize(w * h, 0);
-        self.gain.resize(w * h, 0);
-        // horizontal sums of each row: the row widened once, its squares
-        // once, then 2r+1 shifted slices added (separate plain loops: each
-        // one vector code)
-        for y in 0..h {
-            let src = &self.low[y * w..(y + 1) * w];
-            for (p, &v) in self.pad[r..r + w].iter_mut().zip(src) {
-                *p = u16::from(v);
-            }
-            self.pad[..r].fill(u16::from(src[0]));
-            self.pad[r + w..].fill(u16::from(src[w - 1]));
-            for (q, &p) in self.pad2.iter_mut().zip(&self.pad) {
-                *q = u32::from(p) * u32::from(p);
-            }
-            let dst = &mut self.rows[y * w..(y + 1) * w];
-            dst.copy_from_slice(&self.pad[..w]);
-            for k in 1..=2 * r {
-                for (d, &v) in dst.iter_mut().zip(&self.pad[k..k + w]) {
-                    *d += v;
-                }
-            }
-            let dst2 = &mut self.rows2[y * w..(y + 1) * w];
-            dst2.copy_from_slice(&self.pad2[..w]);
-            for k in 1..=2 * r {
-                for (d, &v) in dst2.iter_mut().zip(&self.pad2[k..k + w]) {
-                    *d += v;
-                }
-            }
+    /// Half-size row `y2` (each 2x2 block's mean; the last row and column
+    /// replicated when odd) into `pad` between `r` copies of its first and
+    /// last value, and its squares into `pad2`.
+    #[inline(always)]
+    fn half_row(
+        &mut self,
+        luma: &[u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+        y2: usize,
+        r: usize,
+    ) {
+        let w = width.div_ceil(2);
+        let a = &luma[2 * y2 * stride..2 * y2 * stride + width];
+        let yb = (2 * y2 + 1).min(height - 1);
+        let b = &luma[yb * stride..yb * stride + width];
+        for ((t, &x), &y) in self.pairs.iter_mut().zip(a).zip(b) {
+            *t = u16::from(x) + u16::from(y);
         }
-        // the vertical sums for row 0 (rows above replicated), then row by
-        // row: its statistics, and the window slid down
-        let row = |y: isize| (y.clamp(0, h as isize - 1) as usize) * w;
-        self.cols.fill(0);
-        self.cols2.fill(0);
-        for y in -(r as isize)..=r as isize {
-            let (a, a2) = (
-                &self.rows[row(y)..row(y) + w],
-                &self.rows2[row(y)..row(y) + w],
-            );
-            for (((c, c2), &v), &v2) in self
-                .cols
-                .iter_mut()
-                .zip(self.cols2.iter_mut())
-                .zip(a)
-                .zip(a2)
-            {
-                *c += u32::from(v);
-                *c2 += v2;
-            }
+        let dst = &mut self.pad[r..r + w];
+        for (d, p) in dst.iter_mut().zip(self.pairs.chunks_exact(2)) {
+            *d = (p[0] + p[1] + 2) >> 2;
         }
-        for y in 0..h {
-            let (mean, gain) = (
-                &mut self.mean[y * w..(y + 1) * w],
-                &mut self.gain[y * w..(y + 1) * w],
-            );
-            for (((mo, go), &c), &c2) in mean
-                .iter_mut()
-                .zip(gain.iter_mut())
-                .zip(&self.cols)
-                .zip(&self.cols2)
-            {
-                // (sums fit i32: signed conversions are single instructions)
-                let m = c as i32 as f32 * inv_n;
-                let var = (c2 as i32 as f32 * inv_n - m * m).max(0.0);
-                let g = var / (var + s2);
-                // rounded to the nearest integer by adding 2^23 (one unit
-                // per ulp there), read from the bits: no saturating cast,
-                // which the compiler cannot vectorise
-                *mo = ((m.clamp(0.0, 255.0) + 8_388_608.0).to_bits() & 0xff) as u8;
-                *go = ((g * 128.0 + 8_388_608.0).to_bits() & 0xff) as u8;
-            }
-            let (add, sub) = (
-                row(y as isize + r as isize + 1),
-                row(y as isize - r as isize),
-            );
-            let (ra, rs) = (&self.rows[add..add + w], &self.rows[sub..sub + w]);
-            for ((c, &a), &s) in self.cols.iter_mut().zip(ra).zip(rs) {
-                *c = *c + u32::from(a) - u32::from(s);
-            }
-            let (ra, rs) = (&self.rows2[add..add + w], &self.rows2[sub..sub + w]);
-            for ((c, &a), &s) in self.cols2.iter_mut().zip(ra).zip(rs) {
-                *c = *c + a - s;
-            }
+        if width % 2 == 1 {
+            dst[w - 1] = (self.pairs[width - 1] + 1) >> 1;
+        }
+        let (first, last) = (self.pad[r], self.pad[r + w - 1]);
+        self.pad[..r].fill(first);
+        self.pad[r + w..].fill(last);
+        for (q, &p) in self.pad2.iter_mut().zip(&self.pad) {
+            *q = u32::from(p) * u32::from(p);
+        }
+    }
+
+    /// The next half-size row's local mean `m` and gain `g = var / (var +
+    /// σ²)` (of 128) from the window's sums, the window slid down a row in
+    /// the same pass (the ring's row `add` added, row `sub` dropped); then
+    /// the blend's terms for its two full rows (`grow`, `brow`).
+    #[inline(always)]
+    fn finish_row(&mut self, add: usize, sub: usize, w: usize, inv_n: f32, s2: f32) {
+        for (((((((mo, go), c), c2), &a), &s), &a2), &s2q) in self
+            .mean
+            .iter_mut()
+            .zip(self.gain.iter_mut())
+            .zip(self.cols.iter_mut())
+            .zip(self.cols2.iter_mut())
+            .zip(&self.rows[add..add + w])
+            .zip(&self.rows[sub..sub + w])
+            .zip(&self.rows2[add..add + w])
+            .zip(&self.rows2[sub..sub + w])
+        {
+            // (sums fit i32: signed conversions are single instructions)
+            let m = *c as i32 as f32 * inv_n;
+            let var = (*c2 as i32 as f32 * inv_n - m * m).max(0.0);
+            let g = var / (var + s2);
+            // rounded to the nearest integer by adding 2^23 (one unit per
+            // ulp there), read from the bits: no saturating cast, which
+            // the compiler cannot vectorise
+            *mo = ((m.clamp(0.0, 255.0) + 8_388_608.0).to_bits() & 0xff) as u16;
+            *go = ((g * 128.0 + 8_388_608.0).to_bits() & 0xff) as u16;
+            *c = *c + u32::from(a) - u32::from(s);
+            *c2 = *c2 + a2 - s2q;
+        }
+        // the blend `m + g·(v − m)/128` is `(g·v + m·(128 − g) + 64) / 128`
+        // (the same value: 128·m leaves the rounding alone), all in u16 (at
+        // most 255·128 + 64), no clamp; each block's terms twice (a
+        // separate loop: pairs of stores keep the one above vector code)
+        for (((gp, bp), &m), &g) in self
+            .grow
+            .chunks_exact_mut(2)
+            .zip(self.brow.chunks_exact_mut(2))
+            .zip(&self.mean)
+            .zip(&self.gain)
+        {
+            let b = m * (128 - g) + 64;
+            gp[0] = g;
+            gp[1] = g;
+            bp[0] = b;
+            bp[1] = b;
         }
     }
 }
@@ -333,8 +486,24 @@ impl Filters {
             return;
         }
         let luma = &mut i420[..width * height];
-        self.beauty.apply(luma, width, height, width);
-        self.whiteness.apply(luma, width, height, width);
+        self.beauty
+            .apply_then(luma, width, height, width, &self.whiteness);
+    }
+
+    /// [`Filters::apply_i420`] always in the target's baseline build (on
+    /// x86-64: SSE2, what a CPU without AVX2 runs), for `livepush bench`.
+    /// The same bytes as `apply_i420`.
+    pub fn apply_i420_baseline(&mut self, i420: &mut [u8], width: usize, height: usize) {
+        if self.is_identity() || i420.len() < width * height {
+            return;
+        }
+        let luma = &mut i420[..width * height];
+        if self.beauty.is_identity() {
+            self.whiteness.run::<false>(luma, width, height, width);
+        } else {
+            self.beauty
+                .run::<false>(luma, width, height, width, &self.whiteness);
+        }
     }
 }
 
@@ -367,7 +536,7 @@ mod tests {
         Whiteness::new(0).apply(&mut p, 64, 48, 64);
         assert_eq!(p, orig);
         assert_eq!(
-            b.rows.capacity() + b.cols.capacity() + b.pad.capacity() + b.low.capacity(),
+            b.rows.capacity() + b.cols.capacity() + b.pad.capacity() + b.pairs.capacity(),
             0,
             "no scratch at level 0"
         );
@@ -467,6 +636,171 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_is_beauty_then_whiteness_bit_for_bit() {
+        let (w, h, stride) = (37usize, 23usize, 40usize);
+        let mut seed = 5;
+        let orig: Vec<u8> = (0..stride * h)
+            .map(|i| (((i * 7) % 256) as i32 + 3 * noise(&mut seed)).clamp(0, 255) as u8)
+            .collect();
+        for (b, wl) in [(0u8, 0u8), (0, 9), (1, 0), (3, 4), (5, 5), (7, 1), (9, 9)] {
+            let mut two = orig.clone();
+            Beauty::new(b).apply(&mut two, w, h, stride);
+            let white = Whiteness::new(wl);
+            // the curve pixel by pixel, through its own definition
+            for y in 0..h {
+                for p in &mut two[y * stride..y * stride + w] {
+                    *p = white.curve(*p);
+                }
+            }
+            let mut one = orig.clone();
+            Beauty::new(b).apply_then(&mut one, w, h, stride, &white);
+            assert_eq!(one, two, "beauty {b}, whiteness {wl}");
+        }
+        // the curve through 16-bit lanes is the curve everywhere, in both
+        // of its forms
+        for level in 0..=9 {
+            let white = Whiteness::new(level);
+            for y in 0..=255u16 {
+                assert_eq!(lift::<true>(y, white.c), lift::<false>(y, white.c), "{y}");
+            }
+            let mut all: Vec<u8> = (0..=255).collect();
+            white.apply(&mut all, 256, 1, 256);
+            for y in 0..=255u8 {
+                let d = i32::from(y) - 16;
+                let want = if (0..=219).contains(&d) {
+                    (i32::from(y) + ((d * (219 - d)) as u32 * u32::from(white.c) >> 16) as i32)
+                        as u8
+                } else {
+                    y
+                };
+                assert_eq!(all[usize::from(y)], want, "level {level}, y {y}");
+            }
+        }
+    }
+
+    /// The AVX2 build of the filters gives the baseline's bytes (skipped,
+    /// and said so, on a CPU without AVX2).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_baseline_builds_give_the_same_bytes() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: only the baseline build runs");
+            return;
+        }
+        let mut seed = 99;
+        for (w, h, stride) in [
+            (64usize, 48usize, 64usize),
+            (101, 37, 128),
+            (1280, 16, 1280),
+        ] {
+            let orig: Vec<u8> = (0..stride * h)
+                .map(|i| ((i * 13 % 251) as i32 + 5 * noise(&mut seed)).clamp(0, 255) as u8)
+                .collect();
+            for (b, wl) in [(1u8, 0u8), (5, 5), (6, 9), (7, 0), (9, 9)] {
+                let white = Whiteness::new(wl);
+                let (mut base, mut wide) = (orig.clone(), orig.clone());
+                Beauty::new(b).run::<false>(&mut base, w, h, stride, &white);
+                #[allow(unsafe_code)]
+                // SAFETY: AVX2 checked above
+                unsafe {
+                    Beauty::new(b).run_avx2(&mut wide, w, h, stride, &white)
+                };
+                assert_eq!(base, wide, "{w}x{h}: beauty {b}, whiteness {wl}");
+                assert_ne!(base, orig, "{w}x{h}: beauty {b} changed nothing");
+                let (mut base, mut wide) = (orig.clone(), orig.clone());
+                white.run::<false>(&mut base, w, h, stride);
+                #[allow(unsafe_code)]
+                // SAFETY: AVX2 checked above
+                unsafe {
+                    white.run_avx2(&mut wide, w, h, stride)
+                };
+                assert_eq!(base, wide, "{w}x{h}: whiteness {wl}");
+            }
+        }
+    }
+
+    /// The filter written the slow, obvious way: whole half-size plane,
+    /// every window summed from scratch with clamped coordinates, the same
+    /// f32 operations in the same order.
+    fn beauty_by_definition(p: &mut [u8], w: usize, h: usize, stride: usize, level: u8) {
+        let (r, sigma) = Beauty::new(level).params();
+        let (w2, h2) = (w.div_ceil(2), h.div_ceil(2));
+        let px = |x: usize, y: usize| u32::from(p[y.min(h - 1) * stride + x.min(w - 1)]);
+        let mut low = vec![0u32; w2 * h2];
+        for y in 0..h2 {
+            for x in 0..w2 {
+                low[y * w2 + x] = if 2 * x + 1 < w {
+                    (px(2 * x, 2 * y)
+                        + px(2 * x + 1, 2 * y)
+                        + px(2 * x, 2 * y + 1)
+                        + px(2 * x + 1, 2 * y + 1)
+                        + 2)
+                        >> 2
+                } else {
+                    (px(2 * x, 2 * y) + px(2 * x, 2 * y + 1) + 1) >> 1
+                };
+            }
+        }
+        let inv_n = 1.0 / ((2 * r + 1) * (2 * r + 1)) as f32;
+        let (mut mean, mut gain) = (vec![0u32; w2 * h2], vec![0u32; w2 * h2]);
+        for y in 0..h2 as isize {
+            for x in 0..w2 as isize {
+                let (mut c, mut c2) = (0u32, 0u32);
+                for dy in -(r as isize)..=r as isize {
+                    for dx in -(r as isize)..=r as isize {
+                        let v = low[(y + dy).clamp(0, h2 as isize - 1) as usize * w2
+                            + (x + dx).clamp(0, w2 as isize - 1) as usize];
+                        c += v;
+                        c2 += v * v;
+                    }
+                }
+                let m = c as i32 as f32 * inv_n;
+                let var = (c2 as i32 as f32 * inv_n - m * m).max(0.0);
+                let g = var / (var + sigma * sigma);
+                let i = y as usize * w2 + x as usize;
+                mean[i] = (m.clamp(0.0, 255.0)).round_ties_even() as u32;
+                gain[i] = (g * 128.0).round_ties_even() as u32;
+            }
+        }
+        for y in 0..h {
+            for x in 0..w {
+                let i = (y / 2) * w2 + x / 2;
+                let (m, g, v) = (mean[i] as i32, gain[i] as i32, i32::from(p[y * stride + x]));
+                p[y * stride + x] = (m + ((g * (v - m) + 64) >> 7)) as u8;
+            }
+        }
+    }
+
+    #[test]
+    fn beauty_is_its_definition_at_every_size() {
+        let mut seed = 17;
+        for (w, h) in [
+            (1usize, 1usize),
+            (2, 1),
+            (1, 2),
+            (3, 3),
+            (5, 7),
+            (17, 3),
+            (33, 9),
+            (8, 12),
+            (64, 5),
+            (7, 21),
+        ] {
+            let stride = w + 3;
+            let orig: Vec<u8> = (0..stride * h)
+                .map(|i| ((i * 29 % 200) as i32 + 20 + 6 * noise(&mut seed)).clamp(0, 255) as u8)
+                .collect();
+            for level in [1u8, 5, 6, 7, 9] {
+                let mut want = orig.clone();
+                beauty_by_definition(&mut want, w, h, stride, level);
+                let mut got = orig.clone();
+                Beauty::new(level).apply(&mut got, w, h, stride);
+                assert_eq!(got, want, "{w}x{h}, level {level}");
+            }
+        }
+    }
+
+    #[test]
     fn beauty_reuses_its_scratch_and_respects_the_stride() {
         let (w, h, stride) = (40usize, 30usize, 48usize);
         let mut seed = 3;
@@ -521,55 +855,15 @@ mod tests {
         (w, h, p)
     }
 
-    fn repo() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    }
-
     /// Compares (or, with LIVEPUSH_BLESS_FILTERS=1, writes) one golden
     /// grey PNG in tests/data/filters/.
     fn golden(name: &str, w: usize, h: usize, luma: &[u8]) -> Option<String> {
-        let path = repo()
-            .join("tests/data/filters")
-            .join(format!("{name}.png"));
-        let write = |path: &std::path::Path| {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            let f = std::fs::File::create(path).unwrap();
-            let mut e = png::Encoder::new(std::io::BufWriter::new(f), w as u32, h as u32);
-            e.set_color(png::ColorType::Grayscale);
-            e.set_depth(png::BitDepth::Eight);
-            e.write_header().unwrap().write_image_data(luma).unwrap();
-        };
-        if std::env::var_os("LIVEPUSH_BLESS_FILTERS").is_some() {
-            write(&path);
-            return None;
+        crate::golden::Golden {
+            folder: "filters",
+            bless: "LIVEPUSH_BLESS_FILTERS",
+            color: png::ColorType::Grayscale,
         }
-        let read = std::fs::File::open(&path).ok().and_then(|f| {
-            let mut r = png::Decoder::new(std::io::BufReader::new(f))
-                .read_info()
-                .ok()?;
-            let mut buf = vec![0; r.output_buffer_size()];
-            let info = r.next_frame(&mut buf).ok()?;
-            buf.truncate(info.buffer_size());
-            Some((info.width as usize, info.height as usize, buf))
-        });
-        match read {
-            Some((gw, gh, g)) if (gw, gh) == (w, h) && g == luma => None,
-            found => {
-                let actual = repo()
-                    .join("target/filters-actual")
-                    .join(format!("{name}.png"));
-                write(&actual);
-                Some(format!(
-                    "{name}: {} (filtered: {})",
-                    if found.is_some() {
-                        "differs from the golden image"
-                    } else {
-                        "no golden image"
-                    },
-                    actual.display()
-                ))
-            }
-        }
+        .check(name, w as u32, h as u32, luma)
     }
 
     /// Golden pictures at levels 0, 5 and 9 of each filter and of both

@@ -5,8 +5,6 @@
 //! A mismatch writes what was drawn beside the target directory's
 //! `screens-actual/` for a look.
 
-use std::path::PathBuf;
-
 use super::*;
 use crate::indicate::phase::Phase;
 use crate::indicate::sample::{render_color, render_mono, sample, CONTEXT as CX};
@@ -32,61 +30,15 @@ fn rgb_color(c: &Canvas<Rgb565>) -> Vec<u8> {
         .collect()
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn write_png(path: &std::path::Path, w: u32, h: u32, rgb: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let file = std::fs::File::create(path).unwrap();
-    let mut e = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-    e.set_color(png::ColorType::Rgb);
-    e.set_depth(png::BitDepth::Eight);
-    e.write_header().unwrap().write_image_data(rgb).unwrap();
-}
-
-fn read_png(path: &std::path::Path) -> Option<(u32, u32, Vec<u8>)> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut d = png::Decoder::new(std::io::BufReader::new(file))
-        .read_info()
-        .ok()?;
-    let mut buf = vec![0; d.output_buffer_size()];
-    let info = d.next_frame(&mut buf).ok()?;
-    if info.color_type != png::ColorType::Rgb || info.bit_depth != png::BitDepth::Eight {
-        return None;
-    }
-    buf.truncate(info.buffer_size());
-    Some((info.width, info.height, buf))
-}
-
 /// Compares (or, when blessing, writes) one golden image; returns a
 /// complaint on a mismatch.
 fn golden(name: &str, w: u32, h: u32, rgb: &[u8]) -> Option<String> {
-    let path = repo()
-        .join("tests/data/screens")
-        .join(format!("{name}.png"));
-    if std::env::var_os("LIVEPUSH_BLESS_SCREENS").is_some() {
-        write_png(&path, w, h, rgb);
-        return None;
+    crate::golden::Golden {
+        folder: "screens",
+        bless: "LIVEPUSH_BLESS_SCREENS",
+        color: png::ColorType::Rgb,
     }
-    match read_png(&path) {
-        Some((gw, gh, g)) if (gw, gh) == (w, h) && g == rgb => None,
-        found => {
-            let actual = repo()
-                .join("target/screens-actual")
-                .join(format!("{name}.png"));
-            write_png(&actual, w, h, rgb);
-            Some(format!(
-                "{name}: {} (drawn: {})",
-                if found.is_some() {
-                    "differs from the golden image"
-                } else {
-                    "no golden image"
-                },
-                actual.display()
-            ))
-        }
-    }
+    .check(name, w, h, rgb)
 }
 
 #[test]
