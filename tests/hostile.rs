@@ -1051,16 +1051,17 @@ fn corrupt_mjpeg_frames_are_dropped_counted_and_the_last_good_picture_repeated()
         .success();
     assert!(ok);
     let data = std::fs::read(&clean).unwrap();
-    let starts: Vec<usize> = data
-        .windows(3)
-        .enumerate()
-        .filter(|(_, w)| *w == [0xff, 0xd8, 0xff])
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(starts.len(), 20);
-    let frame = |i: usize| &data[starts[i]..starts.get(i + 1).copied().unwrap_or(data.len())];
+    let frames = livepush_images::mjpeg_file::frames(&data);
+    assert_eq!(frames.len(), 20);
+    let frame = |i: usize| &data[frames[i].clone()];
     // frame 5 cut short (a USB transfer lost), frame 13 garbage after its
-    // start-of-image marker (no frame header at all)
+    // start-of-image marker (no frame header at all); frames 8 and 16 good
+    // but carrying an EXIF segment with a thumbnail (a whole JPEG: its own
+    // FF D8 FF inside the frame), as stills cameras' MJPEG does
+    let mut exif = vec![0xff, 0xe1];
+    exif.extend_from_slice(&((frame(0).len() + 8) as u16).to_be_bytes());
+    exif.extend_from_slice(b"Exif\0\0");
+    exif.extend_from_slice(frame(0));
     let mut file = Vec::new();
     for i in 0..20 {
         let f = frame(i);
@@ -1070,6 +1071,11 @@ fn corrupt_mjpeg_frames_are_dropped_counted_and_the_last_good_picture_repeated()
                 file.extend_from_slice(&f[..3]);
                 file.extend(std::iter::repeat_n(0x5a, f.len() - 5));
                 file.extend_from_slice(&[0xff, 0xd9]);
+            }
+            8 | 16 => {
+                file.extend_from_slice(&f[..2]);
+                file.extend_from_slice(&exif);
+                file.extend_from_slice(&f[2..]);
             }
             _ => file.extend_from_slice(f),
         }
@@ -1114,6 +1120,10 @@ fn corrupt_mjpeg_frames_are_dropped_counted_and_the_last_good_picture_repeated()
     assert!(
         !lumas.contains(&5) && !lumas.contains(&13),
         "a corrupt frame's index was shown: {lumas:?}"
+    );
+    assert!(
+        lumas.contains(&8) && lumas.contains(&16),
+        "a frame with an EXIF thumbnail was lost: {lumas:?}"
     );
     // the frame rate held: each corrupt frame's slot carries the picture before it
     let mut repeats = 0;

@@ -38,21 +38,10 @@ pub enum VideoSource {
 /// The largest MJPEG file read (it is held in memory).
 pub const MJPEG_FILE_LIMIT: u64 = 256 * 1024 * 1024;
 
-/// Where the JPEG frames of an MJPEG file start and end: each frame runs
-/// from a start-of-image marker followed by another marker (`FF D8 FF`) to
-/// the next one or the end of the file.
+/// Where the JPEG frames of an MJPEG file start and end (walked by their
+/// structure: see [`livepush_images::mjpeg_file`]).
 pub fn mjpeg_frames(data: &[u8]) -> Vec<std::ops::Range<usize>> {
-    let starts: Vec<usize> = data
-        .windows(3)
-        .enumerate()
-        .filter(|(_, w)| *w == [0xff, 0xd8, 0xff])
-        .map(|(i, _)| i)
-        .collect();
-    starts
-        .iter()
-        .enumerate()
-        .map(|(k, &a)| a..starts.get(k + 1).copied().unwrap_or(data.len()))
-        .collect()
+    livepush_images::mjpeg_file::frames(data)
 }
 
 impl VideoSource {
