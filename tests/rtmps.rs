@@ -29,6 +29,16 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// A test CA, and a server certificate signed by it for `name` (DNS) and
 /// 127.0.0.1. Returns (ca.pem, cert, key).
 fn make_pki(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    make_pki_dated(dir, name, None)
+}
+
+/// [`make_pki`] with the server certificate valid only between the two
+/// dates (`YYYYMMDDHHMMSSZ`; signed with `openssl ca`, which sets them).
+fn make_pki_dated(
+    dir: &Path,
+    name: &str,
+    dates: Option<(&str, &str)>,
+) -> (PathBuf, PathBuf, PathBuf) {
     let ec = [
         "-newkey",
         "ec",
@@ -70,26 +80,61 @@ fn make_pki(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
         format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"),
     )
     .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
+    match dates {
+        None => openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        ),
+        Some((start, end)) => {
+            std::fs::write(
+                dir.join("ca.cnf"),
+                "[ca]\ndefault_ca = test\n[test]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
+            )
+            .unwrap();
+            std::fs::write(dir.join("index.txt"), "").unwrap();
+            std::fs::write(dir.join("serial"), "1000\n").unwrap();
+            openssl(
+                dir,
+                &[
+                    "ca",
+                    "-batch",
+                    "-notext",
+                    "-config",
+                    "ca.cnf",
+                    "-cert",
+                    "ca.pem",
+                    "-keyfile",
+                    "ca.key",
+                    "-in",
+                    "server.csr",
+                    "-out",
+                    "server.pem",
+                    "-startdate",
+                    start,
+                    "-enddate",
+                    end,
+                    "-extfile",
+                    "server.ext",
+                ],
+            );
+        }
+    }
     (
         dir.join("ca.pem"),
         dir.join("server.pem"),
@@ -190,6 +235,49 @@ fn an_untrusted_issuer_is_refused_naming_the_host() {
     assert!(Nginx::recordings_in(dir.path()).is_empty());
 }
 
+/// A certificate whose dates do not cover this box's clock (valid from
+/// 2099): refused, and the refusal says what the clock reads, so a box
+/// that booted without a real-time clock (1970 until NTP answers) is told
+/// apart from a bad server.
+#[test]
+fn a_certificate_not_valid_yet_is_refused_saying_what_the_clock_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_pki_dated(
+        dir.path(),
+        "localhost",
+        Some(("20990101000000Z", "21000101000000Z")),
+    );
+    let nginx = Nginx::start_tls(dir.path(), &cert, &key);
+    let port = nginx.tls_port.unwrap();
+    let details = refused(&config(port, Some(&ca)), dir.path());
+    println!("{details:?}");
+    assert!(!details.is_empty(), "3003 for a certificate not valid yet");
+    let year = String::from_utf8(
+        Command::new("date")
+            .args(["-u", "+%Y"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for d in &details {
+        assert!(d.contains(&format!("TLS with localhost:{port}")), "{d}");
+        assert!(d.contains("certificate not valid yet"), "{d}");
+        assert!(
+            d.contains(&format!("this box's clock reads {}-", year.trim())),
+            "{d}"
+        );
+        // the branch that matches what the kernel says of this clock
+        if kernel_says_synchronised() {
+            assert!(d.contains(", synchronised)"), "{d}");
+        } else {
+            assert!(d.contains("is not synchronised, so it may be wrong"), "{d}");
+        }
+    }
+    drop(nginx);
+    assert!(Nginx::recordings_in(dir.path()).is_empty());
+}
+
 /// The waiting image over https:// (nginx's stream module terminating TLS
 /// in front of its http server): fetched with the private CA of
 /// `[network] ca-file`; with the system roots the certificate is refused,
@@ -236,4 +324,15 @@ fn a_waiting_image_over_https_is_fetched_with_the_private_ca_and_refused_without
     assert!(err.contains("/files/w.png?<hidden>: fetched"), "{err}");
     assert!(!err.contains(SECRET));
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1, "cached");
+}
+
+/// What adjtimex says of this machine's clock (read-only: modes 0), as
+/// livepush reads it.
+fn kernel_says_synchronised() -> bool {
+    // SAFETY: adjtimex with modes 0 only fills the struct we own.
+    let state = unsafe {
+        let mut t: libc::timex = std::mem::zeroed();
+        libc::adjtimex(&mut t)
+    };
+    state >= 0 && state != libc::TIME_ERROR
 }

@@ -186,7 +186,7 @@ async fn handshake(
                     if let Err(e) = tls.process_new_packets() {
                         // tell the server why (best effort), then report it
                         let _ = tls.write_tls(&mut sock);
-                        return Err(fail(e.to_string()));
+                        return Err(fail(crate::net::tls::explain(&e)));
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {

@@ -138,7 +138,7 @@ pub fn fetch(url: &str, ca_file: Option<&str>) -> Result<Vec<u8>, String> {
                 let s = futures_rustls::TlsConnector::from(Arc::clone(&cfg))
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| format!("TLS: {e}"))?;
+                    .map_err(|e| format!("TLS: {}", crate::net::tls::explain_io(&e)))?;
                 get(s, &host, &path).await
             }
         }
