@@ -83,7 +83,9 @@ echo "== 1. install (apt, dependencies from Debian)"
 in_root apt-get -q update >/dev/null
 in_root apt-get -q install -y --no-install-recommends /tmp/v1.deb >"$work/apt.log" 2>&1 \
   || { tail -20 "$work/apt.log"; fail "apt-get install"; }
-in_root dpkg-query -W -f '${Status} ${Version}\n' livepush | grep -q "install ok installed ${version}-1" \
+# (grep on a here-string, not a pipe: with pipefail a grep -q that leaves
+# early could fail the writer with SIGPIPE)
+grep -q "install ok installed ${version}-1" <<<"$(in_root dpkg-query -W -f '${Status} ${Version}\n' livepush)" \
   || fail "not installed"
 groups=$(in_root id -nG livepush) || fail "no livepush user"
 for g in video audio render gpio i2c spi leds; do
@@ -128,7 +130,7 @@ in_root dpkg -P livepush >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fai
 [[ ! -e $root/etc/livepush ]] || fail "purge left /etc/livepush: $(ls -A "$root/etc/livepush")"
 [[ ! -e $root/var/cache/livepush ]] || fail "purge left the cache"
 [[ ! -e $root/etc/systemd/system/multi-user.target.wants/livepush.service ]] || fail "purge left the unit enabled"
-if in_root dpkg-query -W -f '${Status}\n' livepush 2>/dev/null | grep -q 'ok installed'; then fail "still installed"; fi
+if grep -q 'ok installed' <<<"$(in_root dpkg-query -W -f '${Status}\n' livepush 2>/dev/null)"; then fail "still installed"; fi
 echo "purged: configuration, cache and enablement gone (the livepush user stays, as Debian does for system users)"
 
 echo "== 6. install again"
