@@ -25,18 +25,29 @@ for spec in chunk_decoder:60000 amf0_decoder:300000 receiver_session:30000 publi
   config:10000 h264:60000 flv:150000 jpeg:30000 still:50000 control_request:60000; do
   target=${spec%%:*}
   runs=$(( ${spec##*:} * scale ))
+  # the seeds must be there: without them libFuzzer stops at once
+  if ! compgen -G "corpus/$target/*" > /dev/null; then
+    echo "fuzz: $target: no seeds in fuzz/corpus/$target/" >&2
+    exit 1
+  fi
   # new inputs go to a scratch corpus, the checked-in one is only read
   scratch=$(mktemp -d)
   t=$(date +%s)
   fuzz run "$target" "$scratch" "corpus/$target" -- \
-    -runs="$runs" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 2>&1 |
-    grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|panicked|SUMMARY" || true
-  # libFuzzer's exit status is lost in the pipe: a crash leaves an artifact
+    -runs="$runs" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 > "$scratch.log" 2>&1 || true
+  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|panicked|SUMMARY" "$scratch.log" || true
+  # a crash leaves an artifact; a run that did not happen (a missing
+  # corpus, a target that failed to start) has no "Done N runs" line
   if compgen -G "artifacts/$target/*" > /dev/null; then
     echo "fuzz: $target crashed; inputs in fuzz/artifacts/$target/" >&2
     exit 1
   fi
-  rm -rf "$scratch"
+  if ! grep -qE "^Done $runs runs" "$scratch.log"; then
+    echo "fuzz: $target did not run $runs inputs:" >&2
+    tail -5 "$scratch.log" >&2
+    exit 1
+  fi
+  rm -rf "$scratch" "$scratch.log"
   echo "fuzz: $target: $runs runs in $(( $(date +%s) - t )) s"
 done
 echo "fuzzing took $(( $(date +%s) - start )) s"
