@@ -30,8 +30,10 @@ for spec in chunk_decoder:60000 amf0_decoder:300000 receiver_session:30000 publi
     echo "fuzz: $target: no seeds in fuzz/corpus/$target/" >&2
     exit 1
   fi
-  # new inputs go to a scratch corpus, the checked-in one is only read
+  # new inputs go to a scratch corpus, the checked-in one is only read;
+  # removed on any exit (a failing target's log is printed first)
   scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch" "$scratch.log"' EXIT
   t=$(date +%s)
   fuzz run "$target" "$scratch" "corpus/$target" -- \
     -runs="$runs" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 > "$scratch.log" 2>&1 || true
