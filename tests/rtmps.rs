@@ -80,27 +80,20 @@ fn make_pki_dated(
         format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"),
     )
     .unwrap();
-    match dates {
-        None => openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-        ),
+    // signed by the CA: for two days from now, or between the given dates
+    // (`openssl ca`, which sets them, with a minimal CA configuration)
+    let mut args: Vec<&str> = match dates {
+        None => vec![
+            "x509",
+            "-req",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+        ],
         Some((start, end)) => {
             std::fs::write(
                 dir.join("ca.cnf"),
@@ -109,32 +102,32 @@ fn make_pki_dated(
             .unwrap();
             std::fs::write(dir.join("index.txt"), "").unwrap();
             std::fs::write(dir.join("serial"), "1000\n").unwrap();
-            openssl(
-                dir,
-                &[
-                    "ca",
-                    "-batch",
-                    "-notext",
-                    "-config",
-                    "ca.cnf",
-                    "-cert",
-                    "ca.pem",
-                    "-keyfile",
-                    "ca.key",
-                    "-in",
-                    "server.csr",
-                    "-out",
-                    "server.pem",
-                    "-startdate",
-                    start,
-                    "-enddate",
-                    end,
-                    "-extfile",
-                    "server.ext",
-                ],
-            );
+            vec![
+                "ca",
+                "-batch",
+                "-notext",
+                "-config",
+                "ca.cnf",
+                "-cert",
+                "ca.pem",
+                "-keyfile",
+                "ca.key",
+                "-startdate",
+                start,
+                "-enddate",
+                end,
+            ]
         }
-    }
+    };
+    args.extend([
+        "-in",
+        "server.csr",
+        "-out",
+        "server.pem",
+        "-extfile",
+        "server.ext",
+    ]);
+    openssl(dir, &args);
     (
         dir.join("ca.pem"),
         dir.join("server.pem"),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use livepush_core::encoder::interface::{SyncEncoder, I420};
 use livepush_core::encoder::settings::EncoderSettings;
-use livepush_core::video::filters::Filters;
+use livepush_core::video::filters::{self, Filters};
 
 const W: u32 = 1280;
 const H: u32 = 720;
@@ -125,10 +125,7 @@ pub fn run(frames: u32, dir: &Path) -> Result<(), String> {
     rows.push(("beauty 9 + whiteness 9".into(), both9));
     // what a CPU without the wider vector unit runs (x86-64: SSE2 only,
     // e.g. Celeron J4125/N5105 mini-PCs; elsewhere the same build)
-    #[cfg(target_arch = "x86_64")]
-    let wide = std::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    let wide = false;
+    let wide = filters::uses_avx2();
     if wide {
         rows.push((
             "beauty 5 + whiteness 5, without AVX2".into(),

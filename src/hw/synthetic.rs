@@ -38,12 +38,6 @@ pub enum VideoSource {
 /// The largest MJPEG file read (it is held in memory).
 pub const MJPEG_FILE_LIMIT: u64 = 256 * 1024 * 1024;
 
-/// Where the JPEG frames of an MJPEG file start and end (walked by their
-/// structure: see [`livepush_images::mjpeg_file`]).
-pub fn mjpeg_frames(data: &[u8]) -> Vec<std::ops::Range<usize>> {
-    livepush_images::mjpeg_file::frames(data)
-}
-
 impl VideoSource {
     /// Opens the source. Errors name the file.
     pub fn open(
@@ -76,7 +70,8 @@ impl VideoSource {
             }
             VideoDevice::MjpegFile(path) => {
                 let data = crate::files::read_regular(path, "video.device", MJPEG_FILE_LIMIT)?;
-                let frames = mjpeg_frames(&data);
+                // frames walked by their structure (an EXIF thumbnail stays inside)
+                let frames = livepush_images::mjpeg_file::frames(&data);
                 let mut decoder = livepush_images::Mjpeg::default();
                 let mut probe = vec![0u8; livepush_core::video::convert::i420_len(width, height)];
                 // refused unless one frame decodes (the first picture must be good)

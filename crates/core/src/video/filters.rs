@@ -24,8 +24,9 @@
 //! Speed: plain slice arithmetic the compiler turns into vector code. On
 //! x86-64 the same code is also compiled for AVX2 and chosen at run time
 //! when the CPU has it (twice the lanes of the SSE2 baseline; the same
-//! bytes, tested): those two calls, after the check, are the crate's only
-//! `unsafe` outside tests (two more in the tests compare the builds).
+//! bytes, tested): that call, after the check in [`Beauty::apply_then`]
+//! (the one entry both filters go through), is the crate's only `unsafe`
+//! outside tests (two more in the tests compare the builds).
 //! Costs are in `livepush bench --filters` and the README.
 
 /// The `whiteness` filter at one level.
@@ -63,27 +64,13 @@ impl Whiteness {
     /// Applies the curve to a luma plane (`width` pixels a row, rows
     /// `stride` bytes apart). Branch-free 16-bit arithmetic the compiler
     /// turns into vector code.
+    /// (Through [`Beauty::apply_then`] at level 0: one place picks the
+    /// instruction set; a level-0 `Beauty` holds no memory.)
     pub fn apply(&self, luma: &mut [u8], width: usize, height: usize, stride: usize) {
         if self.is_identity() {
             return;
         }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            #[allow(unsafe_code)]
-            // SAFETY: the CPU has AVX2 (asked just above)
-            unsafe {
-                self.run_avx2(luma, width, height, stride)
-            };
-            return;
-        }
-        self.run::<false>(luma, width, height, stride);
-    }
-
-    /// [`Whiteness::run`] compiled for AVX2.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn run_avx2(&self, luma: &mut [u8], width: usize, height: usize, stride: usize) {
-        self.run::<true>(luma, width, height, stride);
+        Beauty::new(0).apply_then(luma, width, height, stride, self);
     }
 
     /// The curve on the plane (inlined into each instruction-set version;
@@ -117,6 +104,19 @@ fn lift<const WIDE: bool>(y: u16, c: u16) -> u16 {
         y + ((h * c + ((l * c) >> 8)) >> 8)
     } else {
         y + ((u32::from(p) * u32::from(c)) >> 16) as u16
+    }
+}
+
+/// Whether the filters run their AVX2 build on this CPU (x86-64 with
+/// AVX2); otherwise the baseline build (SSE2 on x86-64, NEON on aarch64).
+pub fn uses_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -236,12 +236,8 @@ impl Beauty {
         stride: usize,
         whiteness: &Whiteness,
     ) {
-        if self.is_identity() {
-            whiteness.apply(luma, width, height, stride);
-            return;
-        }
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
+        if uses_avx2() {
             #[allow(unsafe_code)]
             // SAFETY: the CPU has AVX2 (asked just above), the one
             // requirement of a `target_feature(enable = "avx2")` function
@@ -287,6 +283,12 @@ impl Beauty {
         stride: usize,
         whiteness: &Whiteness,
     ) {
+        if self.is_identity() {
+            if !whiteness.is_identity() {
+                whiteness.run::<WIDE>(luma, width, height, stride);
+            }
+            return;
+        }
         if width == 0 || height == 0 {
             return;
         }
@@ -498,12 +500,8 @@ impl Filters {
             return;
         }
         let luma = &mut i420[..width * height];
-        if self.beauty.is_identity() {
-            self.whiteness.run::<false>(luma, width, height, width);
-        } else {
-            self.beauty
-                .run::<false>(luma, width, height, width, &self.whiteness);
-        }
+        self.beauty
+            .run::<false>(luma, width, height, width, &self.whiteness);
     }
 }
 
@@ -683,7 +681,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx2_and_baseline_builds_give_the_same_bytes() {
-        if !std::is_x86_feature_detected!("avx2") {
+        if !uses_avx2() {
             eprintln!("no AVX2 on this CPU: only the baseline build runs");
             return;
         }
@@ -712,7 +710,7 @@ mod tests {
                 #[allow(unsafe_code)]
                 // SAFETY: AVX2 checked above
                 unsafe {
-                    white.run_avx2(&mut wide, w, h, stride)
+                    Beauty::new(0).run_avx2(&mut wide, w, h, stride, &white)
                 };
                 assert_eq!(base, wide, "{w}x{h}: whiteness {wl}");
             }
